@@ -1,0 +1,193 @@
+"""炎上 flame-up detection: criticism surging at an official account.
+
+Pure and in event time. Per official account it keeps the reactions of the
+last window, an hourly history for the account's own baseline, and the
+current episode, so one episode opens one incident and later evidence only
+updates it. This is the foundation's first cut; the detectors issue deepens
+the lexicon, acceleration and severity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from streams.contract import Mention
+from streams.detectors.text import contains_any, fold_phrases, normalize
+
+# Criticism phrases and negative words seen in Japanese flame-ups (批判表現).
+CRITICAL_PHRASES = fold_phrases((
+    "謝罪しろ", "謝罪を", "謝れ", "不適切", "税金の無駄", "税金で", "誰が承認", "承認した",
+    "不謹慎", "時代錯誤", "差別", "削除しろ", "削除と", "削除を", "説明を求め", "説明しろ",
+    "がっかり", "失望", "呆れ", "あきれ", "疑います", "疑う", "ありえない", "あり得ない",
+    "許せない", "最低", "ひどい", "酷い", "ふざけ", "恥ずかし", "撤回", "抗議", "責任を",
+    "問題では", "問題だ", "おかしい", "配慮が", "配慮に欠け", "不快", "炎上", "言いたいの",
+    "センスない", "意味不明", "残念", "批判", "辞職",
+))
+PRAISE_PHRASES = fold_phrases((
+    "ありがとう", "素晴らしい", "すばらしい", "最高", "楽しみ", "感動", "応援", "素敵",
+    "いいね", "助かる", "便利", "かわいい", "可愛い", "感謝", "good", "great",
+))
+
+
+@dataclass(frozen=True)
+class FlameConfig:
+    window_s: int = 600
+    min_critical: int = 5
+    min_authors: int = 5
+    min_share: float = 0.4
+    baseline_factor: float = 3.0
+    history_hours: int = 168
+    quiet_close_s: int = 2 * 3600
+    update_every: int = 20
+    evidence_cap: int = 50
+
+
+def is_critical(text: str) -> bool:
+    norm = normalize(text)
+    return contains_any(norm, CRITICAL_PHRASES) and not contains_any(norm, PRAISE_PHRASES)
+
+
+def severity_for(count: int, reach: int) -> str:
+    if count >= 200 or reach >= 1_000_000:
+        return "critical"
+    if count >= 50 or reach >= 100_000:
+        return "high"
+    if count >= 15 or reach >= 10_000:
+        return "medium"
+    return "low"
+
+
+@dataclass
+class Finding:
+    """What the detector found; the detector set turns it into a Detection."""
+
+    target: str
+    change: str
+    opened_at: float
+    at: float
+    severity: str
+    evidence_ids: list[str]
+    summary: str
+    metrics: dict[str, Any]
+
+
+class FlameDetector:
+    def __init__(self, official_handles: frozenset[str], config: FlameConfig | None = None,
+                 state: dict[str, Any] | None = None) -> None:
+        self.official = official_handles
+        self.config = config or FlameConfig()
+        self.targets: dict[str, dict[str, Any]] = (state or {}).get("targets", {})
+
+    def to_state(self) -> dict[str, Any]:
+        return {"targets": self.targets}
+
+    def _target_of(self, m: Mention) -> str | None:
+        for ref in (m.reply_to, m.quote_of):
+            if ref is not None and ref.account.lower() in self.official:
+                return ref.account.lower()
+        if m.repost_of is None and "@" in m.text:
+            low = m.text.lower()
+            for handle in self.official:
+                if "@" + handle in low:
+                    return handle
+        return None
+
+    def on_mention(self, m: Mention) -> list[Finding]:
+        target = self._target_of(m)
+        if target is None or m.author.handle.lower() in self.official:
+            return []
+        cfg = self.config
+        st = self.targets.setdefault(target, {"recent": [], "hours": {}, "episode": None})
+        now = m.ts
+        episode = st["episode"]
+        if episode is not None and now - episode["last_critical"] > cfg.quiet_close_s:
+            episode = st["episode"] = None
+
+        hour = str(int(now // 3600))
+        st["hours"][hour] = st["hours"].get(hour, 0) + 1
+        oldest = int(now // 3600) - cfg.history_hours
+        for h in [h for h in st["hours"] if int(h) < oldest]:
+            del st["hours"][h]
+
+        critical = is_critical(m.text)
+        recent = [r for r in st["recent"] if now - r[0] <= cfg.window_s]
+        recent.append([now, m.author.id, int(critical), m.author.followers, m.id])
+        st["recent"] = recent
+
+        if episode is not None:
+            return self._grow(target, st, m, critical)
+        return self._maybe_open(target, st, now)
+
+    def _baseline(self, st: dict[str, Any], now: float) -> float:
+        """Expected reactions per window from the account's own past hours."""
+        current = int(now // 3600)
+        past = [c for h, c in st["hours"].items() if int(h) < current]
+        if not past:
+            return 0.0
+        span_hours = max(1, current - min(int(h) for h in st["hours"]))
+        return sum(past) / span_hours * self.config.window_s / 3600
+
+    def _maybe_open(self, target: str, st: dict[str, Any], now: float) -> list[Finding]:
+        cfg = self.config
+        recent = st["recent"]
+        crit = [r for r in recent if r[2]]
+        authors = {r[1] for r in crit}
+        if len(crit) < cfg.min_critical or len(authors) < cfg.min_authors:
+            return []
+        if len(crit) / len(recent) < cfg.min_share:
+            return []
+        baseline = self._baseline(st, now)
+        if len(recent) < cfg.baseline_factor * baseline + cfg.min_critical:
+            return []
+        reach = sum(r[3] for r in crit)
+        episode = {
+            "opened_at": now,
+            "last_critical": now,
+            "count": len(crit),
+            "total": len(recent),
+            "reach": reach,
+            "authors": sorted(authors),
+            "evidence": [r[4] for r in crit][: cfg.evidence_cap],
+            "severity": severity_for(len(crit), reach),
+            "reported_count": len(crit),
+            "baseline": round(baseline, 2),
+        }
+        st["episode"] = episode
+        return [self._finding(target, episode, "opened", now)]
+
+    def _grow(self, target: str, st: dict[str, Any], m: Mention, critical: bool) -> list[Finding]:
+        episode = st["episode"]
+        episode["total"] += 1
+        if not critical:
+            return []
+        cfg = self.config
+        episode["last_critical"] = m.ts
+        episode["count"] += 1
+        episode["reach"] += m.author.followers
+        if m.author.id not in episode["authors"] and len(episode["authors"]) < 5000:
+            episode["authors"].append(m.author.id)
+        if len(episode["evidence"]) < cfg.evidence_cap:
+            episode["evidence"].append(m.id)
+        severity = severity_for(episode["count"], episode["reach"])
+        grew = episode["count"] - episode["reported_count"] >= cfg.update_every
+        if severity == episode["severity"] and not grew:
+            return []
+        episode["severity"] = severity
+        episode["reported_count"] = episode["count"]
+        return [self._finding(target, episode, "updated", m.ts)]
+
+    def _finding(self, target: str, episode: dict[str, Any], change: str, now: float) -> Finding:
+        count, authors = episode["count"], len(episode["authors"])
+        return Finding(
+            target=target,
+            change=change,
+            opened_at=episode["opened_at"],
+            at=now,
+            severity=episode["severity"],
+            evidence_ids=list(episode["evidence"]),
+            summary=(f"@{target} への批判的な返信・引用・言及が {count} 件"
+                     f"（{authors} 人）。通常は10分あたり約 {episode['baseline']} 件。"),
+            metrics={"critical": count, "total": episode["total"], "authors": authors,
+                     "reach": episode["reach"], "baseline_per_window": episode["baseline"]},
+        )

@@ -1,0 +1,162 @@
+"""What Noroshi itself publishes: detections, incidents, timeline entries,
+board commands and dead letters, as frozen dataclasses with one JSON form.
+
+These are plain JSON on the wire (no Faust metadata), so the board, tests,
+`replay` and any other Kafka client read them with orjson alone. The incident
+record is the contract's incident line plus the lifecycle fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import orjson
+
+JST = timezone(timedelta(hours=9), "JST")
+
+T = TypeVar("T")
+
+
+def iso(ts: float, tz: timezone = JST) -> str:
+    """POSIX seconds → RFC 3339 with offset (municipal time by default)."""
+    return datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds")
+
+
+def incident_id_for(municipality: str, type_: str, target: str, opened_at: float) -> str:
+    """Deterministic id: the same episode found again after a restart keeps its id."""
+    digest = hashlib.blake2b(
+        f"{municipality}|{type_}|{target}|{opened_at:.0f}".encode(), digest_size=6
+    ).hexdigest()
+    return f"{municipality}-{type_}-{digest}"
+
+
+class _Json:
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls: type[T], obj: dict[str, Any]) -> T:
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in obj.items() if k in names})
+
+    @classmethod
+    def from_json(cls: type[T], raw: bytes | str) -> T:
+        return cls.from_dict(orjson.loads(raw))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection(_Json):
+    """A detector's finding: an episode opened, or new evidence for it."""
+
+    incident_id: str
+    municipality: str
+    type: str
+    target: str
+    change: str  # "opened" | "updated"
+    opened_at: str
+    at: str  # event time of the evidence that produced this detection
+    severity: str
+    evidence_ids: list[str]
+    summary: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    drill: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Incident(_Json):
+    """One lifecycle change of an incident; the latest one per id is its state."""
+
+    incident_id: str
+    municipality: str
+    type: str
+    target: str
+    opened_at: str
+    severity: str
+    evidence_ids: list[str]
+    summary: str
+    state: str  # "open" | "resolved" (the playbooks add their own states)
+    change: str  # what this record changed: "opened", "updated", ...
+    updated_at: str
+    version: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    drill: bool = False
+
+    def contract_line(self) -> dict[str, Any]:
+        """The incident as the contract's output line (for `replay --out`)."""
+        return {
+            "incident_id": self.incident_id,
+            "type": self.type,
+            "target": self.target,
+            "opened_at": self.opened_at,
+            "severity": self.severity,
+            "evidence_ids": list(self.evidence_ids),
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Actor(_Json):
+    kind: str  # "detector" | "person" | "clock" | "system"
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry(_Json):
+    """Every decision and side effect, with who made it (監査記録)."""
+
+    entry_id: str
+    incident_id: str
+    municipality: str
+    at: str
+    actor: dict[str, str]
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BoardCommand(_Json):
+    """An action a person took on the board, for the playbooks to carry out."""
+
+    command_id: str
+    incident_id: str
+    municipality: str
+    action: str
+    actor: dict[str, str]
+    at: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter(_Json):
+    """A message that could not be processed, kept whole with the reason."""
+
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    raw_b64: str
+    failed_at: str
+
+    @classmethod
+    def of(
+        cls, *, reason: str, topic: str, partition: int, offset: int,
+        key: bytes | str | None, raw: bytes | None, failed_at: str,
+    ) -> DeadLetter:
+        if isinstance(key, bytes):
+            key = key.decode("utf-8", "replace")
+        return cls(
+            reason=reason, topic=topic, partition=partition, offset=offset, key=key,
+            raw_b64=base64.b64encode(raw or b"").decode("ascii"), failed_at=failed_at,
+        )
+
+    @property
+    def raw(self) -> bytes:
+        return base64.b64decode(self.raw_b64)

@@ -1,0 +1,1 @@
+"""Sources (取り込み): what publishes contract events onto the input topics."""
