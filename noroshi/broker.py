@@ -67,13 +67,20 @@ class EmbeddedBroker:
         while True:
             if self.proc is not None and self.proc.poll() is not None:
                 raise BrokerError(f"Tansu exited at start with code {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise BrokerError(f"Tansu did not answer on {self.servers} within {timeout:.0f} s")
+            try:  # a bare TCP probe first: aiokafka logs every refused connection as an error
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
             client = AIOKafkaClient(bootstrap_servers=self.servers, request_timeout_ms=2000)
             try:
                 await client.bootstrap()
                 return
-            except (KafkaError, OSError):
-                if time.monotonic() > deadline:
-                    raise BrokerError(f"Tansu did not answer on {self.servers} within {timeout:.0f} s") from None
+            except KafkaError:
                 await asyncio.sleep(0.05)
             finally:
                 await client.close()

@@ -53,9 +53,11 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("NOROSHI_BOARD_HOST", "127.0.0.1", "Address the status board listens on."),
     ("NOROSHI_BOARD_PORT", "8080", "Port of the status board."),
     ("NOROSHI_BOARD_URL", "http://HOST:PORT", "Public URL of the board, used in links and Origin checks."),
-    ("NOROSHI_SECRET_KEY", "(random per start)", "Key that signs board sessions. Set it in production."),
+    ("NOROSHI_SECRET_KEY", "(random per start)",
+     "Key that signs board sessions. Set it in production (or NOROSHI_SECRET_KEY_FILE)."),
     ("NOROSHI_BOARD_USER", "demo", "Board sign-in name (until user management lands)."),
-    ("NOROSHI_BOARD_PASSWORD", "(random per start)", "Board sign-in password; printed by `noroshi run`."),
+    ("NOROSHI_BOARD_PASSWORD", "(random per start)",
+     "Board sign-in password, printed by `noroshi run` (or NOROSHI_BOARD_PASSWORD_FILE)."),
     ("NOROSHI_LOG_FORMAT", "auto", "`json`, `console`, or `auto` (console on a terminal, else JSON)."),
     ("NOROSHI_LOG_LEVEL", "INFO", "Log level."),
 )
@@ -85,9 +87,12 @@ def _secret(env: Mapping[str, str], name: str) -> Secret:
     path = env.get(name + "_FILE")
     if path:
         try:
-            return Secret(Path(path).read_text(encoding="utf-8").strip())
+            value = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise SettingsError(f"{name}_FILE={path!r}: cannot read: {exc.strerror}") from None
+        if not value:
+            raise SettingsError(f"{name}_FILE={path!r}: the file is empty")
+        return Secret(value)
     return Secret(env.get(name, ""))
 
 

@@ -357,4 +357,6 @@ def load_profiles(paths: Any) -> dict[str, Profile]:
             if profile.id in found:
                 raise ContractError(f"profile {f}: municipality id {profile.id!r} is defined twice")
             found[profile.id] = profile
+    if not found:
+        raise ContractError(f"no municipality profile (*.profile.json) found in {', '.join(map(str, paths))}")
     return found

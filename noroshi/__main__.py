@@ -1,0 +1,3 @@
+from noroshi.cli import main
+
+raise SystemExit(main())

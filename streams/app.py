@@ -1,0 +1,179 @@
+"""The Faust application: topics, tables and the agents that connect them.
+
+Agents are thin: they move raw bytes between topics and the pure core
+(`streams.stage`, `playbooks.lifecycle`), log every message they give up on
+with its topic, partition and offset, and send it to the dead letters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import faust
+import structlog
+from faust.serializers import codecs
+
+from noroshi.settings import Settings
+from playbooks.lifecycle import apply_detection
+from streams import tansu
+from streams.contract import Profile
+from streams.records import DeadLetter, Detection, Incident
+from streams.stage import DetectionStage, Message, dead_letter
+from streams.topics import TopicNames
+
+log = structlog.get_logger(__name__)
+
+#: Events per detector batch: one state snapshot is written per municipality per batch.
+BATCH_MAX = 1000
+BATCH_WITHIN_S = 0.2
+
+
+class _StrCodec(codecs.Codec):
+    """UTF-8 text keys: the same bytes on topics and tables, so partitioning agrees."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return obj.encode() if isinstance(obj, str) else bytes(obj)
+
+    def _loads(self, s: bytes) -> str:
+        return s.decode("utf-8")
+
+
+codecs.register("str", _StrCodec())
+
+
+class StrKeyTable(faust.Table):
+    """A table whose `str` keys use the `str` codec, as the topics do.
+
+    Faust would serialize them as JSON (`"wako"` with quotes), which hashes to
+    another partition than the topic's key `wako`: the table entry and the
+    events that change it would then live on different partitions.
+    """
+
+    def _serializer_from_type(self, typ: Any) -> Any:
+        return "str" if typ is str else super()._serializer_from_type(typ)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _message(event: faust.EventT) -> Message:
+    m = event.message
+    return Message(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value)
+
+
+def _group_timeouts(settings: Settings) -> dict[str, Any]:
+    if not settings.fast_groups:
+        return {}
+    # Tansu holds every JoinGroup for half the session timeout; these bring a
+    # worker to Ready in ~4 s. Never for production Kafka (see platform notes).
+    return {
+        "broker_session_timeout": 3.0,
+        "broker_heartbeat_interval": 0.5,
+        "broker_rebalance_timeout": 3.0,
+        "broker_commit_interval": 0.5,
+    }
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The app and the parts tests and start-up need to reach."""
+
+    app: faust.App
+    detect: faust.types.AgentT
+    lifecycle: faust.types.AgentT
+    detections: faust.types.TopicT
+    incidents: faust.types.TopicT
+    timeline: faust.types.TopicT
+    deadletters: faust.types.TopicT
+    detector_state: faust.types.TableT
+    incident_state: faust.types.TableT
+
+
+def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
+    broker = settings.broker
+    if settings.broker_is_tansu:
+        tansu.register()
+        broker = f"{tansu.SCHEME}://{settings.broker_servers}"
+    app = faust.App(
+        settings.worker_id,
+        broker=broker,
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        datadir=str(settings.data_dir / settings.worker_id),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        key_serializer="str",
+        value_serializer="raw",
+        Table=StrKeyTable,
+        **_group_timeouts(settings),
+    )
+    names = TopicNames(settings.topic_prefix)
+    wire = {"key_serializer": "str", "value_serializer": "raw"}
+    inputs = app.topic(*names.inputs, key_serializer="raw", value_serializer="raw")
+    detections = app.topic(names.detections, **wire)
+    incidents = app.topic(names.incidents, **wire)
+    timeline = app.topic(names.timeline, **wire)
+    deadletters = app.topic(names.deadletters, **wire)
+    app.topic(names.commands, **wire)  # read by the playbooks (next issue)
+
+    table = {"key_type": str, "value_type": bytes, "use_partitioner": True,
+             "partitions": settings.partitions}
+    detector_state = app.Table("detector-state", **table)
+    incident_state = app.Table("incidents", **table)
+    stage = DetectionStage(profiles)
+
+    async def send_dead_letters(letters: Iterable[DeadLetter]) -> None:
+        for letter in letters:
+            log.warning("event_dead_lettered", topic=letter.topic, partition=letter.partition,
+                        offset=letter.offset, reason=letter.reason)
+            await deadletters.send(key=letter.key or "", value=letter.to_json())
+
+    @app.agent(inputs, name="detect")
+    async def detect(stream: faust.StreamT) -> None:
+        """Contract events → detections, one state snapshot per municipality per batch."""
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            groups, rejected = stage.group((_message(e) for e in events), _now())
+            await send_dead_letters(rejected)
+            for muni, messages in groups.items():
+                out = stage.process(muni, detector_state.get(muni), messages, _now())
+                detector_state[muni] = out.state
+                await send_dead_letters(out.dead_letters)
+                for found, msg in out.detections:
+                    log.info("incident_detected", **msg.position, incident_id=found.incident_id,
+                             change=found.change, type=found.type, severity=found.severity)
+                    await detections.send(key=found.incident_id, value=found.to_json())
+
+    @app.agent(detections, name="lifecycle")
+    async def lifecycle(stream: faust.StreamT) -> None:
+        """Detections → incident records and timeline entries (idempotent per incident)."""
+        async for event in stream.events():
+            msg = _message(event)
+            try:
+                found = Detection.from_json(msg.value or b"")
+                stored = incident_state.get(found.incident_id)
+                current = Incident.from_json(stored) if stored else None
+                updated, entries = apply_detection(current, found)
+            except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
+                log.exception("detection_rejected", **msg.position)
+                await send_dead_letters([dead_letter(msg, f"bad detection: {exc}", _now())])
+                continue
+            if updated is None:
+                continue
+            record = updated.to_json()
+            incident_state[updated.incident_id] = record
+            await incidents.send(key=updated.incident_id, value=record)
+            for entry in entries:
+                await timeline.send(key=entry.incident_id, value=entry.to_json())
+            log.info("incident_" + updated.change, **msg.position, incident_id=updated.incident_id,
+                     version=updated.version, severity=updated.severity)
+
+    return Pipeline(app=app, detect=detect, lifecycle=lifecycle, detections=detections,
+                    incidents=incidents, timeline=timeline, deadletters=deadletters,
+                    detector_state=detector_state, incident_state=incident_state)
