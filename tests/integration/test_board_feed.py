@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import re
+import os
 import shutil
 import signal
 import subprocess
@@ -28,6 +28,8 @@ from noroshi.broker import EmbeddedBroker, free_port
 from noroshi.settings import Settings
 from streams.records import Incident
 from streams.topics import TopicNames, ensure_topics
+
+from .board_client import next_event, sign_in, wait_until_connected
 
 pytestmark = pytest.mark.integration
 
@@ -55,35 +57,6 @@ async def produce(servers: str, topic: str, *values: bytes, key: str) -> list[An
         await producer.stop()
 
 
-async def next_event(response: aiohttp.ClientResponse) -> tuple[str, Any]:
-    name, data = "", []
-    async with asyncio.timeout(15):
-        while True:
-            line = (await response.content.readline()).decode()
-            if not line:
-                raise EOFError("the event stream ended")
-            line = line.rstrip("\n")
-            if not line:
-                if name:
-                    return name, json.loads("\n".join(data))
-                continue
-            field, _, value = line.partition(":")
-            if field == "event":
-                name = value.strip()
-            elif field == "data":
-                data.append(value.removeprefix(" "))
-
-
-async def wait_until_connected(http: aiohttp.ClientSession, base: str) -> None:
-    async with asyncio.timeout(20):
-        while True:
-            with contextlib.suppress(aiohttp.ClientConnectionError):
-                async with http.get(base + "/healthz") as response:
-                    if (await response.json())["feed"]["connected"]:
-                        return
-            await asyncio.sleep(0.1)
-
-
 async def test_an_incident_produced_to_kafka_reaches_the_event_stream(broker: EmbeddedBroker) -> None:
     settings = Settings.from_env({
         "NOROSHI_BROKER": broker.url, "NOROSHI_TOPIC_PREFIX": "board-it",
@@ -96,10 +69,7 @@ async def test_an_incident_produced_to_kafka_reaches_the_event_stream(broker: Em
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             await wait_until_connected(http, settings.board_url)
-            form = await (await http.get(settings.board_url + "/login")).text()
-            token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
-            signed_in = await http.post(settings.board_url + "/login", allow_redirects=False,
-                                        data={"user": settings.board_user, "password": PASSWORD, "csrf": token})
+            signed_in = await sign_in(http, settings.board_url, settings.board_user, PASSWORD)
             assert signed_in.status == 303
 
             async with http.get(settings.board_url + "/events") as events:
@@ -182,6 +152,8 @@ class Browser:
 @pytest.fixture
 async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
     if shutil.which("chromium") is None:
+        if os.environ.get("NOROSHI_REQUIRE_BROWSER"):
+            pytest.fail("NOROSHI_REQUIRE_BROWSER is set but chromium is not installed")
         pytest.skip("needs Debian's chromium (apt install chromium)")
     port = free_port()
     proc = subprocess.Popen(

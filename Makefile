@@ -1,0 +1,36 @@
+# 狼煙 Noroshi — the two set-up commands:
+#   make run    create the environment, install, start the demo (broker, worker, board, drill)
+#   make test   install what the tests need and run the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: run test bench browser clean
+
+$(BIN)/noroshi: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(BIN)/noroshi
+	$(BIN)/noroshi run --demo
+
+# The board's browser tests drive Debian's chromium; Japanese fonts make its screenshots readable.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else \
+	    echo "note: install chromium (apt-get install chromium fonts-noto-cjk) to run the browser tests"; \
+	  fi; \
+	fi
+
+test: $(BIN)/noroshi browser
+	$(BIN)/pytest
+
+bench: $(BIN)/noroshi
+	$(BIN)/python bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache *.egg-info

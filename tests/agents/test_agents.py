@@ -1,0 +1,86 @@
+"""The Faust agents through `agent.test_context()`, with a memory store and fake sends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from noroshi.settings import Settings
+from streams.app import Pipeline, create_app
+from streams.contract import load_profiles
+from streams.records import DeadLetter, Detection, Incident
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+class FakeSend:
+    """Stands in for `topic.send`: records what was sent instead of producing it."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+
+    async def __call__(self, *, key: str, value: bytes, **_: object) -> None:
+        self.sent.append((key, value))
+
+
+@pytest.fixture
+async def pipeline(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pipeline]:
+    # async, so that Faust takes the test's running loop instead of making its own
+    settings = Settings.from_env({"NOROSHI_BROKER": "kafka://127.0.0.1:9", "NOROSHI_PARTITIONS": "1"})
+    p = create_app(settings, load_profiles([DATA / "wako-sample.profile.json"]))
+    p.app.finalize()
+    p.app.flow_control.resume()
+    for topic in (p.detections, p.incidents, p.timeline, p.deadletters):
+        monkeypatch.setattr(topic, "send", FakeSend())
+    for table in (p.detector_state, p.incident_state):
+        monkeypatch.setattr(table, "on_key_set", lambda key, value: None)  # no changelog producer
+    yield p
+    # Faust's consumer thread makes its own loop when built; in a test context it never runs.
+    p.app.consumer._thread.thread_loop.close()
+
+
+def sample() -> list[bytes]:
+    return [line for line in (DATA / "wako-sample.jsonl").read_bytes().splitlines() if line.strip()]
+
+
+async def test_detect_agent_turns_a_flame_up_into_detections(pipeline: Pipeline) -> None:
+    async with pipeline.detect.test_context() as agent:
+        for line in sample()[:20]:
+            await agent.put(line, key=b"wako")
+    sent = pipeline.detections.send.sent
+    assert sent, "no detection was sent"
+    first = Detection.from_json(sent[0][1])
+    assert (first.type, first.target, first.change) == ("flame", "wako_city_official", "opened")
+    assert sent[0][0] == first.incident_id  # keyed by incident id
+    state = orjson.loads(pipeline.detector_state["wako"])
+    assert set(state) == {"offsets", "detectors"}
+
+
+async def test_detect_agent_dead_letters_a_malformed_event_and_goes_on(pipeline: Pipeline) -> None:
+    async with pipeline.detect.test_context() as agent:
+        await agent.put(b"\xff not json", key=b"wako")
+        for line in sample()[:20]:
+            await agent.put(line, key=b"wako")
+    [(key, raw)] = pipeline.deadletters.send.sent
+    letter = DeadLetter.from_json(raw)
+    assert key == "wako" and letter.raw == b"\xff not json"
+    assert letter.reason.startswith("contract: not valid JSON")
+    assert pipeline.detections.send.sent, "the events after the bad one were not processed"
+
+
+async def test_lifecycle_agent_opens_once_and_publishes_timeline(pipeline: Pipeline) -> None:
+    detection = Detection(
+        incident_id="wako-flame-1", municipality="wako", type="flame", target="wako_city_official",
+        change="opened", opened_at="2026-11-20T10:05:30+09:00", at="2026-11-20T10:05:30+09:00",
+        severity="low", evidence_ids=["x:1"], summary="批判が急増")
+    async with pipeline.lifecycle.test_context() as agent:
+        await agent.put(detection.to_json(), key="wako-flame-1")
+        await agent.put(detection.to_json(), key="wako-flame-1")  # delivered again
+    [(key, raw)] = pipeline.incidents.send.sent
+    incident = Incident.from_json(raw)
+    assert (key, incident.version, incident.state) == ("wako-flame-1", 1, "open")
+    [(_, entry)] = pipeline.timeline.send.sent
+    assert orjson.loads(entry)["actor"] == {"kind": "detector", "name": "noroshi"}
