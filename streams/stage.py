@@ -21,6 +21,9 @@ from streams.records import DeadLetter, Detection
 
 log = structlog.get_logger(__name__)
 
+#: A snapshot is one Kafka message (1 MB by default); warn well before that.
+STATE_WARN_BYTES = 512 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -104,5 +107,8 @@ class DetectionStage:
             out.processed += 1
             out.detections.extend((d, msg) for d in found)
         out.state = orjson.dumps({"offsets": offsets, "detectors": detectors.to_state()})
+        if len(out.state) > STATE_WARN_BYTES:
+            log.error("detector_state_too_large", municipality=muni, bytes=len(out.state),
+                      limit=STATE_WARN_BYTES)
         self._cache[muni] = (out.state, detectors, offsets)
         return out

@@ -13,8 +13,9 @@ from streams.contract import AccountEvent, Event, Mention, Profile
 from streams.detectors.flame import FlameConfig, FlameDetector, Finding
 from streams.records import Detection, incident_id_for, iso
 
-#: How many recent event ids are remembered to drop duplicates (bounded).
-SEEN_CAP = 5000
+#: How many recent event ids are remembered to drop duplicates a source sent
+#: twice (bounded; redelivery by the broker is caught by offsets in the stage).
+SEEN_CAP = 2000
 
 
 class DetectorSet:

@@ -9,6 +9,7 @@ the lexicon, acceleration and severity.
 
 from __future__ import annotations
 
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,10 @@ class FlameConfig:
     quiet_close_s: int = 2 * 3600
     update_every: int = 20
     evidence_cap: int = 50
+    # Bounds that keep a municipality's state snapshot small (it is one Kafka
+    # message, ≤ 1 MB) however long and loud an episode gets.
+    window_cap: int = 1000
+    authors_cap: int = 1000
 
 
 def is_critical(text: str) -> bool:
@@ -72,15 +77,70 @@ class Finding:
     metrics: dict[str, Any]
 
 
+class _Target:
+    """One official account's window, hourly history and current episode.
+
+    The window is a deque pruned from the left with running counts, so each
+    reaction costs O(1) however busy the account is.
+    """
+
+    __slots__ = ("recent", "hours", "episode", "critical", "critical_authors")
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        state = state or {}
+        self.recent: deque[list[Any]] = deque(state.get("recent", ()))
+        self.hours: dict[int, int] = {int(h): c for h, c in state.get("hours", {}).items()}
+        self.episode: dict[str, Any] | None = state.get("episode")
+        self.critical = 0
+        self.critical_authors: Counter[str] = Counter()
+        for r in self.recent:
+            if r[2]:
+                self.critical += 1
+                self.critical_authors[r[1]] += 1
+
+    def to_state(self) -> dict[str, Any]:
+        return {"recent": list(self.recent), "hours": {str(h): c for h, c in self.hours.items()},
+                "episode": self.episode}
+
+    def add(self, reaction: list[Any], window_s: int, history_hours: int, cap: int) -> None:
+        now = reaction[0]
+        hour = int(now // 3600)
+        if hour not in self.hours:
+            for old in [h for h in self.hours if h < hour - history_hours]:
+                del self.hours[old]
+        self.hours[hour] = self.hours.get(hour, 0) + 1
+        self.recent.append(reaction)
+        if reaction[2]:
+            self.critical += 1
+            self.critical_authors[reaction[1]] += 1
+        while self.recent and (now - self.recent[0][0] > window_s or len(self.recent) > cap):
+            gone = self.recent.popleft()
+            if gone[2]:
+                self.critical -= 1
+                self.critical_authors[gone[1]] -= 1
+                if not self.critical_authors[gone[1]]:
+                    del self.critical_authors[gone[1]]
+
+    def baseline(self, now: float, window_s: int) -> float:
+        """Expected reactions per window from the account's own past hours."""
+        current = int(now // 3600)
+        past = [c for h, c in self.hours.items() if h < current]
+        if not past:
+            return 0.0
+        span_hours = max(1, current - min(self.hours))
+        return sum(past) / span_hours * window_s / 3600
+
+
 class FlameDetector:
     def __init__(self, official_handles: frozenset[str], config: FlameConfig | None = None,
                  state: dict[str, Any] | None = None) -> None:
         self.official = official_handles
         self.config = config or FlameConfig()
-        self.targets: dict[str, dict[str, Any]] = (state or {}).get("targets", {})
+        self.targets: dict[str, _Target] = {
+            name: _Target(t) for name, t in (state or {}).get("targets", {}).items()}
 
     def to_state(self) -> dict[str, Any]:
-        return {"targets": self.targets}
+        return {"targets": {name: t.to_state() for name, t in self.targets.items()}}
 
     def _target_of(self, m: Mention) -> str | None:
         for ref in (m.reply_to, m.quote_of):
@@ -98,66 +158,47 @@ class FlameDetector:
         if target is None or m.author.handle.lower() in self.official:
             return []
         cfg = self.config
-        st = self.targets.setdefault(target, {"recent": [], "hours": {}, "episode": None})
+        st = self.targets.get(target)
+        if st is None:
+            st = self.targets[target] = _Target()
         now = m.ts
-        episode = st["episode"]
-        if episode is not None and now - episode["last_critical"] > cfg.quiet_close_s:
-            episode = st["episode"] = None
-
-        hour = str(int(now // 3600))
-        st["hours"][hour] = st["hours"].get(hour, 0) + 1
-        oldest = int(now // 3600) - cfg.history_hours
-        for h in [h for h in st["hours"] if int(h) < oldest]:
-            del st["hours"][h]
-
+        if st.episode is not None and now - st.episode["last_critical"] > cfg.quiet_close_s:
+            st.episode = None
         critical = is_critical(m.text)
-        recent = [r for r in st["recent"] if now - r[0] <= cfg.window_s]
-        recent.append([now, m.author.id, int(critical), m.author.followers, m.id])
-        st["recent"] = recent
-
-        if episode is not None:
+        st.add([now, m.author.id, int(critical), m.author.followers, m.id],
+               cfg.window_s, cfg.history_hours, cfg.window_cap)
+        if st.episode is not None:
             return self._grow(target, st, m, critical)
         return self._maybe_open(target, st, now)
 
-    def _baseline(self, st: dict[str, Any], now: float) -> float:
-        """Expected reactions per window from the account's own past hours."""
-        current = int(now // 3600)
-        past = [c for h, c in st["hours"].items() if int(h) < current]
-        if not past:
-            return 0.0
-        span_hours = max(1, current - min(int(h) for h in st["hours"]))
-        return sum(past) / span_hours * self.config.window_s / 3600
-
-    def _maybe_open(self, target: str, st: dict[str, Any], now: float) -> list[Finding]:
+    def _maybe_open(self, target: str, st: _Target, now: float) -> list[Finding]:
         cfg = self.config
-        recent = st["recent"]
-        crit = [r for r in recent if r[2]]
-        authors = {r[1] for r in crit}
-        if len(crit) < cfg.min_critical or len(authors) < cfg.min_authors:
+        if st.critical < cfg.min_critical or len(st.critical_authors) < cfg.min_authors:
             return []
-        if len(crit) / len(recent) < cfg.min_share:
+        if st.critical / len(st.recent) < cfg.min_share:
             return []
-        baseline = self._baseline(st, now)
-        if len(recent) < cfg.baseline_factor * baseline + cfg.min_critical:
+        baseline = st.baseline(now, cfg.window_s)
+        if len(st.recent) < cfg.baseline_factor * baseline + cfg.min_critical:
             return []
+        crit = [r for r in st.recent if r[2]]
         reach = sum(r[3] for r in crit)
-        episode = {
+        st.episode = {
             "opened_at": now,
             "last_critical": now,
             "count": len(crit),
-            "total": len(recent),
+            "total": len(st.recent),
             "reach": reach,
-            "authors": sorted(authors),
+            "authors": sorted(st.critical_authors),
             "evidence": [r[4] for r in crit][: cfg.evidence_cap],
             "severity": severity_for(len(crit), reach),
             "reported_count": len(crit),
             "baseline": round(baseline, 2),
         }
-        st["episode"] = episode
-        return [self._finding(target, episode, "opened", now)]
+        return [self._finding(target, st.episode, "opened", now)]
 
-    def _grow(self, target: str, st: dict[str, Any], m: Mention, critical: bool) -> list[Finding]:
-        episode = st["episode"]
+    def _grow(self, target: str, st: _Target, m: Mention, critical: bool) -> list[Finding]:
+        episode = st.episode
+        assert episode is not None
         episode["total"] += 1
         if not critical:
             return []
@@ -165,7 +206,7 @@ class FlameDetector:
         episode["last_critical"] = m.ts
         episode["count"] += 1
         episode["reach"] += m.author.followers
-        if m.author.id not in episode["authors"] and len(episode["authors"]) < 5000:
+        if len(episode["authors"]) < cfg.authors_cap and m.author.id not in episode["authors"]:
             episode["authors"].append(m.author.id)
         if len(episode["evidence"]) < cfg.evidence_cap:
             episode["evidence"].append(m.id)

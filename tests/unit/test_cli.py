@@ -1,0 +1,185 @@
+"""The `noroshi` command line for the commands that need no broker, and the ones that refuse to start."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import structlog
+
+from noroshi.cli import main
+from streams.contract import INCIDENT_TYPES, SEVERITIES, parse_ts
+from tests.unit.builders import DATA, SAMPLE, SAMPLE_PROFILE
+
+CONTRACT_INCIDENT_KEYS = {"incident_id", "type", "target", "opened_at", "severity", "evidence_ids", "summary"}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No NOROSHI_* from the developer's shell; logging put back as main() found it."""
+    for name in [n for n in os.environ if n.startswith("NOROSHI_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NOROSHI_LOG_FORMAT", "json")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    aiokafka_level = logging.getLogger("aiokafka").level
+    structlog_config = structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("aiokafka").setLevel(aiokafka_level)
+    structlog.configure(**structlog_config)
+
+
+def read_lines(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def assert_contract_incident(line: dict) -> None:
+    assert set(line) == CONTRACT_INCIDENT_KEYS
+    assert line["type"] in INCIDENT_TYPES and line["severity"] in SEVERITIES
+    assert line["opened_at"].endswith("+09:00") and parse_ts(line["opened_at"])
+    assert line["evidence_ids"] and all(isinstance(i, str) for i in line["evidence_ids"])
+    assert isinstance(line["summary"], str) and line["summary"]
+
+
+# --- replay -----------------------------------------------------------------------
+
+
+def test_replay_writes_contract_incident_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "incidents.jsonl"
+
+    code = main(["replay", str(SAMPLE), "--out", str(out)])
+
+    assert code == 0
+    lines = read_lines(out)
+    assert lines
+    for line in lines:
+        assert_contract_incident(line)
+    flame = [line for line in lines if line["type"] == "flame"]
+    assert [line["target"] for line in flame] == ["wako_city_official"]
+    sample_ids = {orjson.loads(raw)["id"] for raw in SAMPLE.read_bytes().splitlines() if raw.strip()}
+    assert set(flame[0]["evidence_ids"]) <= sample_ids
+    captured = capsys.readouterr()
+    assert captured.out == ""  # with --out, nothing on stdout
+    assert f"{len(lines)} incidents, 0 rejected lines" in captured.err
+
+
+def test_replay_without_out_writes_the_lines_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["replay", str(SAMPLE)])
+
+    captured = capsys.readouterr()
+    assert code == 0
+    lines = [orjson.loads(line) for line in captured.out.splitlines()]
+    assert lines and all(set(line) == CONTRACT_INCIDENT_KEYS for line in lines)
+    assert f"{len(lines)} incidents, 0 rejected lines" in captured.err
+
+
+def test_replay_finds_the_profile_beside_the_scenario(tmp_path: Path) -> None:
+    scenario = tmp_path / "hikari.jsonl"
+    shutil.copy(SAMPLE, scenario)
+    profile = orjson.loads(SAMPLE_PROFILE.read_bytes())
+    profile["municipality"]["id"] = "hikari"
+    (tmp_path / "hikari.profile.json").write_bytes(orjson.dumps(profile))
+    out = tmp_path / "out.jsonl"
+
+    assert main(["replay", str(scenario), "--out", str(out)]) == 0
+
+    ids = [line["incident_id"] for line in read_lines(out)]
+    assert ids and all(i.startswith("hikari-") for i in ids)
+
+
+def test_replay_without_a_profile_beside_the_scenario_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    scenario = tmp_path / "lonely.jsonl"
+    shutil.copy(SAMPLE, scenario)
+
+    code = main(["replay", str(scenario)])
+
+    assert code == 2
+    assert "lonely.profile.json" in capsys.readouterr().err
+
+
+def test_replay_reports_rejected_lines_with_their_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    scenario = tmp_path / "wako-broken.jsonl"
+    scenario.write_bytes(SAMPLE.read_bytes().splitlines()[0] + b"\n{not json\n")
+
+    code = main(["replay", str(scenario), "--profile", str(SAMPLE_PROFILE)])
+
+    err = capsys.readouterr().err
+    assert code == 0
+    assert f"{scenario}:2: rejected: not valid JSON" in err
+    assert "1 events, 0 incidents, 1 rejected lines" in err
+
+
+def test_replay_of_a_missing_file_exits_2_with_a_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = tmp_path / "nowhere.jsonl"
+
+    code = main(["replay", str(missing)])
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.strip() == f"noroshi: {missing}: no such file"
+    assert "Traceback" not in captured.err
+
+
+# --- evaluate ---------------------------------------------------------------------
+
+
+def test_evaluate_prints_a_table_with_every_type_and_a_perfect_flame_score(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["evaluate", str(DATA)])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("1 scenarios, ")
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[3:]}
+    assert list(rows) == list(INCIDENT_TYPES)
+    header = out.splitlines()[1].split()
+    f1 = header.index("F1")
+    assert rows["flame"][f1] == "1.00"
+
+
+def test_evaluate_of_a_folder_without_scenarios_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["evaluate", str(tmp_path)])
+
+    assert code == 2
+    assert "no scenario files" in capsys.readouterr().err
+
+
+# --- commands that need a broker -------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [["worker"], ["produce", str(SAMPLE)], ["board"], ["topics"]],
+                         ids=lambda argv: argv[0])
+def test_commands_that_need_a_broker_exit_2_without_noroshi_broker(
+    argv: list[str], capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(argv)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("noroshi: NOROSHI_BROKER is not set")
+    assert "Traceback" not in err
+
+
+def test_a_malformed_setting_exits_2_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("NOROSHI_PARTITIONS", "many")
+
+    code = main(["replay", str(SAMPLE)])
+
+    assert code == 2
+    assert capsys.readouterr().err.startswith("noroshi: NOROSHI_PARTITIONS=")

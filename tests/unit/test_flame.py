@@ -1,0 +1,302 @@
+"""炎上 detection in event time: one surge opens one incident, ordinary traffic opens none."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import orjson
+import pytest
+
+from streams.contract import Mention
+from streams.detectors import DetectorSet
+from streams.detectors.flame import FlameConfig, is_critical, severity_for
+from streams.detectors.text import normalize
+from streams.records import Detection, incident_id_for, iso
+from tests.unit.builders import (
+    OFFICIAL,
+    critical,
+    mention,
+    neutral,
+    profile,
+    surge,
+    ts,
+)
+
+HOUR = 60.0
+
+
+def feed(detectors: DetectorSet, events: Iterable[Mention]) -> list[Detection]:
+    return [d for e in events for d in detectors.feed(e)]
+
+
+def by_time(*streams: Iterable[Mention]) -> list[Mention]:
+    return sorted((e for s in streams for e in s), key=lambda e: e.ts)
+
+
+def opened(detections: list[Detection]) -> list[Detection]:
+    return [d for d in detections if d.change == "opened"]
+
+
+# --- opening --------------------------------------------------------------
+
+
+def test_a_surge_of_critical_replies_from_five_authors_opens_one_incident() -> None:
+    detectors = DetectorSet(profile())
+    events = surge(start=0, count=5)
+
+    first_four = feed(detectors, events[:4])
+    fifth = detectors.feed(events[4])
+
+    assert first_four == []
+    [d] = fifth
+    assert (d.change, d.type, d.target, d.municipality) == ("opened", "flame", OFFICIAL, "wako")
+    assert d.opened_at == d.at == iso(events[4].ts)
+    assert d.evidence_ids == [e.id for e in events]
+    assert d.metrics["critical"] == d.metrics["authors"] == 5
+
+
+def test_flame_up_needs_five_distinct_authors() -> None:
+    detectors = DetectorSet(profile())
+    four_authors = [critical(i, f"critic{i % 4}") for i in range(8)]
+
+    assert feed(detectors, four_authors) == []
+    [d] = detectors.feed(critical(8.5, "critic_new"))
+    assert d.change == "opened" and d.metrics["authors"] == 5
+
+
+@pytest.mark.parametrize("how", ["reply", "quote", "at-mention"])
+def test_replies_quotes_and_at_mentions_of_the_account_all_count(how: str) -> None:
+    def reaction(i: int) -> Mention:
+        if how == "reply":
+            return critical(i, f"c{i}")
+        if how == "quote":
+            return critical(i, f"c{i}", reply_to=None,
+                            quote_of={"post_id": "x:post:1", "account": OFFICIAL})
+        return mention(i, f"c{i}", f"@{OFFICIAL.upper()} 税金の無駄。謝罪しろ", reply_to=None)
+
+    detections = feed(DetectorSet(profile()), [reaction(i) for i in range(5)])
+
+    assert [d.change for d in detections] == ["opened"]
+
+
+def test_criticism_not_addressed_to_an_official_account_opens_nothing() -> None:
+    detectors = DetectorSet(profile())
+    elsewhere = [critical(i, f"c{i}", reply_to="some_celebrity") for i in range(30)]
+
+    assert feed(detectors, elsewhere) == []
+
+
+def test_later_critical_replies_only_update_the_incident_and_never_open_a_second() -> None:
+    detectors = DetectorSet(profile())
+
+    detections = feed(detectors, surge(start=0, count=80))
+
+    assert [d.change for d in detections[:1]] == ["opened"]
+    updates = detections[1:]
+    assert updates and {d.change for d in updates} == {"updated"}
+    assert {d.incident_id for d in detections} == {detections[0].incident_id}
+    assert {d.opened_at for d in detections} == {detections[0].opened_at}
+    assert [d.metrics["critical"] for d in detections] == sorted(d.metrics["critical"] for d in detections)
+    assert updates[-1].severity == severity_for(updates[-1].metrics["critical"], updates[-1].metrics["reach"])
+
+
+# --- what must not open -------------------------------------------------------
+
+
+def test_one_angry_author_posting_thirty_times_opens_nothing() -> None:
+    detectors = DetectorSet(profile())
+    rants = [critical(i * 0.5, "angry_one") for i in range(30)]
+
+    assert feed(detectors, rants) == []
+
+
+def test_a_viral_post_with_praise_replies_opens_nothing() -> None:
+    detectors = DetectorSet(profile())
+    praise = ["ありがとう！素晴らしい企画です", "素敵な動画、感動しました", "批判もあるけど素晴らしい取り組み、応援してます",
+              "残念ながら行けないけど楽しみにしてます", "最高！ありがとう"]
+    replies = [mention(i * 0.1, f"fan{i}", praise[i % len(praise)]) for i in range(200)]
+
+    assert feed(detectors, replies) == []
+
+
+def test_an_everyday_trickle_of_complaints_opens_nothing() -> None:
+    detectors = DetectorSet(profile())
+    one_every_twenty_minutes = [critical(i * 20, f"resident{i}") for i in range(24 * 3)]
+
+    assert feed(detectors, one_every_twenty_minutes) == []
+
+
+def test_replies_from_the_official_account_itself_are_ignored() -> None:
+    # Four residents plus the account apologising in its own thread would be five authors.
+    residents = surge(start=0, count=4)
+    own_replies = [mention(2.5, OFFICIAL, "不適切な表現がありました。謝罪を申し上げます"),
+                   mention(3, OFFICIAL.upper(), "不適切な動画を削除と致しました")]
+
+    detections = feed(DetectorSet(profile()), by_time(residents, own_replies))
+
+    assert detections == []
+
+
+def test_a_busy_account_needs_a_bigger_surge_than_a_quiet_one() -> None:
+    day = 24 * HOUR
+    # A day of steady, uncritical traffic: one reply an hour vs. one every two minutes.
+    quiet_history = [neutral(h * HOUR + 30, f"resident{h}") for h in range(24)]
+    busy_history = [neutral(m, f"resident{m % 50}") for m in range(0, int(day) + 20, 2)]
+    same_surge = surge(start=day + 2, count=10)
+    bigger_surge = surge(start=day + 2, count=25, every=0.25, prefix="many")
+
+    quiet = feed(DetectorSet(profile()), by_time(quiet_history, same_surge))
+    busy = feed(DetectorSet(profile()), by_time(busy_history, same_surge))
+    busy_bigger = feed(DetectorSet(profile()), by_time(busy_history, bigger_surge))
+
+    assert [d.change for d in opened(quiet)] == ["opened"]
+    assert busy == []
+    assert [d.change for d in opened(busy_bigger)] == ["opened"]
+    assert busy_bigger[0].metrics["baseline_per_window"] > quiet[0].metrics["baseline_per_window"]
+
+
+# --- idempotency, severity, episodes -------------------------------------------
+
+
+def test_an_event_fed_twice_counts_once() -> None:
+    # One author may open here, so only the de-duplication stands between
+    # ten deliveries of one reply and an incident.
+    lenient = DetectorSet(profile(), flame=FlameConfig(min_authors=1))
+    same_reply = critical(0, "critic0")
+    three_more = [critical(m, "critic0") for m in (1, 2, 3)]
+
+    assert feed(lenient, [same_reply] * 10 + three_more) == []
+    [d] = lenient.feed(critical(4, "critic0"))
+    assert d.change == "opened" and d.metrics["critical"] == 5
+
+
+def test_a_whole_surge_delivered_again_changes_nothing() -> None:
+    detectors = DetectorSet(profile())
+    events = surge(start=0, count=30)
+    first = feed(detectors, events)
+    state = orjson.dumps(detectors.to_state())
+
+    again = feed(detectors, events)
+
+    assert first and again == []
+    assert orjson.dumps(detectors.to_state()) == state
+
+
+@pytest.mark.parametrize(("count", "reach", "expected"), [
+    (5, 0, "low"), (14, 9_999, "low"),
+    (15, 0, "medium"), (5, 10_000, "medium"),
+    (50, 0, "high"), (5, 100_000, "high"),
+    (200, 0, "critical"), (5, 1_000_000, "critical"),
+])
+def test_severity_rises_with_volume_and_reach(count: int, reach: int, expected: str) -> None:
+    assert severity_for(count, reach) == expected
+
+
+def test_a_surge_among_many_followers_opens_at_a_higher_severity() -> None:
+    small = feed(DetectorSet(profile()), surge(start=0, count=5, followers=100))
+    famous = feed(DetectorSet(profile()), surge(start=0, count=5, followers=30_000))
+
+    assert small[0].severity == "low"
+    assert famous[0].severity == "high"
+    assert famous[0].metrics["reach"] == 150_000
+
+
+def test_the_incident_is_updated_as_its_severity_rises() -> None:
+    detections = feed(DetectorSet(profile()), surge(start=0, count=60))
+
+    severities = [d.severity for d in detections]
+
+    assert severities[0] == "low"
+    assert "medium" in severities and severities[-1] == "high"
+    first_medium = next(d for d in detections if d.severity == "medium")
+    assert first_medium.change == "updated" and first_medium.metrics["critical"] == 15
+
+
+def test_after_two_quiet_hours_a_new_surge_opens_a_new_incident() -> None:
+    detectors = DetectorSet(profile())
+    first = surge(start=0, count=8)
+    last_critical = 3.5
+    # Uncritical replies keep coming; only criticism keeps an episode alive.
+    chatter = [neutral(m, f"resident{m}") for m in range(10, 180, 10)]
+    second = surge(start=last_critical + 2 * HOUR + 5, count=15, prefix="later")
+
+    detections = feed(detectors, by_time(first, chatter, second))
+
+    starts = opened(detections)
+    assert len(starts) == 2
+    assert starts[0].incident_id != starts[1].incident_id
+    assert starts[0].opened_at == iso(first[4].ts)
+    assert starts[1].opened_at in {iso(e.ts) for e in second}
+
+
+def test_a_surge_within_two_hours_of_the_last_criticism_belongs_to_the_same_incident() -> None:
+    detectors = DetectorSet(profile())
+    first = surge(start=0, count=8)
+    second = surge(start=3.5 + 2 * HOUR - 5, count=8, prefix="later")
+
+    detections = feed(detectors, by_time(first, second))
+
+    assert len(opened(detections)) == 1
+    assert {d.incident_id for d in detections} == {detections[0].incident_id}
+
+
+def test_incident_ids_are_deterministic() -> None:
+    events = surge(start=0, count=5)
+
+    [a] = feed(DetectorSet(profile()), events)
+    [b] = feed(DetectorSet(profile()), events)
+
+    assert a.incident_id == b.incident_id == incident_id_for("wako", "flame", OFFICIAL, events[4].ts)
+    assert a.incident_id.startswith("wako-flame-")
+    assert incident_id_for("wako", "flame", OFFICIAL, events[4].ts + 60) != a.incident_id
+    assert incident_id_for("toda", "flame", OFFICIAL, events[4].ts) != a.incident_id
+    assert incident_id_for("wako", "flame", "other_account", events[4].ts) != a.incident_id
+
+
+# --- state ------------------------------------------------------------------
+
+
+def test_a_detector_set_rebuilt_from_its_json_state_continues_exactly_like_the_original() -> None:
+    history = [neutral(h * HOUR + 30, f"resident{h}") for h in range(5)]
+    before = by_time(history, surge(start=5 * HOUR, count=12))
+    after = by_time(
+        before[-4:],  # redelivered: must be recognised as seen after the restart too
+        surge(start=5 * HOUR + 6, count=40, prefix="more"),
+        surge(start=8 * HOUR, count=15, prefix="next_episode"),
+    )
+    original = DetectorSet(profile())
+    assert opened(feed(original, before))
+
+    rebuilt = DetectorSet(profile(), orjson.loads(orjson.dumps(original.to_state())))
+
+    from_original = feed(original, after)
+    from_rebuilt = feed(rebuilt, after)
+    assert len(opened(from_original)) == 1 and any(d.change == "updated" for d in from_original)
+    assert from_rebuilt == from_original
+    assert orjson.dumps(rebuilt.to_state()) == orjson.dumps(original.to_state())
+
+
+# --- Japanese text ------------------------------------------------------------
+
+
+def test_normalize_folds_full_width_to_half_width_and_lower_case() -> None:
+    assert normalize("ＷＡＫＯ　１２３！") == "wako 123!"
+
+
+def test_normalize_folds_katakana_to_hiragana() -> None:
+    assert normalize("フザケルナ") == "ふざけるな"
+    assert normalize("ﾌｻﾞｹﾙﾅ") == "ふざけるな"
+
+
+def test_normalize_strips_urls_and_handles() -> None:
+    assert normalize("@wako_city_official 見て https://example.com/a?b=1 です") == "見て です"
+
+
+def test_criticism_in_katakana_or_full_width_is_still_critical() -> None:
+    assert is_critical("フザケタ動画")
+    assert is_critical("ﾋﾄﾞｲ対応だな")
+
+
+def test_words_inside_urls_and_handles_do_not_decide_the_tone() -> None:
+    assert not is_critical("動画はこちら https://example.com/不適切")
+    assert is_critical("@great_fan この動画は不適切")
