@@ -93,7 +93,7 @@ def _secret(env: Mapping[str, str], name: str) -> Secret:
         if not value:
             raise SettingsError(f"{name}_FILE={path!r}: the file is empty")
         return Secret(value)
-    return Secret(env.get(name, ""))
+    return Secret(env.get(name, "").strip())
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class Settings:
         if broker and "://" not in broker:
             broker = "kafka://" + broker
         host = get("BOARD_HOST", "127.0.0.1")
-        port = _int(get("BOARD_PORT", "8080"), "NOROSHI_BOARD_PORT", low=0, high=65535)
+        port = _int(get("BOARD_PORT", "8080"), "NOROSHI_BOARD_PORT", low=1, high=65535)
         log_format = get("LOG_FORMAT", "auto").lower()
         if log_format not in ("auto", "json", "console"):
             raise SettingsError(f"NOROSHI_LOG_FORMAT={log_format!r}: expected auto, json or console")

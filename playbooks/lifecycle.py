@@ -37,16 +37,18 @@ def apply_detection(
             target=d.target, opened_at=d.opened_at, severity=d.severity,
             evidence_ids=list(d.evidence_ids), summary=d.summary, state="open",
             change="opened", updated_at=d.at, version=1, metrics=dict(d.metrics), drill=d.drill,
+            detection_seq=d.seq,
         )
         detail = {"severity": d.severity, "summary": d.summary, "evidence": len(d.evidence_ids)}
         return opened, [_entry(opened, "incident_opened", d.at, detail)]
 
-    if d.change == "opened" or d.at <= current.updated_at and d.metrics == current.metrics:
-        return None, []  # seen before: a redelivery changes nothing
+    if d.change == "opened" or d.seq <= current.detection_seq:
+        return None, []  # applied before: a redelivered or stale detection changes nothing
     severity = max(current.severity, d.severity, key=SEVERITY_RANK.__getitem__)
     updated = replace(
         current, severity=severity, evidence_ids=list(d.evidence_ids), summary=d.summary,
         change="updated", updated_at=d.at, version=current.version + 1, metrics=dict(d.metrics),
+        detection_seq=d.seq,
     )
     entries = []
     if severity != current.severity:

@@ -210,7 +210,7 @@ def _account_event(obj: dict[str, Any], base: dict[str, Any]) -> AccountEvent:
             avatar_phash=acct.get("avatar_phash") if isinstance(acct.get("avatar_phash"), str) else None,
             followers=_count(acct, "followers", "account"),
             created_at=acct.get("created_at") if isinstance(acct.get("created_at"), str) else None,
-            verified=bool(acct.get("verified", False)),
+            verified=acct.get("verified") is True,
         ),
         note=note if isinstance(note, str) else None,
         post=post if isinstance(post, dict) else None,
@@ -318,7 +318,10 @@ def profile_from_dict(obj: Any, where: str = "profile") -> Profile:
                 reply_policy=_str(acct, "reply_policy", at, required=False) or "none",
             )
         )
-    names = tuple(muni.get("names") or ()) or (name,)
+    names_raw = muni.get("names") or [name]
+    if not isinstance(names_raw, list) or not all(isinstance(n, str) for n in names_raw):
+        raise ContractError(f"{where}: municipality.names: expected a list of strings")
+    names = tuple(names_raw)
     return Profile(
         id=muni_id,
         name=name,

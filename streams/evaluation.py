@@ -37,15 +37,24 @@ def load_labels(path: Path) -> list[Label]:
         if not line.strip():
             continue
         try:
-            obj = orjson.loads(line)
-            labels.append(Label(
-                type=obj["type"], target=str(obj["target"]),
-                start=parse_ts(obj["start"], "start"), end=parse_ts(obj["end"], "end"),
-                event_ids=frozenset(obj.get("event_ids") or ()),
-            ))
-        except (orjson.JSONDecodeError, KeyError, ContractError) as exc:
+            labels.append(_label(orjson.loads(line)))
+        except (orjson.JSONDecodeError, ContractError) as exc:
             raise ContractError(f"{path.name}:{number}: bad label: {exc}") from None
     return labels
+
+
+def _label(obj: object) -> Label:
+    if not isinstance(obj, dict):
+        raise ContractError(f"expected a JSON object, got {type(obj).__name__}")
+    kind, target, ids = obj.get("type"), obj.get("target"), obj.get("event_ids") or []
+    if kind not in INCIDENT_TYPES:
+        raise ContractError(f"type: {kind!r} is not one of {', '.join(INCIDENT_TYPES)}")
+    if not isinstance(target, str) or not target:
+        raise ContractError("target: missing or not a string")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ContractError("event_ids: expected a list of strings")
+    return Label(type=kind, target=target, start=parse_ts(obj.get("start"), "start"),
+                 end=parse_ts(obj.get("end"), "end"), event_ids=frozenset(ids))
 
 
 def matches(incident: dict[str, Any], label: Label) -> bool:

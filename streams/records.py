@@ -67,6 +67,9 @@ class Detection(_Json):
     summary: str
     metrics: dict[str, Any] = field(default_factory=dict)
     drill: bool = False
+    #: The detector's report number within the episode (0 is the opening): it
+    #: tells a redelivered or stale detection from a newer one.
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class Incident(_Json):
     version: int
     metrics: dict[str, Any] = field(default_factory=dict)
     drill: bool = False
+    detection_seq: int = 0  # the last detection applied
 
     def contract_line(self) -> dict[str, Any]:
         """The incident as the contract's output line (for `replay --out`)."""

@@ -57,4 +57,5 @@ class DetectorSet:
             evidence_ids=f.evidence_ids,
             summary=f.summary,
             metrics=f.metrics,
+            seq=f.seq,
         )

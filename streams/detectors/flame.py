@@ -13,6 +13,8 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
+import re
+
 from streams.contract import Mention
 from streams.detectors.text import contains_any, fold_phrases, normalize
 
@@ -29,6 +31,9 @@ PRAISE_PHRASES = fold_phrases((
     "ありがとう", "素晴らしい", "すばらしい", "最高", "楽しみ", "感動", "応援", "素敵",
     "いいね", "助かる", "便利", "かわいい", "可愛い", "感謝", "good", "great",
 ))
+
+
+_HANDLE = re.compile(r"@([A-Za-z0-9_.]+)")
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class Finding:
     evidence_ids: list[str]
     summary: str
     metrics: dict[str, Any]
+    seq: int
 
 
 class _Target:
@@ -121,6 +127,13 @@ class _Target:
                 if not self.critical_authors[gone[1]]:
                     del self.critical_authors[gone[1]]
 
+    def window_count(self, now: float, window_s: int, cap: int) -> float:
+        """Reactions in the window; once the cap cut the deque short, estimated from its span."""
+        if len(self.recent) < cap:
+            return float(len(self.recent))
+        span = max(now - self.recent[0][0], 1.0)
+        return len(self.recent) * max(window_s / span, 1.0)
+
     def baseline(self, now: float, window_s: int) -> float:
         """Expected reactions per window from the account's own past hours."""
         current = int(now // 3600)
@@ -147,10 +160,9 @@ class FlameDetector:
             if ref is not None and ref.account.lower() in self.official:
                 return ref.account.lower()
         if m.repost_of is None and "@" in m.text:
-            low = m.text.lower()
-            for handle in self.official:
-                if "@" + handle in low:
-                    return handle
+            for handle in _HANDLE.findall(m.text):
+                if handle.lower() in self.official:
+                    return handle.lower()
         return None
 
     def on_mention(self, m: Mention) -> list[Finding]:
@@ -178,7 +190,7 @@ class FlameDetector:
         if st.critical / len(st.recent) < cfg.min_share:
             return []
         baseline = st.baseline(now, cfg.window_s)
-        if len(st.recent) < cfg.baseline_factor * baseline + cfg.min_critical:
+        if st.window_count(now, cfg.window_s, cfg.window_cap) < cfg.baseline_factor * baseline + cfg.min_critical:
             return []
         crit = [r for r in st.recent if r[2]]
         reach = sum(r[3] for r in crit)
@@ -192,6 +204,7 @@ class FlameDetector:
             "evidence": [r[4] for r in crit][: cfg.evidence_cap],
             "severity": severity_for(len(crit), reach),
             "reported_count": len(crit),
+            "reports": 0,
             "baseline": round(baseline, 2),
         }
         return [self._finding(target, st.episode, "opened", now)]
@@ -216,6 +229,7 @@ class FlameDetector:
             return []
         episode["severity"] = severity
         episode["reported_count"] = episode["count"]
+        episode["reports"] += 1
         return [self._finding(target, episode, "updated", m.ts)]
 
     def _finding(self, target: str, episode: dict[str, Any], change: str, now: float) -> Finding:
@@ -231,4 +245,5 @@ class FlameDetector:
                      f"（{authors} 人）。通常は10分あたり約 {episode['baseline']} 件。"),
             metrics={"critical": count, "total": episode["total"], "authors": authors,
                      "reach": episode["reach"], "baseline_per_window": episode["baseline"]},
+            seq=episode["reports"],
         )

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import os
 import re
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
+
+from noroshi.broker import free_port
 
 
 async def next_event(response: aiohttp.ClientResponse, timeout: float = 15) -> tuple[str, Any]:
@@ -46,3 +55,79 @@ async def sign_in(http: aiohttp.ClientSession, base: str, user: str, password: s
     token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
     return await http.post(base + "/login", allow_redirects=False,
                            data={"user": user, "password": password, "csrf": token})
+
+
+# --- a real browser: Debian's chromium, driven over the DevTools protocol ---
+
+class Browser:
+    """Just enough of the Chrome DevTools protocol: evaluate, and wait for a condition."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws, self.calls = ws, 0
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            reply = json.loads(message.data)
+            if "id" in reply:
+                self.pending.pop(reply["id"]).set_result(reply)
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.calls += 1
+        self.pending[self.calls] = reply = asyncio.get_running_loop().create_future()
+        await self.ws.send_json({"id": self.calls, "method": method, "params": params})
+        return (await reply)["result"]
+
+    async def js(self, expression: str) -> Any:
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+    async def until(self, expression: str) -> None:
+        async with asyncio.timeout(20):
+            while not await self.js(expression):
+                await asyncio.sleep(0.05)
+
+    async def screenshot(self, path: Path, width: int, height: int, *, mobile: bool) -> Path:
+        await self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                        deviceScaleFactor=1, mobile=mobile)
+        shot = await self.call("Page.captureScreenshot", format="png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+
+@contextlib.asynccontextmanager
+async def launch_chromium(profile_dir: Path) -> AsyncIterator[Browser]:
+    """Headless chromium with a phone-sized window, as on-call staff mostly use."""
+    if shutil.which("chromium") is None:
+        if os.environ.get("NOROSHI_REQUIRE_BROWSER"):
+            pytest.fail("NOROSHI_REQUIRE_BROWSER is set but chromium is not installed")
+        pytest.skip("needs Debian's chromium (apt install chromium)")
+    port = free_port()
+    proc = subprocess.Popen(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", f"--user-data-dir={profile_dir}",
+         f"--remote-debugging-port={port}", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with asyncio.timeout(20):
+                while True:
+                    with contextlib.suppress(aiohttp.ClientConnectionError):
+                        targets = await (await http.get(f"http://127.0.0.1:{port}/json/list")).json()
+                        break
+                    await asyncio.sleep(0.1)
+            page = next(t for t in targets if t["type"] == "page")
+            async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                browser = Browser(ws)
+                await browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844,
+                                   deviceScaleFactor=1, mobile=True)
+                try:
+                    yield browser
+                finally:
+                    browser.reader.cancel()
+    finally:
+        proc.terminate()
+        proc.wait(10)

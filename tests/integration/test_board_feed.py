@@ -7,11 +7,8 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
-import shutil
 import signal
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +26,7 @@ from noroshi.settings import Settings
 from streams.records import Incident
 from streams.topics import TopicNames, ensure_topics
 
-from .board_client import next_event, sign_in, wait_until_connected
+from .board_client import Browser, launch_chromium, next_event, sign_in, wait_until_connected
 
 pytestmark = pytest.mark.integration
 
@@ -40,12 +37,6 @@ INCIDENT = Incident(
     summary="市長の発言に批判が急増しています", state="open", change="opened",
     updated_at="2025-11-22T10:00:00+09:00", version=1,
 )
-
-
-@pytest.fixture
-def broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as broker:
-        yield broker
 
 
 async def produce(servers: str, topic: str, *values: bytes, key: str) -> list[Any]:
@@ -119,68 +110,10 @@ async def test_the_feed_keeps_retrying_until_the_broker_is_up() -> None:
 
 # --- the Now page in a real browser (Debian's chromium, driven over DevTools) ---
 
-class Browser:
-    """Just enough of the Chrome DevTools protocol: evaluate, and wait for a condition."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws, self.calls = ws, 0
-        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for message in self.ws:
-            reply = json.loads(message.data)
-            if "id" in reply:
-                self.pending.pop(reply["id"]).set_result(reply)
-
-    async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        self.calls += 1
-        self.pending[self.calls] = reply = asyncio.get_running_loop().create_future()
-        await self.ws.send_json({"id": self.calls, "method": method, "params": params})
-        return (await reply)["result"]
-
-    async def js(self, expression: str) -> Any:
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result["result"].get("value")
-
-    async def until(self, expression: str) -> None:
-        async with asyncio.timeout(20):
-            while not await self.js(expression):
-                await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
-    if shutil.which("chromium") is None:
-        if os.environ.get("NOROSHI_REQUIRE_BROWSER"):
-            pytest.fail("NOROSHI_REQUIRE_BROWSER is set but chromium is not installed")
-        pytest.skip("needs Debian's chromium (apt install chromium)")
-    port = free_port()
-    proc = subprocess.Popen(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path}",
-         f"--remote-debugging-port={port}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        async with aiohttp.ClientSession() as http:
-            async with asyncio.timeout(20):
-                while True:
-                    with contextlib.suppress(aiohttp.ClientConnectionError):
-                        targets = await (await http.get(f"http://127.0.0.1:{port}/json/list")).json()
-                        break
-                    await asyncio.sleep(0.1)
-            page = next(t for t in targets if t["type"] == "page")
-            async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                browser = Browser(ws)
-                # A phone-sized window, as on-call staff mostly use.
-                await browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844,
-                                   deviceScaleFactor=1, mobile=True)
-                yield browser
-                browser.reader.cancel()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    async with launch_chromium(tmp_path) as browser:
+        yield browser
 
 
 async def test_the_now_page_updates_live_in_a_browser(browser: Browser) -> None:

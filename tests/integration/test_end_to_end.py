@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import aiohttp
 import pytest
 
@@ -9,13 +13,16 @@ from noroshi.broker import free_port
 from streams.contract import load_profile
 from streams.replay import replay_lines
 
-from .board_client import next_event, sign_in, wait_until_connected
+from .board_client import launch_chromium, next_event, sign_in, wait_until_connected
 from .conftest import SAMPLE_PROFILE, produce, sample_lines
 
 pytestmark = pytest.mark.integration
 
+#: Where the tests leave screenshots of the board for a person to look at.
+SCREENSHOTS = Path(os.environ.get("NOROSHI_SCREENSHOTS", Path(__file__).resolve().parents[2] / "var" / "screenshots"))
 
-async def test_events_produced_reach_the_board_as_a_live_incident(broker, names, spawn, env):
+
+async def test_events_produced_reach_the_board_as_a_live_incident(broker, names, spawn, env, tmp_path):
     port = free_port()
     board_env = {"NOROSHI_BOARD_PORT": str(port)}
     base = f"http://127.0.0.1:{port}"
@@ -37,3 +44,17 @@ async def test_events_produced_reach_the_board_as_a_live_incident(broker, names,
     assert (incident["type"], incident["target"], incident["opened_at"]) == (
         "flame", "wako_city_official", expected.opened_at)
     assert incident["state"] == "open"
+
+    # The same incident on the Now page in a real browser, at phone and desktop width.
+    async with launch_chromium(tmp_path / "chromium") as browser:
+        await browser.call("Page.navigate", url=base + "/")
+        await browser.until("location.pathname === '/login' && document.readyState === 'complete'")
+        await browser.js(
+            "document.querySelector('[name=user]').value = 'demo';"
+            f"document.querySelector('[name=password]').value = {json.dumps(env['NOROSHI_BOARD_PASSWORD'])};"
+            "document.querySelector('form').submit()")
+        await browser.until(f"!!document.querySelector('#incidents tr[data-id=\"{expected.incident_id}\"]')")
+        assert "炎上" in await browser.js("document.querySelector('#incidents').textContent")
+        for name, width, height, mobile in (("phone", 390, 844, True), ("desktop", 1280, 800, False)):
+            shot = await browser.screenshot(SCREENSHOTS / f"now-{name}.png", width, height, mobile=mobile)
+            assert shot.stat().st_size > 10_000

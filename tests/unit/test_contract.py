@@ -304,3 +304,15 @@ def test_load_profiles_refuses_a_folder_without_profiles(tmp_path: Path) -> None
 def test_load_profile_of_a_missing_file_says_it_cannot_read(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match="cannot read"):
         load_profile(tmp_path / "missing.profile.json")
+
+
+def test_verified_is_true_only_for_json_true() -> None:
+    line = {"kind": "account", "id": "x:acct:1", "platform": "x", "ts": "2026-11-22T10:20:00+09:00",
+            "type": "seen", "account": {"handle": "fake", "verified": "false"}}
+    assert event_from_dict(line).account.verified is False  # type: ignore[union-attr]
+
+
+def test_profile_names_must_be_a_list_of_strings() -> None:
+    with pytest.raises(ContractError, match="names"):
+        profile_from_dict({"municipality": {"id": "wako", "name": "和光市", "names": "和光市"},
+                           "accounts": []})

@@ -179,3 +179,15 @@ def test_a_bad_label_line_is_refused_naming_file_and_line(tmp_path: Path, bad_li
 
     with pytest.raises(ContractError, match=r"^wako\.labels\.jsonl:2: bad label"):
         load_labels(path)
+
+
+@pytest.mark.parametrize("line, field", [
+    ('{"type": "flames", "target": "a", "start": "2026-11-20T10:00:00+09:00", "end": "2026-11-20T11:00:00+09:00"}', "type"),
+    ('{"type": "flame", "target": null, "start": "2026-11-20T10:00:00+09:00", "end": "2026-11-20T11:00:00+09:00"}', "target"),
+    ('{"type": "misinformation", "target": "c", "event_ids": "x:1", "start": "2026-11-20T10:00:00+09:00", "end": "2026-11-20T11:00:00+09:00"}', "event_ids"),
+])
+def test_a_label_with_a_wrong_field_is_refused_naming_the_field(tmp_path: Path, line: str, field: str) -> None:
+    path = tmp_path / "s.labels.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(ContractError, match=f"s.labels.jsonl:1: bad label: {field}"):
+        load_labels(path)

@@ -300,3 +300,25 @@ def test_criticism_in_katakana_or_full_width_is_still_critical() -> None:
 def test_words_inside_urls_and_handles_do_not_decide_the_tone() -> None:
     assert not is_critical("動画はこちら https://example.com/不適切")
     assert is_critical("@great_fan この動画は不適切")
+
+
+# --- review fixes ---------------------------------------------------------
+
+
+def test_an_at_mention_counts_for_the_account_named_not_one_sharing_its_prefix() -> None:
+    detectors = DetectorSet(profile(handles=("wako", OFFICIAL)))
+    texts = [mention(i * 0.5, f"critic{i}", f"@{OFFICIAL} 謝罪しろ", reply_to=None) for i in range(8)]
+    [first] = opened(feed(detectors, texts))
+    assert first.target == OFFICIAL
+
+
+def test_a_very_busy_account_still_opens_when_the_window_is_capped() -> None:
+    """Above the window cap the count in the window is estimated from the deque's span."""
+    config = FlameConfig(window_cap=200)
+    detectors = DetectorSet(profile(), flame=config)
+    # Two hours of steady traffic at 60 neutral replies a minute (baseline 600 per window) ...
+    steady = [neutral(i / 60, f"resident{i % 3000}") for i in range(2 * 60 * 60)]
+    assert not opened(feed(detectors, steady))
+    # ... then a surge at five times that rate, mostly critical.
+    burst = [critical(120 + i / 300, f"angry{i}") for i in range(3000)]
+    assert opened(feed(detectors, burst))

@@ -14,7 +14,8 @@ def opened_incident() -> Incident:
 
 
 def update(minute: float, critical: int, severity: str) -> Detection:
-    return detection(change="updated", at=at(minute), severity=severity,
+    # The detector numbers its reports in the order it makes them; minutes keep that order here.
+    return detection(change="updated", at=at(minute), severity=severity, seq=int(minute),
                      evidence_ids=[f"x:{n}" for n in range(1, critical + 1)],
                      metrics={"critical": critical, "total": critical, "authors": critical, "reach": 100 * critical})
 

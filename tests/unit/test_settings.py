@@ -146,3 +146,13 @@ def test_to_env_rebuilds_the_embedded_defaults_including_the_random_secrets() ->
     s = Settings.from_env({})
 
     assert Settings.from_env(s.to_env()) == s
+
+
+def test_secrets_are_stripped_like_every_other_setting() -> None:
+    settings = Settings.from_env({"NOROSHI_BOARD_PASSWORD": "  pw \n"})
+    assert settings.board_password.value == "pw"
+
+
+def test_board_port_zero_is_refused() -> None:
+    with pytest.raises(SettingsError, match="NOROSHI_BOARD_PORT"):
+        Settings.from_env({"NOROSHI_BOARD_PORT": "0"})

@@ -9,7 +9,7 @@ from streams.detectors import DetectorSet
 from streams.records import iso
 from streams.stage import STATE_WARN_BYTES
 
-from .conftest_paths import SAMPLE_PROFILE
+from tests.unit.builders import SAMPLE_PROFILE
 
 
 def test_a_week_of_heavy_flame_up_keeps_the_state_far_below_a_kafka_message() -> None:
