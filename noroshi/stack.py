@@ -39,6 +39,7 @@ def run_worker(settings: Settings) -> int:
     app = create_app(settings, resolve_profiles(settings)).app
     (settings.data_dir / settings.worker_id).mkdir(parents=True, exist_ok=True)
     worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
+    worker.spinner = None  # a terminal spinner would write escape codes into the log lines
     worker.execute_from_commandline()  # exits the process when the worker stops
     return 0
 

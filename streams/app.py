@@ -143,12 +143,15 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
             await send_dead_letters(rejected)
             for muni, messages in groups.items():
                 out = stage.process(muni, detector_state.get(muni), messages, _now())
-                detector_state[muni] = out.state
+                # Outputs before state: after a crash between the two, the batch is
+                # processed again and re-sends the same detections (same id and seq),
+                # which the lifecycle ignores. The other order could lose them.
                 await send_dead_letters(out.dead_letters)
                 for found, msg in out.detections:
                     log.info("incident_detected", **msg.position, incident_id=found.incident_id,
                              change=found.change, type=found.type, severity=found.severity)
                     await detections.send(key=found.incident_id, value=found.to_json())
+                detector_state[muni] = out.state
 
     @app.agent(detections, name="lifecycle")
     async def lifecycle(stream: faust.StreamT) -> None:
@@ -167,10 +170,12 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
             if updated is None:
                 continue
             record = updated.to_json()
-            incident_state[updated.incident_id] = record
+            # Publish before storing, for the same reason as in `detect`: a re-published
+            # version is harmless (readers keep the highest), a lost one is not.
             await incidents.send(key=updated.incident_id, value=record)
             for entry in entries:
                 await timeline.send(key=entry.incident_id, value=entry.to_json())
+            incident_state[updated.incident_id] = record
             log.info("incident_" + updated.change, **msg.position, incident_id=updated.incident_id,
                      version=updated.version, severity=updated.severity)
 

@@ -84,3 +84,29 @@ async def test_lifecycle_agent_opens_once_and_publishes_timeline(pipeline: Pipel
     assert (key, incident.version, incident.state) == ("wako-flame-1", 1, "open")
     [(_, entry)] = pipeline.timeline.send.sent
     assert orjson.loads(entry)["actor"] == {"kind": "detector", "name": "noroshi"}
+
+
+async def test_outputs_are_sent_before_the_state_that_says_they_were(pipeline: Pipeline) -> None:
+    """A crash between the two must repeat an output, never lose one."""
+    seen_at_send: list[object] = []
+
+    async def detections_send(*, key: str, value: bytes, **_: object) -> None:
+        seen_at_send.append(pipeline.detector_state.get("wako"))
+
+    async def incidents_send(*, key: str, value: bytes, **_: object) -> None:
+        seen_at_send.append(pipeline.incident_state.get(key))
+
+    pipeline.detections.send = detections_send  # type: ignore[method-assign]
+    pipeline.incidents.send = incidents_send  # type: ignore[method-assign]
+    async with pipeline.detect.test_context() as agent:
+        for line in sample()[:20]:
+            await agent.put(line, key=b"wako")
+    detection = Detection(
+        incident_id="wako-flame-2", municipality="wako", type="flame", target="wako_city_official",
+        change="opened", opened_at="2026-11-20T10:05:30+09:00", at="2026-11-20T10:05:30+09:00",
+        severity="low", evidence_ids=["x:1"], summary="批判が急増")
+    async with pipeline.lifecycle.test_context() as agent:
+        await agent.put(detection.to_json(), key="wako-flame-2")
+    assert len(seen_at_send) == 2
+    assert seen_at_send == [None, None], "state was stored before its output was sent"
+    assert pipeline.detector_state.get("wako") and pipeline.incident_state.get("wako-flame-2")

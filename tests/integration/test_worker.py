@@ -67,7 +67,7 @@ async def test_malformed_events_are_dead_lettered_and_the_rest_still_processed(b
         (names.mentions, b"nowhere", sample_lines()[0]),
     ]
     good = [(names.mentions if b'"mention"' in l else names.accounts, b"wako", l) for l in sample_lines()]
-    spawn("worker")
+    worker = spawn("worker")
     await produce(broker.servers, bad + good)
     records = await read_until(
         broker.servers, [names.deadletters, names.incidents],
@@ -80,6 +80,14 @@ async def test_malformed_events_are_dead_lettered_and_the_rest_still_processed(b
     assert "unknown municipality key 'nowhere'" in by_raw[sample_lines()[0]].reason
     assert all(letter.topic == names.mentions and letter.offset >= 0 for letter in letters)
     assert [i.type for i in incidents_of(records)][0] == "flame"
+
+    # Every log line about a message says where it was; Faust's own lines are JSON too.
+    logs = worker.log_lines()
+    dead = [line for line in logs if line["event"] == "event_dead_lettered"]
+    assert sorted((d["topic"], d["partition"], d["offset"]) for d in dead) == sorted(
+        (letter.topic, letter.partition, letter.offset) for letter in letters)
+    assert any(line["logger"].startswith("faust.") for line in logs)
+    assert "\x1b" not in worker.log_path.read_text(), "terminal escape codes in the log"
 
 
 def detection(n: int) -> Detection:

@@ -1,0 +1,42 @@
+"""`noroshi produce`: a scenario file onto the input topics, stamped with event time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from streams.contract import parse_event
+from streams.records import DeadLetter
+
+from .conftest import SAMPLE, read_until, sample_lines
+
+pytestmark = pytest.mark.integration
+
+
+async def test_produce_keys_by_municipality_stamps_event_time_and_dead_letters_bad_lines(
+        broker, names, env, tmp_path):
+    scenario = tmp_path / "wako-sample.jsonl"
+    lines = sample_lines()
+    scenario.write_bytes(b"\n".join([*lines[:3], b"{broken", *lines[3:]]) + b"\n")
+    (tmp_path / "wako-sample.profile.json").write_bytes(SAMPLE.with_name("wako-sample.profile.json").read_bytes())
+
+    done = subprocess.run([sys.executable, "-m", "noroshi", "produce", str(scenario)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(lines)} events published for wako, 1 dead-lettered" in done.stdout
+    assert "wako-sample.jsonl:4: sent to dead letters: not valid JSON" in done.stderr
+
+    records = await read_until(broker.servers, [*names.inputs, names.deadletters],
+                               lambda rs: len(rs) >= len(lines) + 1)
+    inputs = [r for r in records if r.topic != names.deadletters]
+    assert {r.key for r in records} == {b"wako"}
+    for record in inputs:
+        event = parse_event(record.value)
+        assert record.topic == names.for_kind(event.kind)
+        assert record.timestamp == int(event.ts * 1000)
+    [letter] = [DeadLetter.from_json(r.value) for r in records if r.topic == names.deadletters]
+    assert (letter.raw, letter.offset, letter.topic) == (b"{broken", 4, "file:wako-sample.jsonl")
+    assert orjson.loads(lines[0])["id"] in {parse_event(r.value).id for r in inputs}
