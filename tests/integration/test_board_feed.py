@@ -26,7 +26,9 @@ from noroshi.settings import Settings
 from streams.records import Incident
 from streams.topics import TopicNames, ensure_topics
 
-from .board_client import Browser, launch_chromium, next_event, sign_in, wait_until_connected
+from tests.sse import next_event
+
+from .board_client import Browser, launch_chromium, sign_in, wait_until_connected
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,9 @@ from noroshi.broker import free_port
 from streams.contract import load_profile
 from streams.replay import replay_lines
 
-from .board_client import launch_chromium, next_event, sign_in, wait_until_connected
+from tests.sse import next_event
+
+from .board_client import launch_chromium, sign_in, wait_until_connected
 from .conftest import SAMPLE_PROFILE, produce, sample_lines
 
 pytestmark = pytest.mark.integration

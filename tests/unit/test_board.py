@@ -22,6 +22,7 @@ from dashboards.feed import IncidentFeed, MemoryFeed
 from dashboards.pages import now_list
 from noroshi.settings import Settings
 from streams.records import Incident
+from tests.sse import next_event
 
 USER = "kouhou"
 PASSWORD = "sakura-2025"
@@ -65,26 +66,6 @@ async def log_in(client: TestClient, password: str = PASSWORD, query: str = "") 
     token = csrf_of(await form.text())
     return await client.post("/login" + query, data={"user": USER, "password": password, "csrf": token},
                              allow_redirects=False)
-
-
-async def next_event(response: ClientResponse) -> tuple[str, Any]:
-    """The next SSE event (name, parsed data), skipping comments and the retry field."""
-    name, data = "", []
-    async with asyncio.timeout(5):
-        while True:
-            line = (await response.content.readline()).decode()
-            if not line:
-                raise EOFError("the event stream ended")
-            line = line.rstrip("\n")
-            if not line:
-                if name:
-                    return name, json.loads("\n".join(data))
-                continue
-            field, _, value = line.partition(":")
-            if field == "event":
-                name = value.strip()
-            elif field == "data":
-                data.append(value.removeprefix(" "))
 
 
 # --- signing in --------------------------------------------------------------

@@ -19,7 +19,6 @@ from tests.unit.builders import (
     neutral,
     profile,
     surge,
-    ts,
 )
 
 HOUR = 60.0
