@@ -42,6 +42,13 @@ async def pipeline(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pipeline]:
     p.app.consumer._thread.thread_loop.close()
 
 
+def opening(incident_id: str) -> Detection:
+    return Detection(
+        incident_id=incident_id, municipality="wako", type="flame", target="wako_city_official",
+        change="opened", opened_at="2026-11-20T10:05:30+09:00", at="2026-11-20T10:05:30+09:00",
+        severity="low", evidence_ids=["x:1"], summary="批判が急増")
+
+
 def sample() -> list[bytes]:
     return [line for line in (DATA / "wako-sample.jsonl").read_bytes().splitlines() if line.strip()]
 
@@ -72,10 +79,7 @@ async def test_detect_agent_dead_letters_a_malformed_event_and_goes_on(pipeline:
 
 
 async def test_lifecycle_agent_opens_once_and_publishes_timeline(pipeline: Pipeline) -> None:
-    detection = Detection(
-        incident_id="wako-flame-1", municipality="wako", type="flame", target="wako_city_official",
-        change="opened", opened_at="2026-11-20T10:05:30+09:00", at="2026-11-20T10:05:30+09:00",
-        severity="low", evidence_ids=["x:1"], summary="批判が急増")
+    detection = opening("wako-flame-1")
     async with pipeline.lifecycle.test_context() as agent:
         await agent.put(detection.to_json(), key="wako-flame-1")
         await agent.put(detection.to_json(), key="wako-flame-1")  # delivered again
@@ -101,10 +105,7 @@ async def test_outputs_are_sent_before_the_state_that_says_they_were(pipeline: P
     async with pipeline.detect.test_context() as agent:
         for line in sample()[:20]:
             await agent.put(line, key=b"wako")
-    detection = Detection(
-        incident_id="wako-flame-2", municipality="wako", type="flame", target="wako_city_official",
-        change="opened", opened_at="2026-11-20T10:05:30+09:00", at="2026-11-20T10:05:30+09:00",
-        severity="low", evidence_ids=["x:1"], summary="批判が急増")
+    detection = opening("wako-flame-2")
     async with pipeline.lifecycle.test_context() as agent:
         await agent.put(detection.to_json(), key="wako-flame-2")
     assert len(seen_at_send) == 2
