@@ -3,14 +3,16 @@
 `DetectorSet` holds every detector of one municipality and its state as plain
 JSON-able data, so the live agent can keep it in a Faust table and `replay`
 can run it in-process; both give the same answer for the same events.
+Each detector follows the shape in `streams.detectors.common`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from streams.contract import AccountEvent, Event, Mention, Profile
-from streams.detectors.flame import FlameConfig, FlameDetector, Finding
+from streams.contract import Event, Profile
+from streams.detectors.common import Context, Finding
+from streams.detectors.flame import FlameConfig, FlameDetector
 from streams.records import Detection, incident_id_for, iso
 
 #: How many recent event ids are remembered to drop duplicates a source sent
@@ -26,10 +28,16 @@ class DetectorSet:
         state = state or {}
         self.profile = profile
         self.seen: dict[str, None] = dict.fromkeys(state.get("seen", ()))
-        self.flame = FlameDetector(profile.official_handles, flame, state.get("flame"))
+        self.detectors = {
+            "flame": FlameDetector(profile, state.get("flame"), flame),
+        }
 
     def to_state(self) -> dict[str, Any]:
-        return {"seen": list(self.seen), "flame": self.flame.to_state()}
+        return {"seen": list(self.seen),
+                **{kind: d.to_state() for kind, d in self.detectors.items()}}
+
+    def context(self) -> Context:
+        return Context()
 
     def feed(self, event: Event) -> list[Detection]:
         if event.id in self.seen:
@@ -37,12 +45,10 @@ class DetectorSet:
         self.seen[event.id] = None
         if len(self.seen) > SEEN_CAP:
             del self.seen[next(iter(self.seen))]
-        findings: list[tuple[str, Finding]] = []
-        if isinstance(event, Mention):
-            findings += [("flame", f) for f in self.flame.on_mention(event)]
-        elif isinstance(event, AccountEvent):
-            pass  # impersonation arrives with the detectors issue
-        return [self._detection(kind, f) for kind, f in findings]
+        ctx = self.context()
+        return [self._detection(kind, f)
+                for kind, detector in self.detectors.items()
+                for f in detector.on_event(event, ctx)]
 
     def _detection(self, kind: str, f: Finding) -> Detection:
         return Detection(

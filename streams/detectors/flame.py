@@ -15,7 +15,8 @@ from typing import Any
 
 import re
 
-from streams.contract import Mention
+from streams.contract import Event, Mention, Profile
+from streams.detectors.common import Context, Finding
 from streams.detectors.text import contains_any, fold_phrases, normalize
 
 # Criticism phrases and negative words seen in Japanese flame-ups (批判表現).
@@ -66,21 +67,6 @@ def severity_for(count: int, reach: int) -> str:
     if count >= 15 or reach >= 10_000:
         return "medium"
     return "low"
-
-
-@dataclass
-class Finding:
-    """What the detector found; the detector set turns it into a Detection."""
-
-    target: str
-    change: str
-    opened_at: float
-    at: float
-    severity: str
-    evidence_ids: list[str]
-    summary: str
-    metrics: dict[str, Any]
-    seq: int
 
 
 class _Target:
@@ -145,9 +131,11 @@ class _Target:
 
 
 class FlameDetector:
-    def __init__(self, official_handles: frozenset[str], config: FlameConfig | None = None,
-                 state: dict[str, Any] | None = None) -> None:
-        self.official = official_handles
+    kind = "flame"
+
+    def __init__(self, profile: Profile, state: dict[str, Any] | None = None,
+                 config: FlameConfig | None = None) -> None:
+        self.official = profile.official_handles
         self.config = config or FlameConfig()
         self.targets: dict[str, _Target] = {
             name: _Target(t) for name, t in (state or {}).get("targets", {}).items()}
@@ -164,6 +152,11 @@ class FlameDetector:
                 if handle.lower() in self.official:
                     return handle.lower()
         return None
+
+    def on_event(self, event: Event, ctx: Context) -> list[Finding]:
+        if not isinstance(event, Mention):
+            return []
+        return self.on_mention(event)
 
     def on_mention(self, m: Mention) -> list[Finding]:
         target = self._target_of(m)
