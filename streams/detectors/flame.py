@@ -1,45 +1,83 @@
 """炎上 flame-up detection: criticism surging at an official account.
 
-Pure and in event time. Per official account it keeps the reactions of the
-last window, an hourly history for the account's own baseline, and the
-current episode, so one episode opens one incident and later evidence only
-updates it. This is the foundation's first cut; the detectors issue deepens
-the lexicon, acceleration and severity.
+Pure and in event time. Per official account it keeps two sliding windows
+(10 minutes for fast flame-ups, 60 for the slow ones of a small town), an
+hourly history for the account's own baseline of reactions and of criticism,
+and the current episode, so one episode opens one incident and later
+evidence only updates it. Thresholds are relative to the account's own
+baseline, so they fit a town with three replies a day and a city with three
+hundred; distinct authors keep one angry person from opening an incident.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
-
-import re
 
 from streams.contract import Event, Mention, Profile
 from streams.detectors.common import Context, Finding
 from streams.detectors.text import contains_any, fold_phrases, normalize
 
-# Criticism phrases and negative words seen in Japanese flame-ups (批判表現).
-CRITICAL_PHRASES = fold_phrases((
-    "謝罪しろ", "謝罪を", "謝れ", "不適切", "税金の無駄", "税金で", "誰が承認", "承認した",
-    "不謹慎", "時代錯誤", "差別", "削除しろ", "削除と", "削除を", "説明を求め", "説明しろ",
-    "がっかり", "失望", "呆れ", "あきれ", "疑います", "疑う", "ありえない", "あり得ない",
-    "許せない", "最低", "ひどい", "酷い", "ふざけ", "恥ずかし", "撤回", "抗議", "責任を",
-    "問題では", "問題だ", "おかしい", "配慮が", "配慮に欠け", "不快", "炎上", "言いたいの",
-    "センスない", "意味不明", "残念", "批判", "辞職",
+# Criticism that stands on its own: demands, accusations, outrage (批判・要求・非難).
+STRONG_CRITICISM = fold_phrases((
+    "謝罪", "謝れ", "謝って", "あやまれ", "不適切", "税金の無駄", "無駄遣い", "血税", "税金で",
+    "誰が承認", "誰が決め", "誰がokし", "承認した人", "不謹慎", "時代錯誤", "時代遅れ", "古い価値観",
+    "差別", "蔑視", "偏見", "侮辱", "冒涜", "軽視", "削除しろ", "削除すべき", "削除と", "削除を",
+    "消せ", "撤回", "取り下げ", "説明責任", "説明しろ", "説明を求め", "説明して下さい", "説明してください",
+    "辞任", "辞職", "責任者", "責任を取", "責任とれ", "許せない", "許されない", "許さない", "最低",
+    "最悪", "ありえない", "あり得ない", "ありえん", "非常識", "無神経", "配慮が足り", "配慮に欠け",
+    "配慮がない", "配慮のない", "炎上", "恥ずかし", "恥を知れ", "情けない", "見損な", "失望", "幻滅",
+    "呆れ", "あきれ", "がっかり", "ガッカリ", "ふざけ", "舐めて", "なめてる", "馬鹿にし", "バカにし",
+    "言語道断", "論外", "看過できない", "容認できない", "受け入れられない", "抗議", "猛省",
+    "反省しろ", "反省して", "何考えて", "何を考えて", "センスない", "センスがない", "センスなさ",
+    "不快", "不愉快", "気持ち悪", "感覚がずれ", "ズレて", "ずれてる", "疑います", "疑問を感じ",
+    "信じられない", "やめろ", "やめるべき", "やめてほしい", "中止しろ", "中止すべき", "即刻",
+    "問題発言", "問題だ", "問題では", "問題でしょ", "おかしい", "おかしくない", "怒り", "腹が立",
+    "腹立", "ムカつ", "むかつ", "うんざり", "言いたいの", "何様", "上から目線", "傲慢", "無責任",
+    "隠蔽", "ごまかし", "誤魔化", "逃げるな", "説明になってない", "開き直", "理解に苦しむ",
+    "理解できない", "考えられない", "常識がない", "常識を疑", "ひどすぎ", "酷すぎ", "残念すぎ",
 ))
-PRAISE_PHRASES = fold_phrases((
-    "ありがとう", "素晴らしい", "すばらしい", "最高", "楽しみ", "感動", "応援", "素敵",
-    "いいね", "助かる", "便利", "かわいい", "可愛い", "感謝", "good", "great",
+# Negative on their own but also everyday words ("ひどい雨"): vetoed by praise or an enquiry.
+WEAK_CRITICISM = fold_phrases((
+    "ひどい", "酷い", "残念", "迷惑", "困る", "困ります", "不満", "納得でき", "納得いかない",
+    "意味不明", "意味がわから", "疑問", "なぜこんな", "どうしてこんな", "なんでこんな", "批判",
+    "微妙", "いかがなものか", "どうかと思", "ダサい", "寒い", "痛い",
 ))
-
+PRAISE = fold_phrases((
+    "ありがとう", "素晴らしい", "すばらしい", "最高", "楽しみ", "感動", "応援", "素敵", "すてき",
+    "いいね", "良いですね", "いいですね", "助かる", "助かります", "便利", "かわいい", "可愛い",
+    "感謝", "好き", "嬉しい", "うれしい", "すごい", "凄い", "おめでとう", "癒され", "面白い",
+    "さすが", "流石", "誇り", "good", "great", "love", "nice",
+))
+_ENQUIRY = re.compile(r"(ですか|ますか|でしょうか|教えて|いつ|どこ|何時|なんじ|開いて|使えます)")
 
 _HANDLE = re.compile(r"@([A-Za-z0-9_.]+)")
 
 
+def is_critical(text: str) -> bool:
+    """Criticism: a strong phrase, or a weak one that is neither praise nor an enquiry."""
+    norm = normalize(text)
+    if contains_any(norm, STRONG_CRITICISM):
+        return True
+    return (contains_any(norm, WEAK_CRITICISM) and not contains_any(norm, PRAISE)
+            and not _ENQUIRY.search(norm))
+
+
+def severity_for(count: int, reach: int, per_minute: float = 0.0) -> str:
+    if count >= 200 or reach >= 1_000_000:
+        return "critical"
+    if count >= 50 or reach >= 100_000 or per_minute >= 10:
+        return "high"
+    if count >= 15 or reach >= 10_000 or per_minute >= 3:
+        return "medium"
+    return "low"
+
+
 @dataclass(frozen=True)
 class FlameConfig:
-    window_s: int = 600
+    windows: tuple[int, ...] = (600, 3600)
     min_critical: int = 5
     min_authors: int = 5
     min_share: float = 0.4
@@ -48,64 +86,40 @@ class FlameConfig:
     quiet_close_s: int = 2 * 3600
     update_every: int = 20
     evidence_cap: int = 50
+    # In a disaster every official account is flooded with questions and worry:
+    # criticism must be clearer and broader before it counts as a flame-up.
+    disaster_multiplier: float = 2.0
+    disaster_min_share: float = 0.6
     # Bounds that keep a municipality's state snapshot small (it is one Kafka
     # message, ≤ 1 MB) however long and loud an episode gets.
     window_cap: int = 1000
     authors_cap: int = 1000
 
 
-def is_critical(text: str) -> bool:
-    norm = normalize(text)
-    return contains_any(norm, CRITICAL_PHRASES) and not contains_any(norm, PRAISE_PHRASES)
+class _Window:
+    """Reactions of the last `seconds`, as a deque pruned from the left with running
+    counts, so each reaction costs O(1) however busy the account is."""
 
+    __slots__ = ("seconds", "cap", "recent", "critical", "critical_authors")
 
-def severity_for(count: int, reach: int) -> str:
-    if count >= 200 or reach >= 1_000_000:
-        return "critical"
-    if count >= 50 or reach >= 100_000:
-        return "high"
-    if count >= 15 or reach >= 10_000:
-        return "medium"
-    return "low"
-
-
-class _Target:
-    """One official account's window, hourly history and current episode.
-
-    The window is a deque pruned from the left with running counts, so each
-    reaction costs O(1) however busy the account is.
-    """
-
-    __slots__ = ("recent", "hours", "episode", "critical", "critical_authors")
-
-    def __init__(self, state: dict[str, Any] | None = None) -> None:
-        state = state or {}
-        self.recent: deque[list[Any]] = deque(state.get("recent", ()))
-        self.hours: dict[int, int] = {int(h): c for h, c in state.get("hours", {}).items()}
-        self.episode: dict[str, Any] | None = state.get("episode")
+    def __init__(self, seconds: int, cap: int, recent: list[list[Any]] | None = None) -> None:
+        self.seconds, self.cap = seconds, cap
+        self.recent: deque[list[Any]] = deque()
         self.critical = 0
         self.critical_authors: Counter[str] = Counter()
-        for r in self.recent:
-            if r[2]:
-                self.critical += 1
-                self.critical_authors[r[1]] += 1
+        for r in recent or ():
+            self._push(r)
 
-    def to_state(self) -> dict[str, Any]:
-        return {"recent": list(self.recent), "hours": {str(h): c for h, c in self.hours.items()},
-                "episode": self.episode}
-
-    def add(self, reaction: list[Any], window_s: int, history_hours: int, cap: int) -> None:
-        now = reaction[0]
-        hour = int(now // 3600)
-        if hour not in self.hours:
-            for old in [h for h in self.hours if h < hour - history_hours]:
-                del self.hours[old]
-        self.hours[hour] = self.hours.get(hour, 0) + 1
-        self.recent.append(reaction)
-        if reaction[2]:
+    def _push(self, r: list[Any]) -> None:
+        self.recent.append(r)
+        if r[2]:
             self.critical += 1
-            self.critical_authors[reaction[1]] += 1
-        while self.recent and (now - self.recent[0][0] > window_s or len(self.recent) > cap):
+            self.critical_authors[r[1]] += 1
+
+    def add(self, r: list[Any]) -> None:
+        self._push(r)
+        now = r[0]
+        while self.recent and (now - self.recent[0][0] > self.seconds or len(self.recent) > self.cap):
             gone = self.recent.popleft()
             if gone[2]:
                 self.critical -= 1
@@ -113,21 +127,56 @@ class _Target:
                 if not self.critical_authors[gone[1]]:
                     del self.critical_authors[gone[1]]
 
-    def window_count(self, now: float, window_s: int, cap: int) -> float:
+    def count(self, now: float) -> float:
         """Reactions in the window; once the cap cut the deque short, estimated from its span."""
-        if len(self.recent) < cap:
+        if len(self.recent) < self.cap:
             return float(len(self.recent))
         span = max(now - self.recent[0][0], 1.0)
-        return len(self.recent) * max(window_s / span, 1.0)
+        return len(self.recent) * max(self.seconds / span, 1.0)
 
-    def baseline(self, now: float, window_s: int) -> float:
-        """Expected reactions per window from the account's own past hours."""
+    def critical_reactions(self) -> list[list[Any]]:
+        return [r for r in self.recent if r[2]]
+
+
+class _Target:
+    """One official account: its windows, hourly history [reactions, critical] and episode."""
+
+    __slots__ = ("windows", "hours", "episode")
+
+    def __init__(self, config: FlameConfig, state: dict[str, Any] | None = None) -> None:
+        state = state or {}
+        recent = state.get("recent", [])
+        self.windows = [_Window(s, config.window_cap, [r for r in recent if r[0] >= (recent[-1][0] - s)])
+                        for s in config.windows]
+        self.hours: dict[int, list[int]] = {int(h): list(c) for h, c in state.get("hours", {}).items()}
+        self.episode: dict[str, Any] | None = state.get("episode")
+
+    def to_state(self) -> dict[str, Any]:
+        longest = max(self.windows, key=lambda w: w.seconds)
+        return {"recent": list(longest.recent),
+                "hours": {str(h): c for h, c in self.hours.items()}, "episode": self.episode}
+
+    def add(self, reaction: list[Any], history_hours: int) -> None:
+        hour = int(reaction[0] // 3600)
+        if hour not in self.hours:
+            for old in [h for h in self.hours if h < hour - history_hours]:
+                del self.hours[old]
+            self.hours[hour] = [0, 0]
+        bucket = self.hours[hour]
+        bucket[0] += 1
+        bucket[1] += reaction[2]
+        for window in self.windows:
+            window.add(reaction)
+
+    def baseline(self, now: float, seconds: int) -> tuple[float, float]:
+        """Expected (reactions, critical) per window of `seconds` from the past hours."""
         current = int(now // 3600)
         past = [c for h, c in self.hours.items() if h < current]
         if not past:
-            return 0.0
+            return 0.0, 0.0
         span_hours = max(1, current - min(self.hours))
-        return sum(past) / span_hours * window_s / 3600
+        scale = seconds / 3600 / span_hours
+        return sum(c[0] for c in past) * scale, sum(c[1] for c in past) * scale
 
 
 class FlameDetector:
@@ -138,7 +187,7 @@ class FlameDetector:
         self.official = profile.official_handles
         self.config = config or FlameConfig()
         self.targets: dict[str, _Target] = {
-            name: _Target(t) for name, t in (state or {}).get("targets", {}).items()}
+            name: _Target(self.config, t) for name, t in (state or {}).get("targets", {}).items()}
 
     def to_state(self) -> dict[str, Any]:
         return {"targets": {name: t.to_state() for name, t in self.targets.items()}}
@@ -156,49 +205,73 @@ class FlameDetector:
     def on_event(self, event: Event, ctx: Context) -> list[Finding]:
         if not isinstance(event, Mention):
             return []
-        return self.on_mention(event)
+        return self.on_mention(event, ctx)
 
-    def on_mention(self, m: Mention) -> list[Finding]:
+    def on_mention(self, m: Mention, ctx: Context = Context()) -> list[Finding]:
         target = self._target_of(m)
         if target is None or m.author.handle.lower() in self.official:
             return []
         cfg = self.config
         st = self.targets.get(target)
         if st is None:
-            st = self.targets[target] = _Target()
+            st = self.targets[target] = _Target(cfg)
         now = m.ts
         if st.episode is not None and now - st.episode["last_critical"] > cfg.quiet_close_s:
             st.episode = None
         critical = is_critical(m.text)
-        st.add([now, m.author.id, int(critical), m.author.followers, m.id],
-               cfg.window_s, cfg.history_hours, cfg.window_cap)
+        st.add([now, m.author.id, int(critical), m.author.followers, m.id], cfg.history_hours)
         if st.episode is not None:
             return self._grow(target, st, m, critical)
-        return self._maybe_open(target, st, now)
+        return self._maybe_open(target, st, now, ctx)
 
-    def _maybe_open(self, target: str, st: _Target, now: float) -> list[Finding]:
+    def _surging_window(self, st: _Target, now: float, ctx: Context
+                        ) -> tuple[_Window, float, float] | None:
+        """The first window where criticism and volume both surge against the account's
+        own baseline, with that baseline (reactions, critical) per window."""
         cfg = self.config
-        if st.critical < cfg.min_critical or len(st.critical_authors) < cfg.min_authors:
+        strict = cfg.disaster_multiplier if ctx.disaster_active else 1.0
+        min_share = cfg.disaster_min_share if ctx.disaster_active else cfg.min_share
+        for window in st.windows:
+            if window.critical < cfg.min_critical * strict:
+                continue
+            if len(window.critical_authors) < cfg.min_authors * strict:
+                continue
+            if window.critical / len(window.recent) < min_share:  # the share within the deque
+                continue
+            count = window.count(now)
+            base_total, base_critical = st.baseline(now, window.seconds)
+            if window.critical < (cfg.baseline_factor * base_critical + cfg.min_critical) * strict:
+                continue
+            if count < (cfg.baseline_factor * base_total + cfg.min_critical) * strict:
+                continue
+            return window, base_total, base_critical
+        return None
+
+    def _maybe_open(self, target: str, st: _Target, now: float, ctx: Context) -> list[Finding]:
+        surging = self._surging_window(st, now, ctx)
+        if surging is None:
             return []
-        if st.critical / len(st.recent) < cfg.min_share:
-            return []
-        baseline = st.baseline(now, cfg.window_s)
-        if st.window_count(now, cfg.window_s, cfg.window_cap) < cfg.baseline_factor * baseline + cfg.min_critical:
-            return []
-        crit = [r for r in st.recent if r[2]]
+        window, base_total, base_critical = surging
+        cfg = self.config
+        crit = window.critical_reactions()
         reach = sum(r[3] for r in crit)
+        short = st.windows[0]
+        per_minute = short.critical / (short.seconds / 60)
         st.episode = {
             "opened_at": now,
             "last_critical": now,
             "count": len(crit),
-            "total": len(st.recent),
+            "total": len(window.recent),
             "reach": reach,
-            "authors": sorted(st.critical_authors),
+            "authors": sorted(window.critical_authors)[: cfg.authors_cap],
             "evidence": [r[4] for r in crit][: cfg.evidence_cap],
-            "severity": severity_for(len(crit), reach),
+            "severity": severity_for(len(crit), reach, per_minute),
             "reported_count": len(crit),
             "reports": 0,
-            "baseline": round(baseline, 2),
+            "window_minutes": window.seconds // 60,
+            "baseline": round(base_total, 2),
+            "baseline_critical": round(base_critical, 2),
+            "peak_per_minute": round(per_minute, 2),
         }
         return [self._finding(target, st.episode, "opened", now)]
 
@@ -216,11 +289,14 @@ class FlameDetector:
             episode["authors"].append(m.author.id)
         if len(episode["evidence"]) < cfg.evidence_cap:
             episode["evidence"].append(m.id)
-        severity = severity_for(episode["count"], episode["reach"])
+        short = st.windows[0]
+        per_minute = short.critical / (short.seconds / 60)
+        episode["peak_per_minute"] = round(max(episode["peak_per_minute"], per_minute), 2)
+        severity = severity_for(episode["count"], episode["reach"], episode["peak_per_minute"])
         grew = episode["count"] - episode["reported_count"] >= cfg.update_every
         if severity == episode["severity"] and not grew:
             return []
-        episode["severity"] = severity
+        episode["severity"] = max(severity, episode["severity"], key=_SEVERITY_RANK.__getitem__)
         episode["reported_count"] = episode["count"]
         episode["reports"] += 1
         return [self._finding(target, episode, "updated", m.ts)]
@@ -234,9 +310,16 @@ class FlameDetector:
             at=now,
             severity=episode["severity"],
             evidence_ids=list(episode["evidence"]),
-            summary=(f"@{target} への批判的な返信・引用・言及が {count} 件"
-                     f"（{authors} 人）。通常は10分あたり約 {episode['baseline']} 件。"),
+            summary=(f"@{target} への批判的な返信・引用・言及が {count} 件（{authors} 人）。"
+                     f"ピーク毎分 {episode['peak_per_minute']} 件、"
+                     f"通常は{episode['window_minutes']}分あたり約 {episode['baseline']} 件。"),
             metrics={"critical": count, "total": episode["total"], "authors": authors,
-                     "reach": episode["reach"], "baseline_per_window": episode["baseline"]},
+                     "reach": episode["reach"], "peak_per_minute": episode["peak_per_minute"],
+                     "window_minutes": episode["window_minutes"],
+                     "baseline_per_window": episode["baseline"],
+                     "baseline_critical_per_window": episode["baseline_critical"]},
             seq=episode["reports"],
         )
+
+
+_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}

@@ -321,3 +321,46 @@ def test_a_very_busy_account_still_opens_when_the_window_is_capped() -> None:
     # ... then a surge at five times that rate, mostly critical.
     burst = [critical(120 + i / 300, f"angry{i}") for i in range(3000)]
     assert opened(feed(detectors, burst))
+
+
+# --- two windows, disaster context, strong and weak criticism ---------------
+
+
+def test_a_slow_small_town_flame_up_opens_on_the_hour_window() -> None:
+    """Eight critical replies from seven people over 40 minutes: never five in ten minutes."""
+    detectors = DetectorSet(profile())
+    slow = [critical(i * 5, f"townsfolk{i % 7}") for i in range(9)]
+    assert all(b.ts - a.ts == 5 * 60 for a, b in zip(slow, slow[1:]))  # ≤ 3 in any ten minutes
+    [d] = opened(feed(detectors, slow))
+    assert d.metrics["window_minutes"] == 60
+
+
+def test_a_disaster_calms_the_flame_detector() -> None:
+    """In a disaster the account is flooded with worried replies: the same burst stays quiet."""
+    from streams.detectors.common import Context
+    from streams.detectors.flame import FlameDetector
+
+    burst = surge(start=0, count=8)
+    calm = FlameDetector(profile())
+    assert not [f for e in burst for f in calm.on_event(e, Context(disaster_active=True))]
+    normal = FlameDetector(profile())
+    assert [f.change for e in burst for f in normal.on_event(e, Context())] == ["opened"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("雨がひどいですが、避難所は開いていますか？", False),  # an enquiry, not criticism
+    ("ひどい動画", True),
+    ("ひどい！でも応援してます", False),  # praise vetoes a weak word
+    ("素晴らしい税金の無駄遣いですね", True),  # sarcasm: strong criticism wins over praise
+    ("説明責任を果たしてください", True),
+    ("上から目線の投稿、何様のつもり？", True),
+    ("今日の花火大会たのしかった！", False),
+])
+def test_strong_criticism_stands_alone_and_weak_criticism_yields_to_praise_or_enquiry(
+        text: str, expected: bool) -> None:
+    assert is_critical(text) is expected
+
+
+def test_a_fast_flame_up_is_high_from_its_rate_alone() -> None:
+    assert severity_for(12, 1000, per_minute=12) == "high"
+    assert severity_for(12, 1000, per_minute=4) == "medium"
