@@ -164,3 +164,28 @@ class DeadLetter(_Json):
     @property
     def raw(self) -> bytes:
         return base64.b64decode(self.raw_b64)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline(_Json):
+    """A deadline an incident's playbook set, delivered by the timer when it passes."""
+
+    deadline_id: str  # stable: f"{incident_id}:{name}:{n}"; a deadline fires once
+    incident_id: str
+    municipality: str
+    name: str  # e.g. "ack", "statement", "approval_expiry", "week_open", "monitoring_end"
+    due_at: str  # RFC 3339, event time
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Effect(_Json):
+    """A side effect a playbook asks the responders to carry out (exactly once per effect_id)."""
+
+    effect_id: str  # stable idempotency key: f"{incident_id}:{kind}:{n}"
+    incident_id: str
+    municipality: str
+    kind: str  # hold_replies, release_hold, notify, post_statement, publish_notice, notify_press, ...
+    at: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    drill: bool = False  # 訓練: responders route it to drill channels and label it

@@ -7,6 +7,8 @@ Partitioning (which key each topic uses, and why):
 | `PREFIX.mentions`, `PREFIX.accounts`, `PREFIX.alerts` | municipality id | a municipality's detector state lives in one place; wards scale out across partitions |
 | `PREFIX.detections` | incident id | every change to one incident is applied in order by one playbook instance |
 | `PREFIX.commands` | incident id | co-partitioned with detections: board actions meet the incident's state |
+| `PREFIX.deadlines` | incident id | co-partitioned with detections and commands: the timer's deadline events meet the incident's state |
+| `PREFIX.effects` | incident id | side effects for the responders, in the order the playbook decided them |
 | `PREFIX.incidents` | incident id | every lifecycle change of one incident in order; the board keeps the latest |
 | `PREFIX.timeline` | incident id | an incident's audit trail in order |
 | `PREFIX.deadletters` | the original key | kept beside its source for inspection and re-drive |
@@ -48,6 +50,14 @@ class TopicNames:
         return f"{self.prefix}.commands"
 
     @property
+    def deadlines(self) -> str:
+        return f"{self.prefix}.deadlines"
+
+    @property
+    def effects(self) -> str:
+        return f"{self.prefix}.effects"
+
+    @property
     def incidents(self) -> str:
         return f"{self.prefix}.incidents"
 
@@ -68,8 +78,8 @@ class TopicNames:
         return {"mention": self.mentions, "account": self.accounts, "alert": self.alerts}[kind]
 
     def all(self) -> tuple[str, ...]:
-        return (*self.inputs, self.detections, self.commands, self.incidents,
-                self.timeline, self.deadletters)
+        return (*self.inputs, self.detections, self.commands, self.deadlines, self.effects,
+                self.incidents, self.timeline, self.deadletters)
 
 
 async def ensure_topics(servers: str, names: TopicNames, partitions: int, replication: int) -> None:
