@@ -71,6 +71,7 @@ class Mention:
     hashtags: tuple[str, ...]
     urls: tuple[str, ...]
     lang: str | None
+    geo: dict[str, Any] | None = None  # {"lat", "lon"} or {"place"}
     kind: str = field(default="mention", init=False)
 
 
@@ -183,6 +184,7 @@ def _mention(obj: dict[str, Any], base: dict[str, Any]) -> Mention:
         hashtags=tuple(t.lstrip("#＃") for t in tags),
         urls=_str_list(obj, "urls"),
         lang=obj.get("lang") if isinstance(obj.get("lang"), str) else None,
+        geo=obj.get("geo") if isinstance(obj.get("geo"), dict) else None,
         **base,
     )
 

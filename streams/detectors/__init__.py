@@ -12,6 +12,7 @@ from typing import Any
 
 from streams.contract import Event, Profile
 from streams.detectors.common import Context, Finding
+from streams.detectors.disaster import DisasterDetector
 from streams.detectors.flame import FlameConfig, FlameDetector
 from streams.records import Detection, incident_id_for, iso
 
@@ -28,7 +29,11 @@ class DetectorSet:
         state = state or {}
         self.profile = profile
         self.seen: dict[str, None] = dict.fromkeys(state.get("seen", ()))
+        # The disaster detector goes first: whether a disaster is open is the
+        # context the others see for the same event.
+        self.disaster = DisasterDetector(profile, state.get("disaster"))
         self.detectors = {
+            "disaster": self.disaster,
             "flame": FlameDetector(profile, state.get("flame"), flame),
         }
 
@@ -36,19 +41,18 @@ class DetectorSet:
         return {"seen": list(self.seen),
                 **{kind: d.to_state() for kind, d in self.detectors.items()}}
 
-    def context(self) -> Context:
-        return Context()
-
     def feed(self, event: Event) -> list[Detection]:
         if event.id in self.seen:
             return []
         self.seen[event.id] = None
         if len(self.seen) > SEEN_CAP:
             del self.seen[next(iter(self.seen))]
-        ctx = self.context()
-        return [self._detection(kind, f)
-                for kind, detector in self.detectors.items()
-                for f in detector.on_event(event, ctx)]
+        found = [self._detection("disaster", f) for f in self.disaster.on_event(event, Context())]
+        ctx = Context(disaster_active=self.disaster.active)
+        for kind, detector in self.detectors.items():
+            if detector is not self.disaster:
+                found.extend(self._detection(kind, f) for f in detector.on_event(event, ctx))
+        return found
 
     def _detection(self, kind: str, f: Finding) -> Detection:
         return Detection(

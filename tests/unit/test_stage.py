@@ -75,9 +75,9 @@ def test_the_sample_batch_is_processed_and_opens_the_flame_incident() -> None:
     out = stage().process("wako", None, batch, NOW)
 
     assert out.processed == len(batch) and out.skipped == 0 and out.dead_letters == []
-    opened = [(d, m) for d, m in out.detections if d.change == "opened"]
+    opened = [(d, m) for d, m in out.detections if d.change == "opened" and d.type == "flame"]
     [(detection, msg)] = opened
-    assert detection.type == "flame" and detection.target == "wako_city_official"
+    assert detection.target == "wako_city_official"
     assert orjson.loads(msg.value)["id"] == detection.evidence_ids[-1]
 
 

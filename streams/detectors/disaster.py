@@ -1,0 +1,671 @@
+"""災害 disaster monitoring: a surge on the municipality's disaster hashtag (or of local
+posts in disaster words) opens one disaster incident, and 救助要請 rescue requests
+are picked out, deduplicated and carried on it as priority items for the board.
+
+Pure and in event time. Two channels keep a five-minute window and their own
+hourly baseline: posts carrying a disaster hashtag, and, with a higher bar,
+posts naming the municipality in disaster vocabulary. A matching 気象庁 warning
+lowers both bars for a while; an emergency (特別警報) opens an episode by itself.
+The episode closes after a quiet period and a later surge opens a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Any
+
+from streams.contract import Alert, Event, Mention, Profile
+from streams.detectors.common import SEVERITIES, Context, Finding
+from streams.detectors.text import contains_any, fold_phrases, normalize
+
+# --- lexicon ----------------------------------------------------------------
+
+#: Words of a disaster as it happens (被害・災害語彙). A local name plus one of
+#: these makes a post count in the names channel; on the hashtag a post with
+#: one of these is a first-hand report and weighs more than a bare hashtag.
+VOCABULARY = (
+    "地震", "揺れ", "震度", "停電", "断水", "冠水", "浸水", "洪水", "氾濫", "越水", "水位",
+    "土砂崩れ", "土砂災害", "がけ崩れ", "崖崩れ", "崩落", "陥没", "液状化", "避難", "火事",
+    "火災", "延焼", "倒壊", "津波", "台風", "大雨", "豪雨", "暴風", "竜巻", "突風", "大雪",
+    "決壊", "孤立", "通行止め", "救助", "救急車", "消防車", "被害", "被災", "閉じ込め",
+    "下敷き", "取り残され", "ガス漏れ", "噴火",
+)
+#: Words that ordinary days use too (「日陰に避難」「台風みたいな人混み」): in the names
+#: channel a post with only these weighs half.
+EVERYDAY_VOCABULARY = (
+    "避難", "大雨", "台風", "暴風", "突風", "大雪", "通行止め", "孤立", "救助", "救急車",
+    "消防車", "被害",
+)
+
+#: Phrases that make a post a rescue request by themselves, with its kind:
+#: trapped (閉じ込め・下敷き), flooding (浸水から逃げている), stranded (取り残され・孤立),
+#: help (救助を求める一般の要請).
+RESCUE_STRONG = {
+    "閉じ込められ": "trapped", "閉じこめられ": "trapped", "とじこめられ": "trapped",
+    "下敷き": "trapped", "生き埋め": "trapped",
+    "取り残され": "stranded", "とり残され": "stranded", "孤立しています": "stranded",
+    "孤立している": "stranded",
+    "屋根の上": "flooding", "水が来て": "flooding", "水が入ってき": "flooding",
+    "2階に避難": "flooding", "二階に避難": "flooding",
+    "救助を": "help", "救助して": "help", "救助お願い": "help", "救助要請": "help",
+    "救助求む": "help", "救助待ち": "help", "救助が必要": "help", "#救助": "help", "sos": "help",
+}
+#: Phrases that are a rescue request only with disaster context around them
+#: (「助けて」 alone is everyday speech: 「宿題終わらない、助けて」).
+RESCUE_WEAK = {  # the most specific first: its kind wins
+    "挟まれて": "trapped", "逃げられない": "trapped", "出られない": "trapped",
+    "流されて": "flooding",
+    "動けない": "injured", "身動きが取れ": "injured", "身動きがとれ": "injured",
+    "助けてください": "help", "助けて下さい": "help", "助けて": "help", "たすけて": "help",
+    "誰か来て": "help",
+}
+RESCUE_CONTEXT = VOCABULARY + (
+    "災害", "崩れ", "瓦礫", "がれき", "水が", "濁流", "家が", "壁が", "天井", "119",
+)
+#: Thanks, news and hypotheticals that use the same words (「救助隊が来てくれた」,
+#: 「助けてくれてありがとう」, 「〜で救助された」, 「閉じ込められたら」, drills).
+NOT_RESCUE = (
+    "救助隊が来てくれ", "来てくれた", "助けてくれて", "助けてくれた", "助けていただ",
+    "助けてもらっ", "助けられ", "てくれてありがとう", "ありがとうございました", "救助された",
+    "救助されました", "救出された", "救出されました", "無事救助", "無事に救助", "救助に向か", "救助活動", "救助を行", "救助を開始",
+    "相次", "模様", "とのこと", "によると", "速報", "ニュース", "報道", "訓練", "られたら",
+    "時のため", "ときのため", "場合に備え",
+)
+#: Drills and announcements that use the disaster hashtag in peacetime (防災訓練のお知らせ).
+NOT_A_REPORT = (
+    "訓練", "防災の日", "防災週間", "防災フェア", "防災講座", "防災イベント", "お知らせ",
+    "参加者募集", "開催", "ハザードマップ", "備蓄", "備えよう", "備えましょう",
+)
+
+_VOCAB = fold_phrases(VOCABULARY)
+_STRONG_VOCAB = tuple(p for p in _VOCAB if p not in fold_phrases(EVERYDAY_VOCABULARY))
+_STRONG = tuple((p, k) for raw, k in RESCUE_STRONG.items() for p in fold_phrases((raw,)))
+_WEAK = tuple((p, k) for raw, k in RESCUE_WEAK.items() for p in fold_phrases((raw,)))
+_CONTEXT = fold_phrases(RESCUE_CONTEXT)
+_NOT_RESCUE = fold_phrases(NOT_RESCUE)
+_NOT_A_REPORT = fold_phrases(NOT_A_REPORT)
+
+#: One search over the raw text decides the common path: a post without any of
+#: these can neither count in the names channel nor be a rescue request.
+_PREFILTER = re.compile("|".join(sorted(
+    {re.escape(p) for p in (*VOCABULARY, *RESCUE_STRONG, *RESCUE_WEAK, "SOS", "ＳＯＳ",
+                            *_VOCAB, *(p for p, _ in _STRONG), *(p for p, _ in _WEAK))},
+    key=len, reverse=True)))
+
+# --- places -----------------------------------------------------------------
+
+_K = "\u3005\u3006\u4e00-\u9fff\u30a1-\u30fa\u30fc"  # kanji, 々, katakana: a place name's run
+_NUM = "0-9一二三四五六七八九十"
+_DASH = "\\-‐‑–—−ー"
+_CHOME = re.compile(
+    rf"([{_K}]{{0,10}})([{_NUM}]+丁目(?:\s?[0-9]{{1,4}}(?:番地?|[{_DASH}])(?:[0-9]{{1,4}}号?)?)?)")
+_BANCHI = re.compile(  # 123番地, 3番5号, 3-5(-7); not 2-3人, 090-…
+    rf"([{_K}]{{1,10}})([1-9][0-9]{{0,3}}(?:番地|番[0-9]{{1,4}}号|"
+    rf"[{_DASH}][0-9]{{1,4}}(?:[{_DASH}][0-9]{{1,4}})?))(?![0-9人名時分階台件回歳日月年])")
+_LANDMARK = re.compile(
+    rf"([{_K}]{{1,12}})(小学校|中学校|高等学校|高校|公園|駅|病院|公民館|体育館|市民センター|"
+    rf"保育園|幼稚園|団地|神社|交差点|橋|川)(付近|近く|周辺|の近く|沿い|前)?")
+_MUNICIPAL_SUFFIX = "都道府県市区郡"
+_URL_OR_HANDLE = re.compile(r"https?://\S+|@[A-Za-z0-9_.\-]+")
+_HASHTAG = re.compile(r"#\S+")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class RescueRequest:
+    """A 救助要請 spotted in a post: what kind, where (if it says), and the phrase that told."""
+
+    kind: str  # trapped | stranded | flooding | injured | help
+    place: str | None
+    phrase: str
+
+
+def _without_municipality(town: str) -> str:
+    """「和光市新倉」→「新倉」: the town is what a rescuer needs; a 1-char head is a town name."""
+    for i in range(len(town) - 2, 0, -1):
+        if town[i] in _MUNICIPAL_SUFFIX:
+            return town[i + 1:]
+    return town
+
+
+def place_in(text: str) -> str | None:
+    """The most precise place a post names: 丁目, then 番地, then a landmark."""
+    text = _URL_OR_HANDLE.sub(" ", unicodedata.normalize("NFKC", text))
+    m = _CHOME.search(text)
+    if m:
+        return _without_municipality(m.group(1)) + m.group(2).replace(" ", "")
+    m = _BANCHI.search(text)
+    if m:
+        return _without_municipality(m.group(1)) + m.group(2)
+    for m in _LANDMARK.finditer(text):
+        name, kind, near = m.group(1), m.group(2), m.group(3)
+        if kind in ("川", "橋", "駅") and len(name) < 2 and not near:
+            continue  # 河川, 鉄橋: a word, not a place
+        return name + kind + (near or "")
+    return None
+
+
+def place_from_geo(geo: Any) -> str | None:
+    """The contract's optional `geo`: `{"place"}` or `{"lat", "lon"}`."""
+    if not isinstance(geo, dict):
+        return None
+    if isinstance(geo.get("place"), str) and geo["place"]:
+        return geo["place"]
+    lat, lon = geo.get("lat"), geo.get("lon")
+    if isinstance(lat, int | float) and isinstance(lon, int | float):
+        return f"{lat:.5f},{lon:.5f}"
+    return None
+
+
+def _rescue_in(norm: str, text: str) -> RescueRequest | None:
+    if contains_any(norm, _NOT_RESCUE):
+        return None
+    for phrase, kind in _STRONG:
+        if phrase in norm:
+            return RescueRequest(kind, place_in(text), phrase)
+    for phrase, kind in _WEAK:
+        if phrase in norm:
+            place = place_in(text)
+            addressed = place is not None and ("丁目" in place or any(c.isdigit() for c in place))
+            if addressed or contains_any(norm, _CONTEXT):
+                return RescueRequest(kind, place, phrase)
+            return None
+    return None
+
+
+def rescue_request(text: str) -> RescueRequest | None:
+    """A rescue request (救助要請) in `text`, or None for thanks, news and everyday 「助けて」."""
+    if not text or _PREFILTER.search(text) is None:
+        return None
+    return _rescue_in(normalize(text), text)
+
+
+def rescue_key(text: str) -> str:
+    """Near-identical copies (another link, addressee, hashtag, punctuation, 「RT」) share a key.
+
+    A short digest of the folded text, so that two thousand of them stay small in the state.
+    """
+    norm = _HASHTAG.sub(" ", normalize(text))
+    norm = re.sub(r"^(?:rt|qt)\b\s*:?", "", norm.strip())
+    return hashlib.blake2b(_NOT_WORD.sub("", norm).encode(), digest_size=6).hexdigest()
+
+
+# --- alerts -----------------------------------------------------------------
+
+WARNING, EMERGENCY = 1, 2
+_EMERGENCY_SEVERITIES = frozenset({"emergency", "特別警報", "extreme", "critical"})
+_WARNING_SEVERITIES = frozenset({"warning", "警報", "severe", "high"})
+
+
+def alert_level(alert: Alert) -> int:
+    """0 for advisories, information and cancellations (解除); WARNING; EMERGENCY (特別警報)."""
+    sev = unicodedata.normalize("NFKC", alert.severity).strip().lower()
+    title = unicodedata.normalize("NFKC", alert.title)
+    if "解除" in title:
+        return 0
+    if sev in _EMERGENCY_SEVERITIES or "特別警報" in title or "緊急安全確保" in title:
+        return EMERGENCY
+    if sev in _WARNING_SEVERITIES or any(w in title for w in ("警報", "避難指示", "警戒情報")):
+        return WARNING
+    return 0
+
+
+# --- severity ---------------------------------------------------------------
+
+
+def severity_for(posts: int, authors: int, rescues: int, alert: int) -> str:
+    """Volume and distinct authors set the level; any rescue request or an emergency makes it high."""
+    level = 0
+    if posts >= 15 or authors >= 10 or alert >= WARNING:
+        level = 1
+    if posts >= 50 or authors >= 30 or rescues >= 1 or alert >= EMERGENCY:
+        level = 2
+    if posts >= 200 or authors >= 100 or rescues >= 5:
+        level = 3
+    return SEVERITIES[level]
+
+
+@dataclass(frozen=True)
+class DisasterConfig:
+    window_s: int = 300
+    # A dormant disaster hashtag: score ≥ 4 from ≥ 4 authors in five minutes, where a
+    # first-hand report (揺れ・停電・浸水…) scores 1, a bare hashtag post 0.5, a repost
+    # or a copy 0.5 without author credit and a rescue request 2. So 4 reports, or
+    # 8 bare posts from 6 authors, open; the sample's surge opens at +90 s.
+    tag_min_score: float = 4.0
+    tag_min_authors: int = 4
+    # Local name + disaster word without the hashtag: a higher bar (停電 is everyday).
+    names_min_score: float = 8.0
+    names_min_authors: int = 6
+    # While a matching warning (警報) is in effect.
+    warned_tag_min_score: float = 2.0
+    warned_tag_min_authors: int = 2
+    warned_names_min_score: float = 4.0
+    warned_names_min_authors: int = 3
+    # The window must also beat the channel's own baseline: min + factor × baseline.
+    baseline_factor: float = 3.0
+    history_hours: int = 168
+    # Still busy while the window holds ≥ max(2, 2 × baseline); closes after 6 h not busy.
+    busy_min_score: float = 2.0
+    quiet_close_s: int = 6 * 3600
+    alert_ttl_s: int = 6 * 3600
+    rescue_lookback_s: int = 3600  # requests seen shortly before the surge join the episode
+    # Bounds that keep the state snapshot (one Kafka message) small however long and loud.
+    window_cap: int = 500  # per channel; far above any bar, so opening is unaffected
+    evidence_cap: int = 50
+    evidence_head: int = 20  # the posts that opened the episode stay; the rest roll
+    rescue_cap: int = 50  # rescue requests carried on the episode, newest last
+    recent_rescue_cap: int = 20  # requests kept for an episode that may open within the hour
+    alerts_cap: int = 10
+    dedupe_cap: int = 2000  # distinct rescue requests remembered for deduplication
+    authors_cap: int = 500  # distinct authors listed per episode (severity needs ≤ 100)
+    text_cap: int = 140
+
+
+_TAG, _NAMES = "tag", "names"
+_REPORT, _BARE, _ECHO, _RESCUE = 1.0, 0.5, 0.5, 2.0
+
+
+class _Channel:
+    """A five-minute window with running score and authors, plus hourly history.
+
+    Entries are `[ts, weight, author or "", event id, tag index]`; the window is
+    pruned from the left so each post costs O(1) however loud the channel is.
+    """
+
+    __slots__ = ("recent", "hours", "score", "authors")
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        state = state or {}
+        self.recent: deque[list[Any]] = deque(state.get("recent", ()))
+        self.hours: dict[int, float] = {int(h): c for h, c in state.get("hours", {}).items()}
+        self.score = 0.0
+        self.authors: Counter[str] = Counter()
+        for entry in self.recent:
+            self._count(entry, 1)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"recent": [list(e) for e in self.recent],
+                "hours": {str(h): c for h, c in self.hours.items()}}
+
+    def _count(self, entry: list[Any], sign: int) -> None:
+        self.score += sign * entry[1]
+        if entry[2]:
+            self.authors[entry[2]] += sign
+            if not self.authors[entry[2]]:
+                del self.authors[entry[2]]
+
+    def add(self, entry: list[Any], cfg: DisasterConfig, *, into_baseline: bool) -> None:
+        now = entry[0]
+        if into_baseline:
+            hour = int(now // 3600)
+            if hour not in self.hours:
+                for old in [h for h in self.hours if h <= hour - cfg.history_hours]:
+                    del self.hours[old]
+            self.hours[hour] = self.hours.get(hour, 0.0) + entry[1]
+        self.recent.append(entry)
+        self._count(entry, 1)
+        self.prune(now, cfg)
+
+    def prune(self, now: float, cfg: DisasterConfig) -> None:
+        while self.recent and (now - self.recent[0][0] > cfg.window_s
+                               or len(self.recent) > cfg.window_cap):
+            self._count(self.recent.popleft(), -1)
+        if not self.recent:
+            self.score = 0.0  # no float drift to carry into the next surge
+
+    def baseline(self, now: float, first_hour: int, cfg: DisasterConfig) -> float:
+        """Expected score per window from this channel's own past hours (outside episodes)."""
+        current = int(now // 3600)
+        span = min(max(1, current - first_hour), cfg.history_hours)
+        past = sum(c for h, c in self.hours.items() if current - span <= h < current)
+        return past / span * cfg.window_s / 3600
+
+
+class DisasterDetector:
+    """災害 monitoring of one municipality; `active` is true while an episode is open."""
+
+    kind = "disaster"
+
+    def __init__(self, profile: Profile, state: dict[str, Any] | None = None,
+                 config: DisasterConfig | None = None) -> None:
+        state = state or {}
+        self.config = config or DisasterConfig()
+        self.official = profile.official_handles
+        self.tags = tuple(profile.disaster_hashtags) or (f"{profile.name}災害",)
+        self._tag_index = {self._fold_tag(t): i for i, t in reversed(list(enumerate(self.tags)))}
+        self._tag_cache: dict[str, int] = {}
+        self.names = fold_phrases(tuple(dict.fromkeys((profile.name, *profile.names))))
+        self.areas = frozenset(unicodedata.normalize("NFKC", a) for a in profile.areas)
+        self.municipality_name = unicodedata.normalize("NFKC", profile.name)
+        self.channels = {name: _Channel(state.get("channels", {}).get(name)) for name in (_TAG, _NAMES)}
+        self.first_hour: int | None = state.get("first_hour")
+        self.episode: dict[str, Any] | None = state.get("episode")
+        self.alert: dict[str, Any] | None = state.get("alert")
+        # Known rescue requests, oldest first: text key → request id, and back for reposts.
+        self.rescue_keys: dict[str, str] = {k: i for k, i in state.get("rescue_keys", ())}
+        self.rescue_ids: dict[str, str] = {i: k for k, i in self.rescue_keys.items()}
+        self.recent_rescues: deque[dict[str, Any]] = deque(
+            state.get("recent_rescues", ()), maxlen=self.config.recent_rescue_cap)
+
+    # --- the detector shape ---------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        """A disaster episode is open (as of the last event seen); other detectors calm down."""
+        return self.episode is not None
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "first_hour": self.first_hour,
+            "channels": {name: ch.to_state() for name, ch in self.channels.items()},
+            "episode": self.episode,
+            "alert": self.alert,
+            "rescue_keys": [[k, i] for k, i in self.rescue_keys.items()],
+            "recent_rescues": list(self.recent_rescues),
+        }
+
+    def on_event(self, event: Event, ctx: Context) -> list[Finding]:
+        now = event.ts
+        episode = self.episode
+        if episode is not None and now - episode["last_busy"] >= self.config.quiet_close_s:
+            self.episode = None
+        if self.first_hour is None:
+            self.first_hour = int(now // 3600)
+        if isinstance(event, Mention):
+            return self.on_mention(event)
+        if isinstance(event, Alert):
+            return self.on_alert(event)
+        return []
+
+    # --- mentions ---------------------------------------------------------
+
+    @staticmethod
+    def _fold_tag(tag: str) -> str:
+        return unicodedata.normalize("NFKC", tag).lstrip("#").lower()
+
+    def _disaster_tag(self, tags: tuple[str, ...]) -> int:
+        cache = self._tag_cache
+        for tag in tags:
+            index = cache.get(tag)
+            if index is None:
+                if len(cache) >= 4096:
+                    cache.clear()
+                index = cache[tag] = self._tag_index.get(self._fold_tag(tag), -1)
+            if index >= 0:
+                return index
+        return -1
+
+    def on_mention(self, m: Mention) -> list[Finding]:
+        tag = self._disaster_tag(m.hashtags) if m.hashtags else -1
+        text = m.text
+        if tag < 0 and (not text or _PREFILTER.search(text) is None):
+            repost = m.repost_of
+            if repost is None or repost.post_id not in self.rescue_ids:
+                return []  # the common path: nothing about a disaster here
+        if m.author.handle.lower() in self.official:
+            return []  # the city's own posts (drill notices, 災害情報) are not a surge
+        norm = normalize(text) if text else ""
+        if norm and contains_any(norm, _NOT_A_REPORT):
+            return []
+        rescue, copy = self._rescue(m, norm)
+        echo = m.repost_of is not None or copy
+        if tag >= 0:
+            channel: str | None = _TAG
+            weight = _weight(echo, rescue, norm, _VOCAB)
+        elif norm and contains_any(norm, self.names) and (
+                rescue is not None or contains_any(norm, _VOCAB)):
+            channel = _NAMES
+            weight = _weight(echo, rescue, norm, _STRONG_VOCAB)
+        else:
+            channel = None
+        findings: list[Finding] = []
+        if channel is not None:
+            entry = [m.ts, weight, "" if echo else m.author.id, m.id, tag]
+            self.channels[channel].add(entry, self.config, into_baseline=self.episode is None)
+            if self.episode is None:
+                findings = self._maybe_open(channel, m.ts)
+            else:
+                findings = self._grow(channel, m, rescue)
+        elif rescue is not None and self.episode is not None:
+            findings = self._grow(None, m, rescue)
+        return findings
+
+    def _rescue(self, m: Mention, norm: str) -> tuple[dict[str, Any] | None, bool]:
+        """A new rescue request as a board item, and whether the post copies a known one."""
+        cfg = self.config
+        if m.repost_of is not None and m.repost_of.post_id in self.rescue_ids:
+            self._count_copy(m.repost_of.post_id)
+            return None, True
+        if not norm:
+            return None, False
+        found = _rescue_in(norm, m.text)
+        if found is None:
+            return None, False
+        key = rescue_key(m.text)
+        if key in self.rescue_keys:
+            self._count_copy(self.rescue_keys[key])
+            return None, True
+        if m.repost_of is not None:
+            return None, False  # a repost of a post we never saw: its author asked, not this one
+        self.rescue_keys[key] = m.id
+        self.rescue_ids[m.id] = key
+        while len(self.rescue_keys) > cfg.dedupe_cap:
+            del self.rescue_ids[self.rescue_keys.pop(next(iter(self.rescue_keys)))]
+        while self.recent_rescues and m.ts - self.recent_rescues[0]["ts"] > cfg.rescue_lookback_s:
+            self.recent_rescues.popleft()
+        item = {"id": m.id, "at": m.ts_text, "ts": m.ts,
+                "place": found.place or place_from_geo(getattr(m, "geo", None)),
+                "text": m.text[:cfg.text_cap], "kind": found.kind, "phrase": found.phrase,
+                "copies": 0}
+        self.recent_rescues.append(item)
+        if self.episode is not None:
+            _append_capped(self.episode["rescues"], dict(item), cfg.rescue_cap)
+            self.episode["rescue_count"] += 1
+        return item, False
+
+    def _count_copy(self, request_id: str) -> None:
+        lists = [self.recent_rescues] + ([self.episode["rescues"]] if self.episode else [])
+        for items in lists:
+            for item in items:
+                if item["id"] == request_id:
+                    item["copies"] += 1
+
+    # --- alerts -----------------------------------------------------------
+
+    def _covers_us(self, alert: Alert) -> bool:
+        for area in alert.areas:
+            area = unicodedata.normalize("NFKC", area)
+            if area in self.areas or self.municipality_name in area:
+                return True
+        return False
+
+    def on_alert(self, alert: Alert) -> list[Finding]:
+        if not self._covers_us(alert):
+            return []
+        title = unicodedata.normalize("NFKC", alert.title)
+        if "解除" in title:
+            self.alert = None
+            return []
+        level = alert_level(alert)
+        if not level:
+            return []
+        now = alert.ts
+        if self.alert is not None and now < self.alert["until"]:
+            level = max(level, self.alert["level"])
+        self.alert = {"level": level, "until": now + self.config.alert_ttl_s, "id": alert.id}
+        episode = self.episode
+        if episode is not None:
+            _append_capped(episode["alerts"], alert.id, self.config.alerts_cap)
+            episode["alert_level"] = max(episode["alert_level"], level)
+            episode["last_busy"] = max(episode["last_busy"], now)
+            return self._report_if_material(now, new_rescue=False)
+        if level < EMERGENCY:
+            return []  # a warning alone lowers the bar, it does not open
+        episode = self._open_episode(self.tags[0], now, source="alert", evidence=[alert.id],
+                                     posts=0, authors=[], baseline=0.0, alert_level=level)
+        episode["alerts"].append(alert.id)
+        episode["title"] = alert.title
+        return [self._finding("opened", now)]
+
+    def _alert_level_at(self, now: float) -> int:
+        if self.alert is None or now >= self.alert["until"]:
+            return 0
+        return int(self.alert["level"])
+
+    # --- episodes ---------------------------------------------------------
+
+    def _baseline(self, channel: str, now: float) -> float:
+        first = self.first_hour if self.first_hour is not None else int(now // 3600)
+        return self.channels[channel].baseline(now, first, self.config)
+
+    def _bar(self, channel: str, now: float) -> tuple[float, int]:
+        cfg = self.config
+        warned = self._alert_level_at(now) >= WARNING
+        if channel == _TAG:
+            return ((cfg.warned_tag_min_score, cfg.warned_tag_min_authors) if warned
+                    else (cfg.tag_min_score, cfg.tag_min_authors))
+        return ((cfg.warned_names_min_score, cfg.warned_names_min_authors) if warned
+                else (cfg.names_min_score, cfg.names_min_authors))
+
+    def _maybe_open(self, channel: str, now: float) -> list[Finding]:
+        ch = self.channels[channel]
+        min_score, min_authors = self._bar(channel, now)
+        if ch.score < min_score or len(ch.authors) < min_authors:
+            return []
+        baseline = self._baseline(channel, now)
+        if ch.score < min_score + self.config.baseline_factor * baseline:
+            return []
+        cfg = self.config
+        if channel == _TAG:
+            used = Counter(e[4] for e in ch.recent if e[4] >= 0)
+            target = self.tags[used.most_common(1)[0][0]] if used else self.tags[0]
+        else:
+            target = self.tags[0]
+        evidence = [e[3] for e in ch.recent][-cfg.evidence_head:]
+        episode = self._open_episode(
+            target, now, source="hashtag" if channel == _TAG else "names", evidence=evidence,
+            posts=len(ch.recent), authors=list(ch.authors)[: cfg.authors_cap],
+            baseline=baseline, alert_level=self._alert_level_at(now))
+        if self.alert is not None and self._alert_level_at(now):
+            episode["alerts"].append(self.alert["id"])
+        for item in self.recent_rescues:
+            if now - item["ts"] <= cfg.rescue_lookback_s:
+                _append_capped(episode["rescues"], dict(item), cfg.rescue_cap)
+                episode["rescue_count"] += 1
+                if item["id"] not in evidence:
+                    _append_capped(episode["evidence_tail"], item["id"],
+                                   cfg.evidence_cap - cfg.evidence_head)
+        episode["severity"] = self._severity()
+        return [self._finding("opened", now)]
+
+    def _open_episode(self, target: str, now: float, *, source: str, evidence: list[str],
+                     posts: int, authors: list[str], baseline: float,
+                     alert_level: int) -> dict[str, Any]:
+        episode = {
+            "target": target, "opened_at": now, "last_busy": now, "source": source,
+            "posts": posts, "authors": authors, "author_count": len(authors),
+            "evidence_head": evidence, "evidence_tail": [], "rescues": [], "rescue_count": 0,
+            "alerts": [], "alert_level": alert_level, "baseline": round(baseline, 2),
+            "seq": 0, "next_volume": max(2 * posts, 2), "severity": "low",
+        }
+        self.episode = episode
+        episode["severity"] = self._severity()
+        return episode
+
+    def _severity(self) -> str:
+        ep = self.episode
+        assert ep is not None
+        return severity_for(ep["posts"], ep["author_count"], ep["rescue_count"], ep["alert_level"])
+
+    def _grow(self, channel: str | None, m: Mention, rescue: dict[str, Any] | None) -> list[Finding]:
+        ep = self.episode
+        assert ep is not None
+        cfg = self.config
+        now = m.ts
+        if channel is not None:
+            ep["posts"] += 1
+            ch = self.channels[channel]
+            busy_floor = max(cfg.busy_min_score, 2 * self._baseline(channel, now))
+            if ch.score >= busy_floor:
+                ep["last_busy"] = max(ep["last_busy"], now)
+        author = m.author.id
+        if m.repost_of is None and author not in ep["authors"]:
+            ep["author_count"] += 1
+            if len(ep["authors"]) < cfg.authors_cap:
+                ep["authors"].append(author)
+        if rescue is not None:
+            ep["last_busy"] = max(ep["last_busy"], now)
+        if rescue is not None or (channel is not None and m.repost_of is None):
+            if m.id not in ep["evidence_head"]:
+                _append_capped(ep["evidence_tail"], m.id, cfg.evidence_cap - cfg.evidence_head)
+        return self._report_if_material(now, new_rescue=rescue is not None)
+
+    def _report_if_material(self, now: float, *, new_rescue: bool) -> list[Finding]:
+        """Update only on a new rescue request, a higher severity, or a doubling of volume."""
+        ep = self.episode
+        assert ep is not None
+        severity = self._severity()
+        raised = SEVERITIES.index(severity) > SEVERITIES.index(ep["severity"])
+        doubled = ep["posts"] >= ep["next_volume"]
+        while ep["posts"] >= ep["next_volume"]:
+            ep["next_volume"] *= 2
+        if not (new_rescue or raised or doubled):
+            return []
+        if raised:
+            ep["severity"] = severity
+        ep["seq"] += 1
+        return [self._finding("updated", now)]
+
+    def _finding(self, change: str, now: float) -> Finding:
+        ep = self.episode
+        assert ep is not None
+        rescues = [{k: r[k] for k in ("id", "at", "place", "text", "kind", "copies")}
+                   for r in ep["rescues"]]
+        if ep["source"] == "alert" and not ep["posts"]:
+            summary = (f"{ep.get('title') or '特別警報'}が発表されました。"
+                       f"#{ep['target']} の投稿と救助要請を監視しています。")
+        else:
+            summary = (f"#{ep['target']} などに災害関連の投稿が {ep['posts']} 件"
+                       f"（{ep['author_count']} 人）。")
+            if ep["rescue_count"]:
+                places = [r["place"] for r in rescues if r["place"]][-3:]
+                summary += f"救助要請 {ep['rescue_count']} 件" + (
+                    f"（{'、'.join(places)} など）。" if places else "。")
+            if ep["alert_level"] >= EMERGENCY:
+                summary += "特別警報・緊急の警報が出ています。"
+            elif ep["alert_level"] >= WARNING:
+                summary += "警報が出ています。"
+        return Finding(
+            target=ep["target"],
+            change=change,
+            opened_at=ep["opened_at"],
+            at=now,
+            severity=ep["severity"],
+            evidence_ids=[*ep["evidence_head"], *ep["evidence_tail"]][: self.config.evidence_cap],
+            summary=summary,
+            metrics={"posts": ep["posts"], "authors": ep["author_count"],
+                     "rescue_requests": rescues, "rescue_request_count": ep["rescue_count"],
+                     "alerts": list(ep["alerts"]), "source": ep["source"],
+                     "baseline_per_window": ep["baseline"]},
+            seq=ep["seq"],
+        )
+
+
+def _weight(echo: bool, rescue: dict[str, Any] | None, norm: str, vocabulary: tuple[str, ...]) -> float:
+    """How much a post says that a disaster is happening here (see DisasterConfig)."""
+    if echo:
+        return _ECHO
+    if rescue is not None:
+        return _RESCUE
+    return _REPORT if contains_any(norm, vocabulary) else _BARE
+
+
+def _append_capped(items: list[Any], item: Any, cap: int) -> None:
+    items.append(item)
+    if len(items) > cap:
+        del items[: len(items) - cap]
