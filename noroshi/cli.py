@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="replay every labelled scenario in a folder and score it")
     evaluate.add_argument("folder", type=Path)
+    evaluate.add_argument("--details", action="store_true",
+                          help="list every label (found, how late, or missed) and every false alarm")
     return p
 
 
@@ -146,7 +148,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.evaluation import DAY_S, load_labels, scenario_files, score, table
+    from streams.evaluation import DAY_S, explain, load_labels, scenario_files, score, table
     from streams.replay import replay_file
 
     if not args.folder.is_dir():
@@ -163,6 +165,9 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         count += 1
         print(f"{path.name}: {result.events} events, {len(result.incidents)} incidents, "
               f"{len(labels)} labelled episodes", file=sys.stderr)
+        if args.details:
+            lines = explain([i.contract_line() for i in result.incidents.values()], labels)
+            print("\n".join(lines), file=sys.stderr)
     if not count or scores is None:
         raise UsageError(f"{args.folder}: no scenario files (*.jsonl) found")
     print(f"{count} scenarios, {days:.2f} simulated days")

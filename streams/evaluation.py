@@ -117,6 +117,30 @@ def score(incidents: Sequence[dict[str, Any]], labels: Sequence[Label],
     return scores
 
 
+def explain(incidents: Sequence[dict[str, Any]], labels: Sequence[Label]) -> list[str]:
+    """One line per label (matched by which incident, how late, or missed) and per false alarm."""
+    ordered = sorted(incidents, key=lambda i: parse_ts(i["opened_at"], "opened_at"))
+    used: set[int] = set()
+    lines = []
+    for label in labels:
+        hits = [(n, i) for n, i in enumerate(ordered) if matches(i, label)]
+        fresh = [(n, i) for n, i in hits if n not in used]
+        where = f"{label.type:<14} {label.target[:28]:<28}"
+        if fresh:
+            n, incident = fresh[0]
+            used.update(m for m, _ in hits)
+            late = (parse_ts(incident["opened_at"], "opened_at") - label.start) / 60
+            extra = f", {len(hits) - 1} duplicate(s)" if len(hits) > 1 else ""
+            lines.append(f"  found   {where} after {late:5.1f}m ({incident['severity']}){extra}")
+        else:
+            lines.append(f"  MISSED  {where}")
+    for n, incident in enumerate(ordered):
+        if n not in used:
+            lines.append(f"  FALSE   {incident['type']:<14} {str(incident['target'])[:28]:<28} "
+                         f"at {incident['opened_at']}: {incident.get('summary', '')[:60]}")
+    return lines
+
+
 def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "—" if value is None else format(value, spec)
 

@@ -11,8 +11,10 @@ hundred; distinct authors keep one angry person from opening an incident.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, deque
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,17 +54,55 @@ PRAISE = fold_phrases((
     "さすが", "流石", "誇り", "good", "great", "love", "nice",
 ))
 _ENQUIRY = re.compile(r"(ですか|ますか|でしょうか|教えて|いつ|どこ|何時|なんじ|開いて|使えます)")
+# Rhetorical questions of responsibility, cost and judgement (誰が承認した？いくら使った？),
+# sarcasm markers and angry emoji: criticism without a criticism word.
+_RHETORICAL = re.compile(
+    r"(誰[がも].{0,12}(承認|決め|ok|許可|作っ|考え|止め|通し|気づ|指摘|おかしい|チェック)"
+    r"|いくら.{0,8}(使|かけ|かか|税金|予算)|予算.{0,6}(いくら|無駄)"
+    r"|(どういう|何の|なんの)意図|意図が(わから|不明|見えな)|何を考え|なにを考え|何考え"
+    r"|何人.{0,10}(ok|見て|通し|チェック)|ok出し|ゴーサイン|止める人"
+    r"|皮肉|(^|\s)は[?？]|[🤬💢😡😠👎🙄😤])"
+)
 
 _HANDLE = re.compile(r"@([A-Za-z0-9_.]+)")
+OTHER, CRITICAL, ENQUIRY = 0, 1, 2
+
+
+def classify(text: str) -> int:
+    """CRITICAL, ENQUIRY (a plain question: not an opinion) or OTHER."""
+    norm = normalize(text)
+    if contains_any(norm, STRONG_CRITICISM) or _RHETORICAL.search(norm):
+        return CRITICAL
+    enquiry = _ENQUIRY.search(norm) is not None
+    if contains_any(norm, WEAK_CRITICISM) and not contains_any(norm, PRAISE) and not enquiry:
+        return CRITICAL
+    return ENQUIRY if enquiry else OTHER
 
 
 def is_critical(text: str) -> bool:
     """Criticism: a strong phrase, or a weak one that is neither praise nor an enquiry."""
-    norm = normalize(text)
-    if contains_any(norm, STRONG_CRITICISM):
-        return True
-    return (contains_any(norm, WEAK_CRITICISM) and not contains_any(norm, PRAISE)
-            and not _ENQUIRY.search(norm))
+    return classify(text) == CRITICAL
+
+
+def surprising(rate: float, surprise: float) -> int:
+    """The smallest count k with P(X ≥ k) < surprise for X ~ Poisson(rate)."""
+    return _poisson_k(round(rate, 2), surprise)
+
+
+@lru_cache(maxsize=4096)
+def _poisson_k(rate: float, surprise: float) -> int:
+    if rate <= 0:
+        return 1
+    term = math.exp(-rate)  # P(X = 0)
+    below = 0.0  # P(X < k)
+    k = 0
+    while 1.0 - below >= surprise:
+        below += term
+        k += 1
+        term *= rate / k
+        if k > 10_000:  # a rate that large is never reached by chance either way
+            break
+    return k
 
 
 def severity_for(count: int, reach: int, per_minute: float = 0.0) -> str:
@@ -77,11 +117,15 @@ def severity_for(count: int, reach: int, per_minute: float = 0.0) -> str:
 
 @dataclass(frozen=True)
 class FlameConfig:
-    windows: tuple[int, ...] = (600, 3600)
-    min_critical: int = 5
-    min_authors: int = 5
+    # (seconds, minimum critical replies from as many distinct authors): a burst of three
+    # people in ten minutes, or five over an hour for the slow flame-up of a small town.
+    # A trickle of a complaint every 20 minutes reaches neither.
+    windows: tuple[tuple[int, int], ...] = ((600, 3), (3600, 5))
     min_share: float = 0.4
-    baseline_factor: float = 3.0
+    # A count opens only if the account's own rate would reach it by chance less than
+    # once in 1/surprise windows (Poisson tail); the rate is doubled for peak hours.
+    surprise: float = 1e-4
+    peak_factor: float = 2.0
     history_hours: int = 168
     quiet_close_s: int = 2 * 3600
     update_every: int = 20
@@ -89,7 +133,6 @@ class FlameConfig:
     # In a disaster every official account is flooded with questions and worry:
     # criticism must be clearer and broader before it counts as a flame-up.
     disaster_multiplier: float = 2.0
-    disaster_min_share: float = 0.6
     # Bounds that keep a municipality's state snapshot small (it is one Kafka
     # message, ≤ 1 MB) however long and loud an episode gets.
     window_cap: int = 1000
@@ -100,32 +143,38 @@ class _Window:
     """Reactions of the last `seconds`, as a deque pruned from the left with running
     counts, so each reaction costs O(1) however busy the account is."""
 
-    __slots__ = ("seconds", "cap", "recent", "critical", "critical_authors")
+    __slots__ = ("seconds", "minimum", "cap", "recent", "critical", "enquiries", "critical_authors")
 
-    def __init__(self, seconds: int, cap: int, recent: list[list[Any]] | None = None) -> None:
-        self.seconds, self.cap = seconds, cap
+    def __init__(self, seconds: int, minimum: int, cap: int,
+                 recent: list[list[Any]] | None = None) -> None:
+        self.seconds, self.minimum, self.cap = seconds, minimum, cap
         self.recent: deque[list[Any]] = deque()
         self.critical = 0
+        self.enquiries = 0
         self.critical_authors: Counter[str] = Counter()
         for r in recent or ():
             self._push(r)
 
     def _push(self, r: list[Any]) -> None:
         self.recent.append(r)
-        if r[2]:
+        if r[2] == CRITICAL:
             self.critical += 1
             self.critical_authors[r[1]] += 1
+        elif r[2] == ENQUIRY:
+            self.enquiries += 1
 
     def add(self, r: list[Any]) -> None:
         self._push(r)
         now = r[0]
         while self.recent and (now - self.recent[0][0] > self.seconds or len(self.recent) > self.cap):
             gone = self.recent.popleft()
-            if gone[2]:
+            if gone[2] == CRITICAL:
                 self.critical -= 1
                 self.critical_authors[gone[1]] -= 1
                 if not self.critical_authors[gone[1]]:
                     del self.critical_authors[gone[1]]
+            elif gone[2] == ENQUIRY:
+                self.enquiries -= 1
 
     def count(self, now: float) -> float:
         """Reactions in the window; once the cap cut the deque short, estimated from its span."""
@@ -135,7 +184,11 @@ class _Window:
         return len(self.recent) * max(self.seconds / span, 1.0)
 
     def critical_reactions(self) -> list[list[Any]]:
-        return [r for r in self.recent if r[2]]
+        return [r for r in self.recent if r[2] == CRITICAL]
+
+    def critical_share(self) -> float:
+        """Criticism among the opinions in the window: plain questions are not opinions."""
+        return self.critical / max(1, len(self.recent) - self.enquiries)
 
 
 class _Target:
@@ -146,8 +199,9 @@ class _Target:
     def __init__(self, config: FlameConfig, state: dict[str, Any] | None = None) -> None:
         state = state or {}
         recent = state.get("recent", [])
-        self.windows = [_Window(s, config.window_cap, [r for r in recent if r[0] >= (recent[-1][0] - s)])
-                        for s in config.windows]
+        self.windows = [_Window(s, minimum, config.window_cap,
+                                [r for r in recent if r[0] >= (recent[-1][0] - s)])
+                        for s, minimum in config.windows]
         self.hours: dict[int, list[int]] = {int(h): list(c) for h, c in state.get("hours", {}).items()}
         self.episode: dict[str, Any] | None = state.get("episode")
 
@@ -164,7 +218,7 @@ class _Target:
             self.hours[hour] = [0, 0]
         bucket = self.hours[hour]
         bucket[0] += 1
-        bucket[1] += reaction[2]
+        bucket[1] += reaction[2] == CRITICAL
         for window in self.windows:
             window.add(reaction)
 
@@ -218,8 +272,9 @@ class FlameDetector:
         now = m.ts
         if st.episode is not None and now - st.episode["last_critical"] > cfg.quiet_close_s:
             st.episode = None
-        critical = is_critical(m.text)
-        st.add([now, m.author.id, int(critical), m.author.followers, m.id], cfg.history_hours)
+        kind = classify(m.text)
+        critical = kind == CRITICAL
+        st.add([now, m.author.id, kind, m.author.followers, m.id], cfg.history_hours)
         if st.episode is not None:
             return self._grow(target, st, m, critical)
         return self._maybe_open(target, st, now, ctx)
@@ -230,19 +285,19 @@ class FlameDetector:
         own baseline, with that baseline (reactions, critical) per window."""
         cfg = self.config
         strict = cfg.disaster_multiplier if ctx.disaster_active else 1.0
-        min_share = cfg.disaster_min_share if ctx.disaster_active else cfg.min_share
         for window in st.windows:
-            if window.critical < cfg.min_critical * strict:
+            if window.critical < window.minimum * strict:
                 continue
-            if len(window.critical_authors) < cfg.min_authors * strict:
+            if len(window.critical_authors) < window.minimum * strict:
                 continue
-            if window.critical / len(window.recent) < min_share:  # the share within the deque
+            if window.critical_share() < cfg.min_share:
                 continue
-            count = window.count(now)
+            # Against the account's own baseline of criticism: surprising for this account,
+            # whatever its size. (Total volume is not required: in a disaster the account
+            # is flooded with questions, which must neither open nor mask a flame-up.)
             base_total, base_critical = st.baseline(now, window.seconds)
-            if window.critical < (cfg.baseline_factor * base_critical + cfg.min_critical) * strict:
-                continue
-            if count < (cfg.baseline_factor * base_total + cfg.min_critical) * strict:
+            if window.critical < max(window.minimum, surprising(cfg.peak_factor * base_critical,
+                                                                 cfg.surprise)) * strict:
                 continue
             return window, base_total, base_critical
         return None

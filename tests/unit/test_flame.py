@@ -39,28 +39,28 @@ def opened(detections: list[Detection]) -> list[Detection]:
 # --- opening --------------------------------------------------------------
 
 
-def test_a_surge_of_critical_replies_from_five_authors_opens_one_incident() -> None:
+def test_a_burst_of_critical_replies_from_three_authors_opens_one_incident() -> None:
     detectors = DetectorSet(profile())
-    events = surge(start=0, count=5)
+    events = surge(start=0, count=3)
 
-    first_four = feed(detectors, events[:4])
-    fifth = detectors.feed(events[4])
+    first_two = feed(detectors, events[:2])
+    third = detectors.feed(events[2])
 
-    assert first_four == []
-    [d] = fifth
+    assert first_two == []
+    [d] = third
     assert (d.change, d.type, d.target, d.municipality) == ("opened", "flame", OFFICIAL, "wako")
-    assert d.opened_at == d.at == iso(events[4].ts)
+    assert d.opened_at == d.at == iso(events[2].ts)
     assert d.evidence_ids == [e.id for e in events]
-    assert d.metrics["critical"] == d.metrics["authors"] == 5
+    assert d.metrics["critical"] == d.metrics["authors"] == 3
 
 
-def test_flame_up_needs_five_distinct_authors() -> None:
+def test_a_flame_up_needs_three_distinct_authors() -> None:
     detectors = DetectorSet(profile())
-    four_authors = [critical(i, f"critic{i % 4}") for i in range(8)]
+    two_authors = [critical(i, f"critic{i % 2}") for i in range(8)]
 
-    assert feed(detectors, four_authors) == []
+    assert feed(detectors, two_authors) == []
     [d] = detectors.feed(critical(8.5, "critic_new"))
-    assert d.change == "opened" and d.metrics["authors"] == 5
+    assert d.change == "opened" and d.metrics["authors"] == 3
 
 
 @pytest.mark.parametrize("how", ["reply", "quote", "at-mention"])
@@ -126,8 +126,8 @@ def test_an_everyday_trickle_of_complaints_opens_nothing() -> None:
 
 
 def test_replies_from_the_official_account_itself_are_ignored() -> None:
-    # Four residents plus the account apologising in its own thread would be five authors.
-    residents = surge(start=0, count=4)
+    # Two residents plus the account apologising in its own thread would be three authors.
+    residents = surge(start=0, count=2)
     own_replies = [mention(2.5, OFFICIAL, "不適切な表現がありました。謝罪を申し上げます"),
                    mention(3, OFFICIAL.upper(), "不適切な動画を削除と致しました")]
 
@@ -136,12 +136,12 @@ def test_replies_from_the_official_account_itself_are_ignored() -> None:
     assert detections == []
 
 
-def test_a_busy_account_needs_a_bigger_surge_than_a_quiet_one() -> None:
+def test_an_account_used_to_criticism_needs_a_bigger_surge_than_a_quiet_one() -> None:
     day = 24 * HOUR
-    # A day of steady, uncritical traffic: one reply an hour vs. one every two minutes.
+    # A day of history: a quiet account vs. one that gets a complaint every 20 minutes.
     quiet_history = [neutral(h * HOUR + 30, f"resident{h}") for h in range(24)]
-    busy_history = [neutral(m, f"resident{m % 50}") for m in range(0, int(day) + 20, 2)]
-    same_surge = surge(start=day + 2, count=10)
+    busy_history = [critical(m, f"regular{m % 40}") for m in range(0, int(day) + 20, 20)]
+    same_surge = surge(start=day + 2, count=5)
     bigger_surge = surge(start=day + 2, count=25, every=0.25, prefix="many")
 
     quiet = feed(DetectorSet(profile()), by_time(quiet_history, same_surge))
@@ -149,24 +149,29 @@ def test_a_busy_account_needs_a_bigger_surge_than_a_quiet_one() -> None:
     busy_bigger = feed(DetectorSet(profile()), by_time(busy_history, bigger_surge))
 
     assert [d.change for d in opened(quiet)] == ["opened"]
-    assert busy == []
+    assert opened(busy) == []
     assert [d.change for d in opened(busy_bigger)] == ["opened"]
-    assert busy_bigger[0].metrics["baseline_per_window"] > quiet[0].metrics["baseline_per_window"]
+    assert (busy_bigger[0].metrics["baseline_critical_per_window"]
+            > quiet[0].metrics["baseline_critical_per_window"])
+
+
+def test_a_flood_of_questions_does_not_mask_a_flame_up() -> None:
+    """A disaster fills the account with enquiries; clear criticism still opens (more strictly)."""
+    questions = [mention(i * 0.5, f"worried{i}", "避難所はどこですか？") for i in range(240)]
+    anger = surge(start=100, count=8, every=0.5, prefix="angry")
+    assert opened(feed(DetectorSet(profile()), by_time(questions, anger)))
 
 
 # --- idempotency, severity, episodes -------------------------------------------
 
 
 def test_an_event_fed_twice_counts_once() -> None:
-    # One author may open here, so only the de-duplication stands between
-    # ten deliveries of one reply and an incident.
-    lenient = DetectorSet(profile(), flame=FlameConfig(min_authors=1))
+    detectors = DetectorSet(profile())
     same_reply = critical(0, "critic0")
-    three_more = [critical(m, "critic0") for m in (1, 2, 3)]
 
-    assert feed(lenient, [same_reply] * 10 + three_more) == []
-    [d] = lenient.feed(critical(4, "critic0"))
-    assert d.change == "opened" and d.metrics["critical"] == 5
+    assert feed(detectors, [same_reply] * 10 + [critical(1, "critic1")]) == []
+    [d] = detectors.feed(critical(2, "critic2"))
+    assert d.change == "opened" and d.metrics["critical"] == 3  # not 12
 
 
 def test_a_whole_surge_delivered_again_changes_nothing() -> None:
@@ -192,12 +197,12 @@ def test_severity_rises_with_volume_and_reach(count: int, reach: int, expected: 
 
 
 def test_a_surge_among_many_followers_opens_at_a_higher_severity() -> None:
-    small = feed(DetectorSet(profile()), surge(start=0, count=5, followers=100))
-    famous = feed(DetectorSet(profile()), surge(start=0, count=5, followers=30_000))
+    small = feed(DetectorSet(profile()), surge(start=0, count=3, followers=100))
+    famous = feed(DetectorSet(profile()), surge(start=0, count=3, followers=40_000))
 
     assert small[0].severity == "low"
     assert famous[0].severity == "high"
-    assert famous[0].metrics["reach"] == 150_000
+    assert famous[0].metrics["reach"] == 120_000
 
 
 def test_the_incident_is_updated_as_its_severity_rises() -> None:
@@ -224,7 +229,7 @@ def test_after_two_quiet_hours_a_new_surge_opens_a_new_incident() -> None:
     starts = opened(detections)
     assert len(starts) == 2
     assert starts[0].incident_id != starts[1].incident_id
-    assert starts[0].opened_at == iso(first[4].ts)
+    assert starts[0].opened_at == iso(first[2].ts)
     assert starts[1].opened_at in {iso(e.ts) for e in second}
 
 
@@ -240,16 +245,16 @@ def test_a_surge_within_two_hours_of_the_last_criticism_belongs_to_the_same_inci
 
 
 def test_incident_ids_are_deterministic() -> None:
-    events = surge(start=0, count=5)
+    events = surge(start=0, count=3)
 
     [a] = feed(DetectorSet(profile()), events)
     [b] = feed(DetectorSet(profile()), events)
 
-    assert a.incident_id == b.incident_id == incident_id_for("wako", "flame", OFFICIAL, events[4].ts)
+    assert a.incident_id == b.incident_id == incident_id_for("wako", "flame", OFFICIAL, events[2].ts)
     assert a.incident_id.startswith("wako-flame-")
-    assert incident_id_for("wako", "flame", OFFICIAL, events[4].ts + 60) != a.incident_id
-    assert incident_id_for("toda", "flame", OFFICIAL, events[4].ts) != a.incident_id
-    assert incident_id_for("wako", "flame", "other_account", events[4].ts) != a.incident_id
+    assert incident_id_for("wako", "flame", OFFICIAL, events[2].ts + 60) != a.incident_id
+    assert incident_id_for("toda", "flame", OFFICIAL, events[2].ts) != a.incident_id
+    assert incident_id_for("wako", "flame", "other_account", events[2].ts) != a.incident_id
 
 
 # --- state ------------------------------------------------------------------
@@ -327,10 +332,10 @@ def test_a_very_busy_account_still_opens_when_the_window_is_capped() -> None:
 
 
 def test_a_slow_small_town_flame_up_opens_on_the_hour_window() -> None:
-    """Eight critical replies from seven people over 40 minutes: never five in ten minutes."""
+    """Critical replies every eight minutes from seven people: never three in ten minutes."""
     detectors = DetectorSet(profile())
-    slow = [critical(i * 5, f"townsfolk{i % 7}") for i in range(9)]
-    assert all(b.ts - a.ts == 5 * 60 for a, b in zip(slow, slow[1:]))  # ≤ 3 in any ten minutes
+    slow = [critical(i * 8, f"townsfolk{i % 7}") for i in range(9)]
+    assert all(b.ts - a.ts == 8 * 60 for a, b in zip(slow, slow[1:]))  # ≤ 2 in any ten minutes
     [d] = opened(feed(detectors, slow))
     assert d.metrics["window_minutes"] == 60
 
@@ -340,7 +345,7 @@ def test_a_disaster_calms_the_flame_detector() -> None:
     from streams.detectors.common import Context
     from streams.detectors.flame import FlameDetector
 
-    burst = surge(start=0, count=8)
+    burst = surge(start=0, count=5)
     calm = FlameDetector(profile())
     assert not [f for e in burst for f in calm.on_event(e, Context(disaster_active=True))]
     normal = FlameDetector(profile())
@@ -349,6 +354,9 @@ def test_a_disaster_calms_the_flame_detector() -> None:
 
 @pytest.mark.parametrize("text, expected", [
     ("雨がひどいですが、避難所は開いていますか？", False),  # an enquiry, not criticism
+    ("このPR動画にいくら使ったんですか？", True),  # a rhetorical question of cost
+    ("誰も止めなかったんですか？", True),
+    ("申請の締切はいつですか？", False),
     ("ひどい動画", True),
     ("ひどい！でも応援してます", False),  # praise vetoes a weak word
     ("素晴らしい税金の無駄遣いですね", True),  # sarcasm: strong criticism wins over praise
