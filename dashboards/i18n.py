@@ -92,6 +92,21 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+def _add_playbook_states() -> None:
+    """The playbooks' state names (受付待ち, 承認待ち …) in both languages."""
+    from playbooks.machines import STATE_LABELS
+
+    for state, (ja, en) in STATE_LABELS.items():
+        TEXT["ja"].setdefault(f"state.{state}", ja)
+        TEXT["en"].setdefault(f"state.{state}", en)
+
+
+_add_playbook_states()
+
+#: States in which an incident is over: it leaves the Now page.
+ENDED_STATES = frozenset({"resolved", "closed"})
+
+
 def pick_lang(query: str | None, cookie: str | None) -> str:
     """The language asked for in the URL, else the remembered one, else Japanese."""
     for candidate in (query, cookie):

@@ -16,7 +16,6 @@ from dashboards import i18n
 from streams.records import JST, Incident
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-RESOLVED = "resolved"
 
 
 def _timestamp(rfc3339: str) -> float:
@@ -29,7 +28,7 @@ def _timestamp(rfc3339: str) -> float:
 def now_list(incidents: Iterable[Incident]) -> list[Incident]:
     """Open incidents, most severe first, then the longest-waiting first (board.js sorts alike)."""
     return sorted(
-        (i for i in incidents if i.state != RESOLVED),
+        (i for i in incidents if i.state not in i18n.ENDED_STATES),
         key=lambda i: (SEVERITY_RANK.get(i.severity, len(SEVERITY_RANK)), _timestamp(i.opened_at)),
     )
 

@@ -1,12 +1,13 @@
 """The Faust application: topics, tables and the agents that connect them.
 
 Agents are thin: they move raw bytes between topics and the pure core
-(`streams.stage`, `playbooks.lifecycle`), log every message they give up on
+(`streams.stage`, `playbooks.runner`), log every message they give up on
 with its topic, partition and offset, and send it to the dead letters.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,10 +18,11 @@ import structlog
 from faust.serializers import codecs
 
 from noroshi.settings import Settings
-from playbooks.lifecycle import apply_detection
+from playbooks.engine import default_rules
+from playbooks.runner import Stored, due, parse_input, step
 from streams import tansu
 from streams.contract import Profile
-from streams.records import DeadLetter, Detection, Incident
+from streams.records import DeadLetter
 from streams.stage import DetectionStage, Message, dead_letter
 from streams.topics import TopicNames
 
@@ -84,13 +86,16 @@ class Pipeline:
 
     app: faust.App
     detect: faust.types.AgentT
-    lifecycle: faust.types.AgentT
+    playbook: faust.types.AgentT
     detections: faust.types.TopicT
+    commands: faust.types.TopicT
+    deadlines: faust.types.TopicT
+    effects: faust.types.TopicT
     incidents: faust.types.TopicT
     timeline: faust.types.TopicT
     deadletters: faust.types.TopicT
     detector_state: faust.types.TableT
-    incident_state: faust.types.TableT
+    playbook_state: faust.types.TableT
 
 
 def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
@@ -121,12 +126,15 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
     incidents = app.topic(names.incidents, **wire)
     timeline = app.topic(names.timeline, **wire)
     deadletters = app.topic(names.deadletters, **wire)
-    app.topic(names.commands, **wire)  # read by the playbooks (next issue)
+    commands = app.topic(names.commands, **wire)
+    deadlines = app.topic(names.deadlines, **wire)
+    effects = app.topic(names.effects, **wire)
 
     table = {"key_type": str, "value_type": bytes, "use_partitioner": True,
              "partitions": settings.partitions}
     detector_state = app.Table("detector-state", **table)
-    incident_state = app.Table("incidents", **table)
+    playbook_state = app.Table("playbooks", **table)
+    rules = default_rules()
     stage = DetectionStage(profiles)
 
     async def send_dead_letters(letters: Iterable[DeadLetter]) -> None:
@@ -145,7 +153,7 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
                 out = stage.process(muni, detector_state.get(muni), messages, _now())
                 # Outputs before state: after a crash between the two, the batch is
                 # processed again and re-sends the same detections (same id and seq),
-                # which the lifecycle ignores. The other order could lose them.
+                # which the playbook ignores. The other order could lose them.
                 await send_dead_letters(out.dead_letters)
                 for found, msg in out.detections:
                     log.info("incident_detected", **msg.position, incident_id=found.incident_id,
@@ -153,32 +161,55 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
                     await detections.send(key=found.incident_id, value=found.to_json())
                 detector_state[muni] = out.state
 
-    @app.agent(detections, name="lifecycle")
-    async def lifecycle(stream: faust.StreamT) -> None:
-        """Detections → incident records and timeline entries (idempotent per incident)."""
+    inbox = app.topic(names.detections, names.commands, names.deadlines, **wire)
+    fired: set[str] = set()  # deadlines this process already delivered (the engine ignores repeats)
+
+    @app.agent(inbox, name="playbook")
+    async def playbook(stream: faust.StreamT) -> None:
+        """Detections, board commands and deadlines → the incident's playbook step."""
         async for event in stream.events():
             msg = _message(event)
             try:
-                found = Detection.from_json(msg.value or b"")
-                stored = incident_state.get(found.incident_id)
-                current = Incident.from_json(stored) if stored else None
-                updated, entries = apply_detection(current, found)
+                inp = parse_input(msg.value or b"")
+                profile = profiles.get(inp.municipality)
+                if profile is None:
+                    raise ValueError(f"unknown municipality {inp.municipality!r}")
+                stored, decision = step(Stored.load(playbook_state.get(inp.incident_id)), inp,
+                                        profile_raw=profile.raw, rules=rules)
             except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
-                log.exception("detection_rejected", **msg.position)
-                await send_dead_letters([dead_letter(msg, f"bad detection: {exc}", _now())])
+                log.exception("playbook_input_rejected", **msg.position)
+                await send_dead_letters([dead_letter(msg, f"bad playbook input: {exc}", _now())])
                 continue
-            if updated is None:
-                continue
-            record = updated.to_json()
-            # Publish before storing, for the same reason as in `detect`: a re-published
-            # version is harmless (readers keep the highest), a lost one is not.
-            await incidents.send(key=updated.incident_id, value=record)
-            for entry in entries:
+            # Publish before storing, for the same reason as in `detect`: a repeated
+            # output is harmless (ids are stable, readers keep the highest version), a lost one is not.
+            for effect in decision.effects:
+                await effects.send(key=effect.incident_id, value=effect.to_json())
+            for entry in decision.timeline:
                 await timeline.send(key=entry.incident_id, value=entry.to_json())
-            incident_state[updated.incident_id] = record
-            log.info("incident_" + updated.change, **msg.position, incident_id=updated.incident_id,
-                     version=updated.version, severity=updated.severity)
+            if decision.incident is not None:
+                await incidents.send(key=decision.incident.incident_id, value=decision.incident.to_json())
+            playbook_state[inp.incident_id] = stored.dump()
+            if decision.rejection:
+                log.info("command_rejected", **msg.position, incident_id=inp.incident_id,
+                         reason=decision.rejection.get("reason_en"))
+            elif decision.incident is not None:
+                log.info("incident_" + decision.incident.change, **msg.position,
+                         incident_id=inp.incident_id, state=decision.incident.state,
+                         version=decision.incident.version, effects=len(decision.effects))
 
-    return Pipeline(app=app, detect=detect, lifecycle=lifecycle, detections=detections,
+    @app.timer(interval=1.0)
+    async def deliver_deadlines() -> None:
+        """The clock: scheduled deadlines whose time has come go to the playbook as events."""
+        now = time.time()
+        for incident_id, raw in list(playbook_state.items()):
+            for deadline in due(Stored.load(raw), now):
+                if deadline.deadline_id not in fired:
+                    fired.add(deadline.deadline_id)
+                    log.info("deadline_passed", incident_id=incident_id, name=deadline.name,
+                             deadline_id=deadline.deadline_id)
+                    await deadlines.send(key=incident_id, value=deadline.to_json())
+
+    return Pipeline(app=app, detect=detect, playbook=playbook, detections=detections,
+                    commands=commands, deadlines=deadlines, effects=effects,
                     incidents=incidents, timeline=timeline, deadletters=deadletters,
-                    detector_state=detector_state, incident_state=incident_state)
+                    detector_state=detector_state, playbook_state=playbook_state)

@@ -1,4 +1,4 @@
-"""Replaying a scenario file through the detectors and the lifecycle, in-process.
+"""Replaying a scenario file through the detectors and the playbooks, in-process.
 
 No broker and no clock: events are fed in file order in event time, exactly as
 the live agents would see them, so a day of traffic replays in seconds.
@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playbooks.lifecycle import apply_detection
+from playbooks.engine import default_rules
+from playbooks.runner import Stored, step
 from streams.contract import ContractError, Profile, load_profile, parse_event
 from streams.detectors import DetectorSet
 from streams.records import Incident
@@ -34,6 +35,8 @@ class ReplayResult:
 def replay_lines(lines: Iterable[bytes | str], profile: Profile) -> ReplayResult:
     result = ReplayResult()
     detectors = DetectorSet(profile)
+    rules = default_rules()
+    playbooks: dict[str, Stored] = {}
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -46,10 +49,11 @@ def replay_lines(lines: Iterable[bytes | str], profile: Profile) -> ReplayResult
         result.first_ts = event.ts if result.first_ts is None else min(result.first_ts, event.ts)
         result.last_ts = event.ts if result.last_ts is None else max(result.last_ts, event.ts)
         for detection in detectors.feed(event):
-            current = result.incidents.get(detection.incident_id)
-            updated, _entries = apply_detection(current, detection)
-            if updated is not None:
-                result.incidents[detection.incident_id] = updated
+            stored = playbooks.get(detection.incident_id, Stored())
+            playbooks[detection.incident_id], decision = step(
+                stored, detection, profile_raw=profile.raw, rules=rules)
+            if decision.incident is not None:
+                result.incidents[detection.incident_id] = decision.incident
     return result
 
 

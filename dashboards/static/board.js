@@ -106,7 +106,7 @@
     if (known !== undefined && known >= incident.version) return; // a redelivery
     versions.set(incident.incident_id, incident.version);
     rowFor(incident.incident_id)?.remove();
-    if (incident.state !== "resolved") {
+    if (incident.state !== "resolved" && incident.state !== "closed") {
       const row = renderRow(incident);
       const next = Array.from(tbody.rows).find((other) => before(row, other));
       tbody.insertBefore(row, next ?? null);

@@ -33,9 +33,9 @@ async def pipeline(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pipeline]:
     p = create_app(settings, load_profiles([DATA / "wako-sample.profile.json"]))
     p.app.finalize()
     p.app.flow_control.resume()
-    for topic in (p.detections, p.incidents, p.timeline, p.deadletters):
+    for topic in (p.detections, p.incidents, p.timeline, p.deadletters, p.effects, p.deadlines):
         monkeypatch.setattr(topic, "send", FakeSend())
-    for table in (p.detector_state, p.incident_state):
+    for table in (p.detector_state, p.playbook_state):
         monkeypatch.setattr(table, "on_key_set", lambda key, value: None)  # no changelog producer
     yield p
     # Faust's consumer thread makes its own loop when built; in a test context it never runs.
@@ -78,16 +78,37 @@ async def test_detect_agent_dead_letters_a_malformed_event_and_goes_on(pipeline:
     assert pipeline.detections.send.sent, "the events after the bad one were not processed"
 
 
-async def test_lifecycle_agent_opens_once_and_publishes_timeline(pipeline: Pipeline) -> None:
+async def test_playbook_agent_opens_once_holds_replies_and_publishes_timeline(pipeline: Pipeline) -> None:
     detection = opening("wako-flame-1")
-    async with pipeline.lifecycle.test_context() as agent:
+    async with pipeline.playbook.test_context() as agent:
         await agent.put(detection.to_json(), key="wako-flame-1")
         await agent.put(detection.to_json(), key="wako-flame-1")  # delivered again
     [(key, raw)] = pipeline.incidents.send.sent
     incident = Incident.from_json(raw)
-    assert (key, incident.version, incident.state) == ("wako-flame-1", 1, "open")
-    [(_, entry)] = pipeline.timeline.send.sent
-    assert orjson.loads(entry)["actor"] == {"kind": "detector", "name": "noroshi"}
+    assert (key, incident.version, incident.state) == ("wako-flame-1", 1, "escalated")
+    kinds = [orjson.loads(raw)["kind"] for _, raw in pipeline.effects.send.sent]
+    assert kinds.count("hold_replies") == 1 and "notify" in kinds
+    actors = {orjson.loads(entry)["actor"]["kind"] for _, entry in pipeline.timeline.send.sent}
+    assert actors == {"detector"}
+    stored = orjson.loads(pipeline.playbook_state["wako-flame-1"])
+    assert stored["pending"], "the acknowledgement deadline was not scheduled"
+
+
+async def test_a_board_command_reaches_the_playbook_and_a_bad_one_is_dead_lettered(
+        pipeline: Pipeline) -> None:
+    from streams.records import BoardCommand
+
+    ack = BoardCommand(command_id="c1", incident_id="wako-flame-3", municipality="wako",
+                       action="acknowledge", actor={"kind": "person", "name": "当番 佐藤", "role": "operator"},
+                       at="2026-11-20T10:07:00+09:00")
+    async with pipeline.playbook.test_context() as agent:
+        await agent.put(opening("wako-flame-3").to_json(), key="wako-flame-3")
+        await agent.put(b"{not a command", key="wako-flame-3")
+        await agent.put(ack.to_json(), key="wako-flame-3")
+    states = [Incident.from_json(raw).state for _, raw in pipeline.incidents.send.sent]
+    assert states == ["escalated", "drafting"]
+    [(_, raw)] = pipeline.deadletters.send.sent
+    assert DeadLetter.from_json(raw).reason.startswith("bad playbook input")
 
 
 async def test_outputs_are_sent_before_the_state_that_says_they_were(pipeline: Pipeline) -> None:
@@ -98,7 +119,7 @@ async def test_outputs_are_sent_before_the_state_that_says_they_were(pipeline: P
         seen_at_send.append(pipeline.detector_state.get("wako"))
 
     async def incidents_send(*, key: str, value: bytes, **_: object) -> None:
-        seen_at_send.append(pipeline.incident_state.get(key))
+        seen_at_send.append(pipeline.playbook_state.get(key))
 
     pipeline.detections.send = detections_send  # type: ignore[method-assign]
     pipeline.incidents.send = incidents_send  # type: ignore[method-assign]
@@ -106,8 +127,8 @@ async def test_outputs_are_sent_before_the_state_that_says_they_were(pipeline: P
         for line in sample()[:20]:
             await agent.put(line, key=b"wako")
     detection = opening("wako-flame-2")
-    async with pipeline.lifecycle.test_context() as agent:
+    async with pipeline.playbook.test_context() as agent:
         await agent.put(detection.to_json(), key="wako-flame-2")
     assert len(seen_at_send) == 2
     assert seen_at_send == [None, None], "state was stored before its output was sent"
-    assert pipeline.detector_state.get("wako") and pipeline.incident_state.get("wako-flame-2")
+    assert pipeline.detector_state.get("wako") and pipeline.playbook_state.get("wako-flame-2")

@@ -30,7 +30,8 @@ async def test_events_produced_reach_the_board_as_a_live_incident(broker, names,
     base = f"http://127.0.0.1:{port}"
     spawn("worker")
     spawn("board", extra_env=board_env)
-    expected = next(iter(replay_lines(sample_lines(), load_profile(SAMPLE_PROFILE)).incidents.values()))
+    expected = next(i for i in replay_lines(sample_lines(), load_profile(SAMPLE_PROFILE)).incidents.values()
+                    if i.type == "flame")
 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         await wait_until_connected(http, base)
@@ -45,7 +46,8 @@ async def test_events_produced_reach_the_board_as_a_live_incident(broker, names,
     assert incident["incident_id"] == expected.incident_id
     assert (incident["type"], incident["target"], incident["opened_at"]) == (
         "flame", "wako_city_official", expected.opened_at)
-    assert incident["state"] == "open"
+    assert incident["state"] == "escalated"  # replies held, 広報課 notified, awaiting acknowledgement
+    assert incident["metrics"]["awaiting"]
 
     # The same incident on the Now page in a real browser, at phone and desktop width.
     async with launch_chromium(tmp_path / "chromium") as browser:
@@ -56,7 +58,8 @@ async def test_events_produced_reach_the_board_as_a_live_incident(broker, names,
             f"document.querySelector('[name=password]').value = {json.dumps(env['NOROSHI_BOARD_PASSWORD'])};"
             "document.querySelector('form').submit()")
         await browser.until(f"!!document.querySelector('#incidents tr[data-id=\"{expected.incident_id}\"]')")
-        assert "炎上" in await browser.js("document.querySelector('#incidents').textContent")
+        row_text = await browser.js("document.querySelector('#incidents').textContent")
+        assert "炎上" in row_text and "受付待ち" in row_text
         for name, width, height, mobile in (("phone", 390, 844, True), ("desktop", 1280, 800, False)):
             shot = await browser.screenshot(SCREENSHOTS / f"now-{name}.png", width, height, mobile=mobile)
             assert shot.stat().st_size > 10_000
