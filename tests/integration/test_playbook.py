@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from streams.records import BoardCommand, Effect, Incident
+from streams.records import BoardCommand, Deadline, Effect, Incident
 
 from .conftest import produce, read_until, sample_lines
 
@@ -73,5 +73,10 @@ async def test_a_flame_up_playbook_survives_a_sigkill_without_repeating_an_effec
     assert first_run <= set(by_id), "an effect of the first run was lost"
     [post] = [e for e in by_id.values() if e.kind == "post_statement"]
     assert post.payload["texts"]["ja"] == STATEMENT["ja"]
+    # The clock: the acknowledgement deadline (already past in wall time for these
+    # two-day-old events) was delivered by the worker's timer as a deadline event.
+    delivered = await read_until(broker.servers, [names.deadlines],
+                                 lambda rs: any(Deadline.from_json(r.value).name == "ack" for r in rs))
+    assert all(Deadline.from_json(r.value).incident_id == incident_id for r in delivered)
     states = [i.state for i in incidents_of(after) if i.incident_id == incident_id]
     assert states.index("drafting") < states.index("awaiting_approval") < states.index("monitoring")
