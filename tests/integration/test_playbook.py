@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
+import orjson
 import pytest
 
-from streams.records import BoardCommand, Deadline, Effect, Incident
+from playbooks.policy import may_post_now
+from streams.contract import parse_ts
+from streams.records import BoardCommand, Deadline, Detection, Effect, Incident, iso
 
 from .conftest import produce, read_until, sample_lines
 
@@ -27,10 +31,19 @@ def effects_of(records) -> list[Effect]:
     return [Effect.from_json(r.value) for r in records if r.topic == "noroshi.effects"]
 
 
-def command(n: int, incident_id: str, action: str, actor: dict, minute: int, **payload) -> tuple:
+def shifted_to_now(lines: list[bytes]) -> tuple[list[bytes], float]:
+    """The scenario moved so that it ends now: live traffic is in real time, and the
+    playbook's deadlines (in event time) are compared with the worker's clock."""
+    events = [orjson.loads(line) for line in lines]
+    delta = time.time() - max(parse_ts(e["ts"]) for e in events)
+    for e in events:
+        e["ts"] = iso(parse_ts(e["ts"]) + delta)
+    return [orjson.dumps(e) for e in events], delta
+
+
+def command(n: int, incident_id: str, action: str, actor: dict, at: float, **payload) -> tuple:
     cmd = BoardCommand(command_id=f"cmd-{n}", incident_id=incident_id, municipality="wako",
-                       action=action, actor=actor, at=f"2026-11-20T10:{minute:02d}:00+09:00",
-                       payload=payload)
+                       action=action, actor=actor, at=iso(at), payload=payload)
     return ("noroshi.commands", incident_id.encode(), cmd.to_json())
 
 
@@ -39,7 +52,7 @@ def in_state(incident_id: str, state: str):
 
 
 async def test_a_flame_up_playbook_survives_a_sigkill_without_repeating_an_effect(broker, names, spawn):
-    flame_part = [line for line in sample_lines() if b'T09:' in line or b'T10:' in line]
+    flame_part, _ = shifted_to_now([line for line in sample_lines() if b"T09:" in line or b"T10:" in line])
     worker = spawn("worker")
     await produce(broker.servers, [(names.mentions if b'"mention"' in line else names.accounts,
                                     b"wako", line) for line in flame_part])
@@ -47,36 +60,53 @@ async def test_a_flame_up_playbook_survives_a_sigkill_without_repeating_an_effec
                                lambda rs: any(i.type == "flame" for i in incidents_of(rs)))
     incident_id = next(i.incident_id for i in incidents_of(records) if i.type == "flame")
 
-    await produce(broker.servers, [command(1, incident_id, "acknowledge", OPERATOR, 40)])
+    now = time.time()
+    await produce(broker.servers, [command(1, incident_id, "acknowledge", OPERATOR, now)])
     before = await read_until(broker.servers, [names.incidents, names.effects],
                               in_state(incident_id, "drafting"))
     worker.kill()  # acknowledged, no statement yet: the middle of the playbook
 
     spawn("worker")
     await produce(broker.servers, [
-        command(1, incident_id, "acknowledge", OPERATOR, 40),  # the board sent it again
-        command(2, incident_id, "draft", OPERATOR, 45, kind="statement", texts=STATEMENT),
-        command(3, incident_id, "approve", OWNER, 50, draft_id=f"{incident_id}:draft:1"),
+        command(1, incident_id, "acknowledge", OPERATOR, now),  # the board sent it again
+        command(2, incident_id, "draft", OPERATOR, now + 60, kind="statement", texts=STATEMENT),
+        command(3, incident_id, "approve", OWNER, now + 120, draft_id=f"{incident_id}:draft:1"),
     ])
-    after = await read_until(broker.servers, [names.incidents, names.effects],
-                             in_state(incident_id, "monitoring"))
+    # The statement goes out now in business hours, else it waits for them (原則就業時間内).
+    posted_now = may_post_now(now + 120, incident_type="flame", severity="medium", disaster=False)
+    final = "monitoring" if posted_now else "queued"
+    after = await read_until(broker.servers, [names.incidents, names.effects], in_state(incident_id, final))
 
     effects = [e for e in effects_of(after) if e.incident_id == incident_id]
     kinds = Counter(e.kind for e in {e.effect_id: e for e in effects}.values())
     assert kinds["hold_replies"] == 1, "replies were held twice"
-    assert kinds["post_statement"] == 1, "the statement was posted twice"
+    assert kinds["post_statement"] == (1 if posted_now else 0), "the statement was posted twice"
     # An effect repeated by the restart keeps its id and content: responders do it once.
     by_id: dict[str, Effect] = {}
     for effect in effects:
         assert by_id.setdefault(effect.effect_id, effect) == effect, f"{effect.effect_id} changed"
     first_run = {e.effect_id for e in effects_of(before) if e.incident_id == incident_id}
     assert first_run <= set(by_id), "an effect of the first run was lost"
-    [post] = [e for e in by_id.values() if e.kind == "post_statement"]
-    assert post.payload["texts"]["ja"] == STATEMENT["ja"]
-    # The clock: the acknowledgement deadline (already past in wall time for these
-    # two-day-old events) was delivered by the worker's timer as a deadline event.
-    delivered = await read_until(broker.servers, [names.deadlines],
-                                 lambda rs: any(Deadline.from_json(r.value).name == "ack" for r in rs))
-    assert all(Deadline.from_json(r.value).incident_id == incident_id for r in delivered)
+    for post in (e for e in by_id.values() if e.kind == "post_statement"):
+        assert post.payload["texts"]["ja"] == STATEMENT["ja"]
     states = [i.state for i in incidents_of(after) if i.incident_id == incident_id]
-    assert states.index("drafting") < states.index("awaiting_approval") < states.index("monitoring")
+    assert states.index("drafting") < states.index("awaiting_approval") < states.index(final)
+
+
+async def test_the_timer_delivers_a_missed_acknowledgement_deadline_and_the_playbook_escalates(
+        broker, names, spawn):
+    """An incident nobody acknowledged in time: the worker's clock escalates it to level 2."""
+    opened = time.time() - 3 * 3600  # severity high: 30 minutes to acknowledge, long gone
+    detection = Detection(
+        incident_id="wako-flame-overdue", municipality="wako", type="flame",
+        target="wako_city_official", change="opened", opened_at=iso(opened), at=iso(opened),
+        severity="high", evidence_ids=["x:1"], summary="批判が急増")
+    spawn("worker")
+    await produce(broker.servers, [(names.detections, detection.incident_id.encode(), detection.to_json())])
+    records = await read_until(
+        broker.servers, [names.deadlines, names.incidents],
+        lambda rs: any(i.metrics.get("level") == 2 for i in incidents_of(rs)))
+    [ack] = [Deadline.from_json(r.value) for r in records
+             if r.topic == names.deadlines and Deadline.from_json(r.value).name == "ack"]
+    assert ack.incident_id == detection.incident_id
+    assert parse_ts(ack.due_at) <= time.time()
