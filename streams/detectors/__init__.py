@@ -14,6 +14,7 @@ from streams.contract import Event, Profile
 from streams.detectors.common import Context, Finding
 from streams.detectors.disaster import DisasterDetector
 from streams.detectors.flame import FlameConfig, FlameDetector
+from streams.detectors.impersonation import ImpersonationDetector
 from streams.records import Detection, incident_id_for, iso
 
 #: How many recent event ids are remembered to drop duplicates a source sent
@@ -35,6 +36,7 @@ class DetectorSet:
         self.detectors = {
             "disaster": self.disaster,
             "flame": FlameDetector(profile, state.get("flame"), flame),
+            "impersonation": ImpersonationDetector(profile, state.get("impersonation")),
         }
 
     def to_state(self) -> dict[str, Any]:
