@@ -1951,7 +1951,9 @@ def ep_disaster(sim: Sim, t: int, kind: str = "quake", alert: bool = True, rumou
     labels = []
     if rumour:
         labels += ep_rumour(sim, times[0] + MINUTE * rng.randint(*rumour_after), claim=rumour, disaster=True)
-    start = min(t, times[0])
+    # The episode starts with the surge's first post, as in the contract's sample; a JMA
+    # warning before it is context that lowers the detector's bar, not the episode itself.
+    start = times[0]
     note = f"{kind} disaster on #{tags[0]}: {len(times)} hashtag posts" + (" and JMA alerts" if alert else "")
     labels.insert(0, label("disaster", tags[0], start, _span_end(times, start, 4 * HOUR, HOUR, .9), note))
     return labels
