@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test bench browser clean
+.PHONY: run test bench bench-replay browser clean
 
 $(BIN)/noroshi: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(BIN)/noroshi browser
 
 bench: $(BIN)/noroshi
 	$(BIN)/python bench/pipeline.py
+
+bench-replay: $(BIN)/noroshi
+	$(BIN)/python bench/replay.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache *.egg-info

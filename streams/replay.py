@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from playbooks.engine import default_rules
 from playbooks.runner import Stored, step
 from streams.contract import ContractError, Profile, load_profile, parse_event
@@ -22,6 +24,7 @@ class ReplayResult:
     incidents: dict[str, Incident] = field(default_factory=dict)
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
     events: int = 0
+    state_bytes: int = 0  # the detectors' state snapshot at the end, as the worker would store it
     first_ts: float | None = None
     last_ts: float | None = None
 
@@ -54,6 +57,7 @@ def replay_lines(lines: Iterable[bytes | str], profile: Profile) -> ReplayResult
                 stored, detection, profile_raw=profile.raw, rules=rules)
             if decision.incident is not None:
                 result.incidents[detection.incident_id] = decision.incident
+    result.state_bytes = len(orjson.dumps(detectors.to_state()))
     return result
 
 

@@ -269,15 +269,26 @@ def phash_distance(a: str, b: str) -> int | None:
 _FOLDABLE_BLOCKS = ((0x3000, 0x9FFF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF))
 
 
+@functools.lru_cache(maxsize=1)
+def _fold_sources() -> dict[str, frozenset[str]]:
+    """For each character, the characters of the foldable blocks that fold into it
+    (built once per process; it does not depend on the profile)."""
+    sources: dict[str, set[str]] = {}
+    for lo, hi in _FOLDABLE_BLOCKS:
+        for cp in range(lo, hi + 1):
+            c = chr(cp)
+            for folded in set(unicodedata.normalize("NFKC", c).lower().translate(_NAME_FOLD)):
+                sources.setdefault(folded, set()).add(c)
+    return {k: frozenset(v) for k, v in sources.items()}
+
+
 @functools.lru_cache(maxsize=64)
 def _chars_folding_into(targets: frozenset[str]) -> frozenset[str]:
     """Every character that `fold_name` may turn into one of `targets`: a raw-name pre-screen."""
     found = set(targets) | {c for c in _LOOKALIKES if _LOOKALIKES[c] in targets}
-    for lo, hi in _FOLDABLE_BLOCKS:
-        for cp in range(lo, hi + 1):
-            c = chr(cp)
-            if not targets.isdisjoint(unicodedata.normalize("NFKC", c).lower().translate(_NAME_FOLD)):
-                found.add(c)
+    sources = _fold_sources()
+    for target in targets:
+        found |= sources.get(target, frozenset())
     return frozenset(found)
 
 

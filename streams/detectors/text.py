@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _URL = re.compile(r"https?://\S+")
 _HANDLE = re.compile(r"@[A-Za-z0-9_.\-]+")
@@ -16,6 +17,7 @@ _SPACE = re.compile(r"\s+")
 _KATA_TO_HIRA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
 
 
+@lru_cache(maxsize=8192)  # several detectors normalise the same post; reposts repeat texts
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _URL.sub(" ", text)
@@ -25,7 +27,14 @@ def normalize(text: str) -> str:
 
 
 def contains_any(normalized: str, phrases: tuple[str, ...]) -> bool:
-    return any(p in normalized for p in phrases)
+    return _alternation(phrases).search(normalized) is not None
+
+
+@lru_cache(maxsize=256)
+def _alternation(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled pattern per phrase list: the search runs in C, not a Python loop."""
+    longest_first = sorted(phrases, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, longest_first)) or r"(?!)")
 
 
 def fold_phrases(phrases: tuple[str, ...]) -> tuple[str, ...]:
