@@ -5,13 +5,18 @@ are picked out, deduplicated and carried on it as priority items for the board.
 Pure and in event time. Two channels keep a five-minute window and their own
 hourly baseline: posts carrying a disaster hashtag, and, with a higher bar,
 posts naming the municipality in disaster vocabulary. A matching 気象庁 warning
-lowers both bars for a while; an emergency (特別警報) opens an episode by itself.
-The episode closes after a quiet period and a later surge opens a new one.
+lowers both bars for a while and also reads each channel over a long window (an
+hour), so that a slow rain or snow disaster opens when a few people have reported
+it, not when five minutes finally get loud; an emergency (特別警報) opens an
+episode by itself. A report of a small quake (震度4 or less) is not a warning: it
+raises the bars for a while, since everyone who felt it says so. The episode
+closes after a quiet period and a later surge opens a new one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 from collections import Counter, deque
@@ -199,16 +204,44 @@ def rescue_key(text: str) -> str:
 WARNING, EMERGENCY = 1, 2
 _EMERGENCY_SEVERITIES = frozenset({"emergency", "特別警報", "extreme", "critical"})
 _WARNING_SEVERITIES = frozenset({"warning", "警報", "severe", "high"})
+#: 震度5弱: from here the 気象庁 scale speaks of damage; below it a quake is felt, not a disaster.
+DAMAGING_INTENSITY = 5.0
+_INTENSITY = re.compile(r"震度\s*([0-7])\s*([弱強])?")
+
+
+def seismic_intensity(alert: Alert) -> float | None:
+    """The largest 震度 a 震度速報 or 震源・震度に関する情報 names (5弱 = 5.0, 5強 = 5.5), else None.
+
+    None too for a report that is, or comes with, a warning or a tsunami advisory
+    (緊急地震速報（警報）, 津波警報・注意報): those keep their own level.
+    """
+    title = unicodedata.normalize("NFKC", alert.title)
+    if "震度" not in title and "震源" not in title:
+        return None
+    text = title + " " + unicodedata.normalize("NFKC", alert.text or "")
+    if "警報" in title or "津波警報" in text or "津波注意報" in text:
+        return None
+    found = [int(d) + (0.5 if mod == "強" else 0.0) for d, mod in _INTENSITY.findall(text)]
+    return max(found) if found else None
+
+
+def small_quake(alert: Alert) -> bool:
+    """An earthquake report whose largest intensity is below 震度5弱: felt, not damaging."""
+    intensity = seismic_intensity(alert)
+    return intensity is not None and intensity < DAMAGING_INTENSITY
 
 
 def alert_level(alert: Alert) -> int:
-    """0 for advisories, information and cancellations (解除); WARNING; EMERGENCY (特別警報)."""
+    """0 for advisories, information, small-quake reports and cancellations (解除); WARNING;
+    EMERGENCY (特別警報)."""
     sev = unicodedata.normalize("NFKC", alert.severity).strip().lower()
     title = unicodedata.normalize("NFKC", alert.title)
     if "解除" in title:
         return 0
     if sev in _EMERGENCY_SEVERITIES or "特別警報" in title or "緊急安全確保" in title:
         return EMERGENCY
+    if small_quake(alert):
+        return 0  # 「震度3を観測」 is news of a felt quake, whatever severity the feed gave it
     if sev in _WARNING_SEVERITIES or any(w in title for w in ("警報", "避難指示", "警戒情報")):
         return WARNING
     return 0
@@ -246,16 +279,32 @@ class DisasterConfig:
     warned_tag_min_authors: int = 2
     warned_names_min_score: float = 4.0
     warned_names_min_authors: int = 3
-    # The window must also beat the channel's own baseline: min + factor × baseline.
+    # While a matching warning is in effect each channel is also read over a long window,
+    # so that a slow build (rain, snow: a report every few minutes, never five in five
+    # minutes) opens within the hour. Distinct first-hand authors still decide (reposts
+    # and copies give none): three people with score ≥ 3 within the hour, e.g. three
+    # reports, or two reports and two bare posts; one or two people never open it.
+    long_window_s: int = 3600
+    warned_long_tag_min_score: float = 3.0
+    warned_long_tag_min_authors: int = 3
+    warned_long_names_min_score: float = 6.0
+    warned_long_names_min_authors: int = 5
+    # The window must also beat the channel's own baseline: min + factor × baseline
+    # (the baseline scaled to the window's length).
     baseline_factor: float = 3.0
     history_hours: int = 168
     # Still busy while the window holds ≥ max(2, 2 × baseline); closes after 6 h not busy.
     busy_min_score: float = 2.0
     quiet_close_s: int = 6 * 3600
     alert_ttl_s: int = 6 * 3600
+    # After a small quake is reported for the area (震度4 or less), every bar is doubled for
+    # an hour: 「揺れた」「震度3か」 from everyone who felt it is not a disaster.
+    felt_quake_s: int = 3600
+    felt_quake_bar_factor: float = 2.0
     rescue_lookback_s: int = 3600  # requests seen shortly before the surge join the episode
     # Bounds that keep the state snapshot (one Kafka message) small however long and loud.
     window_cap: int = 500  # per channel; far above any bar, so opening is unaffected
+    long_window_cap: int = 200  # the rest of the long window; loud channels open on the short one
     evidence_cap: int = 50
     evidence_head: int = 20  # the posts that opened the episode stay; the rest roll
     rescue_cap: int = 50  # rescue requests carried on the episode, newest last
@@ -271,33 +320,43 @@ _REPORT, _BARE, _ECHO, _RESCUE = 1.0, 0.5, 0.5, 2.0
 
 
 class _Channel:
-    """A five-minute window with running score and authors, plus hourly history.
+    """A five-minute window and a longer one, each with running score and authors, plus hourly history.
 
-    Entries are `[ts, weight, author or "", event id, tag index]`; the window is
-    pruned from the left so each post costs O(1) however loud the channel is.
+    Entries are `[ts, weight, author or "", event id, tag index]`. `recent` holds the
+    short window; entries that leave it move to `earlier`, which holds the rest of the
+    long window. Both are pruned from the left, so each post costs O(1) however loud
+    the channel is, and each is capped.
     """
 
-    __slots__ = ("recent", "hours", "score", "authors")
+    __slots__ = ("recent", "earlier", "hours", "score", "authors", "long_score", "long_authors")
 
     def __init__(self, state: dict[str, Any] | None = None) -> None:
         state = state or {}
         self.recent: deque[list[Any]] = deque(state.get("recent", ()))
+        self.earlier: deque[list[Any]] = deque(state.get("earlier", ()))  # absent in old state
         self.hours: dict[int, float] = {int(h): c for h, c in state.get("hours", {}).items()}
         self.score = 0.0
         self.authors: Counter[str] = Counter()
+        self.long_score = 0.0
+        self.long_authors: Counter[str] = Counter()
+        for entry in self.earlier:
+            self._count_long(entry, 1)
         for entry in self.recent:
-            self._count(entry, 1)
+            self._count_short(entry, 1)
+            self._count_long(entry, 1)
 
     def to_state(self) -> dict[str, Any]:
         return {"recent": [list(e) for e in self.recent],
+                "earlier": [list(e) for e in self.earlier],
                 "hours": {str(h): c for h, c in self.hours.items()}}
 
-    def _count(self, entry: list[Any], sign: int) -> None:
+    def _count_short(self, entry: list[Any], sign: int) -> None:
         self.score += sign * entry[1]
-        if entry[2]:
-            self.authors[entry[2]] += sign
-            if not self.authors[entry[2]]:
-                del self.authors[entry[2]]
+        _count_author(self.authors, entry[2], sign)
+
+    def _count_long(self, entry: list[Any], sign: int) -> None:
+        self.long_score += sign * entry[1]
+        _count_author(self.long_authors, entry[2], sign)
 
     def add(self, entry: list[Any], cfg: DisasterConfig, *, into_baseline: bool) -> None:
         now = entry[0]
@@ -308,22 +367,47 @@ class _Channel:
                     del self.hours[old]
             self.hours[hour] = self.hours.get(hour, 0.0) + entry[1]
         self.recent.append(entry)
-        self._count(entry, 1)
+        self._count_short(entry, 1)
+        self._count_long(entry, 1)
         self.prune(now, cfg)
 
     def prune(self, now: float, cfg: DisasterConfig) -> None:
-        while self.recent and (now - self.recent[0][0] > cfg.window_s
-                               or len(self.recent) > cfg.window_cap):
-            self._count(self.recent.popleft(), -1)
-        if not self.recent:
+        recent, earlier = self.recent, self.earlier
+        while recent and (now - recent[0][0] > cfg.window_s or len(recent) > cfg.window_cap):
+            entry = recent.popleft()
+            self._count_short(entry, -1)
+            earlier.append(entry)  # still in the long window, or dropped just below
+        while earlier and (now - earlier[0][0] > cfg.long_window_s
+                           or len(earlier) > cfg.long_window_cap):
+            self._count_long(earlier.popleft(), -1)
+        if not recent:
             self.score = 0.0  # no float drift to carry into the next surge
+            if not earlier:
+                self.long_score = 0.0
 
-    def baseline(self, now: float, first_hour: int, cfg: DisasterConfig) -> float:
-        """Expected score per window from this channel's own past hours (outside episodes)."""
-        current = int(now // 3600)
-        span = min(max(1, current - first_hour), cfg.history_hours)
-        past = sum(c for h, c in self.hours.items() if current - span <= h < current)
-        return past / span * cfg.window_s / 3600
+    def long_entries(self) -> list[list[Any]]:
+        """The long window, oldest first."""
+        return [*self.earlier, *self.recent]
+
+    def baseline(self, now: float, first_hour: int, cfg: DisasterConfig, window_s: int,
+                 *, before_window: bool = False) -> float:
+        """Expected score per `window_s` from this channel's own past hours (outside episodes).
+
+        The hours before the current one, or with `before_window` the hours before the one
+        the window starts in: the long window's own early posts (a slow build crossing an
+        hour) must not raise its bar.
+        """
+        end = int((now - window_s if before_window else now) // 3600)
+        span = min(max(1, end - first_hour), cfg.history_hours)
+        past = sum(c for h, c in self.hours.items() if end - span <= h < end)
+        return past / span * window_s / 3600
+
+
+def _count_author(authors: Counter[str], author: str, sign: int) -> None:
+    if author:  # reposts and copies give no author credit
+        authors[author] += sign
+        if not authors[author]:
+            del authors[author]
 
 
 class DisasterDetector:
@@ -346,6 +430,8 @@ class DisasterDetector:
         self.first_hour: int | None = state.get("first_hour")
         self.episode: dict[str, Any] | None = state.get("episode")
         self.alert: dict[str, Any] | None = state.get("alert")
+        # A small felt quake reported for the area (震度3): bars are raised until "until".
+        self.felt: dict[str, Any] | None = state.get("felt")
         # Known rescue requests, oldest first: text key → request id, and back for reposts.
         self.rescue_keys: dict[str, str] = {k: i for k, i in state.get("rescue_keys", ())}
         self.rescue_ids: dict[str, str] = {i: k for k, i in self.rescue_keys.items()}
@@ -365,6 +451,7 @@ class DisasterDetector:
             "channels": {name: ch.to_state() for name, ch in self.channels.items()},
             "episode": self.episode,
             "alert": self.alert,
+            "felt": self.felt,
             "rescue_keys": [[k, i] for k, i in self.rescue_keys.items()],
             "recent_rescues": list(self.recent_rescues),
         }
@@ -491,10 +578,18 @@ class DisasterDetector:
         if "解除" in title:
             self.alert = None
             return []
+        now = alert.ts
+        intensity = seismic_intensity(alert)
+        if intensity is not None:
+            if intensity < DAMAGING_INTENSITY:
+                # A felt quake (震度3): the chatter that follows is explained, so the bars
+                # rise for a while; it lowers nothing and opens nothing.
+                self.felt = {"until": now + self.config.felt_quake_s, "id": alert.id}
+            else:
+                self.felt = None  # a damaging quake after a small one: nothing is explained
         level = alert_level(alert)
         if not level:
             return []
-        now = alert.ts
         if self.alert is not None and now < self.alert["until"]:
             level = max(level, self.alert["level"])
         self.alert = {"level": level, "until": now + self.config.alert_ttl_s, "id": alert.id}
@@ -519,38 +614,76 @@ class DisasterDetector:
 
     # --- episodes ---------------------------------------------------------
 
-    def _baseline(self, channel: str, now: float) -> float:
+    def _baseline(self, channel: str, now: float, *, long: bool = False) -> float:
+        cfg = self.config
         first = self.first_hour if self.first_hour is not None else int(now // 3600)
-        return self.channels[channel].baseline(now, first, self.config)
+        if long:
+            return self.channels[channel].baseline(now, first, cfg, cfg.long_window_s,
+                                                   before_window=True)
+        return self.channels[channel].baseline(now, first, cfg, cfg.window_s)
 
-    def _bar(self, channel: str, now: float) -> tuple[float, int]:
+    def _felt_at(self, now: float) -> bool:
+        return self.felt is not None and now < self.felt["until"]
+
+    def _bar(self, channel: str, now: float, *, long: bool = False) -> tuple[float, int]:
+        """The (score, distinct authors) a window must reach; `long` only counts under a warning."""
         cfg = self.config
         warned = self._alert_level_at(now) >= WARNING
-        if channel == _TAG:
-            return ((cfg.warned_tag_min_score, cfg.warned_tag_min_authors) if warned
-                    else (cfg.tag_min_score, cfg.tag_min_authors))
-        return ((cfg.warned_names_min_score, cfg.warned_names_min_authors) if warned
-                else (cfg.names_min_score, cfg.names_min_authors))
+        if long:
+            bar = ((cfg.warned_long_tag_min_score, cfg.warned_long_tag_min_authors)
+                   if channel == _TAG else
+                   (cfg.warned_long_names_min_score, cfg.warned_long_names_min_authors))
+        elif channel == _TAG:
+            bar = ((cfg.warned_tag_min_score, cfg.warned_tag_min_authors) if warned
+                   else (cfg.tag_min_score, cfg.tag_min_authors))
+        else:
+            bar = ((cfg.warned_names_min_score, cfg.warned_names_min_authors) if warned
+                   else (cfg.names_min_score, cfg.names_min_authors))
+        if self._felt_at(now):  # a small felt quake explains some chatter
+            factor = cfg.felt_quake_bar_factor
+            return bar[0] * factor, math.ceil(bar[1] * factor)
+        return bar
 
-    def _maybe_open(self, channel: str, now: float) -> list[Finding]:
+    def _surge(self, channel: str, now: float) -> tuple[list[list[Any]], Counter[str], float, int] | None:
+        """The window that passes its bar: (entries, authors, baseline, window_s), or None.
+
+        The five-minute window first; while a warning is in effect, then the long one,
+        so that a slow build (a report every few minutes) opens within the hour.
+        """
+        cfg = self.config
         ch = self.channels[channel]
         min_score, min_authors = self._bar(channel, now)
-        if ch.score < min_score or len(ch.authors) < min_authors:
+        if ch.score >= min_score and len(ch.authors) >= min_authors:
+            baseline = self._baseline(channel, now)
+            if ch.score >= min_score + cfg.baseline_factor * baseline:
+                return list(ch.recent), ch.authors, baseline, cfg.window_s
+        if self._alert_level_at(now) < WARNING:
+            return None
+        min_score, min_authors = self._bar(channel, now, long=True)
+        if ch.long_score < min_score or len(ch.long_authors) < min_authors:
+            return None
+        baseline = self._baseline(channel, now, long=True)
+        if ch.long_score < min_score + cfg.baseline_factor * baseline:
+            return None
+        return ch.long_entries(), ch.long_authors, baseline, cfg.long_window_s
+
+    def _maybe_open(self, channel: str, now: float) -> list[Finding]:
+        surge = self._surge(channel, now)
+        if surge is None:
             return []
-        baseline = self._baseline(channel, now)
-        if ch.score < min_score + self.config.baseline_factor * baseline:
-            return []
+        entries, authors, baseline, window_s = surge
         cfg = self.config
         if channel == _TAG:
-            used = Counter(e[4] for e in ch.recent if e[4] >= 0)
+            used = Counter(e[4] for e in entries if e[4] >= 0)
             target = self.tags[used.most_common(1)[0][0]] if used else self.tags[0]
         else:
             target = self.tags[0]
-        evidence = [e[3] for e in ch.recent][-cfg.evidence_head:]
+        evidence = [e[3] for e in entries][-cfg.evidence_head:]
         episode = self._open_episode(
             target, now, source="hashtag" if channel == _TAG else "names", evidence=evidence,
-            posts=len(ch.recent), authors=list(ch.authors)[: cfg.authors_cap],
+            posts=len(entries), authors=list(authors)[: cfg.authors_cap],
             baseline=baseline, alert_level=self._alert_level_at(now))
+        episode["window_s"] = window_s
         if self.alert is not None and self._alert_level_at(now):
             episode["alerts"].append(self.alert["id"])
         for item in self.recent_rescues:
@@ -651,7 +784,9 @@ class DisasterDetector:
             metrics={"posts": ep["posts"], "authors": ep["author_count"],
                      "rescue_requests": rescues, "rescue_request_count": ep["rescue_count"],
                      "alerts": list(ep["alerts"]), "source": ep["source"],
-                     "baseline_per_window": ep["baseline"]},
+                     "baseline_per_window": ep["baseline"],
+                     "window_s": ep.get("window_s", None if ep["source"] == "alert"
+                                         else self.config.window_s)},
             seq=ep["seq"],
         )
 

@@ -13,7 +13,14 @@ import pytest
 
 from streams.contract import Alert, Event, Mention, event_from_dict, load_profile, profile_from_dict
 from streams.detectors.common import Context, Finding
-from streams.detectors.disaster import DisasterConfig, DisasterDetector, RescueRequest, rescue_request
+from streams.detectors.disaster import (
+    WARNING,
+    DisasterConfig,
+    DisasterDetector,
+    RescueRequest,
+    alert_level,
+    rescue_request,
+)
 from streams.records import iso
 from tests.unit.builders import SAMPLE, SAMPLE_PROFILE, at, mention_dict, ts
 
@@ -58,10 +65,10 @@ def reports(start: float, count: int, *, every: float = 0.5, prefix: str = "r") 
 
 
 def alert(minute: float, severity: str, title: str, areas: Iterable[str] = ("埼玉県南部",),
-          alert_id: str = "jma:1") -> Alert:
+          alert_id: str = "jma:1", text: str = "…") -> Alert:
     event = event_from_dict({"kind": "alert", "id": alert_id, "platform": "web", "ts": at(minute),
                              "source": "jma", "title": title, "severity": severity,
-                             "areas": list(areas), "text": "…"})
+                             "areas": list(areas), "text": text})
     assert isinstance(event, Alert)
     return event
 
@@ -275,6 +282,131 @@ def test_a_warning_stops_lowering_the_bar_once_it_expires_or_is_cancelled() -> N
     assert feed(cancelled, reports(10, 2)) == []
 
 
+# --- slow builds under a warning: the long window ---------------------------------
+
+
+def slow_reports(start: float, count: int, *, every: float = 12, prefix: str = "slow") -> list[Mention]:
+    """First-hand reports from distinct authors, never two within five minutes."""
+    return reports(start, count, every=every, prefix=prefix)
+
+
+def test_under_a_warning_a_slow_build_opens_on_the_third_reporter_within_the_hour() -> None:
+    d = detector()
+    feed(d, [alert(0, "warning", "大雨警報")])
+    slow = slow_reports(30, 3)  # +30, +42, +54: the five-minute window never holds two
+
+    assert feed(d, slow[:2]) == []
+    [f] = d.on_event(slow[2], Context())
+
+    assert (f.change, f.target, f.opened_at) == ("opened", TAG, slow[2].ts)
+    assert f.metrics["window_s"] == 3600
+    assert (f.metrics["posts"], f.metrics["authors"]) == (3, 3)
+    assert f.evidence_ids == [e.id for e in slow]
+    assert f.metrics["alerts"] == ["jma:1"]
+
+
+def test_under_a_warning_two_reports_and_two_bare_posts_within_the_hour_open() -> None:
+    d = detector()
+    feed(d, [alert(0, "warning", "大雨警報")])
+    events = [report(10, 0), post(25, "b1", f"#{TAG} みんな大丈夫？"),
+              post(40, "b2", f"雨の音がこわい #{TAG}"), report(55, 1)]
+
+    assert feed(d, events[:3]) == []
+    [f] = d.on_event(events[3], Context())
+    assert f.change == "opened" and f.metrics["window_s"] == 3600
+
+
+@pytest.mark.parametrize("alerts", [
+    [],
+    [alert(0, "warning", "大雨警報"), alert(10, "info", "大雨警報解除")],
+    [alert(-7 * HOUR, "warning", "大雨警報")],  # expired after six hours
+    [alert(0, "warning", "震源・震度に関する情報", text="埼玉県で最大震度3を観測しました。")],
+    [alert(0, "warning", "大雨警報", areas=["熊本県熊本地方"])],
+], ids=["none", "cancelled", "expired", "small-quake-report", "elsewhere"])
+def test_the_same_slow_trickle_without_a_warning_in_effect_stays_quiet(alerts: list[Alert]) -> None:
+    d = detector()
+    feed(d, alerts)
+
+    assert feed(d, slow_reports(30, 12)) == []  # a report every 12 minutes for over two hours
+    assert not d.active
+
+
+def test_under_a_warning_a_trickle_from_two_people_and_their_reposts_stays_quiet() -> None:
+    d = detector()
+    feed(d, [alert(0, "warning", "大雨警報")])
+    trickle = [post(10 + 8 * i, f"p{i % 2}", f"{REPORTS[i % 4]} #{TAG}") for i in range(20)]
+    echoes = [repost(12 + 8 * i, f"fan{i}", p) for i, p in enumerate(trickle)]
+    copies = [post(14 + 8 * i, f"cp{i}", f"RT {REPORTS[i % 4]} #{TAG}", repost_of={
+        "post_id": p.id, "account": p.author.handle}) for i, p in enumerate(trickle)]
+    events = sorted([*trickle, *echoes, *copies], key=lambda e: e.ts)
+
+    assert feed(d, events) == []  # score far above three an hour, but from two people
+    assert not d.active
+    assert feed(d, [post(170, "p0", f"まだ停電してる #{TAG}")]) == []  # one of them again
+
+
+def test_under_a_warning_the_long_window_must_still_beat_the_hashtags_usual_chatter() -> None:
+    d = detector()
+    chatter = [post(m, f"c{m % 7}", f"停電の情報まとめ #{TAG}") for m in range(0, int(2 * DAY), 20)]
+    feed(d, [*chatter, alert(2 * DAY, "warning", "大雨警報")])
+
+    assert feed(d, slow_reports(2 * DAY + 10, 4)) == []  # would open a dormant hashtag
+    [f] = opened(feed(d, reports(2 * DAY + 60, 20, every=3, prefix="many")))
+    assert f.metrics["window_s"] == 3600 and f.metrics["baseline_per_window"] > 2
+
+
+@pytest.mark.parametrize("renewed", [False, True])
+def test_a_slow_trickle_under_a_warning_opens_one_incident_however_long_it_goes_on(renewed: bool) -> None:
+    d = detector()
+    events: list[Event] = [alert(0, "warning", "大雨警報")]
+    if renewed:  # each renewal keeps the episode busy
+        events += [alert(h * 5 * HOUR, "warning", "大雨警報", alert_id=f"jma:{h}") for h in range(1, 4)]
+    events += slow_reports(30, 80, every=10)  # thirteen hours of a report every ten minutes
+    findings = feed(d, sorted(events, key=lambda e: e.ts))
+
+    assert len(opened(findings)) == 1
+    assert d.active == renewed  # without: closed six quiet hours after opening, the warning over
+
+
+# --- small quakes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("severity", "title", "text", "level"), [
+    ("warning", "震源・震度に関する情報", "埼玉県で最大震度3を観測しました。", 0),
+    ("info", "震度速報", "埼玉県南部で震度3を観測しました。", 0),
+    ("warning", "震度速報", "埼玉県南部で震度４を観測しました。", 0),
+    ("warning", "震度速報", "埼玉県南部で震度5弱を観測しました。", WARNING),
+    ("warning", "震源・震度に関する情報", "埼玉県で最大震度６強を観測しました。", WARNING),
+    ("warning", "震源に関する情報", "震源は埼玉県南部。", WARNING),  # no intensity given: as before
+    ("warning", "津波警報", "震度3。津波警報を発表しました。", WARNING),
+    ("warning", "大雨警報", "…", WARNING),
+])
+def test_a_report_of_a_small_quake_is_not_a_warning(severity: str, title: str, text: str,
+                                                    level: int) -> None:
+    assert alert_level(alert(0, severity, title, text=text)) == level
+
+
+def test_after_a_small_quake_report_the_felt_chatter_needs_twice_the_bar_for_an_hour() -> None:
+    small = alert(0, "info", "震度速報", text="埼玉県南部で震度3を観測しました。")
+    felt, later = detector(), detector()
+    feed(felt, [small])
+    feed(later, [small])
+
+    assert feed(felt, reports(1, 6)) == []  # 「揺れた」 from six people: a dormant hashtag opens at four
+    [f] = opened(feed(felt, reports(10, 8, prefix="big")))  # eight from eight still open
+    assert f.metrics["posts"] == 8
+    assert opened(feed(later, reports(61, 4)))  # an hour on, the usual bar
+
+
+def test_a_damaging_quake_after_a_small_one_is_not_held_back() -> None:
+    d = detector()
+    feed(d, [alert(0, "info", "震度速報", text="埼玉県南部で震度3を観測しました。"),
+             alert(2, "warning", "震度速報", text="埼玉県南部で震度5強を観測しました。", alert_id="jma:2")])
+
+    [f] = feed(d, reports(3, 2))  # the warned bar, not doubled
+    assert f.change == "opened" and f.metrics["alerts"] == ["jma:2"]
+
+
 # --- one incident per episode -----------------------------------------------------
 
 
@@ -443,10 +575,51 @@ def test_a_long_loud_disaster_keeps_the_state_bounded() -> None:
     assert len(episode["rescues"]) == 50 and episode["rescues"][-1]["id"] == events[-2].id
     assert len(episode["evidence_head"]) + len(episode["evidence_tail"]) <= 50
     assert len(episode["authors"]) <= 500
-    assert all(len(ch["hours"]) <= 168 and len(ch["recent"]) <= 500
+    assert all(len(ch["hours"]) <= 168 and len(ch["recent"]) <= 500 and len(ch["earlier"]) <= 200
                for ch in state["channels"].values())
     assert all(len(f.evidence_ids) <= 50 and len(f.metrics["rescue_requests"]) <= 50 for f in findings)
     assert len(orjson.dumps(state)) < 160_000
+
+
+def test_resuming_during_a_slow_build_under_a_warning_gives_the_same_findings_and_state() -> None:
+    profile = profile_from_dict(WAKO)
+    events: list[Event] = [alert(0, "warning", "大雨警報"), post(5, "n0", "和光市 停電してる")]
+    events += slow_reports(20, 3, every=13)  # opens on the long window at +46
+    events += [post(50, "victim", RESCUE), post(60, "n1", "和光の駅前が冠水してる"),
+               alert(70, "info", "震度速報", text="埼玉県南部で震度3を観測しました。", alert_id="jma:q"),
+               *slow_reports(75, 6, every=7, prefix="later")]
+    straight = DisasterDetector(profile)
+    expected = feed(straight, events)
+
+    resumed: list[Finding] = []
+    state: dict[str, Any] | None = None
+    saw_long_window = False
+    for event in events:
+        d = DisasterDetector(profile, state=state)
+        resumed += d.on_event(event, Context())
+        state = orjson.loads(orjson.dumps(d.to_state()))
+        saw_long_window |= bool(state["channels"]["tag"]["earlier"])
+
+    assert saw_long_window
+    assert opened(expected)[0].metrics["window_s"] == 3600
+    assert [dataclasses.asdict(f) for f in resumed] == [dataclasses.asdict(f) for f in expected]
+    assert state == orjson.loads(orjson.dumps(straight.to_state()))
+    assert state["felt"]["id"] == "jma:q"
+
+
+def test_state_from_before_the_long_window_still_loads() -> None:
+    d = detector()
+    feed(d, [alert(0, "warning", "大雨警報"), report(10, 0)])
+    state = orjson.loads(orjson.dumps(d.to_state()))
+    for channel in state["channels"].values():
+        del channel["earlier"]
+    del state["felt"]
+
+    old = DisasterDetector(profile_from_dict(WAKO), state=state)
+
+    assert old.to_state()["channels"]["tag"]["earlier"] == [] and old.felt is None
+    [f] = feed(old, [report(12, 1)])  # the carried report still counts in the window
+    assert f.change == "opened" and f.metrics["posts"] == 2
 
 
 def test_hourly_baselines_keep_at_most_a_week() -> None:
