@@ -74,7 +74,8 @@ async def test_malformed_events_are_dead_lettered_and_the_rest_still_processed(b
     await produce(broker.servers, bad + good)
     records = await read_until(
         broker.servers, [names.deadletters, names.incidents],
-        lambda rs: len([r for r in rs if r.topic == names.deadletters]) >= 3 and incidents_of(rs))
+        lambda rs: len([r for r in rs if r.topic == names.deadletters]) >= 3
+        and any(i.type == "flame" for i in incidents_of(rs)))
 
     letters = [DeadLetter.from_json(r.value) for r in records if r.topic == names.deadletters]
     by_raw = {letter.raw: letter for letter in letters}
@@ -82,7 +83,7 @@ async def test_malformed_events_are_dead_lettered_and_the_rest_still_processed(b
     assert "author" in by_raw[bad[1][2]].reason
     assert "unknown municipality key 'nowhere'" in by_raw[sample_lines()[0]].reason
     assert all(letter.topic == names.mentions and letter.offset >= 0 for letter in letters)
-    assert [i.type for i in incidents_of(records)][0] == "flame"
+    assert "flame" in {i.type for i in incidents_of(records)}
 
     # Every log line about a message says where it was; Faust's own lines are JSON too.
     logs = worker.log_lines()
@@ -141,7 +142,8 @@ async def _recover_and_count_reopened(broker, names, spawn, extra_env: dict[str,
     records = await read_until(broker.servers, [names.incidents],
                                lambda rs: any(i.incident_id == sentinel.incident_id
                                               for i in incidents_of(rs)))
-    return len(incidents_of(records)) - 1
+    # Only re-openings count: the timer may also escalate these long-overdue incidents.
+    return len([i for i in incidents_of(records) if i.change == "opened"]) - 1
 
 
 async def test_table_written_in_batches_recovers_whole_after_restart(broker, names, spawn):
