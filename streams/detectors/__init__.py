@@ -15,6 +15,7 @@ from streams.detectors.common import Context, Finding
 from streams.detectors.disaster import DisasterDetector
 from streams.detectors.flame import FlameConfig, FlameDetector
 from streams.detectors.impersonation import ImpersonationDetector
+from streams.detectors.misinformation import MisinformationDetector
 from streams.records import Detection, incident_id_for, iso
 
 #: How many recent event ids are remembered to drop duplicates a source sent
@@ -37,6 +38,7 @@ class DetectorSet:
             "disaster": self.disaster,
             "flame": FlameDetector(profile, state.get("flame"), flame),
             "impersonation": ImpersonationDetector(profile, state.get("impersonation")),
+            "misinformation": MisinformationDetector(profile, state.get("misinformation")),
         }
 
     def to_state(self) -> dict[str, Any]:
