@@ -25,6 +25,7 @@ from playbooks.machines import (
     Machine, Transition, action_label, state_label,
 )
 from streams.contract import parse_ts
+from playbooks.policy import Approval
 from streams.records import BoardCommand, Deadline, Detection, Effect, Incident, TimelineEntry, iso
 
 # ---------------------------------------------------------------------------
@@ -59,16 +60,6 @@ class CheckFinding(Protocol):
     excerpt: str
 
 
-@dataclass(frozen=True, slots=True)
-class Approval:
-    """An approval as `Rules.check_approval` judges it (所属長の承認)."""
-
-    approver: str
-    approver_role: str
-    draft_id: str
-    draft_hash: str
-    at: float
-    category: str | None = None
 
 
 class Rules(Protocol):
@@ -129,9 +120,8 @@ class PolicyRules:
 
     def check_approval(self, approval: Approval, *, drafter: str, draft_id: str, draft_hash: str,
                        now: float) -> Verdict:
-        theirs = self.policy.Approval(**{f.name: getattr(approval, f.name) for f in fields(approval)})
         return self.policy.check_approval(  # type: ignore[no-any-return]
-            theirs, drafter=drafter, draft_id=draft_id, draft_hash=draft_hash, now=now)
+            approval, drafter=drafter, draft_id=draft_id, draft_hash=draft_hash, now=now)
 
     def draft_hash(self, texts: Mapping[str, str]) -> str:
         return str(self.policy.draft_hash(texts))
