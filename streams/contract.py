@@ -72,6 +72,7 @@ class Mention:
     urls: tuple[str, ...]
     lang: str | None
     geo: dict[str, Any] | None = None  # {"lat", "lon"} or {"place"}
+    drill: bool = False  # 訓練: an extra field drills set; what it opens is a drill
     kind: str = field(default="mention", init=False)
 
 
@@ -98,6 +99,7 @@ class AccountEvent:
     account: Account
     note: str | None
     post: dict[str, Any] | None
+    drill: bool = False
     kind: str = field(default="account", init=False)
 
 
@@ -112,6 +114,7 @@ class Alert:
     severity: str
     areas: tuple[str, ...]
     text: str
+    drill: bool = False
     kind: str = field(default="alert", init=False)
 
 
@@ -248,7 +251,8 @@ def event_from_dict(obj: Any) -> Event:
     if platform not in PLATFORMS:
         raise ContractError(f"platform: {platform!r} is not one of {', '.join(sorted(PLATFORMS))}")
     ts_text = obj.get("ts")
-    base = {"id": event_id, "platform": platform, "ts": parse_ts(ts_text), "ts_text": ts_text}
+    base = {"id": event_id, "platform": platform, "ts": parse_ts(ts_text), "ts_text": ts_text,
+            "drill": obj.get("drill") is True}
     return builder(obj, base)
 
 

@@ -51,14 +51,15 @@ class DetectorSet:
         self.seen[event.id] = None
         if len(self.seen) > SEEN_CAP:
             del self.seen[next(iter(self.seen))]
-        found = [self._detection("disaster", f) for f in self.disaster.on_event(event, Context())]
+        found = [self._detection("disaster", f, event.drill)
+                 for f in self.disaster.on_event(event, Context())]
         ctx = Context(disaster_active=self.disaster.active)
         for kind, detector in self.detectors.items():
             if detector is not self.disaster:
-                found.extend(self._detection(kind, f) for f in detector.on_event(event, ctx))
+                found.extend(self._detection(kind, f, event.drill) for f in detector.on_event(event, ctx))
         return found
 
-    def _detection(self, kind: str, f: Finding) -> Detection:
+    def _detection(self, kind: str, f: Finding, drill: bool) -> Detection:
         return Detection(
             incident_id=incident_id_for(self.profile.id, kind, f.target, f.opened_at),
             municipality=self.profile.id,
@@ -72,4 +73,5 @@ class DetectorSet:
             summary=f.summary,
             metrics=f.metrics,
             seq=f.seq,
+            drill=drill,  # found by a drill's event: the playbook labels its effects 訓練
         )

@@ -44,14 +44,15 @@ def drill_scenario(profile: Profile, start: float, seed: int = 7) -> list[dict[s
             "ts": iso(start + at),
             "author": {"id": f"{official.platform}:u:{handle}", "handle": handle, "name": handle,
                        "followers": rng.randint(20, 3000)},
-            "text": text, "reply_to": None, "quote_of": None, "repost_of": None, "lang": "ja", **extra,
+            "text": text, "reply_to": None, "quote_of": None, "repost_of": None, "lang": "ja",
+            "drill": True, **extra,
         })
 
     def account(at: float, type_: str, acct: dict[str, Any], **extra: Any) -> None:
         n = len(events) + 1
         events.append({"kind": "account", "id": f"{official.platform}:drill{n:05d}:acct",
                        "platform": official.platform, "ts": iso(start + at), "type": type_,
-                       "account": acct, **extra})
+                       "account": acct, "drill": True, **extra})
 
     for minute in range(0, 60, 3):
         mention(minute * 60 + rng.randint(0, 120), f"resident{minute}", rng.choice(CHATTER).format(name=name))

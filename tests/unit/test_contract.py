@@ -316,3 +316,11 @@ def test_profile_names_must_be_a_list_of_strings() -> None:
     with pytest.raises(ContractError, match="names"):
         profile_from_dict({"municipality": {"id": "wako", "name": "和光市", "names": "和光市"},
                            "accounts": []})
+
+
+def test_a_drill_flag_is_read_only_when_it_is_json_true() -> None:
+    line = {"kind": "mention", "id": "x:1", "platform": "x", "ts": "2026-11-22T10:15:00+09:00",
+            "author": {"id": "x:u:1", "handle": "a"}, "text": "訓練です"}
+    assert event_from_dict({**line, "drill": True}).drill is True
+    assert event_from_dict({**line, "drill": "true"}).drill is False
+    assert event_from_dict(line).drill is False

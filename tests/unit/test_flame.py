@@ -372,3 +372,10 @@ def test_strong_criticism_stands_alone_and_weak_criticism_yields_to_praise_or_en
 def test_a_fast_flame_up_is_high_from_its_rate_alone() -> None:
     assert severity_for(12, 1000, per_minute=12) == "high"
     assert severity_for(12, 1000, per_minute=4) == "medium"
+
+
+def test_an_episode_opened_by_drill_events_is_a_drill() -> None:
+    drill = [mention(i * 0.5, f"drill{i}", "謝罪しろ", drill=True) for i in range(3)]
+    real = surge(start=0, count=3, prefix="real")
+    assert [d.drill for d in opened(feed(DetectorSet(profile()), drill))] == [True]
+    assert [d.drill for d in opened(feed(DetectorSet(profile()), real))] == [False]
