@@ -17,6 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from noroshi.broker import EmbeddedBroker
+from streams.contract import parse_ts
+from streams.records import iso
 from noroshi.settings import Settings
 from streams.topics import TopicNames, ensure_topics
 
@@ -146,3 +148,13 @@ async def read_until(servers: str, topics: list[str], done: Callable[[list[Consu
 
 def sample_lines() -> list[bytes]:
     return [line for line in SAMPLE.read_bytes().splitlines() if line.strip()]
+
+
+def shifted_to_now(lines: list[bytes]) -> tuple[list[bytes], float]:
+    """The scenario moved so that it ends now: live traffic is in real time, and the
+    playbook's deadlines (in event time) are compared with the worker's clock."""
+    events = [orjson.loads(line) for line in lines]
+    delta = time.time() - max(parse_ts(e["ts"]) for e in events)
+    for e in events:
+        e["ts"] = iso(parse_ts(e["ts"]) + delta)
+    return [orjson.dumps(e) for e in events], delta

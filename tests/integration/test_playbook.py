@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-import orjson
 import pytest
 
 from playbooks.policy import may_post_now
 from streams.contract import parse_ts
 from streams.records import BoardCommand, Deadline, Detection, Effect, Incident, iso
 
-from .conftest import produce, read_until, sample_lines
+from .conftest import produce, read_until, sample_lines, shifted_to_now
 
 pytestmark = pytest.mark.integration
 
@@ -29,16 +28,6 @@ def incidents_of(records) -> list[Incident]:
 
 def effects_of(records) -> list[Effect]:
     return [Effect.from_json(r.value) for r in records if r.topic == "noroshi.effects"]
-
-
-def shifted_to_now(lines: list[bytes]) -> tuple[list[bytes], float]:
-    """The scenario moved so that it ends now: live traffic is in real time, and the
-    playbook's deadlines (in event time) are compared with the worker's clock."""
-    events = [orjson.loads(line) for line in lines]
-    delta = time.time() - max(parse_ts(e["ts"]) for e in events)
-    for e in events:
-        e["ts"] = iso(parse_ts(e["ts"]) + delta)
-    return [orjson.dumps(e) for e in events], delta
 
 
 def command(n: int, incident_id: str, action: str, actor: dict, at: float, **payload) -> tuple:
