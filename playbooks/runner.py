@@ -52,9 +52,14 @@ def step(stored: Stored, inp: Input, *, profile_raw: Mapping[str, Any], rules: R
     return Stored(state, pending), decision
 
 
-def due(stored: Stored, now: float) -> list[Deadline]:
-    """The scheduled deadlines whose time has come, oldest first."""
-    ready = [Deadline.from_dict(d) for d in stored.pending.values()
+def due(raw: bytes | None, now: float) -> list[Deadline]:
+    """The scheduled deadlines in a stored entry whose time has come, oldest first.
+
+    The timer calls this every second for every stored incident, so it reads only the
+    pending deadlines and never rebuilds the playbook state.
+    """
+    pending = orjson.loads(raw).get("pending", {}) if raw else {}
+    ready = [Deadline.from_dict(d) for d in pending.values()
              if parse_ts(d["due_at"], "due_at") <= now]
     return sorted(ready, key=lambda d: parse_ts(d.due_at, "due_at"))
 

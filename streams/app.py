@@ -202,7 +202,7 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
         """The clock: scheduled deadlines whose time has come go to the playbook as events."""
         now = time.time()
         for incident_id, raw in list(playbook_state.items()):
-            for deadline in due(Stored.load(raw), now):
+            for deadline in due(raw, now):
                 if deadline.deadline_id not in fired:
                     fired.add(deadline.deadline_id)
                     log.info("deadline_passed", incident_id=incident_id, name=deadline.name,
