@@ -289,6 +289,19 @@ class MisinformationConfig:
     places_cap: int = 8
 
 
+def _count_author(claim: _Claim, author: int, cap: int) -> bool:
+    """Count an author towards a claim's spread; true when not seen before. The first
+    `cap` are kept by id, the rest only counted, to keep the state bounded."""
+    if author in claim.author_set:
+        return False
+    if len(claim.authors) < cap:
+        claim.authors.append(author)
+        claim.author_set.add(author)
+    else:
+        claim.more_authors += 1
+    return True
+
+
 class _Claim:
     """One cluster of posts carrying the same claim, with its spread and its incident."""
 
@@ -528,12 +541,7 @@ class MisinformationDetector:
         c.n += 1
         c.last = max(c.last, now)
         author = zlib.crc32(m.author.id.encode())
-        if author not in c.author_set:
-            if len(c.authors) < cfg.authors_cap:
-                c.authors.append(author)
-                c.author_set.add(author)
-            else:
-                c.more_authors += 1
+        if _count_author(c, author, cfg.authors_cap):
             c.reach += m.author.followers
         if carries:
             c.recent.append((round(now - c.t0), author))
@@ -713,12 +721,7 @@ class MisinformationDetector:
         dst.reach += src.reach
         dst.more_authors += src.more_authors
         for author in src.authors:
-            if author not in dst.author_set:
-                if len(dst.authors) < cfg.authors_cap:
-                    dst.authors.append(author)
-                    dst.author_set.add(author)
-                else:
-                    dst.more_authors += 1
+            _count_author(dst, author, cfg.authors_cap)
         shift = round(src.t0 - dst.t0)
         merged = sorted([*dst.recent, *((dt + shift, a) for dt, a in src.recent)])
         dst.recent = deque(merged[-cfg.recent_cap:], maxlen=cfg.recent_cap)
