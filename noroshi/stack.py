@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 import structlog
 
 from noroshi.broker import EmbeddedBroker
-from noroshi.settings import Settings, child_env
+from noroshi.settings import Settings, SettingsError, child_env
 from streams.contract import Profile, load_profiles
 
 log = structlog.get_logger("noroshi")
@@ -72,6 +73,19 @@ def _play_drill(settings: Settings, speed: float) -> None:
     log.info("drill_finished", events=len(lines))
 
 
+def check_board_port(settings: Settings) -> None:
+    """Fail at once, and say what to do, when the board's port is taken (a second `make run`)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((settings.board_host, settings.board_port))
+        except OSError:
+            raise SettingsError(
+                f"ポート {settings.board_port} は使用中です。すでに起動していないか確認するか、"
+                f"NOROSHI_BOARD_PORT で別のポートを指定してください。 / Port {settings.board_port} "
+                f"on {settings.board_host} is in use: is Noroshi already running? "
+                f"Set NOROSHI_BOARD_PORT to another port.") from None
+
+
 def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -88,6 +102,7 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
     from streams.topics import TopicNames, ensure_topics
 
     # SIGTERM (docker stop, systemd) stops the stack like Ctrl-C does.
+    check_board_port(settings)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with ExitStack() as stack:
         if not settings.broker:

@@ -183,3 +183,18 @@ def test_a_malformed_setting_exits_2_naming_the_variable(
 
     assert code == 2
     assert capsys.readouterr().err.startswith("noroshi: NOROSHI_PARTITIONS=")
+
+
+def test_run_refuses_a_board_port_in_use_at_once_in_both_languages(monkeypatch, capsys) -> None:
+    import socket
+
+    from noroshi.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("NOROSHI_BOARD_PORT", str(port))
+        assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert f"ポート {port} は使用中です" in err and f"Port {port} on 127.0.0.1 is in use" in err
