@@ -20,7 +20,12 @@ from typing import Any
 
 from streams.contract import Event, Mention, Profile
 from streams.detectors.common import Context, Finding
-from streams.detectors.text import contains_any, fold_phrases, normalize
+from streams.detectors.text import KATA_TO_HIRA, contains_any, fold_phrases, normalize
+
+def _folded_pattern(source: str) -> re.Pattern[str]:
+    """A pattern over normalised text: its katakana folded to hiragana like the posts'."""
+    return re.compile(source.translate(KATA_TO_HIRA))
+
 
 # Criticism that stands on its own: demands, accusations, outrage (批判・要求・非難).
 STRONG_CRITICISM = fold_phrases((
@@ -40,12 +45,41 @@ STRONG_CRITICISM = fold_phrases((
     "腹立", "ムカつ", "むかつ", "うんざり", "言いたいの", "何様", "上から目線", "傲慢", "無責任",
     "隠蔽", "ごまかし", "誤魔化", "逃げるな", "説明になってない", "開き直", "理解に苦しむ",
     "理解できない", "考えられない", "常識がない", "常識を疑", "ひどすぎ", "酷すぎ", "残念すぎ",
+    # Complaints lodged, apologies and explanations demanded, boycotts threatened.
+    "苦情", "クレーム", "通報しました", "お詫び", "詫びろ", "釈明", "弁明", "見解を", "経緯を",
+    "出てきて説明", "説明不足", "説明がない", "名前を出", "名前を公表", "決裁した", "二度と",
+    # Judgements of the organisation: incompetence, insincerity, deceit, being out of touch.
+    "お役所仕事", "役所仕事", "税金泥棒", "給料泥棒", "仕事しろ", "ちゃんとしろ", "しっかりしろ",
+    "いい加減にし", "無能", "怠慢", "ずさん", "杜撰", "お粗末", "不誠実", "誠意がない", "誠意のない",
+    "信用できない", "信頼できない", "信用を失", "信頼を失", "不信感", "言い訳", "言い逃れ", "嘘つき",
+    "うそつき", "でたらめ", "デタラメ", "的外れ", "勘違い", "わかってない", "分かってない",
+    "見下", "馬鹿", "恥さらし", "人権侵害", "人権意識", "人権感覚", "セクハラ",
+    "パワハラ", "ルッキズム", "性差別", "ドン引き", "引くわ", "最低限の", "非難", "批判殺到",
 ))
+# Criticism said with a pattern rather than a word: a quality the organisation lacks
+# (配慮が欠けている, センスゼロ), doubting its judgement (感覚を疑う), "no organisation
+# should do this", "deserves the backlash", quitting in protest, and ironic praise.
+_PATTERNS = _folded_pattern(
+    r"(感覚|配慮|センス|危機感|常識|良識|デリカシー|人権|倫理|意識|品位|品性|誠意|想像力|リテラシー)"
+    r"(が|も|の)?(ゼロ|皆無|欠如|欠け|足りな|足らな|不足|無さ|なさすぎ|がない|なさ)"
+    r"|(感覚|神経|センス|常識|良識|見識|人格|正気|目|耳)を疑"
+    r"|(やって|して|やる|する|書く|載せる)(いい)?(こと|事)じゃ(ない|ねえ|ねー)"
+    r"|(叩かれ|批判され|炎上し|怒られ|責められ|言われ)て(も)?(当然|当たり前|仕方|しかたな)"
+    r"|(もう|二度と).{0,15}(やめる|やめます|しない|しません|行かない|行きません|買わない|頼まない|払わない|見ない|応援しない)"
+    r"|アウト(でしょ|だろ|だよ|です|じゃ|やろ|$|[。!！、\s])|これはない|これはだめ|これはダメ"
+    r"|[(（](呆|棒)[)）]|ある意味(天才|すごい|凄い|さすが)|悪い意味で|らしいといえばらしい"
+    r"|昭和(で止ま|から来|の価値観|脳|かよ|感覚)|価値観が(古|昭和)"
+    r"|(消して|削除して)(逃げ|終わり|済ま)|逃げるな|隠すな|ごまかすな"
+    # Kana words that hide inside everyday ones: ください (ダサい), ばかり (バカ).
+    r"|(?<!く)ださ(い|すぎ|っ)|(?<![っや])ばか(?!り)|(?<![ち])あほ(?!う)"
+)
 # Negative on their own but also everyday words ("ひどい雨"): vetoed by praise or an enquiry.
 WEAK_CRITICISM = fold_phrases((
     "ひどい", "酷い", "残念", "迷惑", "困る", "困ります", "不満", "納得でき", "納得いかない",
     "意味不明", "意味がわから", "疑問", "なぜこんな", "どうしてこんな", "なんでこんな", "批判",
-    "微妙", "いかがなものか", "どうかと思", "ダサい", "寒い", "痛い",
+    "微妙", "いかがなものか", "どうかと思", "寒い", "痛い",
+    "悲しくな", "悲しい", "萎え", "もう無理", "あーあ", "怖い", "こわい", "嫌だ", "いやだ",
+    "なにこれ", "何これ", "なんだこれ", "何だこれ", "がっかり", "うーん", "はぁ?",
 ))
 PRAISE = fold_phrases((
     "ありがとう", "素晴らしい", "すばらしい", "最高", "楽しみ", "感動", "応援", "素敵", "すてき",
@@ -56,12 +90,13 @@ PRAISE = fold_phrases((
 _ENQUIRY = re.compile(r"(ですか|ますか|でしょうか|教えて|いつ|どこ|何時|なんじ|開いて|使えます)")
 # Rhetorical questions of responsibility, cost and judgement (誰が承認した？いくら使った？),
 # sarcasm markers and angry emoji: criticism without a criticism word.
-_RHETORICAL = re.compile(
-    r"(誰[がも].{0,12}(承認|決め|ok|許可|作っ|考え|止め|通し|気づ|指摘|おかしい|チェック)"
+_RHETORICAL = _folded_pattern(
+    r"(誰[がもか].{0,12}(承認|決め|ok|許可|作っ|考え|止め|通し|気づ|気付|指摘|反対|おかしい|チェック|言わ)"
+    r"|誰(に向け|向け|得|のため)|(go|ゴー|ok|オーケー)(が|を)?(出|サイン)|これ(を)?通し"
     r"|いくら.{0,8}(使|かけ|かか|税金|予算)|予算.{0,6}(いくら|無駄)"
     r"|(どういう|何の|なんの)意図|意図が(わから|不明|見えな)|何を考え|なにを考え|何考え"
     r"|何人.{0,10}(ok|見て|通し|チェック)|ok出し|ゴーサイン|止める人"
-    r"|皮肉|(^|\s)は[?？]|[🤬💢😡😠👎🙄😤])"
+    r"|皮肉|(^|\s)は[?？]|[🤬💢😡😠👎🙄😤🙃❌😒🤮])"
 )
 
 _HANDLE = re.compile(r"@([A-Za-z0-9_.]+)")
@@ -71,7 +106,7 @@ OTHER, CRITICAL, ENQUIRY = 0, 1, 2
 def classify(text: str) -> int:
     """CRITICAL, ENQUIRY (a plain question: not an opinion) or OTHER."""
     norm = normalize(text)
-    if contains_any(norm, STRONG_CRITICISM) or _RHETORICAL.search(norm):
+    if contains_any(norm, STRONG_CRITICISM) or _RHETORICAL.search(norm) or _PATTERNS.search(norm):
         return CRITICAL
     enquiry = _ENQUIRY.search(norm) is not None
     if contains_any(norm, WEAK_CRITICISM) and not contains_any(norm, PRAISE) and not enquiry:

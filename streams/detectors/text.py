@@ -14,7 +14,7 @@ from functools import lru_cache
 _URL = re.compile(r"https?://\S+")
 _HANDLE = re.compile(r"@[A-Za-z0-9_.\-]+")
 _SPACE = re.compile(r"\s+")
-_KATA_TO_HIRA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
+KATA_TO_HIRA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
 
 
 @lru_cache(maxsize=8192)  # several detectors normalise the same post; reposts repeat texts
@@ -22,7 +22,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _URL.sub(" ", text)
     text = _HANDLE.sub(" ", text)
-    text = text.translate(_KATA_TO_HIRA).lower()
+    text = text.translate(KATA_TO_HIRA).lower()
     return _SPACE.sub(" ", text).strip()
 
 

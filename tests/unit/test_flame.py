@@ -369,6 +369,34 @@ def test_strong_criticism_stands_alone_and_weak_criticism_yields_to_praise_or_en
     assert is_critical(text) is expected
 
 
+@pytest.mark.parametrize("text", [
+    "危機管理の意識がゼロ",  # a quality the organisation lacks
+    "デリカシーが欠如してる",
+    "担当部署の神経を疑う",  # doubting its judgement
+    "自治体がやっていいことじゃないでしょ",
+    "こんな投稿、叩かれて当然",
+    "もう二度とこの町には行かない",  # quitting in protest
+    "完全にアウトでしょ",
+    "素敵な企画ですね（棒）",  # ironic praise
+    "誰得なのこの動画",
+    "会議で誰か反対しなかったの？",
+    "苦情を送りました",
+])
+def test_criticism_said_with_a_pattern_rather_than_a_listed_word_is_critical(text: str) -> None:
+    assert is_critical(text)
+
+
+@pytest.mark.parametrize("text", [
+    "公共交通機関をご利用ください",  # ください hides ダサい
+    "引っ越してきたばかりです",  # ばかり hides バカ
+    "昨日の揺れ、やばかった",  # やばかった hides バカ
+    "アウトドア用品の貸し出しはありますか",  # アウトドア is not アウト
+    "昭和レトロな商店街、素敵でした",
+])
+def test_everyday_words_that_contain_a_criticism_word_are_not_critical(text: str) -> None:
+    assert not is_critical(text)
+
+
 def test_a_fast_flame_up_is_high_from_its_rate_alone() -> None:
     assert severity_for(12, 1000, per_minute=12) == "high"
     assert severity_for(12, 1000, per_minute=4) == "medium"
