@@ -120,6 +120,17 @@ _HASHTAG = re.compile(r"[#＃]([^\s#＃、。,.!?！？「」()（）\[\]【】]
 _URL = re.compile(r"https?://[^\s　]+")
 
 
+def onset(rng: random.Random, start: float, rates: tuple[float, float], counts: tuple[int, int]) -> list[int]:
+    """Times of the posts that follow an episode's first one at a steady rate (per minute):
+    gaps within ±50 % of the mean, as in the contract's sample, not Poisson's long silences."""
+    gap = MINUTE / rng.uniform(*rates)
+    times, t = [], float(start)
+    for _ in range(rng.randint(*counts)):
+        t += gap * rng.uniform(.5, 1.5)
+        times.append(int(t))
+    return times
+
+
 def hashtags_in(text: str) -> list[str]:
     """The contract's own rule (streams.contract.hashtags_in), kept here without imports."""
     return list(dict.fromkeys(unicodedata.normalize("NFKC", m) for m in _HASHTAG.findall(text)))
@@ -934,6 +945,12 @@ class Timing:
     rumour_peak: tuple[int, int]
     rumour_shape: float
     quake_burst: float  # share of a quake's posts in its first minutes
+    # The first minutes of an episode (as in the contract's sample: the label starts when
+    # the surge does): posts per minute and how many come at that steady rate before the
+    # build-up to the peak takes over.
+    flame_onset: tuple[tuple[float, float], tuple[int, int]]
+    rumour_onset: tuple[tuple[float, float], tuple[int, int]]
+    rain_onset: tuple[tuple[float, float], tuple[int, int]]
     rain_peak: tuple[int, int]  # minutes from the first rain post to the peak
     praise_peak: tuple[int, int]
 
@@ -952,6 +969,7 @@ TIMINGS = {
         office=(0, 0, 0, 0, 0, 0, 0, 0, .6, 1.4, 1.3, 1.1, .6, 1.0, 1.1, 1.0, .9, .6, .2, .1, 0, 0, 0, 0),
         flame_lead=(8, 45), flame_peak={"slow": (10, 20), "medium": (35, 60), "big": (20, 32)},
         flame_shape=3.0, rumour_peak=(45, 75), rumour_shape=2.0, quake_burst=.45,
+        flame_onset=((.6, 2.0), (4, 8)), rumour_onset=((.5, 1.5), (3, 6)), rain_onset=((.5, 1.5), (4, 8)),
         rain_peak=(90, 150), praise_peak=(30, 60),
     ),
     "variant": Timing(
@@ -962,6 +980,7 @@ TIMINGS = {
         office=(0, 0, 0, 0, 0, 0, 0, .2, .9, 1.2, 1.2, 1.0, .3, 1.2, 1.2, 1.1, 1.0, .8, .4, .2, 0, 0, 0, 0),
         flame_lead=(50, 200), flame_peak={"slow": (15, 40), "medium": (60, 110), "big": (30, 45)},
         flame_shape=1.8, rumour_peak=(80, 140), rumour_shape=1.4, quake_burst=.3,
+        flame_onset=((.5, 1.5), (3, 7)), rumour_onset=((.5, 1.2), (3, 6)), rain_onset=((.5, 1.2), (3, 7)),
         rain_peak=(150, 240), praise_peak=(60, 120),
     ),
 }
@@ -1724,7 +1743,8 @@ def ep_flame(sim: Sim, t: int, size: str = "medium", platform: str = "x", trigge
 
     n = rng.randint(70, 140) if size == "medium" else rng.randint(1000, 1250)
     peak = MINUTE * rng.randint(*tm.flame_peak[size])
-    times = [first] + arrivals(rng, first + 30, n - 1, peak, tm.flame_shape)
+    early = onset(rng, first, *tm.flame_onset)
+    times = sorted([first] + early + arrivals(rng, first + 30, n - 1 - len(early), peak, tm.flame_shape))
     critics: list[Person] = []
     loud: list[dict[str, Any]] = []
     for when in times:
@@ -1743,8 +1763,8 @@ def ep_flame(sim: Sim, t: int, size: str = "medium", platform: str = "x", trigge
         base = int(datetime.fromisoformat(ev["ts"]).timestamp())
         for _ in range(rng.randint(5, 25)):
             sim.repost(base + rng.randint(30, 90 * MINUTE), sim.stranger(acct.platform), ev)
-    for _ in range(n // 12):
-        when = rng.randint(first, times[int(len(times) * .9)])
+    for _ in range(n // 12):  # defenders answer the criticism, so they follow it
+        when = rng.choice(times[: int(len(times) * .9) + 1]) + rng.randint(MINUTE, 20 * MINUTE)
         sim.post(when, sim.local_or_stranger(acct.platform), sim.deco(sim.say("flame_support")), reply=target)
     if apology if apology is not None else rng.random() < .7:
         t_ap = first + int(peak * rng.uniform(1.6, 2.6))
@@ -1833,7 +1853,9 @@ def ep_rumour(sim: Sim, t: int, claim: str | None = None, size: str | None = Non
     carriers: list[dict[str, Any]] = [origin]
     weights: list[float] = [8.0]
     ids = [origin["id"]]
-    times = arrivals(rng, t + 60, n, MINUTE * rng.randint(*tm.rumour_peak), tm.rumour_shape)
+    early = onset(rng, t, *tm.rumour_onset)
+    times = sorted(early + arrivals(rng, t + 60, n - len(early), MINUTE * rng.randint(*tm.rumour_peak),
+                                   tm.rumour_shape))
     tag = sim.slots["dtag" if disaster else "tag"]
     for when in times:
         r = rng.random()
@@ -1908,7 +1930,8 @@ def ep_disaster(sim: Sim, t: int, kind: str = "quake", alert: bool = True, rumou
         lead = {"rain": (20, 60), "typhoon": (30, 90), "snow": (60, 120)}[kind]
         first = t + MINUTE * rng.randint(*lead) if alert else t
         peak = MINUTE * rng.randint(*tm.rain_peak)
-        times = [first] + arrivals(rng, first + 60, n - 1, peak, 2.0)
+        early = onset(rng, first, *tm.rain_onset)
+        times = sorted([first] + early + arrivals(rng, first + 60, n - 1 - len(early), peak, 2.0))
         if alert:
             sim.alert(t, f"{title1}", code1, f"{area}に{title1}が発表されました。")
             sim.alert(first + peak // 2, title2, code2, f"{area}：{title2}。")
