@@ -91,6 +91,23 @@ class Rules(Protocol):
     def blocking(self, findings: Sequence[CheckFinding]) -> bool: ...
 
 
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _tree_copy(value: Any) -> Any:
+    """A deep copy of a JSON-like tree (dicts, lists, scalars), several times faster
+    than `copy.deepcopy`, which a playbook step calls for every stored field;
+    anything else is left to `copy.deepcopy`."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is dict:
+        return {k: _tree_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_tree_copy(v) for v in value]
+    return copy.deepcopy(value)
+
 @dataclass(frozen=True)
 class PolicyRules:
     """`Rules` on top of the `playbooks.policy` and `playbooks.checks` modules."""
@@ -272,14 +289,14 @@ class PlaybookState:
         return next((d for d in self.drafts if d.draft_id == draft_id), None)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
+        out = {f.name: _tree_copy(getattr(self, f.name)) for f in fields(self)}
         out["drafts"] = [d.to_dict() for d in self.drafts]
         return out
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> PlaybookState:
         names = {f.name for f in fields(cls)}
-        values = {k: copy.deepcopy(v) for k, v in obj.items() if k in names}
+        values = {k: _tree_copy(v) for k, v in obj.items() if k in names}
         values["drafts"] = [Draft.from_dict(d) for d in obj.get("drafts", ())]
         return cls(**values)
 
@@ -518,14 +535,14 @@ class _Ctx:
     def effect(self, kind: str, payload: dict[str, Any], *, root: str | None = None,
                attempt: int = 1) -> Effect:
         effect_id = f"{self.st.incident_id}:{kind}:{self._next('effect:' + kind)}"
-        sent = _labelled(payload) if self.st.drill else copy.deepcopy(payload)
+        sent = _labelled(payload) if self.st.drill else _tree_copy(payload)
         if root is not None:
             sent["retry_of"] = root
         made = Effect(effect_id=effect_id, incident_id=self.st.incident_id,
                       municipality=self.st.municipality, kind=kind, at=self.at, payload=sent,
                       drill=self.st.drill)
         self.effects.append(made)
-        self.st.sent[effect_id] = {"kind": kind, "payload": copy.deepcopy(payload),
+        self.st.sent[effect_id] = {"kind": kind, "payload": _tree_copy(payload),
                                    "root": root or effect_id, "attempt": attempt}
         while len(self.st.sent) > EFFECT_MEMORY:
             del self.st.sent[next(iter(self.st.sent))]
@@ -609,7 +626,7 @@ def _draft_view(d: Draft) -> dict[str, Any]:
 
 def _labelled(payload: dict[str, Any]) -> dict[str, Any]:
     """訓練: every text a person could read starts with 【訓練】."""
-    out = copy.deepcopy(payload)
+    out = _tree_copy(payload)
     for key in ("message_ja", "message_en", "report_text_ja", "subject_ja"):
         if isinstance(out.get(key), str):
             out[key] = DRILL_LABEL + out[key]

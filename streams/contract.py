@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -22,6 +23,8 @@ ACCOUNT_EVENT_TYPES = frozenset(
 INCIDENT_TYPES = ("flame", "impersonation", "misinformation", "disaster")
 SEVERITIES = ("low", "medium", "high", "critical")
 
+T = TypeVar("T")
+
 _HASHTAG = re.compile(r"[#＃]([^\s#＃、。,.!?！？「」()（）\[\]【】]+)")
 
 
@@ -31,6 +34,11 @@ class ContractError(ValueError):
 
 def parse_ts(value: Any, where: str = "ts") -> float:
     """RFC 3339 with an offset → POSIX seconds. Naive times are refused."""
+    seconds = _usual_ts(value)
+    return seconds if seconds is not None else _checked_ts(value, where)
+
+
+def _checked_ts(value: Any, where: str) -> float:
     if not isinstance(value, str) or not value:
         raise ContractError(f"{where}: expected an RFC 3339 time string, got {value!r}")
     try:
@@ -40,6 +48,50 @@ def parse_ts(value: Any, where: str = "ts") -> float:
     if parsed.tzinfo is None:
         raise ContractError(f"{where}: time {value!r} has no UTC offset")
     return parsed.timestamp()
+
+
+# Nearly every time the sources and Noroshi itself write has the form
+# "YYYY-MM-DDTHH:MM:SS+hh:mm"; such a time is the start of its day in its offset
+# plus the clock, and the start of the day is parsed once per day and offset
+# (`datetime.timestamp()` alone costs more than the whole fast path).
+_CLOCK_MINUTES = {f"{h:02d}:{m:02d}": h * 3600 + m * 60 for h in range(24) for m in range(60)}
+_CLOCK_SECONDS = {f"{s:02d}": s for s in range(60)}
+#: "YYYY-MM-DDT±hh:mm" → POSIX seconds at 00:00:00 that day; emptied when full (days only move on).
+_DAY_STARTS: dict[str, float] = {}
+_DAY_STARTS_CAP = 4096
+
+
+def _usual_ts(value: Any) -> float | None:
+    """`parse_ts` of a time in the usual form, or None for any other value (valid or not).
+
+    A day is stored only after `datetime.fromisoformat` accepted a time of this
+    exact shape with that date and offset, and the clock is checked against its
+    ranges here, so the answer is `_checked_ts`'s to the bit (whole seconds are
+    exact in a float).
+    """
+    if type(value) is not str or len(value) != 25 or value[16] != ":":
+        return None
+    hours_minutes = _CLOCK_MINUTES.get(value[11:16])
+    seconds = _CLOCK_SECONDS.get(value[17:19])
+    if hours_minutes is None or seconds is None:
+        return None
+    clock = hours_minutes + seconds
+    key = value[:11] + value[19:]
+    start = _DAY_STARTS.get(key)
+    if start is None:
+        if value[4] != "-" or value[7] != "-" or value[10] != "T" or value[19] not in "+-" or value[22] != ":":
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))  # as `_checked_ts` reads it
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            return None
+        start = parsed.timestamp() - clock
+        if len(_DAY_STARTS) >= _DAY_STARTS_CAP:
+            _DAY_STARTS.clear()
+        _DAY_STARTS[key] = start
+    return start + clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +215,8 @@ def _str_list(obj: dict[str, Any], key: str) -> tuple[str, ...]:
 
 
 def hashtags_in(text: str) -> tuple[str, ...]:
+    if "#" not in text and "＃" not in text:
+        return ()  # most posts: the pattern needs one of the two signs
     return tuple(unicodedata.normalize("NFKC", m) for m in _HASHTAG.findall(text))
 
 
@@ -238,6 +292,16 @@ _BUILDERS = {"mention": _mention, "account": _account_event, "alert": _alert}
 
 
 def event_from_dict(obj: Any) -> Event:
+    if type(obj) is dict and obj.get("kind") == "mention":
+        try:
+            return _usual_mention(obj)
+        except _Unusual:
+            pass  # something to check step by step, and perhaps to refuse
+    return _checked_event(obj)
+
+
+def _checked_event(obj: Any) -> Event:
+    """Every check in contract order, each failure with its reason."""
     if not isinstance(obj, dict):
         raise ContractError(f"expected a JSON object, got {type(obj).__name__}")
     kind = obj.get("kind")
@@ -254,6 +318,131 @@ def event_from_dict(obj: Any) -> Event:
     base = {"id": event_id, "platform": platform, "ts": parse_ts(ts_text), "ts_text": ts_text,
             "drill": obj.get("drill") is True}
     return builder(obj, base)
+
+
+# --- the usual mention, built in one go ----------------------------------------------
+#
+# Mentions are nearly all the traffic and nearly all alike. `_usual_mention` takes
+# the well-formed ones with each value of its exact JSON type and builds them
+# without the per-field helpers and keyword arguments of the checked path; it
+# gives up (`_Unusual`) on anything else, a `str` subclass included, and the
+# checked path then builds the same event or names what is wrong. So it accepts a
+# subset of what `_checked_event` accepts and builds an equal event from it.
+
+
+class _Unusual(Exception):
+    """Not the usual shape: leave the event to `_checked_event`."""
+
+
+def _positional_constructor(cls: type[T]) -> Callable[..., T]:
+    """`cls(*values)` for a frozen slotted dataclass, without its `__init__`.
+
+    A frozen dataclass's `__init__` stores each field through `object.__setattr__`
+    by name; calling each slot's own descriptor is about twice as fast. Fields
+    with `init=False` get their default, as `__init__` gives them.
+    """
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} has a __post_init__ that this constructor would skip")
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    params = []
+    lines = ["    self = new(cls)"]
+    for f in fields(cls):  # type: ignore[arg-type]
+        namespace[f"set_{f.name}"] = cls.__dict__[f.name].__set__
+        if f.init:
+            params.append(f.name)
+            lines.append(f"    set_{f.name}(self, {f.name})")
+        else:
+            if f.default is MISSING:
+                raise TypeError(f"{cls.__name__}.{f.name}: init=False needs a plain default")
+            namespace[f"default_{f.name}"] = f.default
+            lines.append(f"    set_{f.name}(self, default_{f.name})")
+    source = f"def construct({', '.join(params)}):\n" + "\n".join(lines) + "\n    return self\n"
+    exec(source, namespace)  # noqa: S102 — generated from the class's own field names
+    return namespace["construct"]  # type: ignore[no-any-return]
+
+
+_new_post_ref = _positional_constructor(PostRef)
+_new_author = _positional_constructor(Author)
+_new_mention = _positional_constructor(Mention)
+
+
+def _usual_ref(value: Any) -> PostRef | None:
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise _Unusual
+    post_id = value.get("post_id")
+    account = value.get("account")
+    if type(post_id) is not str:
+        raise _Unusual
+    if account is None:
+        account = ""
+    elif type(account) is not str:
+        raise _Unusual
+    return _new_post_ref(post_id, account.lstrip("@"))
+
+
+def _usual_strs(value: Any) -> tuple[str, ...]:
+    """A list of exact `str`s as a tuple; None as ()."""
+    if value is None or type(value) is list and not value:
+        return ()
+    if type(value) is not list:
+        raise _Unusual
+    for item in value:
+        if type(item) is not str:
+            raise _Unusual
+    return tuple(value)
+
+
+def _usual_mention(obj: dict[str, Any]) -> Mention:
+    """`_checked_event` of a usual mention (`obj["kind"] == "mention"`), or `_Unusual`."""
+    get = obj.get
+    event_id = get("id")
+    platform = get("platform")
+    author = get("author")
+    text = get("text")
+    if (type(event_id) is not str or not event_id or type(platform) is not str or platform not in PLATFORMS
+            or type(author) is not dict or type(text) is not str):
+        raise _Unusual
+    ts_text = get("ts")
+    ts = _usual_ts(ts_text)
+    if ts is None:
+        raise _Unusual
+
+    author_get = author.get
+    author_id = author_get("id")
+    handle = author_get("handle")
+    name = author_get("name")
+    followers = author_get("followers", 0)
+    if type(author_id) is not str or type(handle) is not str:
+        raise _Unusual
+    if name is None:
+        name = ""
+    elif type(name) is not str:
+        raise _Unusual
+    if followers is None:
+        followers = 0
+    elif type(followers) is not int or followers < 0:  # type(True) is bool: a bool is unusual
+        raise _Unusual
+    created_at = author_get("created_at")
+
+    tags = get("hashtags")
+    found = hashtags_in(text) if tags is None else _usual_strs(tags)
+    hashtags = tuple(t.lstrip("#＃") for t in found) if found else ()
+    lang = get("lang")
+    geo = get("geo")
+    return _new_mention(
+        event_id, platform, ts, ts_text,
+        _new_author(author_id, handle.lstrip("@"), name, followers,
+                    created_at if isinstance(created_at, str) else None),
+        text,
+        _usual_ref(get("reply_to")), _usual_ref(get("quote_of")), _usual_ref(get("repost_of")),
+        hashtags,
+        _usual_strs(get("urls")),
+        lang if isinstance(lang, str) else None,
+        geo if isinstance(geo, dict) else None,
+        get("drill") is True,
+    )
 
 
 def parse_event(raw: bytes | str) -> Event:

@@ -23,6 +23,11 @@ from streams.records import Detection, incident_id_for, iso
 SEEN_CAP = 2000
 
 
+# A context is frozen: one of each serves every event.
+_CALM = Context()
+_IN_DISASTER = Context(disaster_active=True)
+
+
 class DetectorSet:
     """All detectors of one municipality, idempotent per event id."""
 
@@ -40,6 +45,7 @@ class DetectorSet:
             "impersonation": ImpersonationDetector(profile, state.get("impersonation")),
             "misinformation": MisinformationDetector(profile, state.get("misinformation")),
         }
+        self._others = tuple((k, d) for k, d in self.detectors.items() if d is not self.disaster)
 
     def to_state(self) -> dict[str, Any]:
         return {"seen": list(self.seen),
@@ -52,11 +58,12 @@ class DetectorSet:
         if len(self.seen) > SEEN_CAP:
             del self.seen[next(iter(self.seen))]
         found = [self._detection("disaster", f, event.drill)
-                 for f in self.disaster.on_event(event, Context())]
-        ctx = Context(disaster_active=self.disaster.active)
-        for kind, detector in self.detectors.items():
-            if detector is not self.disaster:
-                found.extend(self._detection(kind, f, event.drill) for f in detector.on_event(event, ctx))
+                 for f in self.disaster.on_event(event, _CALM)]
+        ctx = _IN_DISASTER if self.disaster.active else _CALM
+        for kind, detector in self._others:
+            findings = detector.on_event(event, ctx)
+            if findings:  # most events find nothing
+                found += [self._detection(kind, f, event.drill) for f in findings]
         return found
 
     def _detection(self, kind: str, f: Finding, drill: bool) -> Detection:

@@ -313,6 +313,8 @@ class _Official(NamedTuple):
 _OFFICE_WORDS = tuple(fold_name(w) for w in ("市役所", "役所", "役場", "市庁", "広報", "市長", "防災",
                                               "危機管理"))
 _OFFICE_SUFFIX = re.compile(r"(?:課|局|室)$")
+#: Display names whose `name_match` is remembered per municipality (a few hundred KB at most).
+_NAME_MATCHES_CAP = 4096
 
 
 class _Officials:
@@ -353,13 +355,23 @@ class _Officials:
         self.name_target_chars = tuple((t, frozenset(t)) for t in self.name_targets)
         self.name_chars = frozenset("".join(self.name_targets))
         self.name_screen = _chars_folding_into(self.name_chars)
-        self.variants = tuple((a.handle, v) for a in self.accounts for v in a.variants)
+        # One handle on several platforms gives the same variants once per account. A
+        # repeated variant measures every handle exactly as its first occurrence did, and
+        # `handle_match` keeps the first account on ties, so only the first is compared.
+        first_with: dict[_Variant, str] = {}
+        for a in self.accounts:
+            for v in a.variants:
+                first_with.setdefault(v, a.handle)
+        self.variants = tuple((official, v) for v, official in first_with.items())
         self.variant_chars = frozenset().union(*(v.chars for _, v in self.variants))
         self.variant_need = min((len(v.chars) - v.slack for _, v in self.variants), default=0)
         names_rx = "|".join(re.escape(n) for n in sorted(set(self.name_targets), key=len, reverse=True))
         self.bio_claim = re.compile(
             rf"(?:{names_rx})(?:\w{{0,8}}?(?:役所|役場|市庁|広報|課|局|室))?[のノ]?(?:公式|オフィシャル|official)"
         ) if names_rx else None
+        #: `name_match` of the display names that get past its character screens; many
+        #: residents share a name ("ゆき@東湊"). Emptied when full: it only saves work.
+        self._name_matches: dict[str, tuple[float, str | None, bool]] = {}
 
     @staticmethod
     def _variant(form: str, contained_counts: bool) -> _Variant:
@@ -378,21 +390,23 @@ class _Officials:
         near = [(h, v) for h, v in self.variants if len(v.chars - chars) <= v.slack]
         if not near:
             return 0.0, None  # the common path: an ordinary handle
-        candidates = handle_variants(handle)
+        # Each candidate's length and letters once, not once per official variant.
+        candidates = [(c, len(c), frozenset(c)) for c in handle_variants(handle)]
         best, match = 0.0, None
         for official, v in near:
-            if v.contained_counts and len(v.form) >= _MIN_VARIANT and v.form in folded:
-                sim = len(v.form) / len(folded)
+            form, form_len, form_chars = v.form, len(v.form), v.chars
+            if v.contained_counts and form_len >= _MIN_VARIANT and form in folded:
+                sim = form_len / len(folded)
                 if match is None or sim > best:
                     best, match = sim, official
-            for c in candidates:
-                n = max(len(c), len(v.form))
+            for c, c_len, c_chars in candidates:
+                n = c_len if c_len > form_len else form_len
                 allowed = _handle_allowance(n)
-                if abs(len(c) - len(v.form)) > allowed or len(v.chars.difference(c)) > allowed:
+                if abs(c_len - form_len) > allowed or len(form_chars - c_chars) > allowed:
                     continue  # each letter only one side has costs an edit
-                if len(frozenset(c) - v.chars) > allowed:
+                if len(c_chars - form_chars) > allowed:
                     continue
-                d = edit_distance(c, v.form, allowed)
+                d = edit_distance(c, form, allowed)
                 if d <= allowed and (match is None or 1 - d / n > best):
                     best, match = 1 - d / n, official
         return best, match
@@ -412,13 +426,24 @@ class _Officials:
         if name.isascii():  # "Wako City Official" is compared like a handle
             if len(name) < _MIN_VARIANT or not self.may_look_alike(fold_handle(name)):
                 return 0.0, None, False
+        elif self.name_screen.isdisjoint(name):
+            return 0.0, None, False  # the common path: no character of any official name
+        found = self._name_matches.get(name)
+        if found is None:
+            found = self._name_match(name)
+            if len(self._name_matches) >= _NAME_MATCHES_CAP:
+                self._name_matches.clear()
+            self._name_matches[name] = found
+        return found
+
+    def _name_match(self, name: str) -> tuple[float, str | None, bool]:
+        """`name_match` of a name that got past the character screens."""
+        if name.isascii():
             folded = _NOT_A_NAME_CHAR.sub("", _CLAIM_WORDS.sub("", name.lower()))
             if len(folded) >= _MIN_VARIANT:
                 sim, handle = self.handle_match(folded)
                 return sim, handle, False
             return 0.0, None, False
-        if self.name_screen.isdisjoint(name):
-            return 0.0, None, False  # the common path: no character of any official name
         folded = fold_name(name)
         if not folded or self.name_chars.isdisjoint(folded):
             return 0.0, None, False

@@ -324,3 +324,49 @@ def test_a_drill_flag_is_read_only_when_it_is_json_true() -> None:
     assert event_from_dict({**line, "drill": True}).drill is True
     assert event_from_dict({**line, "drill": "true"}).drill is False
     assert event_from_dict(line).drill is False
+
+
+# --- the usual mention's short path ----------------------------------------
+
+
+def _suite_mentions() -> list[dict[str, Any]]:
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for folder in ("scenarios", "scenarios-variant"):
+        for path in sorted((root / folder).glob("*.jsonl")):
+            found += [o for o in map(orjson.loads, path.read_bytes().splitlines()) if o.get("kind") == "mention"]
+    return found
+
+
+def test_the_short_path_builds_the_same_mention_as_the_checked_path_for_every_suite_line() -> None:
+    from streams.contract import _checked_event, _usual_mention
+
+    mentions = _suite_mentions()
+    assert len(mentions) > 10_000
+    for obj in mentions:
+        assert _usual_mention(obj) == _checked_event(obj), obj["id"]
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    pytest.param("ts", "2026-11-22T10:15:00Z", id="ts in Z form"),
+    pytest.param("ts", "2026-11-22T10:15:00.250+09:00", id="ts with a fraction"),
+    pytest.param("ts", "2026-02-30T10:15:00+09:00", id="a day that does not exist"),
+    pytest.param("ts", "2026-11-22T24:15:00+09:00", id="an hour out of range"),
+    pytest.param("author.followers", True, id="followers a bool"),
+    pytest.param("author.followers", 12.0, id="followers a float"),
+    pytest.param("hashtags", ["和光市", 3], id="a hashtag not a string"),
+    pytest.param("reply_to", {"post_id": 5}, id="reply_to post_id not a string"),
+])
+def test_an_unusual_mention_gets_the_checked_paths_answer(path: str, value: Any) -> None:
+    from streams.contract import _checked_event
+
+    obj = changed(MENTION, path, value)
+    try:
+        expected: Any = _checked_event(copy.deepcopy(obj))
+    except ContractError as exc:
+        expected = str(exc)
+    try:
+        got: Any = event_from_dict(obj)
+    except ContractError as exc:
+        got = str(exc)
+    assert got == expected
