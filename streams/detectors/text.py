@@ -19,6 +19,24 @@ KATA_TO_HIRA = {cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)}
 
 @lru_cache(maxsize=8192)  # several detectors normalise the same post; reposts repeat texts
 def normalize(text: str) -> str:
+    """NFKC, URLs and @handles out, katakana as hiragana, lower case, spaces folded.
+
+    Several detectors normalise the same post as it passes: the last few answers
+    are kept (a small bounded cache; the function is pure)."""
+    found = _RECENT.get(text)
+    if found is None:
+        found = _normalize(text)
+        if len(_RECENT) >= _RECENT_CAP:
+            _RECENT.clear()
+        _RECENT[text] = found
+    return found
+
+
+_RECENT: dict[str, str] = {}
+_RECENT_CAP = 64
+
+
+def _normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _URL.sub(" ", text)
     text = _HANDLE.sub(" ", text)

@@ -23,3 +23,13 @@ def test_a_week_of_heavy_flame_up_keeps_the_state_far_below_a_kafka_message() ->
             "reply_to": {"post_id": "x:p1", "account": "wako_city_official"}}))
     size = len(orjson.dumps(detectors.to_state()))
     assert size < STATE_WARN_BYTES / 2, f"state grew to {size} bytes"
+
+
+def test_the_normalisation_cache_stays_small_and_answers_as_the_function_does() -> None:
+    from streams.detectors import text
+
+    texts = [f"ﾜｺｳｼ の 投稿 {i} https://example.jp/{i} @wako_city" for i in range(1000)]
+    answers = [text.normalize(t) for t in texts]
+    assert len(text._RECENT) <= text._RECENT_CAP
+    assert answers == [text._normalize(t) for t in texts]
+    assert answers[5] == "わこうし の 投稿 5"
