@@ -1037,6 +1037,9 @@ def _message(ctx: _Ctx, reason: str) -> tuple[str, str]:
                                "Posted within a pre-approved category (report after posting)."),
         "channel_failed": ("送信に失敗しました。手動で対応してください。",
                            "Delivery failed; please carry it out by hand."),
+        "unreachable": ("担当者に通知が届きませんでした。代わりに確認し、担当者に連絡してください。",
+                        "A notification could not reach the person on duty: please check in their place "
+                        "and contact them."),
     }[reason]
     return f"{head_ja}\n{ja}", f"{head_en}: {ctx.st.summary}\n{en}"
 
@@ -1055,7 +1058,7 @@ def _notify(ctx: _Ctx, contacts: Iterable[Contact], reason: str, *, ack: bool = 
             continue
         seen.add(contact.name)
         ctx.effect("notify", {
-            "to": _contact(contact), "level": ctx.st.level, "reason": reason,
+            "to": _contact(contact), "level": ctx.st.level, "reason": reason, "severity": ctx.st.severity,
             "message_ja": message_ja, "message_en": message_en,
             "ack_due": ctx.st.ack_due if ack else None, **(extra or {}),
         })
@@ -1302,6 +1305,12 @@ def _publish(ctx: _Ctx) -> Draft:
     return draft
 
 
+def _incident_brief(ctx: _Ctx) -> dict[str, Any]:
+    """What a press release or a website notice says of the incident itself (経緯)."""
+    return {"type": ctx.st.type, "target": ctx.st.target, "severity": ctx.st.severity,
+            "opened_at": ctx.st.opened_at, "summary": ctx.st.summary}
+
+
 def _post_payload(draft: Draft, **extra: Any) -> dict[str, Any]:
     approval = dict(draft.approval or {})
     approval["at"] = iso(approval["at"]) if "at" in approval else None
@@ -1335,21 +1344,21 @@ def post_correction_everywhere(ctx: _Ctx) -> None:
 def publish_notice(ctx: _Ctx) -> None:
     draft = _publish(ctx)
     fake = {"platform": ctx.st.metrics.get("platform"), "handle": ctx.st.target}
-    ctx.effect("publish_notice", _post_payload(draft, where="website", fake=fake))
+    ctx.effect("publish_notice", _post_payload(draft, where="website", fake=fake, incident=_incident_brief(ctx)))
     _report_preapproved(ctx, draft)
 
 
 @step
 def notify_press_with_release(ctx: _Ctx) -> None:
     draft = _publish(ctx)
-    ctx.effect("notify_press", _post_payload(draft))
+    ctx.effect("notify_press", _post_payload(draft, incident=_incident_brief(ctx)))
     _report_preapproved(ctx, draft)
 
 
 @step
 def notify_press_of_correction(ctx: _Ctx) -> None:
     draft = next(d for d in reversed(ctx.st.drafts) if d.status == "posted")
-    ctx.effect("notify_press", _post_payload(draft, source_url=ctx.st.source_url,
+    ctx.effect("notify_press", _post_payload(draft, source_url=ctx.st.source_url, incident=_incident_brief(ctx),
                                              reason="disaster" if ctx.disaster else "severity"))
 
 
@@ -1470,8 +1479,19 @@ def handle_failed_channel(ctx: _Ctx) -> None:
         _notify(ctx, _at_level(ctx, ctx.st.level), "channel_failed",
                 extra={"failed_effect": sent["root"], "failed_kind": sent["kind"],
                        "channel": p.get("channel"), "error": p.get("error")})
+    elif sent["payload"].get("reason") != "unreachable":
+        # A person no channel reaches: tell the others — this level, the next, and 広報課 —
+        # through their own channels, so the notification is carried, not dropped.
+        unreached = str((sent["payload"].get("to") or {}).get("name") or "")
+        others = [c for c in (*_at_level(ctx, ctx.st.level), *_at_level(ctx, ctx.st.level + 1),
+                              *_with_role(ctx, "pr")) if c.name != unreached]
+        ctx.note("delivery_gave_up", {"effect_id": p["effect_id"], "to": unreached,
+                                      "handed_to": sorted({c.name for c in others})})
+        _notify(ctx, others, "unreachable",
+                extra={"failed_effect": sent["root"], "failed_kind": "notify", "unreached": unreached,
+                       "channel": p.get("channel"), "error": p.get("error")})
     else:
-        ctx.note("delivery_gave_up", {"effect_id": p["effect_id"]})
+        ctx.note("delivery_gave_up", {"effect_id": p["effect_id"]})  # the board shows it (no loop)
 
 
 @step

@@ -769,6 +769,32 @@ def test_a_failed_channel_is_retried_and_then_handed_to_a_person_while_the_other
     assert play.at_state == "monitoring"  # the facebook post and the press release stand
 
 
+def test_a_person_no_channel_reaches_is_handed_to_the_others_once_never_dropped() -> None:
+    play = Play(flame_opened())
+    opened = play.open()
+    to_sato = next(e for e in opened.effects if e.kind == "notify" and e.payload["to"]["name"] == SATO)
+
+    retry = play.send(play.command("channel_failed", 40, who=RESPONDER, effect_id=to_sato.effect_id,
+                                   channel="slack", error="HTTP 503"))
+    assert effects(retry) == [("notify", SATO)]  # the same person once more first
+
+    handed = play.send(play.command("channel_failed", 41, who=RESPONDER, effect_id=retry.effects[0].effect_id,
+                                    channel="slack", error="HTTP 503"))
+    told = {e.payload["to"]["name"] for e in handed.effects if e.kind == "notify"}
+    assert told and SATO not in told and {TANAKA, SUZUKI} <= told  # the next level and 広報課
+    assert all(e.payload["reason"] == "unreachable" and e.payload["unreached"] == SATO
+               for e in handed.effects)
+    assert "当番 佐藤" not in told and "delivery_gave_up" in actions(handed)
+    assert "届きませんでした" in handed.effects[0].payload["message_ja"]
+
+    # If the fallback cannot be reached either, the board says so; no endless chain of notices.
+    last = play.send(play.command("channel_failed", 42, who=RESPONDER, effect_id=handed.effects[0].effect_id,
+                                  channel="email", error="550"))
+    final = play.send(play.command("channel_failed", 43, who=RESPONDER, effect_id=last.effects[0].effect_id,
+                                   channel="email", error="550"))
+    assert final.effects == [] and "delivery_gave_up" in actions(final)
+
+
 def test_misinformation_of_low_severity_is_not_sent_to_the_press_unless_in_a_disaster() -> None:
     calm = Play(misinformation_opened(severity="low"))
     in_disaster = Play(misinformation_opened(severity="low", metrics={"disaster_active": True}))
