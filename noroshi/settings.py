@@ -62,6 +62,34 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("NOROSHI_LOG_LEVEL", "INFO", "Log level."),
 )
 
+#: The responders' settings (delivery channels), documented and parsed apart from the core.
+RESPONDER_DOCUMENTED: tuple[tuple[str, str, str], ...] = (
+    ("NOROSHI_SMTP_URL", "(empty: no e-mail)",
+     "Mail server as `smtp://user@host:587` (STARTTLS) or `smtp+plain://host:25` (no TLS, loopback relays only)."),
+    ("NOROSHI_SMTP_PASSWORD", "(empty)", "Password of the SMTP user (or NOROSHI_SMTP_PASSWORD_FILE)."),
+    ("NOROSHI_SMTP_CA_FILE", "(system CAs)", "A private CA (PEM) the mail server's certificate is signed by."),
+    ("NOROSHI_MAIL_FROM", "noroshi@localhost", "Sender of notifications and press releases, `名前 <addr>` or `addr`."),
+    ("NOROSHI_PRESS_TO", "(empty)",
+     "報道提供 recipients, separated by `,` (added to each profile's `press.recipients`)."),
+    ("NOROSHI_SLACK_WEBHOOK", "(empty)",
+     "Slack-compatible incoming-webhook URL for `slack:` contacts (secret; or NOROSHI_SLACK_WEBHOOK_FILE)."),
+    ("NOROSHI_TEAMS_WEBHOOK", "(empty)",
+     "Microsoft Teams Workflows webhook URL for `teams:` contacts (secret; or NOROSHI_TEAMS_WEBHOOK_FILE)."),
+    ("NOROSHI_LINEWORKS", "(empty)",
+     "LINE WORKS bot as `client_id,service_account,bot_id` for `lineworks:USER` or `lineworks:channel/ID` contacts."),
+    ("NOROSHI_LINEWORKS_CLIENT_SECRET", "(empty)", "LINE WORKS app client secret (or …_FILE)."),
+    ("NOROSHI_LINEWORKS_PRIVATE_KEY", "(empty)", "LINE WORKS service-account private key, PEM (or …_FILE)."),
+    ("NOROSHI_WEBHOOK_URL", "(empty)", "Generic JSON webhook for `webhook:` contacts, signed with HMAC-SHA256."),
+    ("NOROSHI_WEBHOOK_SECRET", "(empty)", "Shared secret of that webhook's signature (or …_FILE)."),
+    ("NOROSHI_POST_CREDENTIALS", "(empty: dry run)",
+     "JSON of posting credentials per official account (or …_FILE); accounts without any are posted in dry run."),
+    ("NOROSHI_NOTICE_DIR", "DATA_DIR/notices", "Folder the website notices are written to as static HTML."),
+    ("NOROSHI_NOTICE_WEBHOOK_URL", "(empty)", "The site's CMS webhook for notices; when set, used instead of the folder."),
+    ("NOROSHI_NOTICE_WEBHOOK_SECRET", "(empty)", "Shared secret that signs notice webhooks (or …_FILE)."),
+    ("NOROSHI_RETRY_ATTEMPTS", "4", "Attempts per delivery before the playbook is told it failed."),
+)
+DOCUMENTED = DOCUMENTED + RESPONDER_DOCUMENTED
+
 
 def _truthy(raw: str, name: str) -> bool:
     value = raw.strip().lower()
@@ -97,6 +125,73 @@ def _secret(env: Mapping[str, str], name: str) -> Secret:
 
 
 @dataclass(frozen=True)
+class ResponderSettings:
+    """Where notifications, posts, notices and press releases go. Empty means not configured:
+    the responder then reports the effect as failed (never skips it), except posts, which
+    fall back to a dry run that records what would have been posted."""
+
+    smtp_url: str = ""
+    smtp_password: Secret = Secret("")
+    smtp_ca_file: Path | None = None
+    mail_from: str = "noroshi@localhost"
+    press_to: tuple[str, ...] = ()
+    slack_webhook: Secret = Secret("")
+    teams_webhook: Secret = Secret("")
+    lineworks: tuple[str, str, str] | None = None  # client_id, service_account, bot_id
+    lineworks_client_secret: Secret = Secret("")
+    lineworks_private_key: Secret = Secret("")
+    webhook_url: str = ""
+    webhook_secret: Secret = Secret("")
+    post_credentials: Secret = Secret("")
+    notice_dir: Path | None = None
+    notice_webhook_url: str = ""
+    notice_webhook_secret: Secret = Secret("")
+    retry_attempts: int = 4
+    raw: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # the variables, for child processes
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ResponderSettings:
+        def get(name: str, default: str = "") -> str:
+            return env.get(PREFIX + name, default).strip()
+
+        lineworks = None
+        if get("LINEWORKS"):
+            parts = tuple(p.strip() for p in get("LINEWORKS").split(","))
+            if len(parts) != 3 or not all(parts):
+                raise SettingsError("NOROSHI_LINEWORKS: expected client_id,service_account,bot_id")
+            lineworks = (parts[0], parts[1], parts[2])
+        smtp_url = get("SMTP_URL")
+        if smtp_url and not smtp_url.startswith(("smtp://", "smtp+plain://")):
+            raise SettingsError(f"NOROSHI_SMTP_URL={smtp_url!r}: expected smtp://user@host:port or smtp+plain://host:port")
+        for name in ("WEBHOOK_URL", "NOTICE_WEBHOOK_URL"):
+            if get(name) and not get(name).startswith(("https://", "http://")):
+                raise SettingsError(f"NOROSHI_{name}={get(name)!r}: expected an http(s) URL")
+        names = {n for n, _d, _m in RESPONDER_DOCUMENTED}
+        raw = tuple(sorted((k, v) for k, v in env.items()
+                           if k in names or (k.endswith("_FILE") and k[:-5] in names)))
+        return cls(
+            smtp_url=smtp_url,
+            smtp_password=_secret(env, PREFIX + "SMTP_PASSWORD"),
+            smtp_ca_file=Path(get("SMTP_CA_FILE")) if get("SMTP_CA_FILE") else None,
+            mail_from=get("MAIL_FROM", "noroshi@localhost"),
+            press_to=tuple(a.strip() for a in get("PRESS_TO").split(",") if a.strip()),
+            slack_webhook=_secret(env, PREFIX + "SLACK_WEBHOOK"),
+            teams_webhook=_secret(env, PREFIX + "TEAMS_WEBHOOK"),
+            lineworks=lineworks,
+            lineworks_client_secret=_secret(env, PREFIX + "LINEWORKS_CLIENT_SECRET"),
+            lineworks_private_key=_secret(env, PREFIX + "LINEWORKS_PRIVATE_KEY"),
+            webhook_url=get("WEBHOOK_URL"),
+            webhook_secret=_secret(env, PREFIX + "WEBHOOK_SECRET"),
+            post_credentials=_secret(env, PREFIX + "POST_CREDENTIALS"),
+            notice_dir=Path(get("NOTICE_DIR")) if get("NOTICE_DIR") else None,
+            notice_webhook_url=get("NOTICE_WEBHOOK_URL"),
+            notice_webhook_secret=_secret(env, PREFIX + "NOTICE_WEBHOOK_SECRET"),
+            retry_attempts=_int(get("RETRY_ATTEMPTS", "4"), "NOROSHI_RETRY_ATTEMPTS", low=1, high=20),
+            raw=raw,
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     broker: str  # "" means: start the embedded broker
     broker_is_tansu: bool
@@ -115,6 +210,7 @@ class Settings:
     board_password: Secret
     log_format: str
     log_level: str
+    responders: ResponderSettings = field(default_factory=ResponderSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -148,6 +244,7 @@ class Settings:
             board_password=_secret(env, PREFIX + "BOARD_PASSWORD") or Secret(secrets.token_urlsafe(9)),
             log_format=log_format,
             log_level=get("LOG_LEVEL", "INFO").upper(),
+            responders=ResponderSettings.from_env(env),
         )
 
     @property
@@ -180,6 +277,7 @@ class Settings:
             PREFIX + "BOARD_PASSWORD": self.board_password.value,
             PREFIX + "LOG_FORMAT": self.log_format,
             PREFIX + "LOG_LEVEL": self.log_level,
+            **dict(self.responders.raw),
         }
 
 

@@ -20,9 +20,11 @@ from faust.serializers import codecs
 from noroshi.settings import Settings
 from playbooks.engine import default_rules
 from playbooks.runner import Stored, due, parse_input, step
+from responders.config import responder_for
+from responders.ledger import Ledger, carry_out, finish, restore_holds
 from streams import tansu
 from streams.contract import Profile
-from streams.records import DeadLetter
+from streams.records import DeadLetter, Effect
 from streams.stage import DetectionStage, Message, dead_letter
 from streams.topics import TopicNames
 
@@ -87,6 +89,7 @@ class Pipeline:
     app: faust.App
     detect: faust.types.AgentT
     playbook: faust.types.AgentT
+    respond: faust.types.AgentT
     detections: faust.types.TopicT
     commands: faust.types.TopicT
     deadlines: faust.types.TopicT
@@ -96,6 +99,7 @@ class Pipeline:
     deadletters: faust.types.TopicT
     detector_state: faust.types.TableT
     playbook_state: faust.types.TableT
+    responder_state: faust.types.TableT
 
 
 def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
@@ -197,6 +201,42 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
                          incident_id=inp.incident_id, state=decision.incident.state,
                          version=decision.incident.version, effects=len(decision.effects))
 
+    responded = app.Table("responders", **table)
+    responder = responder_for(settings, profiles)
+    holds_restored = False
+
+    @app.agent(effects, name="respond")
+    async def respond(stream: faust.StreamT) -> None:
+        """Effects → deliveries; their timeline entries and any failure report, then the ledger."""
+        nonlocal holds_restored
+        async for event in stream.events():
+            msg = _message(event)
+            if not holds_restored:  # the table is recovered before the first message arrives
+                restore_holds(responder.holds, responded.items())
+                holds_restored = True
+            try:
+                effect = Effect.from_json(msg.value or b"")
+            except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
+                await send_dead_letters([dead_letter(msg, f"bad effect: {exc}", _now())])
+                continue
+            ledger = Ledger.load(responded.get(effect.incident_id))
+
+            async def save(current: Ledger, incident_id: str = effect.incident_id) -> None:
+                responded[incident_id] = current.dump()
+
+            result = await carry_out(responder, effect, ledger, save)
+            if result is None:
+                log.info("effect_already_carried_out", **msg.position, effect_id=effect.effect_id)
+                continue
+            for entry in result.timeline:
+                await timeline.send(key=entry.incident_id, value=entry.to_json())
+            for command in result.commands:
+                await commands.send(key=command.incident_id, value=command.to_json())
+            finish(responder, effect, ledger, result)
+            responded[effect.incident_id] = ledger.dump()
+            log.info("effect_carried_out" if not result.failed else "effect_failed", **msg.position,
+                     incident_id=effect.incident_id, effect_id=effect.effect_id, kind=effect.kind)
+
     @app.timer(interval=1.0)
     async def deliver_deadlines() -> None:
         """The clock: scheduled deadlines whose time has come go to the playbook as events."""
@@ -209,7 +249,8 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
                              deadline_id=deadline.deadline_id)
                     await deadlines.send(key=incident_id, value=deadline.to_json())
 
-    return Pipeline(app=app, detect=detect, playbook=playbook, detections=detections,
+    return Pipeline(app=app, detect=detect, playbook=playbook, respond=respond, detections=detections,
                     commands=commands, deadlines=deadlines, effects=effects,
                     incidents=incidents, timeline=timeline, deadletters=deadletters,
-                    detector_state=detector_state, playbook_state=playbook_state)
+                    detector_state=detector_state, playbook_state=playbook_state,
+                    responder_state=responded)

@@ -1,0 +1,109 @@
+"""What every channel adapter shares: the outcome of a send, the errors it may raise, a fake.
+
+A channel is a small object with one coroutine::
+
+    async def send(self, message: <its own message type>, *, key: str) -> Receipt
+
+`key` is the idempotency key (the effect id, plus a suffix when one effect sends several
+messages). An adapter passes it to the platform where the platform has its own idempotency
+(Mastodon's `Idempotency-Key`, an e-mail `Message-ID`, a webhook header) and otherwise only
+uses it to name what it sent. Deduplication across restarts is not the adapter's job: the
+responder keeps a record of finished keys and never calls `send` twice for one of them.
+
+An adapter raises `Transient` for what may work on a later attempt (connection refused, a
+timeout, 5xx, 429 — with `retry_after` when the peer says how long to wait) and `Permanent`
+for what will not (bad credentials, 4xx other than 408/429, text the platform refuses).
+Error messages name the channel and what went wrong, never a secret: no token, password,
+webhook URL with a key in it, or signed header ever goes into an exception, log or timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A delivery the peer accepted: which channel, the peer's reference for it, details."""
+
+    channel: str
+    ref: str | None = None  # a message id, a post URL or URI, a file path
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class DeliveryError(Exception):
+    """A send that did not go through. `str(error)` is safe to show and to log."""
+
+    permanent = False
+
+    def __init__(self, channel: str, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(f"{channel}: {reason}")
+        self.channel = channel
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class Transient(DeliveryError):
+    """May work later: the peer is down, slow, overloaded or rate-limiting (`retry_after` seconds)."""
+
+
+class Permanent(DeliveryError):
+    """Will not work by trying again: the message or the configuration must change."""
+
+    permanent = True
+
+
+def http_error(channel: str, status: int, retry_after: str | None = None, what: str = "") -> DeliveryError:
+    """The DeliveryError for an HTTP answer that is not a success (no body, no URL: they may hold secrets)."""
+    reason = f"HTTP {status}" + (f" ({what})" if what else "")
+    if status == 429 or status == 408 or status >= 500:
+        return Transient(channel, reason, retry_after=parse_retry_after(retry_after))
+    return Permanent(channel, reason)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+    from datetime import datetime, timezone
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+class FakeChannel:
+    """A working channel for unit tests: records what it sent, fails on request.
+
+    `fail` is a list of exceptions raised by the next sends, in order (then it succeeds).
+    Keys already sent are answered with the first receipt, like a peer with idempotency.
+    """
+
+    def __init__(self, name: str = "fake", fail: list[DeliveryError] | None = None) -> None:
+        self.name = name
+        self.fail = list(fail or [])
+        self.sent: list[tuple[str, Any]] = []
+        self.attempts = 0
+        self._receipts: dict[str, Receipt] = {}
+
+    async def send(self, message: Any, *, key: str) -> Receipt:
+        self.attempts += 1
+        if self.fail:
+            raise self.fail.pop(0)
+        if key in self._receipts:
+            return self._receipts[key]
+        self.sent.append((key, message))
+        receipt = Receipt(self.name, ref=f"{self.name}:{len(self.sent)}")
+        self._receipts[key] = receipt
+        return receipt
