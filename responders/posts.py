@@ -381,8 +381,9 @@ class BlueskyChannel(_ThreadChannel):
         )
         if status == 200:
             return self._published(body)
-        # The reference PDS answers 500 when the record key is taken; newer ones say so.
-        if status == 409 or status >= 500 or "AlreadyExists" in _xrpc_error(body):
+        # A taken record key is answered 500 by the reference PDS, 409 or 400 by others, under
+        # names that vary (RecordAlreadyExists, InvalidRequest…): looking the key up tells for sure.
+        if status in (400, 409) or status >= 500:
             existing = await self._existing(http, rkey, text)
             if existing is not None:
                 return existing
