@@ -1,0 +1,357 @@
+"""The webhook receiver: signed contract events on /hooks/events and a LINE channel on
+/hooks/line, through aiohttp's test server, plus the pure readers and signatures."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from structlog.testing import capture_logs
+
+from noroshi.settings import Secret
+from streams.contract import event_from_dict
+from streams.sources.base import MemorySink
+from streams.sources.webhook import (
+    BodyError,
+    WebhookConfig,
+    WebhookReceiver,
+    create_app,
+    line_mention,
+    pseudonym,
+    read_events,
+    sign,
+    verify,
+)
+
+SECRET = "hooks-shared-secret-7f3a9c"
+LINE_SECRET = "line-channel-secret-0b1c2d"
+SALT = "line-user-salt-55e4"
+NOW = 1_795_310_100  # 2026-11-22T10:15:00+09:00
+CONFIG = WebhookConfig(secret=Secret(SECRET), line_channel_secret=Secret(LINE_SECRET),
+                       line_user_salt=Secret(SALT), line_account="wako_city_line")
+USER_ID = "U4af4980629e0c2f4d5b8b6a1c3d2e1f0"
+
+
+def mention(event_id: str = "web:form:2211", **changes: Any) -> dict[str, Any]:
+    event = {"kind": "mention", "id": event_id, "platform": "web", "ts": "2026-11-22T10:14:00+09:00",
+             "author": {"id": "web:form", "handle": "resident_form", "name": "お問い合わせフォーム"},
+             "text": "和光市の公式アカウントを名乗る不審なDMが届きました #和光市", "form": "お問い合わせ"}
+    event.update(changes)
+    return event
+
+
+def reported_account() -> dict[str, Any]:
+    return {"kind": "account", "id": "web:report:17", "platform": "x", "ts": "2026-11-22T10:16:00+09:00",
+            "type": "reported", "note": "市民から通報",
+            "account": {"id": "x:u:991", "handle": "wako_clty_official", "name": "和光市【公式】"}}
+
+
+def signed(body: bytes, *, at: int = NOW, secret: str = SECRET,
+           content_type: str = "application/json") -> dict[str, str]:
+    return {"X-Noroshi-Timestamp": str(at), "X-Noroshi-Signature": sign(secret, str(at), body),
+            "Content-Type": content_type}
+
+
+def line_text(message_id: str = "468789577898262530", text: str = "ゴミ収集の日程がホームページと違います",
+              *, redelivery: bool = False, **changes: Any) -> dict[str, Any]:
+    event = {"type": "message", "mode": "active", "timestamp": 1_795_310_040_123,
+             "source": {"type": "user", "userId": USER_ID},
+             "webhookEventId": "01JD4Z6W2Q8N3R7K5V9T1X0YBC",
+             "deliveryContext": {"isRedelivery": redelivery},
+             "replyToken": "38ef843bde154d9b91c21320ffd17a0f",
+             "message": {"id": message_id, "type": "text", "quoteToken": "q3Plxr4AgKd", "text": text}}
+    event.update(changes)
+    return event
+
+
+def line_body(*events: dict[str, Any]) -> bytes:
+    return orjson.dumps({"destination": "xxxxxxxxxx", "events": list(events)})
+
+
+def line_headers(body: bytes, secret: str = LINE_SECRET) -> dict[str, str]:
+    # Computed here as LINE's documentation gives it, independently of the module.
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return {"x-line-signature": base64.b64encode(digest).decode(), "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def sink() -> MemorySink:
+    return MemorySink()
+
+
+@pytest.fixture
+async def client(sink: MemorySink) -> AsyncIterator[TestClient]:
+    async with TestClient(TestServer(create_app(CONFIG, sink, clock=lambda: NOW))) as client:
+        yield client
+
+
+# --- /hooks/events ---------------------------------------------------------------------------
+
+
+async def test_a_signed_event_is_published_as_it_came(client: TestClient, sink: MemorySink) -> None:
+    body = orjson.dumps(mention())
+    resp = await client.post("/hooks/events", data=body, headers=signed(body))
+    assert resp.status == 200
+    assert await resp.json() == {"accepted": 1, "duplicates": 0, "rejected": 0,
+                                 "items": [{"index": 0, "id": "web:form:2211", "status": "accepted"}]}
+    assert sink.events == [mention()]  # extra fields and all
+    assert sink.rejected == []
+
+
+async def test_an_array_with_a_malformed_event_publishes_the_good_ones(client: TestClient, sink: MemorySink) -> None:
+    broken = mention("web:form:2212")
+    del broken["author"]
+    body = orjson.dumps([mention(), broken, reported_account()])
+    resp = await client.post("/hooks/events", data=body, headers=signed(body))
+    assert resp.status == 200
+    answer = await resp.json()
+    assert (answer["accepted"], answer["rejected"]) == (2, 1)
+    assert answer["items"][1] == {"index": 1, "id": "web:form:2212", "status": "rejected",
+                                  "reason": "author: missing or not an object"}
+    assert [e["id"] for e in sink.events] == ["web:form:2211", "web:report:17"]
+    [(raw, reason, origin)] = sink.rejected
+    assert origin == "webhook" and reason == "webhook: author: missing or not an object"
+    assert orjson.loads(raw)["id"] == "web:form:2212"
+
+
+async def test_ndjson_lines_are_read_one_by_one(client: TestClient, sink: MemorySink) -> None:
+    body = b"\n".join([orjson.dumps(mention()), b"{not json", b"", orjson.dumps(reported_account())]) + b"\n"
+    resp = await client.post("/hooks/events", data=body, headers=signed(body, content_type="application/x-ndjson"))
+    answer = await resp.json()
+    assert resp.status == 200 and (answer["accepted"], answer["rejected"]) == (2, 1)
+    assert answer["items"][1]["status"] == "rejected" and answer["items"][1]["reason"].startswith("line 2: not valid JSON")
+    assert [e["id"] for e in sink.events] == ["web:form:2211", "web:report:17"]
+    assert sink.rejected[0][0] == b"{not json"
+
+
+async def test_an_event_sent_twice_is_published_once(client: TestClient, sink: MemorySink) -> None:
+    body = orjson.dumps(mention())
+    await client.post("/hooks/events", data=body, headers=signed(body))
+    resp = await client.post("/hooks/events", data=body, headers=signed(body, at=NOW + 5))
+    assert (await resp.json())["items"] == [{"index": 0, "id": "web:form:2211", "status": "duplicate"}]
+    assert len(sink.events) == 1
+
+
+@pytest.mark.parametrize("headers", [
+    pytest.param(lambda body: signed(body, secret="a-guess"), id="wrong secret"),
+    pytest.param(lambda body: {**signed(body), "X-Noroshi-Signature": "sha256=" + "0" * 64}, id="wrong signature"),
+    pytest.param(lambda body: signed(body + b" "), id="body changed"),
+    pytest.param(lambda body: {"Content-Type": "application/json"}, id="unsigned"),
+    pytest.param(lambda body: {**signed(body), "X-Noroshi-Timestamp": "soon"}, id="timestamp not a number"),
+    pytest.param(lambda body: signed(body, at=NOW - 301), id="stale"),
+    pytest.param(lambda body: signed(body, at=NOW + 301), id="from the future"),
+])
+async def test_a_request_without_a_good_fresh_signature_is_refused(
+        client: TestClient, sink: MemorySink, headers: Any) -> None:
+    body = orjson.dumps(mention())
+    with capture_logs() as logs:
+        resp = await client.post("/hooks/events", data=body, headers=headers(body))
+    assert resp.status == 401
+    assert await resp.json() == {"error": "unauthorized"}  # no detail for the sender
+    assert sink.events == [] and sink.rejected == []
+    assert [entry["event"] for entry in logs] == ["webhook_refused"]
+    assert SECRET not in repr(logs)
+
+
+async def test_a_signature_just_inside_the_window_is_accepted(client: TestClient, sink: MemorySink) -> None:
+    body = orjson.dumps(mention())
+    resp = await client.post("/hooks/events", data=body, headers=signed(body, at=NOW - 300))
+    assert resp.status == 200 and len(sink.events) == 1
+
+
+async def test_a_body_over_the_limit_is_refused_before_anything_is_read(sink: MemorySink) -> None:
+    small = WebhookConfig(secret=Secret(SECRET), max_body_bytes=2048)
+    async with TestClient(TestServer(create_app(small, sink, clock=lambda: NOW))) as client:
+        body = orjson.dumps([mention(f"web:form:{i}") for i in range(20)])
+        assert len(body) > 2048
+        resp = await client.post("/hooks/events", data=body, headers=signed(body))
+        assert resp.status == 413
+        assert sink.events == []
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_too(sink: MemorySink) -> None:
+    small = WebhookConfig(secret=Secret(SECRET), max_body_bytes=2048)
+    async with TestClient(TestServer(create_app(small, sink, clock=lambda: NOW))) as client:
+        body = orjson.dumps([mention(f"web:form:{i}") for i in range(20)])
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: sent chunked
+            for start in range(0, len(body), 512):
+                yield body[start:start + 512]
+
+        resp = await client.post("/hooks/events", data=chunks(), headers=signed(body))
+        assert resp.status == 413 and sink.events == []
+
+
+async def test_too_many_events_are_refused(sink: MemorySink) -> None:
+    few = WebhookConfig(secret=Secret(SECRET), max_events=2)
+    async with TestClient(TestServer(create_app(few, sink, clock=lambda: NOW))) as client:
+        body = orjson.dumps([mention(f"web:form:{i}") for i in range(3)])
+        resp = await client.post("/hooks/events", data=body, headers=signed(body))
+        assert resp.status == 413 and sink.events == []
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b"", "the body is empty"),
+    (b"\xff\xfe{}", "the body is not UTF-8"),
+    (b"kind=mention&id=1", "the body is not JSON"),
+    (b"not json\nnor this", "the body is neither JSON nor NDJSON"),
+])
+async def test_a_body_with_nothing_readable_is_a_bad_request(
+        client: TestClient, sink: MemorySink, body: bytes, error: str) -> None:
+    resp = await client.post("/hooks/events", data=body, headers=signed(body))
+    assert resp.status == 400 and await resp.json() == {"error": error}
+    assert sink.events == [] and sink.rejected == []
+
+
+async def test_an_endpoint_without_its_secret_is_not_served(sink: MemorySink) -> None:
+    only_line = WebhookConfig(line_channel_secret=Secret(LINE_SECRET))
+    async with TestClient(TestServer(create_app(only_line, sink, clock=lambda: NOW))) as client:
+        body = orjson.dumps(mention())
+        assert (await client.post("/hooks/events", data=body, headers=signed(body))).status == 404
+        assert (await client.get("/healthz")).status == 200
+    with pytest.raises(ValueError, match="needs a shared secret"):
+        WebhookConfig()
+
+
+# --- /hooks/line -----------------------------------------------------------------------------
+
+
+async def test_a_line_text_message_becomes_a_mention(client: TestClient, sink: MemorySink) -> None:
+    body = line_body(line_text())
+    resp = await client.post("/hooks/line", data=body, headers=line_headers(body))
+    assert resp.status == 200
+    [event] = sink.events
+    alias = hmac.new(SALT.encode(), USER_ID.encode(), hashlib.sha256).hexdigest()[:16]
+    assert event["id"] == "line:468789577898262530" and event["platform"] == "line"
+    assert event["ts"] == "2026-11-22T10:14:00+09:00"
+    assert event["author"] == {"id": f"line:u:{alias}", "handle": f"line-{alias}", "name": "", "followers": 0,
+                               "created_at": None}
+    assert event["text"] == "ゴミ収集の日程がホームページと違います"
+    assert event["reply_to"] == {"post_id": "line:wako_city_line", "account": "wako_city_line"}
+    assert USER_ID not in orjson.dumps(event).decode()  # personal data stays out
+    assert event_from_dict(event).author.handle == f"line-{alias}"
+
+
+async def test_a_line_redelivery_is_not_published_twice(client: TestClient, sink: MemorySink) -> None:
+    first = line_body(line_text())
+    again = line_body(line_text(redelivery=True))
+    for body in (first, again):
+        assert (await client.post("/hooks/line", data=body, headers=line_headers(body))).status == 200
+    assert len(sink.events) == 1
+
+
+async def test_line_events_other_than_text_messages_are_ignored(client: TestClient, sink: MemorySink) -> None:
+    sticker = line_text("468789577898262531")
+    sticker["message"] = {"id": "468789577898262531", "type": "sticker", "packageId": "446", "stickerId": "1988"}
+    follow = {"type": "follow", "timestamp": 1_795_310_040_000, "source": {"type": "user", "userId": USER_ID},
+              "webhookEventId": "01JD4Z6W2Q8N3R7K5V9T1X0YBD", "deliveryContext": {"isRedelivery": False}}
+    postback = {"type": "postback", "timestamp": 1_795_310_040_000, "postback": {"data": "action=menu"},
+                "source": {"type": "user", "userId": USER_ID}}
+    text = line_text("468789577898262532", "避難所はどこですか", source={"type": "group", "groupId": "Ca56f94637c"})
+    body = line_body(sticker, follow, postback, text)
+    resp = await client.post("/hooks/line", data=body, headers=line_headers(body))
+    assert await resp.json() == {"accepted": 1, "duplicates": 0, "ignored": 3, "rejected": 0}
+    assert [e["id"] for e in sink.events] == ["line:468789577898262532"]
+
+
+async def test_a_line_message_without_what_a_mention_needs_is_rejected(client: TestClient, sink: MemorySink) -> None:
+    broken = line_text("468789577898262533")
+    del broken["timestamp"]
+    body = line_body(broken, line_text())
+    resp = await client.post("/hooks/line", data=body, headers=line_headers(body))
+    assert resp.status == 200 and len(sink.events) == 1
+    [(_, reason, origin)] = sink.rejected
+    assert origin == "line" and reason.startswith("line: timestamp")
+
+
+async def test_a_line_request_with_a_bad_signature_is_refused(client: TestClient, sink: MemorySink) -> None:
+    body = line_body(line_text())
+    with capture_logs() as logs:
+        bad = await client.post("/hooks/line", data=body, headers=line_headers(body, secret="not-the-secret"))
+        unsigned = await client.post("/hooks/line", data=body, headers={"Content-Type": "application/json"})
+    assert (bad.status, unsigned.status) == (401, 401)
+    assert sink.events == []
+    assert LINE_SECRET not in repr(logs) and LINE_SECRET not in await bad.text()
+
+
+async def test_line_checks_the_webhook_url_with_no_events(client: TestClient, sink: MemorySink) -> None:
+    body = line_body()
+    resp = await client.post("/hooks/line", data=body, headers=line_headers(body))
+    assert resp.status == 200 and sink.events == []
+
+
+# --- pure parts --------------------------------------------------------------------------------
+
+
+def test_the_signature_is_an_hmac_of_timestamp_dot_body() -> None:
+    expected = hmac.new(b"k", b"1795310100.{}", hashlib.sha256).hexdigest()
+    assert sign("k", "1795310100", b"{}") == f"sha256={expected}"
+    assert verify("k", "1795310100", b"{}", f"SHA256={expected.upper()}", NOW) is None
+    assert verify("k", "1795310100", b"{}", f"sha256={expected}", NOW + 301) == "stale_timestamp"
+    assert verify("k", "1795310100", b"{ }", f"sha256={expected}", NOW) == "bad_signature"
+    assert verify("k", None, b"{}", f"sha256={expected}", NOW) == "unsigned"
+
+
+def test_one_object_an_array_or_ndjson_are_read() -> None:
+    assert [i.obj for i in read_events(b'{"a": 1}')] == [{"a": 1}]
+    assert [i.obj for i in read_events(b'[{"a": 1}, 2]')] == [{"a": 1}, 2]
+    lines = read_events(b'{"a": 1}\n{"b": 2}\n', "application/json")  # NDJSON sent as JSON
+    assert [i.obj for i in lines] == [{"a": 1}, {"b": 2}]
+    with pytest.raises(BodyError):
+        read_events(b"   \n")
+
+
+def test_a_line_user_keeps_one_pseudonym_that_hides_the_user_id() -> None:
+    assert pseudonym(USER_ID, SALT) == pseudonym(USER_ID, SALT) != pseudonym(USER_ID, "another key")
+    assert len(pseudonym(USER_ID, SALT)) == 16 and USER_ID not in pseudonym(USER_ID, SALT)
+    plain = line_mention(line_text(), user_key=SALT)
+    assert plain is not None and plain["reply_to"] is None  # no LINE account in the profile
+    quoted = line_text()
+    quoted["message"]["quotedMessageId"] = "468789577898262000"
+    found = line_mention(quoted, user_key=SALT, account="wako_city_line")
+    assert found is not None and found["reply_to"]["post_id"] == "line:468789577898262000"
+
+
+def test_the_secrets_do_not_show_in_the_config() -> None:
+    assert SECRET not in repr(CONFIG) and LINE_SECRET not in repr(CONFIG) and SALT not in repr(CONFIG)
+
+
+# --- serving -------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_the_receiver_serves_until_stopped(sink: MemorySink) -> None:
+    config = WebhookConfig(port=_free_port(), line_channel_secret=Secret(LINE_SECRET))
+    stop = asyncio.Event()
+    task = asyncio.create_task(WebhookReceiver(config).run(sink, stop))
+    try:
+        body = line_body(line_text())
+        url = f"http://127.0.0.1:{config.port}"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):  # until it listens
+                try:
+                    async with session.get(f"{url}/healthz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.01)
+            async with session.post(f"{url}/hooks/line", data=body, headers=line_headers(body)) as resp:
+                assert resp.status == 200
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    assert [e["id"] for e in sink.events] == ["line:468789577898262530"]
