@@ -282,6 +282,7 @@ class PlaybookState:
     counters: dict[str, int] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
     rescues: list[str] = field(default_factory=list)
+    rescues_handled: list[str] = field(default_factory=list)
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)
     ended: dict[str, Any] | None = None  # {"at", "from", "how"}
 
@@ -675,6 +676,19 @@ def guard(fn: Guard) -> Guard:
 
 def _unless(ok: bool, ja: str, en: str) -> Refusal | None:
     return None if ok else Refusal(ja, en)
+
+
+@guard
+def rescue_known(ctx: _Ctx) -> Refusal | None:
+    request_id = ctx.payload.get("request_id")
+    return _unless(request_id in ctx.st.rescues, f"この救助要請はありません: {request_id}",
+                   f"No such rescue request: {request_id}")
+
+
+@guard
+def rescue_not_yet_handled(ctx: _Ctx) -> Refusal | None:
+    return _unless(ctx.payload.get("request_id") not in ctx.st.rescues_handled,
+                   "この救助要請は対応済みです。", "This rescue request is already marked handled.")
 
 
 @guard
@@ -1430,6 +1444,14 @@ def queue_rescues(ctx: _Ctx) -> None:
         ctx.st.rescues = [*ctx.st.rescues, request_id][-RESCUE_MEMORY:]
         ctx.effect("queue_rescue", {"request_id": request_id, "hashtag": ctx.st.target,
                                     **{k: request.get(k) for k in ("at", "place", "text", "kind", "copies")}})
+
+
+@step
+def mark_rescue_handled(ctx: _Ctx) -> None:
+    """An operator took a rescue request in hand (passed to 消防・警察, or answered): on the record."""
+    request_id = str(ctx.payload.get("request_id"))
+    ctx.st.rescues_handled = [*ctx.st.rescues_handled, request_id][-RESCUE_MEMORY:]
+    ctx.note("rescue_handled", {"request_id": request_id, "note": str(ctx.payload.get("note") or "")[:500]})
 
 
 @step

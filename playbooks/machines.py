@@ -26,7 +26,7 @@ REOPEN_WINDOW_S = 7 * 24 * 3600
 COMMANDS = frozenset({
     "acknowledge", "escalate", "mark_false_positive", "resolve", "reopen", "draft",
     "edit_draft", "override_warning", "approve", "reject", "verify", "fact_check",
-    "channel_failed", "account_gone", "disaster_mode_off",
+    "channel_failed", "account_gone", "disaster_mode_off", "rescue_handled",
 })
 
 
@@ -252,6 +252,8 @@ DISASTER = _machine(
     [
         on("opened", NEW, "disaster_mode", do="enter_disaster_mode"),
         on("rescue_requests", ("disaster_mode", RESOLVED, CLOSED), do="queue_rescues"),
+        on("rescue_handled", ("disaster_mode", RESOLVED, CLOSED), when=("rescue_known", "rescue_not_yet_handled"),
+           do="mark_rescue_handled"),
         on("disaster_mode_off", "disaster_mode", RESOLVED, when=("actor_may_resolve",)),
         on("mark_false_positive", "disaster_mode", CLOSED),
     ],
@@ -302,6 +304,7 @@ ACTION_LABELS: Mapping[str, tuple[str, str]] = {
     "channel_failed": ("送信失敗", "channel failed"),
     "account_gone": ("アカウント削除確認", "account gone"),
     "disaster_mode_off": ("災害モード解除", "disaster mode off"),
+    "rescue_handled": ("救助要請の対応済み", "mark rescue request handled"),
 }
 
 

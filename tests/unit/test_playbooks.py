@@ -836,6 +836,21 @@ def test_disaster_mode_queues_each_rescue_request_once_until_turned_off() -> Non
     assert effects(late) == [("queue_rescue", "x:r4")]  # a rescue request is never dropped
 
 
+def test_a_rescue_request_is_marked_handled_once_on_the_record() -> None:
+    play = Play(disaster_opened())
+    play.open()
+
+    handled = play.send(play.command("rescue_handled", 30, request_id="x:r1", note="消防に連絡済み"))
+    again = play.send(play.command("rescue_handled", 31, request_id="x:r1"))
+    unknown = play.send(play.command("rescue_handled", 32, request_id="x:nope"))
+
+    assert handled.rejection is None and effects(handled) == []
+    (entry,) = [e for e in handled.timeline if e.action == "rescue_handled"]
+    assert (entry.detail["request_id"], entry.detail["note"], entry.actor["name"]) == ("x:r1", "消防に連絡済み", SATO)
+    assert again.rejection is not None and "対応済み" in again.rejection["reason_ja"]
+    assert unknown.rejection is not None and play.at_state == "disaster_mode"
+
+
 def test_disaster_mode_is_turned_off_by_resolve_too() -> None:
     play = Play(disaster_opened())
     play.open()
