@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test bench bench-replay browser clean
+.PHONY: run test bench bench-replay bench-board browser clean
 
 $(BIN)/noroshi: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(BIN)/noroshi
 
 bench-replay: $(BIN)/noroshi
 	$(BIN)/python bench/replay.py
+
+bench-board: $(BIN)/noroshi
+	$(BIN)/python bench/board_sse.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache *.egg-info

@@ -1,5 +1,11 @@
-"""The status board's web application (状況ボード): sign-in, the Now page, the live
-SSE stream and the JSON API, plus `serve()`, the process entry point.
+"""The status board's web application (状況ボード): sign-in, the pages, the actions (sent to
+the playbooks as commands, never applied here), the live SSE stream, the JSON API and
+the CSV export, plus `serve()`, the process entry point.
+
+Access: users from the users file (argon2), sessions in AES-GCM cookies, each user
+sees only the incidents of their municipality, every form carries a CSRF token, the
+SSE stream checks the session and the Origin, sign-in attempts are rate-limited and
+every response carries the security headers (CSP without inline anything).
 """
 
 from __future__ import annotations
@@ -11,21 +17,27 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import orjson
 import structlog
 from aiohttp import web
 from yarl import URL
 
-from dashboards import i18n, pages, session
-from dashboards.feed import IncidentFeed, MemoryFeed, Subscriber
+from dashboards import actions, i18n, pages, report, session, views
+from dashboards.feed import Change, KafkaFeed, MemoryFeed, Subscriber
+from dashboards.incident_page import Flash, incident_page
+from dashboards.ratelimit import LoginLimiter
+from dashboards.session import Session, SessionCodec
+from dashboards.state import visible
+from dashboards.users import User, UserError, UserStore, bootstrap
 from noroshi.settings import Settings
 from streams.topics import TopicNames
 
 log = structlog.get_logger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-CSRF_COOKIE = "noroshi_csrf"
+CSRF_COOKIE = "noroshi_csrf"  # before sign-in only; afterwards the token lives in the session
 KEEPALIVE_SECONDS = 15.0
 SHUTDOWN_TIMEOUT = 10.0  # for ordinary requests; SSE streams are closed at once
 
@@ -33,6 +45,11 @@ SETTINGS = web.AppKey("settings", Settings)
 FEED = web.AppKey("feed", MemoryFeed)
 STREAMS = web.AppKey("streams", set[Subscriber])
 KEEPALIVE = web.AppKey("keepalive", float)
+USERS = web.AppKey("users", UserStore)
+LIMITER = web.AppKey("limiter", LoginLimiter)
+CODEC = web.AppKey("codec", SessionCodec)
+PROFILES = web.AppKey("profiles", dict)
+OUTCOME_WAIT = web.AppKey("outcome_wait", float)
 
 SECURITY_HEADERS = {
     # No inline script or style anywhere: the page's code lives in /static.
@@ -43,6 +60,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
 
@@ -52,22 +70,12 @@ def _lang(request: web.Request) -> str:
     return i18n.pick_lang(request.query.get("lang"), request.cookies.get(i18n.LANG_COOKIE))
 
 
-def _user(request: web.Request) -> str | None:
-    cookie = request.cookies.get(session.SESSION_COOKIE)
-    if not cookie:
-        return None
-    return session.verify_session(cookie, request.app[SETTINGS].secret_key.value, time.time())
-
-
-def _require_user(request: web.Request) -> str:
-    user = _user(request)
-    if user is None:
-        raise web.HTTPUnauthorized(text="sign in first", headers={"WWW-Authenticate": "Cookie"})
-    return user
-
-
 def _secure(request: web.Request) -> bool:
     return request.app[SETTINGS].board_url.startswith("https://")
+
+
+def _origin(request: web.Request) -> str:
+    return str(URL(request.app[SETTINGS].board_url).origin())
 
 
 def _field(form: Mapping[str, object], name: str) -> str:
@@ -75,21 +83,48 @@ def _field(form: Mapping[str, object], name: str) -> str:
     return value if isinstance(value, str) else ""  # a file upload is not a field we want
 
 
-def _csrf_ok(request: web.Request, form: Mapping[str, object]) -> bool:
-    cookie, token = request.cookies.get(CSRF_COOKIE, ""), _field(form, "csrf")
-    return bool(cookie) and secrets.compare_digest(cookie.encode(), token.encode())
+def _signed_in(request: web.Request) -> tuple[User, Session] | None:
+    """The user and session of a valid cookie whose user still exists unchanged."""
+    cookie = request.cookies.get(session.SESSION_COOKIE)
+    if not cookie:
+        return None
+    opened = request.app[CODEC].open(cookie, time.time())
+    if opened is None:
+        return None
+    user = request.app[USERS].get(opened.user)
+    if user is None or not secrets.compare_digest(user.fingerprint, opened.fingerprint):
+        return None
+    return user, opened
 
 
-def _page(request: web.Request, render: Callable[[str], str], status: int = 200) -> web.Response:
-    """An HTML page whose forms carry the double-submit CSRF token `render` is given;
-    a `?lang=` choice is remembered here too."""
-    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-    response = web.Response(text=render(token), status=status, content_type="text/html", charset="utf-8")
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request))
+def _require(request: web.Request) -> tuple[User, Session]:
+    """For the API and the stream: 401, not a redirect."""
+    found = _signed_in(request)
+    if found is None:
+        raise web.HTTPUnauthorized(text="sign in first", headers={"WWW-Authenticate": "Cookie"})
+    return found
+
+
+def _foreign(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    return origin is not None and origin != _origin(request)
+
+
+def _csrf_ok(expected: str, form: Mapping[str, object]) -> bool:
+    token = _field(form, "csrf")
+    return bool(expected) and bool(token) and secrets.compare_digest(expected.encode(), token.encode())
+
+
+def _remember_lang(request: web.Request, response: web.StreamResponse) -> None:
     lang = request.query.get("lang")
     if lang in i18n.LANGS:
         response.set_cookie(i18n.LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True,
                             samesite="Lax", secure=_secure(request))
+
+
+def _html(request: web.Request, text: str, status: int = 200) -> web.Response:
+    response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    _remember_lang(request, response)
     return response
 
 
@@ -101,56 +136,241 @@ def _json(data: object) -> web.Response:
     return web.Response(body=orjson.dumps(data), content_type="application/json")
 
 
-# --- handlers ----------------------------------------------------------------
+def _frame(request: web.Request, user: User, sess: Session) -> pages.Frame:
+    incidents = visible(request.app[FEED].latest.values(), user.municipality)
+    return pages.Frame(lang=_lang(request), user=user, csrf=sess.csrf, path=request.path, now=time.time(),
+                       query=dict(request.query), disasters=views.disaster_active(incidents),
+                       names=request.app[FEED].display_names)
+
+
+def page_handler(render: Callable[[web.Request, pages.Frame], Any]) -> Callable[[web.Request], Any]:
+    """A signed-in page: sign-in first if there is no session, then `render(request, frame)`."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        found = _signed_in(request)
+        if found is None:
+            return _redirect("/login")
+        result = render(request, _frame(request, *found))
+        if asyncio.iscoroutine(result):
+            result = await result
+        if isinstance(result, web.StreamResponse):
+            return result
+        return _html(request, result)
+    return handler
+
+
+def _message(request: web.Request, frame: pages.Frame, status: int, key: str, **values: object) -> web.Response:
+    title = i18n.text(frame.lang, key, **values)
+    return _html(request, pages.message_page(frame, title, title), status)
+
+
+# --- signing in --------------------------------------------------------------
+
+def _login(request: web.Request, *, error: str = "", user: str = "", status: int = 200) -> web.Response:
+    """The sign-in page, with a double-submit CSRF token (there is no session yet)."""
+    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    response = _html(request, pages.login_page(_lang(request), csrf=token, error=error, user=user), status)
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request))
+    return response
+
 
 async def login_form(request: web.Request) -> web.Response:
-    lang = _lang(request)
-    return _page(request, lambda csrf: pages.login_page(lang, csrf=csrf))
+    if _signed_in(request) is not None:
+        return _redirect("/")
+    return _login(request)
 
 
 async def login(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
     lang = _lang(request)
     form = await request.post()
-    user, password = _field(form, "user"), _field(form, "password")
-    if not _csrf_ok(request, form):
-        error = i18n.text(lang, "login.expired")
-        return _page(request, lambda csrf: pages.login_page(lang, csrf=csrf, error=error, user=user), 403)
-    if not session.check_password(user, password, expected_user=settings.board_user,
-                                  expected_password=settings.board_password.value):
-        log.info("board_login_failed", user=user, remote=request.remote)
-        error = i18n.text(lang, "login.failed")
-        return _page(request, lambda csrf: pages.login_page(lang, csrf=csrf, error=error, user=user), 401)
-    log.info("board_login_succeeded", user=user, remote=request.remote)
+    name, password = _field(form, "user").strip(), _field(form, "password")
+    if _foreign(request) or not _csrf_ok(request.cookies.get(CSRF_COOKIE, ""), form):
+        return _login(request, error=i18n.text(lang, "login.expired"), user=name, status=403)
+    limiter, address, now = request.app[LIMITER], request.remote or "?", time.monotonic()
+    wait = limiter.retry_after(name, address, now)
+    if wait > 0:
+        log.warning("board_login_limited", user=name, remote=address, retry_after=round(wait))
+        response = _login(request, error=i18n.text(lang, "login.limited", m=max(1, round(wait / 60))),
+                          user=name, status=429)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    # argon2 takes tens of milliseconds on purpose: off the event loop, so streams keep flowing.
+    user = await asyncio.to_thread(request.app[USERS].verify, name, password)
+    if user is None:
+        limiter.failed(name, address, now)
+        log.info("board_login_failed", user=name, remote=address)
+        return _login(request, error=i18n.text(lang, "login.failed"), user=name, status=401)
+    limiter.succeeded(name, address)
+    log.info("board_login_succeeded", user=user.name, role=user.role, municipality=user.municipality,
+             remote=address)
     response = _redirect("/")
-    response.set_cookie(
-        session.SESSION_COOKIE, session.sign_session(user, settings.secret_key.value, time.time()),
-        max_age=session.SESSION_TTL, httponly=True, samesite="Strict", secure=_secure(request),
-    )
+    cookie = request.app[CODEC].seal(session.new_session(user.name, user.fingerprint, time.time()))
+    response.set_cookie(session.SESSION_COOKIE, cookie, max_age=session.SESSION_TTL, httponly=True,
+                        samesite="Strict", secure=_secure(request))
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
+    found = _signed_in(request)
     form = await request.post()
-    if not _csrf_ok(request, form):
-        raise web.HTTPForbidden(text="missing or wrong CSRF token")
+    if found is not None and not _csrf_ok(found[1].csrf, form):
+        return _message(request, _frame(request, *found), 403, "error.csrf")
     response = _redirect("/login")
     response.del_cookie(session.SESSION_COOKIE, httponly=True, samesite="Strict", secure=_secure(request))
+    if found is not None:
+        log.info("board_logout", user=found[0].name)
     return response
 
 
-async def now(request: web.Request) -> web.Response:
-    user = _user(request)
-    if user is None:
-        return _redirect("/login")
-    lang = _lang(request)
-    incidents = pages.now_list(request.app[FEED].latest.values())
-    return _page(request, lambda csrf: pages.now_page(lang, incidents, now=time.time(), user=user, csrf=csrf))
+# --- pages -------------------------------------------------------------------
 
+def _now(request: web.Request, frame: pages.Frame) -> str:
+    feed = request.app[FEED]
+    return pages.now_page(frame, views.now_rows(feed.state, frame.user.municipality, feed.display_names))
+
+
+def _incident_flash(frame: pages.Frame, entries: list[Any], query: Mapping[str, str]) -> Flash | None:
+    command_id, action = query.get("sent", ""), query.get("a", "")
+    if not command_id or not actions.known_action(action):
+        return None
+    label = i18n.label(frame.lang, "action", action)
+    outcome = views.command_outcome(entries, command_id)
+    if outcome is None:
+        return Flash("pending", i18n.text(frame.lang, "flash.pending", action=label), command_id)
+    if outcome.action == "command_rejected":
+        reason = outcome.detail.get("reason_ja" if frame.lang == "ja" else "reason_en", "")
+        return Flash("rejected", i18n.text(frame.lang, "flash.rejected", action=label, reason=reason), command_id)
+    return Flash("accepted", i18n.text(frame.lang, "flash.accepted", action=label), command_id)
+
+
+def _incident(request: web.Request, frame: pages.Frame) -> web.Response | str:
+    state = request.app[FEED].state
+    incident = state.incident(request.match_info["incident_id"])
+    if incident is None or not frame.user.sees(incident.municipality):
+        # The same answer whether it exists elsewhere or not at all.
+        return _message(request, frame, 404, "incident.notfound")
+    data = state.detail(incident.incident_id)
+    entries = state.entries(incident.incident_id)
+    shown = incident.evidence_ids[:20]
+    evidence = [data.evidence[p] for p in shown if data is not None and p in data.evidence]
+    return incident_page(frame, incident, entries=entries, trimmed=bool(data and data.trimmed),
+                         points=list(data.points) if data else [], evidence=evidence,
+                         offers=actions.offers(frame.user, incident),
+                         flash=_incident_flash(frame, entries, request.query))
+
+
+def _outbound(request: web.Request, frame: pages.Frame) -> str:
+    return pages.outbound_page(frame, **views.outbound(request.app[FEED].state, frame.user.municipality))
+
+
+def _disaster(request: web.Request, frame: pages.Frame) -> str:
+    state = request.app[FEED].state
+    shown = views.disasters(state, frame.user.municipality, actions.may(frame.user, "rescue_handled"))
+    flash = ""
+    command_id = request.query.get("sent", "")
+    if command_id:
+        entries = [e for v in shown for e in state.entries(v.incident.incident_id)]
+        found = _incident_flash(frame, entries, {"sent": command_id, "a": "rescue_handled"})
+        if found is not None:
+            role = "alert" if found.kind == "rejected" else "status"
+            flash = (f'<p id="flash" class="flash flash-{found.kind}" role="{role}" '
+                     f'data-command="{pages._e(command_id)}">{pages._e(found.message)}</p>')
+    return pages.disaster_page(frame, shown, flash)
+
+
+def _oncall(request: web.Request, frame: pages.Frame) -> str:
+    rosters = views.rosters(request.app[PROFILES], frame.user.municipality, frame.now,
+                            visible(request.app[FEED].latest.values(), frame.user.municipality))
+    return pages.oncall_page(frame, rosters)
+
+
+def _report(request: web.Request, frame: pages.Frame) -> str:
+    month = report.parse_month(request.query.get("month"), frame.now)
+    figures = report.monthly(request.app[FEED].state.summaries.values(), month, frame.user.municipality, frame.now)
+    return pages.report_page(frame, figures)
+
+
+async def _timeline_csv(request: web.Request, frame: pages.Frame) -> web.StreamResponse:
+    """The month's timeline for records (監査記録), streamed: the whole topic, not just memory."""
+    month = report.parse_month(request.query.get("month"), frame.now)
+    scope = frame.user.municipality
+    name = f"noroshi-timeline-{'all' if scope == '*' else scope}-{month}.csv"
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="{name}"',
+    })
+    await response.prepare(request)
+    await response.write("\ufeff".encode())  # so that Excel reads the Japanese as UTF-8
+    await response.write(report.csv_header().encode())
+    count = 0
+    chunk: list[str] = []
+    async for entry in request.app[FEED].timeline_records():
+        if not report.entry_in(entry, month, scope):
+            continue
+        chunk.append(report.csv_row(entry))
+        count += 1
+        if len(chunk) >= 500:
+            await response.write("".join(chunk).encode())
+            chunk = []
+    if chunk:
+        await response.write("".join(chunk).encode())
+    await response.write_eof()
+    log.info("board_timeline_exported", user=frame.user.name, month=month, entries=count)
+    return response
+
+
+# --- actions -----------------------------------------------------------------
+
+async def act(request: web.Request) -> web.StreamResponse:
+    """One action form → one BoardCommand on the commands topic (keyed by incident id). The
+    answer waits a moment for the playbook's first timeline entry on it, so the page shows
+    the outcome — or its refusal — at once."""
+    found = _signed_in(request)
+    if found is None:
+        return _redirect("/login")
+    user, sess = found
+    frame = _frame(request, user, sess)
+    form = await request.post()
+    if _foreign(request) or not _csrf_ok(sess.csrf, form):
+        return _message(request, frame, 403, "error.csrf")
+    feed = request.app[FEED]
+    incident = feed.state.incident(request.match_info["incident_id"])
+    if incident is None or not user.sees(incident.municipality):
+        return _message(request, frame, 404, "incident.notfound")
+    action = _field(form, "action")
+    if not actions.known_action(action):
+        return _message(request, frame, 400, "error.bad_form", what="action")
+    if not actions.may(user, action):
+        log.warning("board_action_forbidden", user=user.name, role=user.role, action=action,
+                    incident_id=incident.incident_id)
+        return _message(request, frame, 403, "error.forbidden")
+    try:
+        payload = actions.payload_for(action, form, [v for v in form.getall("code", []) if isinstance(v, str)])
+    except actions.FormError as exc:
+        return _message(request, frame, 400, "error.bad_form", what=str(exc))
+    command = actions.command(user, incident, action, payload, time.time())
+    outcome = feed.expect(command.command_id)
+    try:
+        await feed.send_command(command.incident_id, command.to_json())
+        log.info("board_command_sent", user=user.name, action=action, incident_id=incident.incident_id,
+                 command_id=command.command_id)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(request.app[OUTCOME_WAIT]):
+                await outcome
+    except Exception:  # noqa: BLE001 - the broker is away: say so, never pretend it was sent
+        log.exception("board_command_failed", action=action, incident_id=incident.incident_id)
+        return _message(request, frame, 503, "error.unsent")
+    finally:
+        feed.forget(command.command_id)
+    back = "/disaster" if _field(form, "back") == "disaster" else f"/incidents/{incident.incident_id}"
+    return _redirect(f"{back}?sent={command.command_id}&a={action}")
+
+
+# --- API and live updates ------------------------------------------------------
 
 async def api_incidents(request: web.Request) -> web.Response:
-    _require_user(request)
-    return _json([i.to_dict() for i in pages.now_list(request.app[FEED].latest.values())])
+    user, _ = _require(request)
+    feed = request.app[FEED]
+    return _json(views.now_rows(feed.state, user.municipality, feed.display_names))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -158,47 +378,45 @@ async def healthz(request: web.Request) -> web.Response:
     return _json({"ok": True, "feed": {"incidents": len(feed.latest), "connected": feed.connected}})
 
 
-def _sse(event: str, data: object) -> bytes:
-    # orjson never emits a newline, so one `data:` line carries the whole record.
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
-
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: a snapshot of the Now list, then every change as it happens."""
-    user = _require_user(request)
-    origin = request.headers.get("Origin")
-    if origin is not None and origin != str(URL(request.app[SETTINGS].board_url).origin()):
+    """Server-sent events: a snapshot of the Now list, then each change of the user's
+    municipality as it happens; the session is checked again at every keep-alive."""
+    user, sess = _require(request)
+    if _foreign(request):
         raise web.HTTPForbidden(text="foreign origin")
     feed, streams = request.app[FEED], request.app[STREAMS]
     # Subscribe and snapshot with no await in between, so no change falls in a gap.
     queue = feed.subscribe()
-    snapshot = [i.to_dict() for i in pages.now_list(feed.latest.values())]
+    snapshot = views.now_rows(feed.state, user.municipality, feed.display_names)
     streams.add(queue)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream; charset=utf-8",
         "X-Accel-Buffering": "no",  # a buffering proxy would hold events back
     })
-    log.info("sse_client_connected", user=user, clients=len(streams))
+    log.info("sse_client_connected", user=user.name, clients=len(streams))
     try:
         await response.prepare(request)
-        await response.write(b"retry: 3000\n" + _sse("snapshot", snapshot))
+        await response.write(b"retry: 3000\n" + b"event: snapshot\ndata: " + orjson.dumps(snapshot) + b"\n\n")
         while True:
             try:
                 async with asyncio.timeout(request.app[KEEPALIVE]):
-                    incident = await queue.get()
+                    change: Change | None = await queue.get()
             except TimeoutError:
+                if _signed_in(request) is None:  # expired, signed out elsewhere, or password reset
+                    break
                 # Also how a vanished browser is noticed: the write fails.
                 await response.write(b": keep-alive\n\n")
                 continue
-            if incident is None:  # dropped as too slow, or the board is shutting down
+            if change is None:  # dropped as too slow, or the board is shutting down
                 break
-            await response.write(_sse("incident", incident.to_dict()))
+            if user.sees(change.municipality):
+                await response.write(change.frame)
     except ConnectionResetError:
         pass
     finally:
         feed.unsubscribe(queue)
         streams.discard(queue)
-        log.info("sse_client_disconnected", user=user, clients=len(streams))
+        log.info("sse_client_disconnected", user=user.name, clients=len(streams))
     return response
 
 
@@ -206,6 +424,8 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
+    if _secure(request):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     if not request.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
 
@@ -217,13 +437,34 @@ async def _close_streams(app: web.Application) -> None:
         app[FEED].disconnect(queue)
 
 
-def create_app(settings: Settings, feed: MemoryFeed, *, keepalive: float = KEEPALIVE_SECONDS) -> web.Application:
-    app = web.Application()
+def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None = None,
+               profiles: Mapping[str, Any] | None = None, limiter: LoginLimiter | None = None,
+               keepalive: float = KEEPALIVE_SECONDS, outcome_wait: float = 4.0) -> web.Application:
+    app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[FEED] = feed
     app[STREAMS] = set()
     app[KEEPALIVE] = keepalive
-    app.router.add_get("/", now)
+    app[USERS] = users or UserStore(settings.users_file)
+    app[LIMITER] = limiter or LoginLimiter()
+    app[CODEC] = SessionCodec(settings.secret_key.value)
+    app[PROFILES] = dict(profiles or {})
+    app[OUTCOME_WAIT] = outcome_wait
+    store = app[USERS]
+
+    def display_name(name: str) -> str:
+        user = store.get(name)
+        return user.display_name if user is not None else name
+
+    feed.display_names = display_name
+    app.router.add_get("/", page_handler(_now))
+    app.router.add_get("/incidents/{incident_id}", page_handler(_incident))
+    app.router.add_post("/incidents/{incident_id}/actions", act)
+    app.router.add_get("/outbound", page_handler(_outbound))
+    app.router.add_get("/disaster", page_handler(_disaster))
+    app.router.add_get("/oncall", page_handler(_oncall))
+    app.router.add_get("/report", page_handler(_report))
+    app.router.add_get("/report/timeline.csv", page_handler(_timeline_csv))
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
@@ -236,10 +477,27 @@ def create_app(settings: Settings, feed: MemoryFeed, *, keepalive: float = KEEPA
     return app
 
 
-async def serve(settings: Settings) -> None:
+def _profiles(settings: Settings) -> dict[str, Any]:
+    from noroshi.stack import resolve_profiles
+    from streams.contract import ContractError
+
+    try:
+        return dict(resolve_profiles(settings))
+    except (ContractError, OSError) as exc:
+        log.error("board_profiles_unreadable", error=str(exc))
+        return {}
+
+
+async def serve(settings: Settings, *, feed: MemoryFeed | None = None) -> None:
     """Run the board until SIGTERM or SIGINT (or until cancelled), then stop cleanly."""
-    feed = IncidentFeed(settings.broker_servers, TopicNames(settings.topic_prefix).incidents)
-    runner = web.AppRunner(create_app(settings, feed), shutdown_timeout=SHUTDOWN_TIMEOUT)
+    feed = feed or KafkaFeed(settings.broker_servers, TopicNames(settings.topic_prefix))
+    users = UserStore(settings.users_file)
+    try:
+        await asyncio.to_thread(bootstrap, users, settings.board_user, settings.board_password.value)
+    except (UserError, OSError) as exc:
+        log.error("board_users_unwritable", path=str(settings.users_file), error=str(exc))
+    app = create_app(settings, feed, users=users, profiles=_profiles(settings))
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     await feed.start()
@@ -249,7 +507,7 @@ async def serve(settings: Settings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info("board_started", url=settings.board_url, host=settings.board_host,
-                 port=settings.board_port, topic=feed.topic)
+                 port=settings.board_port, users_file=str(settings.users_file))
         await stop.wait()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):

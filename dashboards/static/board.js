@@ -1,26 +1,49 @@
-// The Now page's live updates: rows are inserted, updated and removed from the
-// board's server-sent events. Incident text only ever goes in via textContent.
+// The board's live parts, from its server-sent events: the Now page's rows are inserted,
+// updated and removed; the Incident page reloads when its incident changes; the
+// acknowledgement deadlines count down; the disaster banner follows disaster mode.
+// Record text only ever goes in via textContent (never parsed as HTML).
 "use strict";
 
 (() => {
-  const main = document.getElementById("now");
-  if (!main) return; // the sign-in page loads this file too
+  // Forms that end or undo something ask first (data-confirm: no inline script allowed).
+  // Once a form is on its way, the page never reloads itself: that would swallow the action.
+  let submitting = false;
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      return;
+    }
+    submitting = true;
+  });
+
+  // An action still waiting for the playbook's answer: look again shortly, in case the answer
+  // came between this page's rendering and its stream connecting (a bounded number of times).
+  const pending = document.querySelector("#flash.flash-pending[data-command]");
+  if (pending && pending.dataset.command) {
+    const key = `noroshi-wait-${pending.dataset.command}`;
+    const tries = Number(sessionStorage.getItem(key) || 0);
+    if (tries < 20) {
+      sessionStorage.setItem(key, String(tries + 1));
+      setTimeout(() => {
+        if (!submitting && !document.activeElement?.closest?.("main form")) window.location.reload();
+      }, 1500);
+    }
+  }
+
+  const main = document.querySelector("main[data-labels]");
+  if (!main) return; // sign-in and the static pages
 
   const labels = JSON.parse(main.dataset.labels);
-  const tbody = document.getElementById("incidents");
-  const empty = document.getElementById("empty");
+  const page = document.body.dataset.page;
   const connection = document.getElementById("connection");
+  const banner = document.getElementById("disaster-banner");
   const RANK = { critical: 0, high: 1, medium: 2, low: 3 };
-  const COLUMNS = ["type", "target", "severity", "state", "opened_at", "elapsed", "summary"];
-  // Japan time, to the minute, like the server's rendering.
-  const clockFormat = new Intl.DateTimeFormat("ja-JP", {
-    timeZone: "Asia/Tokyo", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", hour12: false,
-  });
-  const versions = new Map(); // incident_id -> highest version seen, resolved ones included
+  const ENDED = new Set(["resolved", "closed"]);
+  const SVG = "http://www.w3.org/2000/svg";
 
-  const label = (group, value) => labels[`${group}.${value}`] ?? value;
-  const fill = (template, values) => template.replace(/\{(\w)\}/g, (_, k) => String(values[k]));
+  const label = (group, value) => labels[`${group}.${value}`] ?? String(value);
+  const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => String(values[k]));
 
   function elapsed(openedAt) {
     const opened = Date.parse(openedAt);
@@ -34,10 +57,63 @@
     return fill(labels["elapsed.m"], { m });
   }
 
-  function clock(openedAt) {
-    const opened = Date.parse(openedAt);
-    return Number.isNaN(opened) ? openedAt : clockFormat.format(opened);
+  function countdown(seconds) {
+    const s = Math.abs(Math.trunc(seconds));
+    const h = Math.floor(s / 3600);
+    if (h) return fill(labels["countdown.hm"], { h, m: Math.floor((s % 3600) / 60) });
+    return fill(labels["countdown.ms"], { m: Math.floor(s / 60), s: s % 60 });
   }
+
+  // The acknowledgement deadline: "あと12分30秒", "3分0秒超過", or who acknowledged.
+  function ackText(el) {
+    if (el.dataset.ackBy) return { text: fill(labels["ack.done"], { name: el.dataset.ackBy }), over: false };
+    const due = Date.parse(el.dataset.ackDue || "");
+    if (Number.isNaN(due)) return { text: labels["ack.none"], over: false };
+    const left = (due - Date.now()) / 1000;
+    return { text: fill(labels[left >= 0 ? "ack.left" : "ack.over"], { t: countdown(left) }), over: left < 0 };
+  }
+
+  function tick() {
+    for (const row of document.querySelectorAll("#incidents tr")) {
+      const { text, over } = ackText(row);
+      const cell = row.querySelector(".ack");
+      if (cell) {
+        cell.textContent = text;
+        cell.classList.toggle("overdue", over);
+      }
+    }
+    for (const el of document.querySelectorAll("span.ack[data-ack-due]")) {
+      const { text, over } = ackText(el);
+      el.textContent = text;
+      el.classList.toggle("overdue", over);
+    }
+  }
+
+  function setConnection(state) {
+    if (!connection) return;
+    connection.dataset.state = state;
+    connection.textContent = labels[`conn.${state}`];
+  }
+
+  // --- the disaster banner -------------------------------------------------------------
+  const disasters = new Map(); // incident_id -> hashtag, while its disaster mode is on
+  function noteDisaster(row) {
+    if (row.type !== "disaster") return;
+    if (row.disaster_mode && !ENDED.has(row.state)) disasters.set(row.incident_id, row.target);
+    else disasters.delete(row.incident_id);
+  }
+  function showBanner() {
+    if (!banner) return;
+    banner.hidden = disasters.size === 0;
+    const tags = banner.querySelector(".tags");
+    if (tags) tags.textContent = Array.from(disasters.values(), (t) => `#${t}`).join("、");
+  }
+
+  // --- the Now page --------------------------------------------------------------------
+  const tbody = document.getElementById("incidents");
+  const empty = document.getElementById("empty");
+  const multi = document.querySelector("table.incidents")?.dataset.multi === "true";
+  const versions = new Map(); // incident_id -> highest version seen, ended ones included
 
   function sortKey(row) {
     const rank = RANK[row.dataset.severity] ?? 4;
@@ -51,12 +127,34 @@
     return ra !== rb ? ra < rb : oa < ob;
   }
 
-  function cell(column, text, className) {
+  function cell(column, className) {
     const td = document.createElement("td");
     td.dataset.label = labels[`col.${column}`];
     if (className) td.className = className;
-    td.textContent = text;
     return td;
+  }
+
+  // The same line as the server's charts.sparkline.
+  function sparkline(values) {
+    const width = 96, height = 24, pad = 2;
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "spark");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("width", String(width));
+    svg.setAttribute("height", String(height));
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", labels["col.volume"]);
+    if (!values.length) return svg;
+    const low = Math.min(...values), high = Math.max(...values);
+    const span = high - low || 1;
+    const step = (width - 2 * pad) / Math.max(1, values.length - 1);
+    const y = (v) => (height - pad - ((v - low) / span) * (height - 2 * pad)).toFixed(1);
+    const points = values.map((v, i) => `${(pad + i * step).toFixed(1)},${y(v)}`);
+    if (values.length === 1) points.push(`${(width - pad).toFixed(1)},${y(values[0])}`);
+    const line = document.createElementNS(SVG, "polyline");
+    line.setAttribute("points", points.join(" "));
+    svg.append(line);
+    return svg;
   }
 
   function renderRow(incident) {
@@ -65,34 +163,53 @@
     tr.dataset.version = String(incident.version);
     tr.dataset.severity = incident.severity;
     tr.dataset.opened = incident.opened_at;
+    tr.dataset.ackDue = incident.ack_due || "";
+    tr.dataset.ackBy = incident.acknowledged_by || "";
 
-    const type = cell("type", label("type", incident.type));
+    const severity = cell("severity", "sev-cell");
+    const badge = document.createElement("span");
+    badge.className = `sev sev-${incident.severity in RANK ? incident.severity : "unknown"}`;
+    badge.textContent = label("severity", incident.severity);
+    severity.append(badge);
+
+    const type = cell("type", "type");
+    const link = document.createElement("a");
+    link.className = "open";
+    link.href = `/incidents/${encodeURIComponent(incident.incident_id)}`;
+    link.textContent = label("type", incident.type);
+    type.append(link);
     if (incident.drill) {
       const drill = document.createElement("span");
       drill.className = "drill";
       drill.textContent = labels["now.drill"];
       type.append(" ", drill);
     }
-    const severity = cell("severity", "");
-    const badge = document.createElement("span");
-    badge.className = `sev sev-${incident.severity in RANK ? incident.severity : "unknown"}`;
-    badge.textContent = label("severity", incident.severity);
-    severity.append(badge);
-    const opened = cell("opened_at", "");
-    const time = document.createElement("time");
-    time.dateTime = incident.opened_at;
-    time.textContent = clock(incident.opened_at);
-    opened.append(time);
 
-    tr.append(
-      type,
-      cell("target", incident.target),
-      severity,
-      cell("state", label("state", incident.state)),
-      opened,
-      cell("elapsed", elapsed(incident.opened_at), "elapsed"),
-      cell("summary", incident.summary, "summary"),
-    );
+    const target = cell("target", "target");
+    if (multi) {
+      const muni = document.createElement("small");
+      muni.className = "muni";
+      muni.textContent = incident.municipality;
+      target.append(muni, " ");
+    }
+    target.append(incident.target);
+
+    const state = cell("state", "state");
+    state.textContent = label("state", incident.state);
+    const awaiting = cell("awaiting", "awaiting");
+    awaiting.textContent = incident.awaiting ? label("action", incident.awaiting) : labels["awaiting.none"];
+    const since = cell("elapsed", "elapsed");
+    since.textContent = elapsed(incident.opened_at);
+    const ack = cell("ack_due", "ack");
+    const { text, over } = ackText(tr);
+    ack.textContent = text;
+    ack.classList.toggle("overdue", over);
+    const volume = cell("volume", "volume");
+    volume.append(sparkline(incident.volume || []));
+    const summary = cell("summary", "summary");
+    summary.textContent = incident.summary;
+
+    tr.append(severity, type, target, state, awaiting, since, ack, volume, summary);
     return tr;
   }
 
@@ -106,7 +223,7 @@
     if (known !== undefined && known >= incident.version) return; // a redelivery
     versions.set(incident.incident_id, incident.version);
     rowFor(incident.incident_id)?.remove();
-    if (incident.state !== "resolved" && incident.state !== "closed") {
+    if (!ENDED.has(incident.state)) {
       const row = renderRow(incident);
       const next = Array.from(tbody.rows).find((other) => before(row, other));
       tbody.insertBefore(row, next ?? null);
@@ -114,29 +231,63 @@
     empty.hidden = tbody.rows.length > 0;
   }
 
-  function setConnection(state) {
-    connection.dataset.state = state;
-    connection.textContent = labels[`conn.${state}`];
+  // --- the Incident page ---------------------------------------------------------------
+  const incidentId = main.dataset.incident;
+  const shownVersion = Number(main.dataset.version || 0);
+  let refreshTimer = null;
+
+  function editing() {
+    for (const field of document.querySelectorAll("main textarea, main input[type=url]")) {
+      if (field.value !== field.defaultValue) return true;
+    }
+    return document.activeElement?.closest?.("main form") != null;
   }
 
-  for (const row of tbody.rows) versions.set(row.dataset.id, Number(row.dataset.version));
-  setInterval(() => {
-    for (const row of tbody.rows) {
-      row.querySelector(".elapsed").textContent = elapsed(row.dataset.opened);
-    }
-  }, 15000);
+  function refresh() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      if (submitting) return;
+      if (editing()) {
+        document.getElementById("stale")?.removeAttribute("hidden");
+        return;
+      }
+      window.location.reload();
+    }, 400);
+  }
 
+  // --- the stream ----------------------------------------------------------------------
+  let snapshots = 0;
   function connect() {
     const source = new EventSource("/events");
     source.addEventListener("open", () => setConnection("live"));
     source.addEventListener("snapshot", (event) => {
-      // The snapshot is the whole truth after a (re)connect: start over from it.
-      tbody.replaceChildren();
-      versions.clear();
-      for (const incident of JSON.parse(event.data)) show(incident);
-      empty.hidden = tbody.rows.length > 0;
+      const rows = JSON.parse(event.data);
+      disasters.clear();
+      for (const row of rows) noteDisaster(row);
+      showBanner();
+      if (page === "now") {
+        // The snapshot is the whole truth after a (re)connect: start over from it.
+        tbody.replaceChildren();
+        versions.clear();
+        for (const row of rows) show(row);
+        empty.hidden = tbody.rows.length > 0;
+      } else if (page === "incident" && snapshots > 0) {
+        refresh(); // reconnected: something may have happened meanwhile
+      }
+      snapshots += 1;
     });
-    source.addEventListener("incident", (event) => show(JSON.parse(event.data)));
+    source.addEventListener("incident", (event) => {
+      const row = JSON.parse(event.data);
+      noteDisaster(row);
+      showBanner();
+      if (page === "now") show(row);
+      else if (row.incident_id === incidentId && row.version > shownVersion) refresh();
+    });
+    source.addEventListener("timeline", (event) => {
+      const entry = JSON.parse(event.data);
+      if (page === "incident" && entry.incident_id === incidentId) refresh();
+    });
     source.addEventListener("error", () => {
       setConnection("retrying");
       if (source.readyState !== EventSource.CLOSED) return; // the browser retries by itself
@@ -155,5 +306,13 @@
       }, 5000);
     });
   }
+
+  if (page === "now") {
+    for (const row of tbody.rows) versions.set(row.dataset.id, Number(row.dataset.version));
+    setInterval(() => {
+      for (const row of tbody.rows) row.querySelector(".elapsed").textContent = elapsed(row.dataset.opened);
+    }, 15000);
+  }
+  setInterval(tick, 1000);
   connect();
 })();

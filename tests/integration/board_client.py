@@ -60,21 +60,59 @@ class Browser:
         return (await reply)["result"]
 
     async def js(self, expression: str) -> Any:
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        """The value of `expression` in the page; a promise is awaited."""
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise AssertionError(f"script failed: {result['exceptionDetails'].get('text')}: {expression}")
         return result["result"].get("value")
 
-    async def until(self, expression: str) -> None:
-        async with asyncio.timeout(20):
-            while not await self.js(expression):
-                await asyncio.sleep(0.05)
+    async def until(self, expression: str, timeout: float = 20) -> None:
+        """Wait for `expression` to hold; while a page loads it may throw, which counts as not yet."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    try:
+                        if await self.js(expression):
+                            return
+                    except AssertionError:
+                        pass
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"the page never showed: {expression}") from None
 
-    async def screenshot(self, path: Path, width: int, height: int, *, mobile: bool) -> Path:
+    async def goto(self, url: str) -> None:
+        """Navigate and wait for the new document to have loaded (its scripts have run)."""
+        await self.js("window.__left = true")
+        await self.call("Page.navigate", url=url)
+        await self.until("!window.__left && document.readyState === 'complete'")
+
+    async def screenshot(self, path: Path, width: int, height: int, *, mobile: bool, full_page: bool = True) -> Path:
+        """The page at this window size; the whole page, not just the window, unless told."""
         await self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
                         deviceScaleFactor=1, mobile=mobile)
-        shot = await self.call("Page.captureScreenshot", format="png")
+        await asyncio.sleep(0.3)  # let the layout settle at the new size
+        params: dict[str, Any] = {"format": "png"}
+        if full_page:
+            total = await self.js("Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")
+            params.update(captureBeyondViewport=True,
+                          clip={"x": 0, "y": 0, "width": width, "height": max(height, total), "scale": 1})
+        shot = await self.call("Page.captureScreenshot", **params)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
+
+    async def sign_in(self, base: str, user: str, password: str) -> None:
+        """Through the sign-in form, as a person would."""
+        await self.goto(base + "/login")
+        await self.js(
+            f"document.querySelector('[name=user]').value = {json.dumps(user)};"
+            f"document.querySelector('[name=password]').value = {json.dumps(password)};"
+            "document.querySelector('form').submit()")
+        await self.until("location.pathname === '/' && document.readyState === 'complete'")
+
+    async def sign_out(self) -> None:
+        await self.js("document.querySelector('form[action=\"/logout\"]').submit()")
+        await self.until("location.pathname === '/login' && document.readyState === 'complete'")
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,356 @@
+"""What the board knows, built only from what the worker publishes: the incidents,
+timeline and effects topics, and — for the evidence posts — the input posts the
+incidents point at. Pure and bounded: records in, nothing out but reads.
+
+Per incident it keeps the latest record, chart points (one per detector report),
+the last timeline entries, rescue requests, held accounts and the evidence posts;
+the detail of ended incidents is dropped first when there are too many. The
+monthly report needs only a small summary per incident, kept much longer.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from streams.records import Effect, Incident, TimelineEntry
+
+#: Incidents whose detail (timeline, chart, evidence) is kept; open ones are never dropped.
+MAX_INCIDENTS = 2000
+#: Report rows (a few hundred bytes each): years of a busy ward.
+MAX_SUMMARIES = 100_000
+TIMELINE_PER_INCIDENT = 300
+POINTS_PER_INCIDENT = 240
+EVIDENCE_PER_INCIDENT = 20
+RESCUES_PER_INCIDENT = 500
+#: Input posts kept while no incident points at them yet (evidence precedes the detection).
+RECENT_POSTS = 5000
+TEXT_LIMIT = 1000
+TERMINAL = frozenset({"resolved", "closed"})
+
+
+def parse_time(rfc3339: object) -> float | None:
+    if not isinstance(rfc3339, str):
+        return None
+    try:
+        return datetime.fromisoformat(rfc3339).timestamp()
+    except ValueError:
+        return None
+
+
+def is_newer(current: Incident | None, candidate: Incident) -> bool:
+    """Redeliveries arrive twice or out of order: only a higher version is a change."""
+    return current is None or candidate.version > current.version
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """An input post (or account event) as evidence: who said what, when."""
+
+    post_id: str
+    kind: str  # "mention" | "account"
+    platform: str
+    at: str
+    author: str  # handle, without @
+    author_name: str
+    text: str
+
+
+def _clip(value: object, limit: int = TEXT_LIMIT) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def parse_post(raw: bytes | None) -> Post | None:
+    """A contract `mention` or `account` line; anything else (or broken) is None."""
+    if not raw:
+        return None
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+        return None
+    kind = obj.get("kind")
+    if kind == "mention":
+        author = obj.get("author") if isinstance(obj.get("author"), dict) else {}
+        return Post(post_id=obj["id"], kind=kind, platform=_clip(obj.get("platform"), 20),
+                    at=_clip(obj.get("ts"), 40), author=_clip(author.get("handle"), 100),
+                    author_name=_clip(author.get("name"), 100), text=_clip(obj.get("text")))
+    if kind == "account":
+        account = obj.get("account") if isinstance(obj.get("account"), dict) else {}
+        post = obj.get("post") if isinstance(obj.get("post"), dict) else {}
+        text = " / ".join(t for t in (_clip(account.get("bio")), _clip(obj.get("note")),
+                                      _clip(post.get("text"))) if t)
+        return Post(post_id=obj["id"], kind=kind, platform=_clip(obj.get("platform"), 20),
+                    at=_clip(obj.get("ts"), 40), author=_clip(account.get("handle"), 100),
+                    author_name=_clip(account.get("name"), 100), text=text[:TEXT_LIMIT])
+    return None
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def measure(incident: Incident) -> tuple[float | None, float | None]:
+    """(volume, negativity) of one detector report: the episode's post count so far, and
+    for a flame-up the share of those posts that are critical."""
+    m = incident.metrics
+    volume = next((v for v in (_number(m.get(k)) for k in ("total", "posts", "critical")) if v is not None),
+                  float(len(incident.evidence_ids)))
+    critical, total = _number(m.get("critical")), _number(m.get("total"))
+    negativity = critical / total if critical is not None and total else None
+    return volume, negativity
+
+
+@dataclass(slots=True)
+class Summary:
+    """One incident for the monthly report (報告): when it opened, was acknowledged,
+    first answered in public and ended."""
+
+    incident_id: str
+    municipality: str
+    type: str
+    target: str
+    opened_at: str
+    opened_ts: float
+    severity: str
+    drill: bool
+    state: str
+    acknowledged_ts: float | None = None
+    first_post_ts: float | None = None
+    ended_ts: float | None = None
+    version: int = 0
+
+
+@dataclass(slots=True)
+class IncidentData:
+    incident: Incident | None = None
+    points: deque[tuple[float, float | None, float | None, int]] = field(
+        default_factory=lambda: deque(maxlen=POINTS_PER_INCIDENT))  # (ts, volume, negativity, seq)
+    timeline: OrderedDict[str, TimelineEntry] = field(default_factory=OrderedDict)
+    trimmed: bool = False
+    rescues: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    handled: dict[str, dict[str, Any]] = field(default_factory=dict)  # request_id → {by, at}
+    holds: dict[str, dict[str, Any]] = field(default_factory=dict)  # handle → {platform, reason, at}
+    disaster_mode: bool | None = None  # from the disaster_mode effects
+    evidence: dict[str, Post] = field(default_factory=dict)
+
+
+class BoardState:
+    """Everything the pages are drawn from; each `add_*` says whether anything changed."""
+
+    def __init__(self, *, max_incidents: int = MAX_INCIDENTS, max_summaries: int = MAX_SUMMARIES,
+                 recent_posts: int = RECENT_POSTS) -> None:
+        self.max_incidents = max_incidents
+        self.max_summaries = max_summaries
+        self.recent_posts = recent_posts
+        self.data: OrderedDict[str, IncidentData] = OrderedDict()  # least recently changed first
+        self.latest: dict[str, Incident] = {}
+        self.summaries: dict[str, Summary] = {}
+        self._recent: OrderedDict[str, Post] = OrderedDict()
+        self._wanted: dict[str, set[str]] = {}  # evidence post id → incident ids that show it
+
+    # -- bookkeeping -----------------------------------------------------------
+    def _touch(self, incident_id: str) -> IncidentData:
+        data = self.data.get(incident_id)
+        if data is None:
+            data = self.data[incident_id] = IncidentData()
+        else:
+            self.data.move_to_end(incident_id)
+        return data
+
+    def _evict(self) -> None:
+        """Drop the detail of the least recently changed ended (or never opened) incidents."""
+        if len(self.data) <= self.max_incidents:
+            return
+        target = self.max_incidents - max(1, self.max_incidents // 10)
+        for incident_id in list(self.data):
+            if len(self.data) <= target:
+                break
+            data = self.data[incident_id]
+            if data.incident is None or data.incident.state in TERMINAL:
+                self._forget(incident_id, data)
+
+    def _forget(self, incident_id: str, data: IncidentData) -> None:
+        del self.data[incident_id]
+        self.latest.pop(incident_id, None)
+        if data.incident is not None:
+            self._unwant(incident_id, data.incident)
+
+    def _unwant(self, incident_id: str, incident: Incident) -> None:
+        for post_id in incident.evidence_ids[:EVIDENCE_PER_INCIDENT]:
+            wanting = self._wanted.get(post_id)
+            if wanting is not None:
+                wanting.discard(incident_id)
+                if not wanting:
+                    del self._wanted[post_id]
+
+    # -- incidents -------------------------------------------------------------
+    def add_incident(self, incident: Incident) -> bool:
+        current = self.latest.get(incident.incident_id)
+        if not is_newer(current, incident):
+            return False
+        known = self.summaries.get(incident.incident_id)
+        if current is None and known is not None and incident.version <= known.version:
+            return False  # a late redelivery of an incident whose detail was already dropped
+        data = self._touch(incident.incident_id)
+        previous = data.incident
+        data.incident = incident
+        self.latest[incident.incident_id] = incident
+        last_seq = data.points[-1][3] if data.points else None
+        if last_seq is None or incident.detection_seq > last_seq:
+            ts = parse_time(incident.updated_at) or parse_time(incident.opened_at)
+            if ts is not None:
+                volume, negativity = measure(incident)
+                data.points.append((ts, volume, negativity, incident.detection_seq))
+        if previous is None or previous.evidence_ids != incident.evidence_ids:
+            self._pin_evidence(incident, data, previous)
+        self._summarise(incident)
+        self._evict()
+        return True
+
+    def _pin_evidence(self, incident: Incident, data: IncidentData, previous: Incident | None) -> None:
+        if previous is not None:
+            self._unwant(incident.incident_id, previous)
+        shown = incident.evidence_ids[:EVIDENCE_PER_INCIDENT]
+        for post_id in shown:
+            self._wanted.setdefault(post_id, set()).add(incident.incident_id)
+            post = self._recent.get(post_id)
+            if post is not None:
+                data.evidence[post_id] = post
+        keep = set(shown)
+        for post_id in [p for p in data.evidence if p not in keep]:
+            del data.evidence[post_id]
+
+    def _summarise(self, incident: Incident) -> None:
+        opened = parse_time(incident.opened_at)
+        if opened is None:
+            return
+        summary = self.summaries.get(incident.incident_id)
+        if summary is None:
+            summary = self.summaries[incident.incident_id] = Summary(
+                incident_id=incident.incident_id, municipality=incident.municipality, type=incident.type,
+                target=incident.target, opened_at=incident.opened_at, opened_ts=opened,
+                severity=incident.severity, drill=incident.drill, state=incident.state)
+            if len(self.summaries) > self.max_summaries:
+                keep = self.max_summaries - max(1, self.max_summaries // 10)
+                by_age = sorted(self.summaries.values(), key=lambda s: s.opened_ts)
+                for old in by_age[:len(by_age) - keep]:
+                    if old is not summary:
+                        del self.summaries[old.incident_id]
+        if incident.version < summary.version:
+            return
+        changed_at = parse_time(incident.updated_at)
+        summary.version, summary.severity, summary.state = incident.version, incident.severity, incident.state
+        if summary.acknowledged_ts is None and incident.metrics.get("acknowledged_by"):
+            summary.acknowledged_ts = changed_at
+        posted = [t for d in incident.metrics.get("drafts") or () if isinstance(d, dict)
+                  and d.get("status") == "posted" and (t := parse_time(d.get("posted_at"))) is not None]
+        if posted:
+            summary.first_post_ts = min(posted + ([summary.first_post_ts] if summary.first_post_ts else []))
+        summary.ended_ts = changed_at if incident.state in TERMINAL else None
+
+    # -- timeline --------------------------------------------------------------
+    def add_entry(self, entry: TimelineEntry) -> bool:
+        data = self._touch(entry.incident_id)
+        if entry.entry_id in data.timeline:
+            return False
+        data.timeline[entry.entry_id] = entry
+        while len(data.timeline) > TIMELINE_PER_INCIDENT:
+            data.timeline.popitem(last=False)
+            data.trimmed = True
+        if entry.action == "rescue_handled":
+            request_id = entry.detail.get("request_id")
+            if isinstance(request_id, str):
+                data.handled[request_id] = {"by": actor_name(entry.actor), "at": entry.at}
+        self._evict()
+        return True
+
+    # -- effects ---------------------------------------------------------------
+    def add_effect(self, effect: Effect) -> bool:
+        p = effect.payload
+        if effect.kind not in ("queue_rescue", "disaster_mode", "hold_replies", "release_hold"):
+            return False
+        data = self._touch(effect.incident_id)
+        if effect.kind == "queue_rescue":
+            request_id = p.get("request_id")
+            if not isinstance(request_id, str) or request_id in data.rescues:
+                return False
+            data.rescues[request_id] = {
+                "request_id": request_id, "hashtag": _clip(p.get("hashtag"), 100),
+                "at": _clip(p.get("at"), 40), "place": _clip(p.get("place"), 200),
+                "text": _clip(p.get("text")), "kind": _clip(p.get("kind"), 40),
+                "copies": p.get("copies") if isinstance(p.get("copies"), int) else 0,
+            }
+            while len(data.rescues) > RESCUES_PER_INCIDENT:
+                data.rescues.popitem(last=False)
+        elif effect.kind == "disaster_mode":
+            data.disaster_mode = p.get("on") is True
+        else:
+            account = p.get("account") if isinstance(p.get("account"), dict) else {}
+            handle = _clip(account.get("handle"), 100)
+            if effect.kind == "hold_replies":
+                data.holds[handle] = {"handle": handle, "platform": _clip(account.get("platform"), 20),
+                                      "reason": _clip(p.get("reason"), 300), "at": effect.at}
+            else:
+                data.holds.pop(handle, None)
+        self._evict()
+        return True
+
+    # -- evidence posts ----------------------------------------------------------
+    def add_post(self, post: Post) -> bool:
+        wanting = self._wanted.get(post.post_id)
+        if wanting:
+            for incident_id in wanting:
+                data = self.data.get(incident_id)
+                if data is not None:
+                    data.evidence[post.post_id] = post
+            return True
+        self._recent[post.post_id] = post
+        self._recent.move_to_end(post.post_id)
+        while len(self._recent) > self.recent_posts:
+            self._recent.popitem(last=False)
+        return False
+
+    # -- reads -----------------------------------------------------------------
+    def incident(self, incident_id: str) -> Incident | None:
+        return self.latest.get(incident_id)
+
+    def detail(self, incident_id: str) -> IncidentData | None:
+        return self.data.get(incident_id)
+
+    def entries(self, incident_id: str) -> list[TimelineEntry]:
+        data = self.data.get(incident_id)
+        if data is None:
+            return []
+        return sorted(data.timeline.values(), key=lambda e: (parse_time(e.at) or 0.0))
+
+    def all_entries(self) -> Iterator[TimelineEntry]:
+        for data in list(self.data.values()):
+            yield from list(data.timeline.values())
+
+    def volume_series(self, incident_id: str, limit: int = 30) -> list[float]:
+        data = self.data.get(incident_id)
+        if data is None:
+            return []
+        return [v for (_, v, _, _) in list(data.points)[-limit:] if v is not None]
+
+    def sizes(self) -> Mapping[str, int]:
+        """How much is held, for /healthz and the tests of the bounds."""
+        return {"incidents": len(self.latest), "details": len(self.data), "summaries": len(self.summaries),
+                "recent_posts": len(self._recent), "wanted_posts": len(self._wanted),
+                "timeline_entries": sum(len(d.timeline) for d in self.data.values())}
+
+
+def actor_name(actor: Mapping[str, Any]) -> str:
+    return str(actor.get("display_name") or actor.get("name") or actor.get("kind") or "?")
+
+
+def visible(incidents: Iterable[Incident], municipality: str) -> list[Incident]:
+    """The incidents a user of `municipality` ("*": every one) may see."""
+    return [i for i in incidents if municipality == "*" or i.municipality == municipality]

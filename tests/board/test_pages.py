@@ -1,0 +1,246 @@
+"""The pages as on-call staff see them, drawn from records the real playbooks wrote:
+Now, Incident, Outbound, Disaster mode, On call, Report and the CSV export —
+Japanese by default, English on request, every record escaped."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import orjson
+
+from .conftest import Client, page_csrf
+from .world import (
+    ASAKA_FLAME, DISASTER, FLAME, IMPERSONATION, MISINFORMATION, OLD_FLAME, SCRIPT, World, month_of,
+)
+
+
+def rows_of(page: str) -> list[str]:
+    return re.findall(r'<tr data-id="([^"]+)"', page)
+
+
+# --- Now -------------------------------------------------------------------------------
+
+async def test_the_now_page_lists_open_incidents_most_severe_and_oldest_first(client_for: Client) -> None:
+    page = await (await (await client_for("sato")).get("/")).text()
+    assert rows_of(page) == [FLAME, DISASTER, IMPERSONATION, MISINFORMATION]  # high ×3 by age, then medium
+    assert OLD_FLAME not in rows_of(page)  # resolved: off the Now page
+    for words in ("現在の状況", "炎上", "承認待ち", "対応待ち", "受付期限", "件数の推移", "受付済み（佐藤 一郎）", "なりすまし確認"):
+        assert words in page, words
+    assert re.search(r"あと\d+分\d+秒", page)  # the impersonation's acknowledgement deadline counts down
+    assert page.count('<svg class="spark"') == 4
+
+
+async def test_the_now_page_in_english_is_remembered_by_a_cookie(client_for: Client) -> None:
+    http = await client_for("sato")
+    english = await (await http.get("/?lang=en")).text()
+    assert '<html lang="en">' in english
+    for words in ("Now", "Flame-up", "Next step", "Ack. due", "Sign out", "awaiting approval"):
+        assert words in english, words
+    assert '<html lang="en">' in await (await http.get("/outbound")).text()
+    assert '<html lang="ja">' in await (await http.get("/?lang=ja")).text()
+
+
+async def test_the_disaster_banner_is_on_every_page_while_disaster_mode_is_on(client_for: Client,
+                                                                              world: World) -> None:
+    http = await client_for("sato")
+    for path in ("/", f"/incidents/{FLAME}", "/outbound", "/disaster", "/oncall", "/report"):
+        page = await (await http.get(path)).text()
+        assert '<div id="disaster-banner" class="banner" role="alert">' in page and "#和光市災害" in page, path
+    world.command(DISASTER, "wako", "disaster_mode_off", {"name": "tanaka", "role": "owner"}, 1)
+    page = await (await http.get("/")).text()
+    assert '<div id="disaster-banner" class="banner" role="alert" hidden>' in page
+
+
+# --- Incident --------------------------------------------------------------------------
+
+async def test_the_incident_page_shows_timeline_evidence_charts_and_the_draft_with_its_checks(
+        client_for: Client) -> None:
+    page = await (await (await client_for("tanaka")).get(f"/incidents/{FLAME}")).text()
+    timeline = page[page.index('id="timeline"'):]
+    for words in ("佐藤 一郎（運用担当者）", "受付", "文案の作成", "文案作成中 → 承認待ち", "検知", "返信保留"):
+        assert words in timeline, words
+    assert page.count('<li class="post">') == 9  # the evidence posts the incident points at
+    assert "critic0" in page and "この動画は不謹慎では？" in page
+    assert page.count('<svg class="chart line"') == 2  # volume and negativity
+    assert "説明・お詫び" in page and "承認待ち" in page and "問題は見つかりませんでした" in page
+    assert "起案: 佐藤 一郎" in page
+
+
+async def test_a_post_text_with_a_script_tag_is_shown_as_text(client_for: Client, world: World) -> None:
+    tanaka = await client_for("tanaka")
+    world.command(FLAME, "wako", "draft", {"name": "sato", "role": "operator"}, 1, kind="statement",
+                  texts={"ja": f"お知らせ {SCRIPT}"})
+    page = await (await tanaka.get(f"/incidents/{FLAME}")).text()
+    assert page.count("&lt;script&gt;window.pwned=1&lt;/script&gt;") >= 2  # the evidence post and the draft
+    assert "<script>window" not in page
+    assert page.count("<script") == 1  # only the static board.js
+
+
+async def test_each_role_is_offered_only_what_it_may_do_now(client_for: Client) -> None:
+    def actions(page: str) -> set[str]:
+        return set(re.findall(r'name="action" value="([^"]+)"', page))
+
+    sato = await (await (await client_for("sato")).get(f"/incidents/{FLAME}")).text()
+    tanaka = await (await (await client_for("tanaka")).get(f"/incidents/{FLAME}")).text()
+    admin = await (await (await client_for("yamamoto")).get(f"/incidents/{FLAME}")).text()
+    assert actions(sato) == {"draft", "escalate", "resolve", "mark_false_positive", "edit_draft"}
+    assert actions(tanaka) == {"draft", "escalate", "resolve", "mark_false_positive", "approve", "reject", "edit_draft"}
+    assert actions(admin) == {"draft", "escalate", "mark_false_positive", "approve", "reject", "edit_draft"}
+    imp = await (await (await client_for("sato")).get(f"/incidents/{IMPERSONATION}")).text()
+    assert {"acknowledge", "verify", "mark_false_positive"} <= actions(imp)
+    misinfo = await (await (await client_for("sato")).get(f"/incidents/{MISINFORMATION}")).text()
+    assert 'name="kind"' in misinfo and '<option value="correction">' in misinfo
+
+
+async def test_the_drafter_is_told_someone_else_must_approve(client_for: Client, world: World, store) -> None:
+    store.add("sato", role="owner", municipality="wako", password="sakura-2025-board", display_name="佐藤 一郎")
+    page = await (await (await client_for("sato")).get(f"/incidents/{FLAME}")).text()
+    assert "ご自身が起案した文案は承認できません" in page
+    assert 'value="approve"' not in page
+
+
+async def test_an_unknown_incident_is_not_found(client_for: Client) -> None:
+    response = await (await client_for("sato")).get("/incidents/nope")
+    assert response.status == 404 and "この事案は見つかりません" in await response.text()
+
+
+# --- Outbound ----------------------------------------------------------------------------
+
+async def test_outbound_lists_drafts_awaiting_approval_held_accounts_and_recent_posts(client_for: Client) -> None:
+    page = await (await (await client_for("tanaka")).get("/outbound")).text()
+    drafts = page[page.index("承認待ちの文案"):page.index("返信保留中のアカウント")]
+    assert f'href="/incidents/{FLAME}"' in drafts and "佐藤 一郎" in drafts and "動画の表現について" in drafts
+    holds = page[page.index("返信保留中のアカウント"):page.index("開庁時間待ちの投稿")]
+    assert "@wako_city_official" in holds and "炎上対応中のため、返信を保留します。" in holds
+    posted = page[page.index("最近の投稿"):]
+    assert f'href="/incidents/{OLD_FLAME}"' in posted and "田中 花子" in posted
+
+
+async def test_an_approved_post_outside_business_hours_is_listed_as_queued(client_for: Client,
+                                                                           world: World) -> None:
+    from .world import business_morning_before
+
+    friday_night = business_morning_before(world.start) + 12 * 3600  # 22:00, after closing
+    world.command(FLAME, "wako", "approve", {"name": "tanaka", "role": "owner"},
+                  (friday_night - world.start) / 60, draft_id=f"{FLAME}:draft:1",
+                  draft_hash=world.states[FLAME].drafts[0].hash)
+    assert world.feed.latest[FLAME].state == "queued"
+    page = await (await (await client_for("tanaka")).get("/outbound")).text()
+    queued = page[page.index("開庁時間待ちの投稿"):page.index("最近の投稿")]
+    assert f'href="/incidents/{FLAME}"' in queued and "08:30" in queued
+
+
+# --- Disaster mode -----------------------------------------------------------------------
+
+async def test_the_disaster_page_shows_volumes_and_the_rescue_queue(client_for: Client) -> None:
+    page = await (await (await client_for("sato")).get("/disaster")).text()
+    assert "ハッシュタグの投稿数" in page and "#和光市災害" in page and ">130<" in page
+    assert "新倉3丁目" in page and "白子川沿い" in page and "取り残し" in page and "閉じ込め" in page
+    assert "大雨警報（埼玉県南部）" in page
+    assert page.count('value="rescue_handled"') == 2
+
+
+async def test_marking_a_rescue_handled_sends_a_command_and_returns_to_the_queue(client_for: Client,
+                                                                                 world: World) -> None:
+    sato = await client_for("sato")
+    response = await sato.post(f"/incidents/{DISASTER}/actions", allow_redirects=False, data={
+        "csrf": await page_csrf(sato, "/disaster"), "action": "rescue_handled", "request_id": "x:r1",
+        "back": "disaster"})
+    assert response.status == 303 and response.headers["Location"].startswith("/disaster?sent=")
+    [(key, value)] = world.feed.sent
+    command = orjson.loads(value)
+    assert key == DISASTER and command["action"] == "rescue_handled"
+    assert command["payload"] == {"request_id": "x:r1", "note": ""}
+    # What the board shows once the playbook records it (see the report: rescue_handled).
+    from streams.records import TimelineEntry
+
+    world.feed.push_entry(TimelineEntry(
+        entry_id=f"{DISASTER}:99:rescue_handled", incident_id=DISASTER, municipality="wako", at=world.at(1),
+        actor={"kind": "person", **command["actor"]}, action="rescue_handled",
+        detail={"request_id": "x:r1", "command_id": command["command_id"]}))
+    page = await (await sato.get(response.headers["Location"])).text()
+    assert "対応済み（佐藤 一郎）" in page and page.count('value="rescue_handled"') == 1
+    assert "「対応済みにする」を記録しました" in page
+
+
+async def test_a_viewer_sees_the_rescue_queue_without_the_buttons(client_for: Client) -> None:
+    page = await (await (await client_for("viewer")).get("/disaster")).text()
+    assert "新倉3丁目" in page and 'value="rescue_handled"' not in page
+
+
+# --- On call -----------------------------------------------------------------------------
+
+async def test_the_on_call_page_shows_the_roster_and_who_is_reached_now(client_for: Client) -> None:
+    page = await (await (await client_for("sato")).get("/oncall")).text()
+    for words in ("当番表", "和光市", "いま通知が届く人", "当番 鈴木", "広報課長 田中", "広報部長 山本", "情報政策課",
+                  "slack:koho-oncall", "22時〜7時", "ボードのみ"):
+        assert words in page, words
+    duty = page[page.index("いま通知が届く人"):page.index("当番（レベル1）")]
+    assert "当番 鈴木" in duty  # no quiet hours: reached at any time
+    assert "朝霞市" not in page  # another municipality's roster
+
+
+async def test_an_admin_of_every_municipality_sees_every_roster(client_for: Client) -> None:
+    page = await (await (await client_for("yamamoto")).get("/oncall")).text()
+    assert "和光市" in page and "朝霞市" in page and "秘書広報課長" in page
+
+
+# --- Report ------------------------------------------------------------------------------
+
+async def test_the_report_gives_the_months_figures_by_type(client_for: Client, world: World) -> None:
+    month = month_of(world.start)
+    page = await (await (await client_for("tanaka")).get(f"/report?month={month}")).text()
+    assert f"月次報告 <span class=\"month\">{month}</span>" in page
+    assert "1週間以上続いた炎上" in page and "目標 0件" in page
+    assert "平均対応時間（検知から最初の発信まで）" in page
+    table = page[page.index('<table class="report">'):]
+    flame_row = re.search(r"<tr><td[^>]*>炎上</td>(.*?)</tr>", table).group(1)
+    incidents, false_positives, still_open = re.findall(r">([^<]*)</td>", flame_row)[:3]
+    old_here = month_of(world.feed.state.summaries[OLD_FLAME].opened_ts) == month
+    assert (incidents, false_positives, still_open) == ("2" if old_here else "1", "0", "1")
+    assert page.count('<svg class="chart bars"') == 3
+    assert f'href="/report/timeline.csv?month={month}"' in page
+
+
+async def test_the_timeline_exports_as_csv_for_the_own_municipality_only(client_for: Client,
+                                                                         world: World) -> None:
+    month = month_of(world.start)
+    response = await (await client_for("sato")).get(f"/report/timeline.csv?month={month}")
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    body = (await response.read()).decode("utf-8")
+    assert body.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
+    assert rows and {r["municipality"] for r in rows} == {"wako"}
+    assert ASAKA_FLAME not in body
+    ack = next(r for r in rows if r["incident_id"] == FLAME and r["action"] == "acknowledged")
+    assert (ack["actor_kind"], ack["actor_name"], ack["actor_display_name"], ack["actor_role"]) == (
+        "person", "sato", "佐藤 一郎", "operator")
+    assert orjson.loads(ack["detail"])["level"] == 1
+
+
+async def test_a_csv_cell_that_looks_like_a_formula_is_defused(client_for: Client, world: World) -> None:
+    world.command(FLAME, "wako", "draft", {"name": "sato", "role": "operator"}, 1, kind="statement",
+                  texts={"ja": "お知らせ"})
+    from streams.records import TimelineEntry
+
+    world.feed.push_entry(TimelineEntry(entry_id="evil", incident_id=FLAME, municipality="wako", at=world.at(1),
+                                        actor={"kind": "person", "name": "=HYPERLINK(\"x\")"}, action="x"))
+    body = (await (await (await client_for("sato")).get(f"/report/timeline.csv?month={month_of(world.start)}")).read()).decode()
+    assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body
+
+
+async def test_pre_post_check_results_are_shown_and_warnings_can_be_confirmed(client_for: Client,
+                                                                              world: World) -> None:
+    sato = {"name": "sato", "role": "operator"}
+    world.command(FLAME, "wako", "draft", sato, 1, kind="statement", texts={"ja": "詳細は https://example.com/x をご覧ください"})
+    world.command(FLAME, "wako", "draft", sato, 2, kind="statement", texts={"ja": "連絡先 090-1234-5678"})
+    page = await (await (await client_for("tanaka")).get(f"/incidents/{FLAME}")).text()
+    assert "警告の確認待ち" in page and "投稿不可" in page
+    assert 'class="finding finding-warn"' in page and 'class="finding finding-block"' in page
+    assert 'name="code" value="untrusted_link"' in page  # confirm the warning, on the record
+    assert 'name="code" value="personal_phone"' not in page  # a block cannot be confirmed away
+    override = re.search(r'<form[^>]*>(?:(?!</form>).)*value="override_warning".*?</form>', page, re.S).group(0)
+    assert 'name="draft_id" value="wako-flame-0001:draft:2"' in override

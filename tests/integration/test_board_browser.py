@@ -1,0 +1,326 @@
+"""The board in a real headless Chromium (Debian's, over the DevTools protocol).
+
+First the whole chain — contract events produced into the broker, the worker's
+detectors and playbooks, the board process — as on-call staff use it: sign in, see an
+incident appear on the Now page without a reload, acknowledge and draft as the
+operator (who cannot approve), approve as the account owner and find the approval
+in the timeline, while a user of another municipality sees nothing of it and a post
+carrying `<script>` stays text. Then every page, at phone and desktop width, with a
+board full of incidents the real playbooks made; the screenshots are saved under
+var/screenshots/ (NOROSHI_SCREENSHOTS) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from aiohttp import web
+
+from dashboards.board import create_app
+from dashboards.users import UserStore
+from noroshi.broker import free_port
+from noroshi.settings import Settings
+from streams.contract import profile_from_dict
+from tests.board.world import (
+    DISASTER, FAST_HASHER, FLAME, IMPERSONATION, PASSWORD, PROFILES, World, build, make_users,
+)
+
+from .board_client import Browser, launch_chromium
+from .conftest import produce, sample_lines, shifted_to_now
+
+pytestmark = pytest.mark.integration
+
+#: Where the tests leave screenshots of the board for a person to look at (gitignored).
+SCREENSHOTS = Path(os.environ.get("NOROSHI_SCREENSHOTS", Path(__file__).resolve().parents[2] / "var" / "screenshots"))
+SIZES = (("phone", 390, 844, True), ("desktop", 1366, 900, False))
+SCRIPT = "<script>window.pwned=1</script>"
+ROWS = "[...document.querySelectorAll('#incidents tr')].map(r => r.dataset.id).join()"
+
+
+async def accepted(browser: Browser, extra: str = "true") -> None:
+    """Wait for the playbook's answer to the action just taken, and that it was a yes."""
+    try:
+        await browser.until(f"document.querySelector('#flash.flash-accepted, #flash.flash-rejected') !== null && {extra}",
+                            timeout=45)
+    except AssertionError:
+        state = await browser.js("location.href + ' | ' + (document.getElementById('flash')?.textContent ?? 'no flash')")
+        raise AssertionError(f"no answer from the playbook: {state}") from None
+    flash = await browser.js("document.getElementById('flash').className + ': ' + document.getElementById('flash').textContent")
+    assert "flash-accepted" in flash, flash
+
+
+async def settled(browser: Browser, quiet: float = 2.5) -> None:
+    """Wait until the page has not reloaded itself for `quiet` seconds: the incident page
+    reloads when the playbook moves on, and the worker is still busy with the sample."""
+    async with asyncio.timeout(60):
+        seen, since = None, time.monotonic()
+        while time.monotonic() - since < quiet:
+            try:
+                now = await browser.js("performance.timeOrigin + ':' + document.readyState")
+            except AssertionError:
+                now = None
+            if now != seen:
+                seen, since = now, time.monotonic()
+            await asyncio.sleep(0.1)
+
+
+async def perform(browser: Browser, ready: str, script: str) -> None:
+    """Run `script` (which ends by clicking a submit button) once `ready` is on a page that has
+    stopped reloading itself; if a reload still gets in between, nothing was sent: try again."""
+    for _ in range(5):
+        await browser.until(f"document.querySelector({json.dumps(ready)}) !== null", timeout=30)
+        await settled(browser, quiet=1.5)
+        try:
+            await browser.js(script)
+            return
+        except AssertionError:
+            await asyncio.sleep(0.3)
+    raise AssertionError(f"could not run on a settled page: {script}")
+
+
+async def shoot(browser: Browser, name: str) -> None:
+    for size, width, height, mobile in SIZES:
+        shot = await browser.screenshot(SCREENSHOTS / f"{name}-{size}.png", width, height, mobile=mobile)
+        assert shot.stat().st_size > 10_000
+        assert await browser.js("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways at {size}"
+    await browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=1, mobile=True)
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
+    async with launch_chromium(tmp_path / "chromium") as browser:
+        yield browser
+
+
+# --- the whole chain ----------------------------------------------------------------------
+
+def _with_script_in_a_criticism(lines: list[bytes]) -> tuple[list[bytes], str]:
+    """The sample with `<script>` added to one critical reply of the flame-up."""
+    events = [orjson.loads(line) for line in lines]
+    target = next(e for e in events if e["id"] == "x:wako00012")  # 削除と説明を求めます, among the first evidence
+    target["text"] += " " + SCRIPT
+    return [orjson.dumps(e) for e in events], target["id"]
+
+
+async def test_on_call_staff_see_and_answer_a_flame_up_in_a_real_browser(broker, names, spawn, env, browser):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings.from_env({**env, "NOROSHI_BOARD_PORT": str(port)})
+    users = UserStore(settings.users_file, hasher=FAST_HASHER)
+    users.add("sato", role="operator", municipality="wako", password=PASSWORD, display_name="佐藤 一郎")
+    users.add("tanaka", role="owner", municipality="wako", password=PASSWORD, display_name="田中 花子")
+    users.add("asaka-op", role="operator", municipality="asaka", password=PASSWORD, display_name="朝霞 当番")
+    spawn("worker")
+    spawn("board", extra_env={"NOROSHI_BOARD_PORT": str(port)})
+    lines, script_post = _with_script_in_a_criticism(shifted_to_now(sample_lines())[0])
+
+    # Sign in; the Now page is live and empty.
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                await browser.sign_in(base, "sato", PASSWORD)
+                break
+            except (AssertionError, KeyError):
+                await asyncio.sleep(0.5)  # the board process is still starting
+    await browser.until("document.getElementById('connection').textContent === '接続中'")
+    assert await browser.js(ROWS) == ""
+
+    # Events produced into the broker: the flame-up appears without a reload.
+    await browser.js("window.noReload = true")
+    await produce(broker.servers, [(names.mentions if b'"mention"' in line else names.accounts, b"wako", line)
+                                   for line in lines])
+    await browser.until("!!document.querySelector('#incidents tr[data-severity] a.open')"
+                        " && [...document.querySelectorAll('#incidents .type')].some(td => td.textContent.includes('炎上'))",
+                        timeout=60)
+    assert await browser.js("window.noReload") is True
+    flame = await browser.js("[...document.querySelectorAll('#incidents tr')]"
+                             ".find(r => r.querySelector('.type').textContent.includes('炎上')).dataset.id")
+    row = await browser.js(f"document.querySelector('tr[data-id=\"{flame}\"]').textContent")
+    # Waiting for acknowledgement; the sample ends now, so its deadline may be past already (shown in red).
+    assert "受付待ち" in row and ("あと" in row or "超過" in row)
+    await shoot(browser, "e2e-now")
+
+    # The incident page: the evidence post with <script> is text.
+    await browser.goto(f"{base}/incidents/{flame}")
+    await browser.until(f"[...document.querySelectorAll('.post-text')].some(p => p.textContent.includes({json.dumps(SCRIPT)}))",
+                        timeout=30)
+    assert await browser.js("window.pwned") is None
+    assert await browser.js("document.querySelectorAll('script').length") == 1
+
+    # The operator acknowledges, then drafts a statement; the playbook answers in the timeline.
+    await perform(browser, "button[value=acknowledge]", "document.querySelector('button[value=acknowledge]').click()")
+    await accepted(browser)
+    await browser.until("document.querySelector('#timeline').textContent.includes('受付')")
+    statement = f"動画について確認しております。{SCRIPT}"
+    await perform(browser, "button[value=draft]",
+                  "document.querySelector('details.new-draft').open = true;"
+                  f"document.querySelector('form.action textarea[name=text_ja]').value = {json.dumps(statement)};"
+                  "document.querySelector('button[value=draft]').click()")
+    await accepted(browser, "document.querySelector('article.draft') !== null")
+    assert await browser.js("[...document.querySelectorAll('article.draft .post-text')]"
+                            f".some(p => p.textContent === {json.dumps(statement)})")
+    assert await browser.js("window.pwned") is None
+
+    # An operator cannot approve: no button, and a forged request is refused without a command.
+    assert await browser.js("document.querySelector('button[value=approve]')") is None
+    status = await browser.js(
+        "fetch(location.pathname + '/actions', {method: 'POST', redirect: 'manual', body: new URLSearchParams({"
+        "csrf: document.querySelector('input[name=csrf]').value, action: 'approve',"
+        "draft_id: document.querySelector('input[name=draft_id]').value, draft_hash: 'x'})}).then(r => r.status)")
+    assert status == 403
+    await browser.sign_out()
+
+    # The account owner can, and the approval shows up in the timeline.
+    await browser.sign_in(base, "tanaka", PASSWORD)
+    await browser.goto(f"{base}/incidents/{flame}")
+    await perform(browser, "button[value=approve]", "document.querySelector('button[value=approve]').click()")
+    await accepted(browser)
+    timeline = await browser.js("document.querySelector('#timeline').textContent")
+    assert "承認" in timeline and "田中 花子（所属長）" in timeline
+    assert await browser.js("document.querySelector('article.draft .status').textContent") in ("承認済み", "公開済み")
+    await shoot(browser, "e2e-incident")
+    await browser.sign_out()
+
+    # Someone of another municipality sees nothing of it.
+    await browser.sign_in(base, "asaka-op", PASSWORD)
+    await browser.until("document.getElementById('connection').textContent === '接続中'")
+    assert await browser.js(ROWS) == ""
+    assert await browser.js("document.getElementById('empty').hidden") is False
+    assert await browser.js("fetch('/api/incidents').then(r => r.json()).then(rows => rows.length)") == 0
+    await browser.goto(f"{base}/incidents/{flame}")
+    assert "この事案は見つかりません" in await browser.js("document.body.textContent")
+    for path in ("/outbound", "/disaster", "/report"):
+        await browser.goto(base + path)
+        assert "wako_city_official" not in await browser.js("document.body.textContent"), path
+    await shoot(browser, "e2e-other-municipality")
+
+
+# --- every page, at phone and desktop width -----------------------------------------------------
+
+@dataclasses.dataclass
+class Board:
+    """An in-process board over the engine-made world (no broker needed), restartable."""
+
+    url: str
+    world: World
+    make: Callable[[], web.Application]
+    port: int
+    runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self.runner = web.AppRunner(self.make())
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+@pytest.fixture
+async def board(tmp_path: Path) -> AsyncIterator[Board]:
+    store = make_users(tmp_path / "users.json")
+    world = build(time.time(), store.users())
+    port = free_port()
+    settings = dataclasses.replace(Settings.from_env({"NOROSHI_SECRET_KEY": "browser-test"}),
+                                   board_url=f"http://127.0.0.1:{port}")
+    profiles = {k: profile_from_dict(v) for k, v in PROFILES.items()}
+    running = Board(settings.board_url, world, port=port, make=lambda: create_app(
+        settings, world.feed, users=store, profiles=profiles, outcome_wait=0.1))
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def test_every_page_at_phone_and_desktop_width(board: Board, browser: Browser) -> None:
+    base = board.url
+    await browser.goto(base + "/login")
+    await shoot(browser, "board-login")
+    await browser.sign_in(base, "tanaka", PASSWORD)
+    await browser.until("document.getElementById('connection').textContent === '接続中'")
+    await shoot(browser, "board-now")
+    for name, path, ready in (
+            ("incident", f"/incidents/{FLAME}", "document.querySelectorAll('#timeline tr').length > 5"),
+            ("outbound", "/outbound", "true"), ("disaster", "/disaster", "true"),
+            ("oncall", "/oncall", "true"), ("report", "/report", "true")):
+        await browser.goto(base + path)
+        await browser.until(ready)
+        # Japanese must render: no glyph may fall back to the missing-glyph box (tofu).
+        assert await browser.js("document.fonts.check('16px \"Noto Sans CJK JP\"', '炎上対応')") is True
+        await shoot(browser, f"board-{name}")
+    await browser.goto(base + "/?lang=en")
+    await shoot(browser, "board-now-en")
+    await browser.goto(f"{base}/incidents/{FLAME}?lang=en")
+    await shoot(browser, "board-incident-en")
+
+
+async def test_the_now_page_follows_changes_live_counts_down_and_reconnects(board: Board,
+                                                                           browser: Browser) -> None:
+    base, world = board.url, board.world
+    await browser.sign_in(base, "sato", PASSWORD)
+    await browser.until("document.getElementById('connection').textContent === '接続中'")
+    await browser.js("window.noReload = true")
+    first = await browser.js(ROWS)
+    assert first.split(",")[0] == FLAME
+
+    # A critical incident goes to the top, at once, with its text as text.
+    world.detect(dataclasses.replace(
+        _opening(world), summary=f"市長の発言に批判 {SCRIPT}"))
+    await browser.until(f"{ROWS}.startsWith('wako-flame-9999,')")
+    assert SCRIPT in await browser.js("document.querySelector('tr[data-id=\"wako-flame-9999\"] .summary').textContent")
+    assert await browser.js("window.pwned") is None
+
+    # The deadline counts down by itself.
+    ack = "document.querySelector('tr[data-id=\"wako-flame-9999\"] .ack').textContent"
+    before = await browser.js(ack)
+    assert before.startswith("あと")
+    await browser.until(f"{ack} !== {json.dumps(before)} && {ack}.startsWith('あと')", timeout=10)
+
+    # Disaster mode off: the banner goes; marked a false positive: the row goes.
+    assert await browser.js("document.getElementById('disaster-banner').hidden") is False
+    world.command(DISASTER, "wako", "disaster_mode_off", {"name": "tanaka", "role": "owner"}, 1)
+    await browser.until("document.getElementById('disaster-banner').hidden === true")
+    world.command("wako-flame-9999", "wako", "mark_false_positive", {"name": "sato", "role": "operator"}, 1)
+    await browser.until(f"!{ROWS}.includes('wako-flame-9999')")
+    assert await browser.js("window.noReload") is True
+
+    # The board goes away and comes back: the page says so, and reconnects by itself.
+    await board.stop()
+    await browser.until("document.getElementById('connection').textContent === '再接続中…'")
+    world.command(IMPERSONATION, "wako", "verify", {"name": "sato", "role": "operator"}, 2)  # meanwhile
+    await board.start()
+    await browser.until("document.getElementById('connection').textContent === '接続中'", timeout=30)
+    await browser.until(f"document.querySelector('tr[data-id=\"{IMPERSONATION}\"] .state').textContent"
+                        " === '削除依頼済み・周知文作成待ち'")
+    assert await browser.js("window.noReload") is True
+
+
+async def test_the_incident_page_reloads_itself_when_the_playbook_moves_on(board: Board, browser: Browser) -> None:
+    base, world = board.url, board.world
+    await browser.sign_in(base, "tanaka", PASSWORD)
+    await browser.goto(f"{base}/incidents/{FLAME}")
+    await browser.until("document.getElementById('connection').textContent === '接続中'")
+    assert await browser.js("document.querySelector('button[value=approve]') !== null")
+    draft = world.states[FLAME].drafts[0]
+    world.command(FLAME, "wako", "approve", {"name": "tanaka", "role": "owner", "display_name": "田中 花子"}, 1,
+                  draft_id=draft.draft_id, draft_hash=draft.hash)
+    await browser.until("document.querySelector('button[value=approve]') === null"
+                        " && document.querySelector('#timeline').textContent.includes('承認')")
+
+
+def _opening(world: World):
+    from tests.board.world import detection
+
+    return detection(world, "wako-flame-9999", type_="flame", target="wako_city_official", minutes=0,
+                     severity="critical", summary="", metrics={"critical": 9, "total": 10})
