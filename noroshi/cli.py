@@ -1,4 +1,4 @@
-"""The `noroshi` command line: run, worker, board, topics, produce, replay, evaluate."""
+"""The `noroshi` command line: run, worker, board, topics, produce, replay, evaluate, user."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="run the stream worker (needs NOROSHI_BROKER)")
     sub.add_parser("board", help="run the status board (needs NOROSHI_BROKER)")
+    sub.add_parser("sources", help="run the sources named by NOROSHI_SOURCES (needs NOROSHI_BROKER)")
     sub.add_parser("topics", help="create Noroshi's topics if missing (needs NOROSHI_BROKER)")
 
     produce = sub.add_parser("produce", help="publish a scenario file's events")
@@ -50,6 +51,22 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--profile", type=Path, default=None,
                         help="municipality profile (default: NAME.profile.json beside the file)")
     replay.add_argument("--out", type=Path, default=None, help="write incidents as JSON lines here")
+
+    user = sub.add_parser("user", help="manage the board's users (NOROSHI_USERS_FILE)")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="create a user, or replace one's password, role or municipality")
+    add.add_argument("name", help="sign-in name: letters, digits, '.', '_', '@', '-'")
+    add.add_argument("--role", required=True,
+                     help="viewer, operator (当番), owner (所属長・承認者; also: approver) or admin (広報課; also: pr_head)")
+    add.add_argument("--municipality", required=True,
+                     help="the municipality id whose incidents the user sees, or '*' for all (admin only)")
+    add.add_argument("--display-name", default="", help="the name shown on the board (default: the sign-in name)")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password (at least 12 characters) from standard input; "
+                          "without it a password is generated and printed once")
+    user_sub.add_parser("list", help="list the users (never their passwords)")
+    remove = user_sub.add_parser("remove", help="remove a user; their sessions end at once")
+    remove.add_argument("name")
 
     evaluate = sub.add_parser("evaluate", help="replay every labelled scenario in a folder and score it")
     evaluate.add_argument("folder", type=Path)
@@ -97,6 +114,14 @@ def cmd_board(settings: Settings, args: argparse.Namespace) -> int:
 
     asyncio.run(serve(settings))
     return 0
+
+
+def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
+    _need_broker(settings)
+    from noroshi.stack import resolve_profiles
+    from streams.sources.runner import run_sources
+
+    return asyncio.run(run_sources(settings, resolve_profiles(settings)))
 
 
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
@@ -175,7 +200,40 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
+    from dashboards.users import MIN_PASSWORD, UserError, UserStore, generate_password
+
+    store = UserStore(settings.users_file)
+    try:
+        if args.user_command == "list":
+            for user in sorted(store.load_strict().values(), key=lambda u: u.name):
+                seeded = "  (demo)" if user.seeded else ""
+                print(f"{user.name}\t{user.role}\t{user.municipality}\t{user.display_name}{seeded}")
+            return 0
+        if args.user_command == "remove":
+            if not store.remove(args.name):
+                raise UsageError(f"no user {args.name!r} in {store.path}")
+            print(f"removed {args.name}")
+            return 0
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+            if len(password) < MIN_PASSWORD:
+                raise UsageError(f"the password must have at least {MIN_PASSWORD} characters")
+            shown = None
+        else:
+            password = shown = generate_password()
+        existed = args.name in store.load_strict()
+        user = store.add(args.name, role=args.role, municipality=args.municipality, password=password,
+                         display_name=args.display_name)
+    except UserError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"{'updated' if existed else 'added'} {user.name}: {user.role} of {user.municipality} in {store.path}")
+    if shown is not None:
+        print(f"password (shown once): {shown}")
+    return 0
+
+
 COMMANDS = {
-    "run": cmd_run, "worker": cmd_worker, "board": cmd_board, "topics": cmd_topics,
-    "produce": cmd_produce, "replay": cmd_replay, "evaluate": cmd_evaluate,
+    "run": cmd_run, "worker": cmd_worker, "board": cmd_board, "sources": cmd_sources, "topics": cmd_topics,
+    "produce": cmd_produce, "replay": cmd_replay, "evaluate": cmd_evaluate, "user": cmd_user,
 }

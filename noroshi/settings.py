@@ -54,10 +54,13 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("NOROSHI_BOARD_PORT", "8080", "Port of the status board."),
     ("NOROSHI_BOARD_URL", "http://HOST:PORT", "Public URL of the board, used in links and Origin checks."),
     ("NOROSHI_SECRET_KEY", "(random per start)",
-     "Key that signs board sessions. Set it in production (or NOROSHI_SECRET_KEY_FILE)."),
-    ("NOROSHI_BOARD_USER", "demo", "Board sign-in name (until user management lands)."),
+     "Key that encrypts board sessions. Set it in production (or NOROSHI_SECRET_KEY_FILE)."),
+    ("NOROSHI_USERS_FILE", "DATA_DIR/board-users.json",
+     "The board's users (argon2 hashes, mode 0600), written by `noroshi user add`; the board re-reads it when it changes."),
+    ("NOROSHI_BOARD_USER", "demo",
+     "Name of the first user: the demo operator `noroshi run` creates, or the admin (広報課, every municipality) the board creates when the users file is empty."),
     ("NOROSHI_BOARD_PASSWORD", "(random per start)",
-     "Board sign-in password, printed by `noroshi run` (or NOROSHI_BOARD_PASSWORD_FILE)."),
+     "That first user's password, printed by `noroshi run` (or NOROSHI_BOARD_PASSWORD_FILE)."),
     ("NOROSHI_LOG_FORMAT", "auto", "`json`, `console`, or `auto` (console on a terminal, else JSON)."),
     ("NOROSHI_LOG_LEVEL", "INFO", "Log level."),
 )
@@ -191,6 +194,120 @@ class ResponderSettings:
         )
 
 
+#: The sources' settings (`noroshi sources`, started by `noroshi run` when any is enabled).
+SOURCE_DOCUMENTED: tuple[tuple[str, str, str], ...] = (
+    ("NOROSHI_SOURCES", "(empty: none)",
+     "Sources to run, separated by `,`: `jetstream`, `mastodon`, `x`, `discovery`, `jma`, `hooks`."),
+    ("NOROSHI_JETSTREAM_URL", "wss://jetstream2.us-east.bsky.network/subscribe", "Bluesky Jetstream websocket."),
+    ("NOROSHI_BLUESKY_APPVIEW_URL", "https://public.api.bsky.app",
+     "Bluesky AppView for handle look-ups and account discovery."),
+    ("NOROSHI_MASTODON_INSTANCES", "(empty)", "Mastodon servers to follow, separated by `,` (hashtags from the profile)."),
+    ("NOROSHI_MASTODON_PUBLIC", "false", "Also follow each server's public timeline (kept only when it concerns the city)."),
+    ("NOROSHI_MASTODON_TOKEN", "(empty)", "Access token for the Mastodon servers (or …_FILE), when they want one."),
+    ("NOROSHI_X_BEARER_TOKEN", "(empty)", "X API bearer token for the filtered stream and account search (or …_FILE)."),
+    ("NOROSHI_X_API_URL", "https://api.x.com", "X API base URL."),
+    ("NOROSHI_DISCOVERY_INTERVAL", "900", "Seconds between two account-discovery rounds."),
+    ("NOROSHI_JMA_FEEDS", "(JMA's extra.xml and eqvol.xml)", "気象庁 Atom feeds to poll, separated by `,`."),
+    ("NOROSHI_JMA_POLL", "60", "Seconds between two polls of the JMA feeds."),
+    ("NOROSHI_HOOKS_HOST", "127.0.0.1", "Address the webhook receiver listens on."),
+    ("NOROSHI_HOOKS_PORT", "8090", "Port of the webhook receiver."),
+    ("NOROSHI_HOOKS_SECRET", "(empty)", "HMAC secret of `POST /hooks/events` (or …_FILE); empty: endpoint off."),
+    ("NOROSHI_HOOKS_MUNICIPALITY", "(the only profile)", "Municipality of events that do not name one."),
+    ("NOROSHI_LINE_CHANNEL_SECRET", "(empty)", "LINE channel secret for `POST /hooks/line` (or …_FILE); empty: off."),
+    ("NOROSHI_LINE_USER_SALT", "(the channel secret)", "Key of the pseudonyms given to LINE users (or …_FILE)."),
+    ("NOROSHI_LINE_ACCOUNT", "(empty)", "Handle of the official LINE account in the profile (messages count as replies to it)."),
+)
+DOCUMENTED = DOCUMENTED + SOURCE_DOCUMENTED
+
+JETSTREAM_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
+SOURCE_KINDS = ("jetstream", "mastodon", "x", "discovery", "jma", "hooks")
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Which sources run and how to reach them; nothing runs unless NOROSHI_SOURCES names it."""
+
+    enabled: tuple[str, ...] = ()
+    jetstream_url: str = JETSTREAM_URL
+    bluesky_appview_url: str = "https://public.api.bsky.app"
+    mastodon_instances: tuple[str, ...] = ()
+    mastodon_public: bool = False
+    mastodon_token: Secret = Secret("")
+    x_bearer_token: Secret = Secret("")
+    x_api_url: str = "https://api.x.com"
+    discovery_interval_s: float = 900.0
+    jma_feeds: tuple[str, ...] = ()
+    jma_poll_s: float = 60.0
+    hooks_host: str = "127.0.0.1"
+    hooks_port: int = 8090
+    hooks_secret: Secret = Secret("")
+    hooks_municipality: str = ""
+    line_channel_secret: Secret = Secret("")
+    line_user_salt: Secret = Secret("")
+    line_account: str = ""
+    raw: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # the variables, for child processes
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SourceSettings:
+        def get(name: str, default: str = "") -> str:
+            return env.get(PREFIX + name, default).strip()
+
+        def listed(name: str) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(p.strip() for p in get(name).split(",") if p.strip()))
+
+        enabled = tuple(k.lower() for k in listed("SOURCES"))
+        unknown = [k for k in enabled if k not in SOURCE_KINDS]
+        if unknown:
+            raise SettingsError(f"NOROSHI_SOURCES: unknown {', '.join(unknown)} (known: {', '.join(SOURCE_KINDS)})")
+        for name in ("BLUESKY_APPVIEW_URL", "X_API_URL"):
+            if get(name) and not get(name).startswith(("https://", "http://")):
+                raise SettingsError(f"NOROSHI_{name}={get(name)!r}: expected an http(s) URL")
+        instances = listed("MASTODON_INSTANCES")
+        feeds = listed("JMA_FEEDS")
+        for name, urls in (("MASTODON_INSTANCES", instances), ("JMA_FEEDS", feeds)):
+            bad = [u for u in urls if not u.startswith(("https://", "http://"))]
+            if bad:
+                raise SettingsError(f"NOROSHI_{name}: {bad[0]!r} is not an http(s) URL")
+        settings = cls(
+            enabled=enabled,
+            jetstream_url=get("JETSTREAM_URL", JETSTREAM_URL),
+            bluesky_appview_url=get("BLUESKY_APPVIEW_URL", "https://public.api.bsky.app"),
+            mastodon_instances=instances,
+            mastodon_public=_truthy(get("MASTODON_PUBLIC", "false"), "NOROSHI_MASTODON_PUBLIC"),
+            mastodon_token=_secret(env, PREFIX + "MASTODON_TOKEN"),
+            x_bearer_token=_secret(env, PREFIX + "X_BEARER_TOKEN"),
+            x_api_url=get("X_API_URL", "https://api.x.com"),
+            discovery_interval_s=float(_int(get("DISCOVERY_INTERVAL", "900"), "NOROSHI_DISCOVERY_INTERVAL",
+                                            low=30, high=86400)),
+            jma_feeds=feeds,
+            jma_poll_s=float(_int(get("JMA_POLL", "60"), "NOROSHI_JMA_POLL", low=10, high=3600)),
+            hooks_host=get("HOOKS_HOST", "127.0.0.1"),
+            hooks_port=_int(get("HOOKS_PORT", "8090"), "NOROSHI_HOOKS_PORT", low=1, high=65535),
+            hooks_secret=_secret(env, PREFIX + "HOOKS_SECRET"),
+            hooks_municipality=get("HOOKS_MUNICIPALITY"),
+            line_channel_secret=_secret(env, PREFIX + "LINE_CHANNEL_SECRET"),
+            line_user_salt=_secret(env, PREFIX + "LINE_USER_SALT"),
+            line_account=get("LINE_ACCOUNT"),
+            raw=tuple(sorted((k, v) for k, v in env.items() if k in {n for n, _d, _m in SOURCE_DOCUMENTED}
+                             or (k.endswith("_FILE") and k[:-5] in {n for n, _d, _m in SOURCE_DOCUMENTED}))),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """What each enabled source needs, named by the variable to set."""
+        needs = {
+            "mastodon": (bool(self.mastodon_instances), "NOROSHI_MASTODON_INSTANCES"),
+            "x": (bool(self.x_bearer_token), "NOROSHI_X_BEARER_TOKEN"),
+            "hooks": (bool(self.hooks_secret or self.line_channel_secret),
+                      "NOROSHI_HOOKS_SECRET or NOROSHI_LINE_CHANNEL_SECRET"),
+        }
+        for kind in self.enabled:
+            ok, variable = needs.get(kind, (True, ""))
+            if not ok:
+                raise SettingsError(f"NOROSHI_SOURCES names {kind}: set {variable}")
+
+
 @dataclass(frozen=True)
 class Settings:
     broker: str  # "" means: start the embedded broker
@@ -210,7 +327,9 @@ class Settings:
     board_password: Secret
     log_format: str
     log_level: str
+    users_file: Path = Path("var/board-users.json")
     responders: ResponderSettings = field(default_factory=ResponderSettings)
+    sources: SourceSettings = field(default_factory=SourceSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -244,7 +363,9 @@ class Settings:
             board_password=_secret(env, PREFIX + "BOARD_PASSWORD") or Secret(secrets.token_urlsafe(9)),
             log_format=log_format,
             log_level=get("LOG_LEVEL", "INFO").upper(),
+            users_file=Path(get("USERS_FILE") or Path(get("DATA_DIR", "var")) / "board-users.json"),
             responders=ResponderSettings.from_env(env),
+            sources=SourceSettings.from_env(env),
         )
 
     @property
@@ -277,7 +398,9 @@ class Settings:
             PREFIX + "BOARD_PASSWORD": self.board_password.value,
             PREFIX + "LOG_FORMAT": self.log_format,
             PREFIX + "LOG_LEVEL": self.log_level,
+            PREFIX + "USERS_FILE": str(self.users_file),
             **dict(self.responders.raw),
+            **dict(self.sources.raw),
         }
 
 

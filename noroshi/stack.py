@@ -86,6 +86,27 @@ def check_board_port(settings: Settings) -> None:
                 f"Set NOROSHI_BOARD_PORT to another port.") from None
 
 
+def _demo_users(settings: Settings) -> str:
+    """The demo's operator and account owner (created on the first start, passwords reset at
+    each start) and how to sign in with them, for the banner `run` prints."""
+    from dashboards.users import UserError, UserStore, seed_demo
+
+    municipality = next(iter(resolve_profiles(settings)))
+    store = UserStore(settings.users_file)
+    try:
+        seeded = seed_demo(store, municipality=municipality, operator=settings.board_user,
+                           operator_password=settings.board_password.value)
+    except UserError as exc:
+        raise SettingsError(f"{settings.users_file}: {exc}") from None
+    lines = [f"    {user.name} / {password}   ({user.display_name}: {user.role}, {user.municipality})"
+             for user, password in seeded]
+    if not lines:
+        lines = [f"    the users in {settings.users_file}"]
+    return ("  ログイン / Sign in:\n" + "\n".join(lines) + "\n"
+            "  利用者の追加 / Add users: noroshi user add NAME --role operator|owner|admin|viewer "
+            "--municipality ID\n")
+
+
 def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -111,10 +132,13 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         asyncio.run(ensure_topics(settings.broker_servers, TopicNames(settings.topic_prefix),
                                   settings.partitions, settings.replication))
         env = child_env(settings)
+        sign_in = _demo_users(settings)
         procs = [
             subprocess.Popen([sys.executable, "-m", "noroshi", "worker"], env=env),
             subprocess.Popen([sys.executable, "-m", "noroshi", "board"], env=env),
         ]
+        if settings.sources.enabled:  # the platforms' streams, feeds and the webhook receiver
+            procs.append(subprocess.Popen([sys.executable, "-m", "noroshi", "sources"], env=env))
         stack.callback(_terminate, procs)
         if not _wait_http(settings.board_url + "/healthz", 30):
             log.error("board_not_answering", url=settings.board_url)
@@ -122,7 +146,7 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         print(
             f"\n  狼煙 Noroshi is running.\n"
             f"  状況ボード / Status board: {settings.board_url}/\n"
-            f"  ログイン / Sign in: {settings.board_user} / {settings.board_password.value}\n"
+            f"{sign_in}"
             f"  Broker: {settings.broker}   (Ctrl-C で停止 / to stop)\n",
             flush=True,
         )

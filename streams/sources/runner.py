@@ -1,0 +1,178 @@
+"""`noroshi sources`: every configured source for every municipality, into the contract's topics.
+
+Which sources run is the settings' `NOROSHI_SOURCES` (jetstream, mastodon, x, discovery, jma,
+hooks). Each municipality's events go through its own `KafkaSink` (keyed by its id); the
+webhook receiver, one per deployment, routes each event by its `municipality` field, or to
+the one municipality the receiver serves. Every source runs under a supervisor: an
+unexpected exception is logged and the source restarted after a backoff, so one broken
+source never stops the others, and the process stops them all on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from noroshi.settings import Settings, SourceSettings
+from streams.contract import Profile
+from streams.sources.base import Backoff, Cursor, KafkaSink, Sink, sleep_or_stop
+from streams.topics import TopicNames
+
+log = structlog.get_logger(__name__)
+
+class Source(Protocol):
+    async def run(self, sink: Sink, stop: asyncio.Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class Planned:
+    name: str  # e.g. "jetstream:wako"
+    municipality: str | None  # None: the webhook receiver, routed per event
+    source: Source
+
+
+class RoutingSink:
+    """One sink for a receiver that serves several municipalities: an event goes to the sink of
+    its `municipality` field, or to `default` when it has none."""
+
+    def __init__(self, sinks: Mapping[str, Sink], default: str | None) -> None:
+        self.sinks = dict(sinks)
+        self.default = default
+
+    def _pick(self, event: Mapping[str, Any]) -> tuple[Sink | None, str]:
+        wanted = event.get("municipality") or self.default
+        if isinstance(wanted, str) and wanted in self.sinks:
+            return self.sinks[wanted], wanted
+        known = ", ".join(sorted(self.sinks))
+        return None, (f"municipality {wanted!r} is not served here (one of: {known})" if wanted
+                      else f"no municipality: add \"municipality\": one of {known}")
+
+    async def publish(self, event: dict[str, Any]) -> bool:
+        sink, why = self._pick(event)
+        if sink is None:
+            import orjson
+
+            await self.reject(orjson.dumps(event), f"routing: {why}", str(event.get("platform") or "?"))
+            return False
+        return await sink.publish(event)
+
+    async def reject(self, raw: bytes | str, reason: str, source: str) -> None:
+        sink = self.sinks.get(self.default or "") or next(iter(self.sinks.values()))
+        await sink.reject(raw, reason, source)
+
+
+def plan_sources(config: SourceSettings, profiles: Mapping[str, Profile], cursor_dir: Path) -> list[Planned]:
+    """The sources the settings ask for, built for each municipality (pure: nothing starts)."""
+    planned: list[Planned] = []
+    wanted = set(config.enabled)
+    for muni, profile in profiles.items():
+        if "jetstream" in wanted:
+            from streams.sources.jetstream import JetstreamConfig, JetstreamSource
+
+            planned.append(Planned(f"jetstream:{muni}", muni, JetstreamSource(JetstreamConfig(
+                profile, url=config.jetstream_url, appview_url=config.bluesky_appview_url,
+                cursor_dir=cursor_dir, name=f"bluesky-jetstream-{muni}"))))
+        if "mastodon" in wanted:
+            from streams.sources.mastodon import MastodonConfig, MastodonInstance, MastodonSource
+
+            instances = tuple(MastodonInstance(url, public=config.mastodon_public, token=config.mastodon_token)
+                              for url in config.mastodon_instances)
+            planned.append(Planned(f"mastodon:{muni}", muni, MastodonSource(MastodonConfig(
+                profile, instances=instances, cursor_dir=cursor_dir, name=f"mastodon-stream-{muni}"))))
+        if "x" in wanted:
+            from streams.sources.xstream import XStream, XStreamConfig
+
+            planned.append(Planned(f"x:{muni}", muni, XStream(profile, XStreamConfig(
+                bearer_token=config.x_bearer_token, api_url=config.x_api_url))))
+        if "discovery" in wanted:
+            from streams.sources.discovery import Discovery, DiscoveryConfig
+
+            discovery = DiscoveryConfig(
+                interval_s=config.discovery_interval_s, bluesky_url=config.bluesky_appview_url,
+                mastodon_url=config.mastodon_instances[0] if config.mastodon_instances else "",
+                mastodon_token=config.mastodon_token, x_api_url=config.x_api_url,
+                x_bearer_token=config.x_bearer_token)
+            planned.append(Planned(f"discovery:{muni}", muni, Discovery(
+                profile, discovery, Cursor(cursor_dir, f"discovery-{muni}"))))
+        if "jma" in wanted:
+            from streams.sources.jma import JmaConfig, JmaSource
+
+            jma = JmaConfig.for_profile(profile, **({"feeds": config.jma_feeds} if config.jma_feeds else {}),
+                                        poll_interval_s=config.jma_poll_s)
+            planned.append(Planned(f"jma:{muni}", muni, JmaSource(jma, profile, cursor=Cursor(cursor_dir, f"jma-{muni}"))))
+    if "hooks" in wanted:
+        from streams.sources.webhook import WebhookConfig, WebhookReceiver
+
+        planned.append(Planned("hooks", None, WebhookReceiver(WebhookConfig(
+            host=config.hooks_host, port=config.hooks_port, secret=config.hooks_secret,
+            line_channel_secret=config.line_channel_secret, line_user_salt=config.line_user_salt,
+            line_account=config.line_account))))
+    return planned
+
+
+async def supervise(planned: Planned, sink: Sink, stop: asyncio.Event, backoff: Backoff | None = None) -> None:
+    """Run one source until `stop`; an unexpected failure is logged and the source started again."""
+    backoff = backoff or Backoff(base_s=2.0, cap_s=300.0)
+    while not stop.is_set():
+        try:
+            log.info("source_started", source=planned.name)
+            await planned.source.run(sink, stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a source must never take the others down
+            delay = backoff.next_delay()
+            log.error("source_failed", source=planned.name, error=f"{type(exc).__name__}: {exc}",
+                      restart_in_s=round(delay, 1))
+            if await sleep_or_stop(delay, stop):
+                return
+            continue
+        if not stop.is_set():  # a source that returned by itself is restarted too
+            if await sleep_or_stop(backoff.next_delay(), stop):
+                return
+    log.info("source_stopped", source=planned.name)
+
+
+async def run_planned(planned: list[Planned], sinks: Mapping[str, Sink], default: str | None,
+                      stop: asyncio.Event) -> None:
+    routing = RoutingSink(sinks, default)
+    tasks = [asyncio.create_task(supervise(p, sinks[p.municipality] if p.municipality else routing, stop),
+                                 name=p.name) for p in planned]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def run_sources(settings: Settings, profiles: Mapping[str, Profile]) -> int:
+    """The process: a producer, a sink per municipality, every planned source until a signal."""
+    from aiokafka import AIOKafkaProducer
+
+    planned = plan_sources(settings.sources, profiles, settings.data_dir / "cursors")
+    if not planned:
+        log.warning("no_sources_configured", hint="set NOROSHI_SOURCES, e.g. jetstream,jma")
+        return 0
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    names = TopicNames(settings.topic_prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.broker_servers, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        sinks: dict[str, Sink] = {muni: KafkaSink(producer, names, muni) for muni in profiles}
+        default = settings.sources.hooks_municipality or (next(iter(profiles)) if len(profiles) == 1 else None)
+        log.info("sources_running", sources=[p.name for p in planned])
+        await run_planned(planned, sinks, default, stop)
+    finally:
+        await producer.stop()
+    return 0
