@@ -5,17 +5,15 @@ by a real SMTP server on loopback, and every step in the incident's timeline."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import json
-import socket
 import time
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from streams.records import BoardCommand, Deadline, Incident, TimelineEntry, iso
+
+from tests.smtp import smtp_server
 
 from .conftest import SAMPLE_PROFILE, produce, read_until, sample_lines, shifted_to_now
 
@@ -30,30 +28,10 @@ PRESS = {"ja": "和光市公式アカウントのなりすましについて\n"
                "本市の公式Xアカウントを装った偽アカウントが確認されました。プラットフォームに削除を依頼しています。"}
 
 
-class Inbox:
-    """aiosmtpd handler: keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((list(envelope.rcpt_tos), parsed))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp():
-    inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd checks its own port, so it needs a real one
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield controller, inbox
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 def timeline_of(records, incident_id: str) -> list[TimelineEntry]:
@@ -80,7 +58,7 @@ def command(n: int, incident_id: str, action: str, actor: dict, **payload) -> tu
 
 async def test_an_impersonation_ends_with_a_notice_on_the_website_and_a_press_release_in_the_mail(
         broker, names, spawn, smtp, tmp_path: Path) -> None:
-    controller, inbox = smtp
+    inbox, port = smtp
     profile = json.loads(SAMPLE_PROFILE.read_text(encoding="utf-8"))
     profile["press"] = {"contact": {"department": "秘書広報課", "person": "広報担当", "phone": "048-424-9091"},
                         "recipients": ["kisha-club@press.example.jp"]}
@@ -89,7 +67,7 @@ async def test_an_impersonation_ends_with_a_notice_on_the_website_and_a_press_re
     notices = tmp_path / "site"
     spawn("worker", extra_env={
         "NOROSHI_PROFILES": str(profile_path),
-        "NOROSHI_SMTP_URL": f"smtp+plain://127.0.0.1:{controller.port}",
+        "NOROSHI_SMTP_URL": f"smtp+plain://127.0.0.1:{port}",
         "NOROSHI_MAIL_FROM": "和光市 狼煙 <noroshi@city.wako.example.jp>",
         "NOROSHI_NOTICE_DIR": str(notices),
         "NOROSHI_BOARD_URL": "https://board.wako.example.jp",

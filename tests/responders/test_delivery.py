@@ -4,12 +4,9 @@ delivered twice, and secrets that never reach a log line, the timeline or an err
 
 from __future__ import annotations
 
-import email
-import email.policy
 import io
 import logging
 import random
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,6 @@ import orjson
 import pytest
 import structlog
 from aiohttp import web
-from aiosmtpd.controller import Controller
 
 from noroshi.settings import Secret
 from playbooks.engine import decide, default_rules
@@ -28,6 +24,7 @@ from responders.ledger import Ledger, carry_out, finish
 from responders.reliability import RetryPolicy
 from responders.responder import Channels, Responder
 from streams.records import Effect
+from tests.smtp import Inbox, free_port, smtp_server
 from tests.unit.builders import OFFICIAL, detection
 
 SATO, TANAKA, KOHO = "当番 佐藤", "広報課長 田中", "広報課"
@@ -78,31 +75,10 @@ async def slack_peer() -> AsyncIterator[tuple[SlackPeer, str]]:
         await runner.cleanup()
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((list(envelope.rcpt_tos), parsed))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 def mail_channel(port: int) -> EmailChannel:
