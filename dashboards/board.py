@@ -29,7 +29,7 @@ from dashboards.feed import Change, KafkaFeed, MemoryFeed, Subscriber
 from dashboards.incident_page import Flash, incident_page
 from dashboards.ratelimit import LoginLimiter
 from dashboards.session import Session, SessionCodec
-from dashboards.state import visible
+from dashboards.state import BoardState, visible
 from dashboards.users import User, UserError, UserStore, bootstrap
 from noroshi.settings import Settings
 from streams.topics import TopicNames
@@ -255,7 +255,7 @@ def _incident(request: web.Request, frame: pages.Frame) -> web.Response | str:
     return incident_page(frame, incident, entries=entries, trimmed=bool(data and data.trimmed),
                          points=list(data.points) if data else [], evidence=evidence,
                          offers=actions.offers(frame.user, incident),
-                         flash=_incident_flash(frame, entries, request.query))
+                         flash=_incident_flash(frame, entries, request.query), rev=data.rev if data else 0)
 
 
 def _outbound(request: web.Request, frame: pages.Frame) -> str:
@@ -378,6 +378,18 @@ async def healthz(request: web.Request) -> web.Response:
     return _json({"ok": True, "feed": {"incidents": len(feed.latest), "connected": feed.connected}})
 
 
+def _page_stale(state: BoardState, user: User, query: Mapping[str, str]) -> bool:
+    """Whether the incident page asking (`?incident=ID&rev=N`) shows an older revision than
+    the board has: a change that arrived between drawing the page and opening its stream."""
+    incident_id = query.get("incident")
+    if not incident_id:
+        return False
+    data = state.detail(incident_id)
+    if data is None or data.incident is None or not user.sees(data.incident.municipality):
+        return False
+    return query.get("rev") != str(data.rev)
+
+
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: a snapshot of the Now list, then each change of the user's
     municipality as it happens; the session is checked again at every keep-alive."""
@@ -388,6 +400,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     # Subscribe and snapshot with no await in between, so no change falls in a gap.
     queue = feed.subscribe()
     snapshot = views.now_rows(feed.state, user.municipality, feed.display_names)
+    stale = _page_stale(feed.state, user, request.query)
     streams.add(queue)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream; charset=utf-8",
@@ -397,6 +410,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     try:
         await response.prepare(request)
         await response.write(b"retry: 3000\n" + b"event: snapshot\ndata: " + orjson.dumps(snapshot) + b"\n\n")
+        if stale:  # the incident page was drawn before a change the stream will not repeat
+            await response.write(b"event: stale\ndata: {}\n\n")
         while True:
             try:
                 async with asyncio.timeout(request.app[KEEPALIVE]):

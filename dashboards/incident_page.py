@@ -266,7 +266,7 @@ def _evidence(lang: str, posts: Sequence[Post], total: int) -> str:
 
 def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[TimelineEntry], trimmed: bool,
                   points: Sequence[tuple[float, float | None, float | None, int]], evidence: Sequence[Post],
-                  offers: Offers, flash: Flash | None = None) -> str:
+                  offers: Offers, flash: Flash | None = None, rev: int = 0) -> str:
     lang, m = frame.lang, incident.metrics
     view = row(incident, [], frame.names)
     opened = parse_time(incident.opened_at)
@@ -324,4 +324,5 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
     title = f"{_label(lang, 'type', incident.type)} {incident.target}"
     # The script needs to know which incident this is, to reload when it changes.
     return layout(frame, title, main, page="incident", live=True, labels=True,
-                  attrs={"data-incident": incident.incident_id, "data-version": str(incident.version)})
+                  attrs={"data-incident": incident.incident_id, "data-version": str(incident.version),
+                         "data-rev": str(rev)})

@@ -139,6 +139,9 @@ class IncidentData:
     holds: dict[str, dict[str, Any]] = field(default_factory=dict)  # handle → {platform, reason, at}
     disaster_mode: bool | None = None  # from the disaster_mode effects
     evidence: dict[str, Post] = field(default_factory=dict)
+    #: Bumped by every change to what the incident page shows: a page drawn at one revision
+    #: learns from the stream that it is stale if the board moved on before it connected.
+    rev: int = 0
 
 
 class BoardState:
@@ -199,6 +202,7 @@ class BoardState:
         if current is None and known is not None and incident.version <= known.version:
             return False  # a late redelivery of an incident whose detail was already dropped
         data = self._touch(incident.incident_id)
+        data.rev += 1
         previous = data.incident
         data.incident = incident
         self.latest[incident.incident_id] = incident
@@ -261,6 +265,7 @@ class BoardState:
         if entry.entry_id in data.timeline:
             return False
         data.timeline[entry.entry_id] = entry
+        data.rev += 1
         while len(data.timeline) > TIMELINE_PER_INCIDENT:
             data.timeline.popitem(last=False)
             data.trimmed = True
@@ -299,6 +304,7 @@ class BoardState:
                                       "reason": _clip(p.get("reason"), 300), "at": effect.at}
             else:
                 data.holds.pop(handle, None)
+        data.rev += 1
         self._evict()
         return True
 
@@ -310,6 +316,7 @@ class BoardState:
                 data = self.data.get(incident_id)
                 if data is not None:
                     data.evidence[post.post_id] = post
+                    data.rev += 1
             return True
         self._recent[post.post_id] = post
         self._recent.move_to_end(post.post_id)

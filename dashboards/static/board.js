@@ -259,7 +259,10 @@
   // --- the stream ----------------------------------------------------------------------
   let snapshots = 0;
   function connect() {
-    const source = new EventSource("/events");
+    // The Incident page says which revision it shows: the board answers "stale" if it has moved on.
+    const source = new EventSource(incidentId
+      ? `/events?incident=${encodeURIComponent(incidentId)}&rev=${encodeURIComponent(main.dataset.rev || "")}`
+      : "/events");
     source.addEventListener("open", () => setConnection("live"));
     source.addEventListener("snapshot", (event) => {
       const rows = JSON.parse(event.data);
@@ -283,6 +286,9 @@
       showBanner();
       if (page === "now") show(row);
       else if (row.incident_id === incidentId && row.version > shownVersion) refresh();
+    });
+    source.addEventListener("stale", () => {
+      if (page === "incident") refresh();
     });
     source.addEventListener("timeline", (event) => {
       const entry = JSON.parse(event.data);

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp.test_utils import TestServer
@@ -160,6 +161,35 @@ async def test_the_event_stream_sends_only_the_own_municipality(client_for: Clie
         assert change["incident_id"] == ASAKA_FLAME and change["acknowledged_by"] == "朝霞 当番"
 
 
+async def test_an_incident_page_drawn_before_a_change_learns_it_from_its_stream(client_for: Client,
+                                                                                  world: World) -> None:
+    """The change that lands between drawing the page and opening its stream is not sent
+    again on the stream: the stream says the page is stale instead (and only then)."""
+    import re
+
+    sato = await client_for("sato")
+    page = await (await sato.get(f"/incidents/{FLAME}")).text()
+    rev = re.search(r'data-rev="(\d+)"', page).group(1)  # type: ignore[union-attr]
+
+    async def first_events(query: str, who: aiohttp.ClientSession = sato) -> list[str]:
+        async with who.get(f"/events?{query}") as stream:
+            names = [(await next_event(stream))[0]]
+            try:
+                names.append((await next_event(stream, timeout=0.5))[0])
+            except TimeoutError:
+                pass
+        return names
+
+    assert await first_events(f"incident={FLAME}&rev={rev}") == ["snapshot"]
+    world.command(FLAME, "wako", "escalate", {"name": "sato", "role": "operator"}, 0)  # meanwhile
+    assert await first_events(f"incident={FLAME}&rev={rev}") == ["snapshot", "stale"]
+    fresh = re.search(r'data-rev="(\d+)"', await (await sato.get(f"/incidents/{FLAME}")).text()).group(1)  # type: ignore[union-attr]
+    assert int(fresh) > int(rev)
+    assert await first_events(f"incident={FLAME}&rev={fresh}") == ["snapshot"]
+    # Someone of another municipality learns nothing about it, not even that it changed.
+    assert await first_events(f"incident={FLAME}&rev=0", await client_for("asaka-op")) == ["snapshot"]
+
+
 async def test_the_event_stream_refuses_a_foreign_origin(client_for: Client) -> None:
     http = await client_for("sato")
     assert (await http.get("/events", headers={"Origin": "https://evil.example"})).status == 403
@@ -168,8 +198,6 @@ async def test_the_event_stream_refuses_a_foreign_origin(client_for: Client) -> 
 
 
 async def test_the_event_stream_ends_when_the_session_does(world: World, store: UserStore) -> None:
-    import aiohttp
-
     app = create_app(SETTINGS, world.feed, users=store, keepalive=0.05)
     async with TestServer(app) as server, aiohttp.ClientSession(
             base_url=str(server.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:

@@ -40,7 +40,12 @@ async def sign_in(http: aiohttp.ClientSession, base: str, user: str, password: s
 # --- a real browser: Debian's chromium, driven over the DevTools protocol ---
 
 class Browser:
-    """Just enough of the Chrome DevTools protocol: evaluate, and wait for a condition."""
+    """Just enough of the Chrome DevTools protocol: evaluate, and wait for a condition.
+
+    Every call is bounded: Chromium leaves a call unanswered now and then (a screenshot
+    asked for while the page reloads itself), and an unbounded wait would stall the run."""
+
+    CALL_TIMEOUT = 20.0
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws, self.calls = ws, 0
@@ -48,16 +53,33 @@ class Browser:
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        async for message in self.ws:
-            reply = json.loads(message.data)
-            if "id" in reply:
-                self.pending.pop(reply["id"]).set_result(reply)
+        try:
+            async for message in self.ws:
+                reply = json.loads(message.data)
+                future = self.pending.pop(reply.get("id", -1), None)
+                if future is not None and not future.done():
+                    future.set_result(reply)
+        finally:
+            for future in self.pending.values():
+                if not future.done():
+                    future.set_exception(AssertionError("the browser closed the DevTools connection"))
 
-    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+    async def call(self, method: str, timeout: float | None = None, **params: Any) -> dict[str, Any]:
+        """One DevTools command; its error, or no answer in time, fails the test (AssertionError)."""
         self.calls += 1
-        self.pending[self.calls] = reply = asyncio.get_running_loop().create_future()
-        await self.ws.send_json({"id": self.calls, "method": method, "params": params})
-        return (await reply)["result"]
+        call_id = self.calls
+        self.pending[call_id] = reply = asyncio.get_running_loop().create_future()
+        try:
+            await self.ws.send_json({"id": call_id, "method": method, "params": params})
+            async with asyncio.timeout(timeout or self.CALL_TIMEOUT):
+                answer = await reply
+        except TimeoutError:
+            raise AssertionError(f"no answer from the browser to {method}") from None
+        finally:
+            self.pending.pop(call_id, None)
+        if "error" in answer:
+            raise AssertionError(f"{method} failed: {answer['error'].get('message')}")
+        return answer["result"]
 
     async def js(self, expression: str) -> Any:
         """The value of `expression` in the page; a promise is awaited."""
