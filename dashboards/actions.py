@@ -15,24 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from dashboards.users import User
-from playbooks.machines import MACHINES, TERMINAL
+from dashboards.users import ACTOR_ROLES, User
+from playbooks.machines import MACHINES, ROLE_COMMANDS, TERMINAL
+from playbooks.policy import APPROVER_ROLES
 from streams.records import BoardCommand, Incident, iso
 
-#: Sent as commands although no playbook knows them yet (see the report: rescue_handled).
-BOARD_ONLY_COMMANDS = frozenset({"rescue_handled"})
-
-_OPERATOR = frozenset({
-    "acknowledge", "escalate", "mark_false_positive", "resolve", "reopen", "draft", "edit_draft",
-    "override_warning", "verify", "fact_check", "account_gone", "disaster_mode_off", "rescue_handled",
-})
-#: What each board role may ever do. The 広報課 admin acts as "pr_head", whom the playbooks
-#: let approve but not end an incident (RESOLVER_ROLES: operator, owner).
+#: What each board role may ever do: what the playbooks let the role it acts as send.
 ROLE_ACTIONS: Mapping[str, frozenset[str]] = {
-    "viewer": frozenset(),
-    "operator": _OPERATOR,
-    "owner": _OPERATOR | {"approve", "reject"},
-    "admin": (_OPERATOR - {"resolve", "disaster_mode_off"}) | {"approve", "reject"},
+    role: ROLE_COMMANDS.get(actor or "", frozenset()) for role, actor in ACTOR_ROLES.items()
 }
 DRAFT_LANGS = ("ja", "easy_ja", "en")
 #: The kind a new draft starts as: the step's main text first, the holding statement last.
@@ -67,8 +57,19 @@ class Offers:
     own_drafts: frozenset[str] = frozenset()  # drafts this person wrote: they cannot approve them
 
 
-def may(user: User, action: str) -> bool:
-    return action in ROLE_ACTIONS.get(user.role, frozenset())
+def may(user: User, action: str, draft: Mapping[str, Any] | None = None) -> bool:
+    """Whether this person may ever take `action` (on `draft`, for a draft's actions). Only the
+    owner and the head of PR approve; an operator may publish a draft of a pre-approved
+    category (事前承認の範囲), which is what "approve" means for such a draft."""
+    if action not in ROLE_ACTIONS.get(user.role, frozenset()):
+        return False
+    if action == "approve" and user.actor_role not in APPROVER_ROLES:
+        return draft is not None and bool(draft.get("category"))
+    return True
+
+
+def draft_of(incident: Incident, draft_id: str | None) -> Mapping[str, Any] | None:
+    return next((d for d in drafts_of(incident) if str(d.get("draft_id")) == draft_id), None)
 
 
 def drafts_of(incident: Incident) -> list[dict[str, Any]]:
@@ -82,8 +83,8 @@ def offers(user: User, incident: Incident) -> Offers:
         return Offers()
     state, m = incident.state, incident.metrics
 
-    def open_to(action: str) -> bool:
-        return may(user, action) and bool(machine.candidates(state, action))
+    def open_to(action: str, draft: Mapping[str, Any] | None = None) -> bool:
+        return may(user, action, draft) and bool(machine.candidates(state, action))
 
     drafts = drafts_of(incident)
     posted = any(d.get("status") == "posted" for d in drafts)
@@ -120,8 +121,12 @@ def offers(user: User, incident: Incident) -> Offers:
         if not in_step or status in ("posted", "rejected"):
             continue
         offered = []
-        if status == "ready" and open_to("approve"):
-            offered.append(Offer("approve", d, note="own" if draft_id in own else ""))
+        preapproved = bool(d.get("category"))
+        if (status == "ready" and open_to("approve", d)
+                and not (preapproved and m.get("hold") and user.actor_role not in APPROVER_ROLES)):
+            # 事前承認: anyone who posts may publish it, the drafter too; otherwise never the drafter.
+            note = "preapproved" if preapproved else ("own" if draft_id in own else "")
+            offered.append(Offer("approve", d, note=note))
         if status == "needs_override" and open_to("override_warning"):
             offered.append(Offer("override_warning", d))
         if status in ("needs_override", "ready", "approved") and open_to("reject"):

@@ -339,7 +339,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     action = _field(form, "action")
     if not actions.known_action(action):
         return _message(request, frame, 400, "error.bad_form", what="action")
-    if not actions.may(user, action):
+    if not actions.may(user, action, actions.draft_of(incident, _field(form, "draft_id"))):
         log.warning("board_action_forbidden", user=user.name, role=user.role, action=action,
                     incident_id=incident.incident_id)
         return _message(request, frame, 403, "error.forbidden")

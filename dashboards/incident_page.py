@@ -209,7 +209,9 @@ def _draft_card(frame: Frame, incident: Incident, draft: Mapping[str, Any], offe
             if offer.note == "own":
                 forms.append(f'<p class="muted">{_e(t(lang, "draft.own"))}</p>')
             else:
-                forms.append(_form(frame, incident, "approve", draft_fields + _hidden("draft_hash", draft.get("hash"))))
+                label = t(lang, "action.publish_preapproved") if offer.note == "preapproved" else None
+                forms.append(_form(frame, incident, "approve", draft_fields + _hidden("draft_hash", draft.get("hash")),
+                                   label=label))
         elif offer.action == "override_warning":
             boxes = "".join(
                 f'<label class="check"><input type="checkbox" name="code" value="{_e(f.get("code"))}" checked> '

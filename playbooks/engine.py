@@ -21,8 +21,8 @@ from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from playbooks.machines import (
-    CLOSED, COMMANDS, MACHINES, NEW, REOPEN_WINDOW_S, RESOLVED, RESUME, TERMINAL,
-    Machine, Transition, action_label, state_label,
+    CLOSED, COMMANDS, MACHINES, NEW, REOPEN_WINDOW_S, RESOLVED, RESPONDER_COMMANDS, RESUME,
+    ROLE_COMMANDS, ROLE_LABELS, TERMINAL, Machine, Transition, action_label, state_label,
 )
 from streams.contract import parse_ts
 from playbooks.policy import Approval
@@ -400,11 +400,24 @@ def _on_command(state: PlaybookState | None, cmd: BoardCommand, profile: Mapping
                                           "This incident belongs to another municipality.")
     elif cmd.action not in COMMANDS:
         refusal = Refusal(f"不明な操作です: {cmd.action}", f"Unknown action: {cmd.action}")
+    elif cmd.action not in _allowed(actor):
+        role = actor.get("role") or actor.get("kind", "")
+        ja, en = ROLE_LABELS.get(role, (role or "不明", f"a {role or 'sender without a role'}"))
+        label_ja, label_en = action_label(cmd.action)
+        refusal = Refusal(f"{ja}には「{label_ja}」の権限がありません。", f"{en[0].upper()}{en[1:]} may not {label_en}.")
     else:
         refusal = ctx.fire(cmd.action)
     if refusal is not None:
         return ctx.rejected(refusal)
     return ctx.decision(cmd.action)
+
+
+def _allowed(actor: Mapping[str, str]) -> frozenset[str]:
+    if actor.get("kind") == "responder":
+        return RESPONDER_COMMANDS
+    if actor.get("kind") == "person":
+        return ROLE_COMMANDS.get(actor.get("role", ""), frozenset())
+    return frozenset()
 
 
 def _on_deadline(state: PlaybookState | None, dl: Deadline, profile: Mapping[str, Any],

@@ -28,6 +28,28 @@ COMMANDS = frozenset({
     "edit_draft", "override_warning", "approve", "reject", "verify", "fact_check",
     "channel_failed", "account_gone", "disaster_mode_off", "rescue_handled",
 })
+_HANDLING = frozenset({
+    "acknowledge", "escalate", "mark_false_positive", "resolve", "reopen", "draft", "edit_draft",
+    "override_warning", "verify", "fact_check", "account_gone", "disaster_mode_off", "rescue_handled",
+})
+#: Which commands a person in each role may send; anyone else sends none. Only the account
+#: owner (所属長) and the head of PR approve a draft; for an operator or 広報課 staff, "approve"
+#: publishes a draft of a pre-approved category (事前承認), which the approval guard checks.
+#: The head of PR and 広報課 staff support the handling but do not end it (the guidelines:
+#: the operator or the owner resolves). The board offers these (dashboards.actions); the
+#: playbooks refuse the rest whoever sends them.
+ROLE_COMMANDS: Mapping[str, frozenset[str]] = {
+    "operator": _HANDLING | {"approve"},
+    "owner": _HANDLING | {"approve", "reject"},
+    "pr_head": (_HANDLING - {"resolve", "disaster_mode_off"}) | {"approve", "reject"},
+    "pr": (_HANDLING - {"resolve", "disaster_mode_off"}) | {"approve"},
+}
+#: What a responder may report back: that a channel kept failing.
+RESPONDER_COMMANDS = frozenset({"channel_failed"})
+ROLE_LABELS: Mapping[str, tuple[str, str]] = {
+    "operator": ("運用担当者", "an operator"), "owner": ("所属長", "the account owner"),
+    "pr_head": ("広報課長", "the head of PR"), "pr": ("広報課", "PR division staff"),
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from dashboards.users import UserStore
 from tests.sse import next_event
 
 from .conftest import BOARD_URL, SETTINGS, Client, csrf_of, page_csrf, sign_in
-from .world import ASAKA_FLAME, FLAME, PASSWORD, World
+from .world import ASAKA_FLAME, FLAME, MISINFORMATION, PASSWORD, World
 
 PAGES = ("/", f"/incidents/{FLAME}", "/outbound", "/disaster", "/oncall", "/report", "/report/timeline.csv")
 
@@ -247,6 +247,25 @@ async def test_an_operator_cannot_approve_and_sends_nothing(client_for: Client, 
     assert forced.status == 403
     assert "権限がありません" in await forced.text()
     assert world.feed.sent == []
+
+
+async def test_an_operator_publishes_a_draft_of_a_pre_approved_category(client_for: Client, world: World) -> None:
+    """事前承認: a correction in a pre-approved category goes out without the owner, by the
+    operator who wrote it; the button says what it does."""
+    url = "https://www.city.wako.lg.jp/news/water.html"
+    texts = {"ja": f"断水は起きていません。{url}", "easy_ja": f"みずは でます。{url}", "en": f"There is no outage. {url}"}
+    world.command(MISINFORMATION, "wako", "draft", {"name": "sato", "role": "operator"}, 1,
+                  kind="correction", texts=texts, category="published")
+    draft = world.feed.latest[MISINFORMATION].metrics["drafts"][0]
+    assert draft["status"] == "ready" and draft["category"] == "published"
+    sato = await client_for("sato")
+    page = await (await sato.get(f"/incidents/{MISINFORMATION}")).text()
+    assert 'value="approve">事前承認の範囲で投稿</button>' in page
+    assert '<p class="muted">ご自身が起案した文案は承認できません' not in page
+    response = await _act(sato, MISINFORMATION, action="approve", draft_id=draft["draft_id"], draft_hash=draft["hash"])
+    assert response.status == 303
+    [command] = _commands(world)
+    assert command["action"] == "approve" and command["actor"]["role"] == "operator"
 
 
 async def test_a_viewer_takes_no_action(client_for: Client, world: World) -> None:

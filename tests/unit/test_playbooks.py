@@ -58,7 +58,7 @@ ROSTER = (Contact(SATO, "operator", 1), Contact(TANAKA, "owner", 2), Contact(SUZ
 OPERATOR = {"kind": "person", "name": SATO, "role": "operator"}
 OWNER = {"kind": "person", "name": TANAKA, "role": "owner"}
 PR = {"kind": "person", "name": SUZUKI, "role": "pr"}
-RESPONDER = {"kind": "system", "name": "responders"}
+RESPONDER = {"kind": "responder", "name": "noroshi"}  # as responders.responder sends it
 APPROVAL_TTL_S = 12 * 3600
 
 
@@ -898,6 +898,40 @@ def test_only_an_operator_or_the_owner_resolves() -> None:
     refused = play.send(play.command("resolve", 20, who=PR))
 
     assert refused.rejection is not None and play.at_state == "drafting"
+
+
+@pytest.mark.parametrize(("who", "action", "payload"), [
+    ({"kind": "person", "name": "見学者", "role": "viewer"}, "acknowledge", {}),
+    ({"kind": "person", "name": "誰か"}, "escalate", {}),  # no role at all
+    ({"kind": "person", "name": "住民", "role": "resident"}, "mark_false_positive", {}),
+    ({"kind": "responder", "name": "noroshi"}, "acknowledge", {}),  # a responder only reports failures
+    (OPERATOR, "channel_failed", {"effect_id": "x", "channel": "email", "error": "down"}),
+    (OPERATOR, "reject", {"reason": "だめ"}),
+    (PR, "disaster_mode_off", {}),
+])
+def test_the_playbook_itself_refuses_a_command_the_senders_role_may_not_send(
+        who: Mapping[str, str], action: str, payload: dict[str, Any]) -> None:
+    """Whoever writes to the commands topic, not only the board, is held to the roles."""
+    play = Play(flame_opened())
+    play.open()
+    before = play.state
+
+    refused = play.send(play.command(action, 10, who=who, **payload))
+
+    assert refused.rejection is not None and "権限がありません" in refused.rejection["reason_ja"]
+    assert (refused.effects, refused.incident) == ([], None)
+    assert play.state is not None and before is not None
+    assert dataclasses.replace(play.state, commands=before.commands, counters=before.counters) == before
+
+
+def test_an_operator_approve_publishes_only_a_pre_approved_category() -> None:
+    play = acknowledged_flame()
+    play.send(play.command("draft", 20, kind="statement", texts=STATEMENT))
+
+    refused = play.send(play.command("approve", 21, who=OPERATOR, draft_id=play.draft_id(1)))
+
+    assert refused.rejection is not None and refused.effects == []
+    assert play.at_state == "awaiting_approval"
 
 
 def test_a_command_delivered_twice_changes_nothing_the_second_time() -> None:
