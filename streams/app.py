@@ -24,6 +24,7 @@ from responders.config import responder_for
 from responders.ledger import Ledger, carry_out, finish, restore_holds
 from streams import tansu
 from streams.contract import Profile
+from streams.gaps import BrokerRefetch, GapFiller
 from streams.records import DeadLetter, Effect
 from streams.stage import DetectionStage, Message, dead_letter
 from streams.topics import TopicNames
@@ -140,6 +141,11 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
     playbook_state = app.Table("playbooks", **table)
     rules = default_rules()
     stage = DetectionStage(profiles)
+    gaps = GapFiller(BrokerRefetch(settings.broker_servers))
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, revoked: Any, **_: Any) -> None:
+        gaps.forget()  # the stream starts again from the committed offsets
 
     async def send_dead_letters(letters: Iterable[DeadLetter]) -> None:
         for letter in letters:
@@ -151,7 +157,8 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
     async def detect(stream: faust.StreamT) -> None:
         """Contract events → detections, one state snapshot per municipality per batch."""
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            groups, rejected = stage.group((_message(e) for e in events), _now())
+            messages = await gaps.complete([_message(e) for e in events])
+            groups, rejected = stage.group(messages, _now())
             await send_dead_letters(rejected)
             for muni, messages in groups.items():
                 out = stage.process(muni, detector_state.get(muni), messages, _now())
