@@ -141,11 +141,14 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
     playbook_state = app.Table("playbooks", **table)
     rules = default_rules()
     stage = DetectionStage(profiles)
-    gaps = GapFiller(BrokerRefetch(settings.broker_servers))
+    # Every agent's input: no topic of ours is compacted, so a hole in a partition's offsets
+    # is a message the stream skipped (see streams/gaps.py).
+    gaps, inbox_gaps, effect_gaps = (GapFiller(BrokerRefetch(settings.broker_servers)) for _ in range(3))
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender: Any, revoked: Any, **_: Any) -> None:
-        gaps.forget()  # the stream starts again from the committed offsets
+        for guard in (gaps, inbox_gaps, effect_gaps):
+            guard.forget()  # the streams start again from the committed offsets
 
     async def send_dead_letters(letters: Iterable[DeadLetter]) -> None:
         for letter in letters:
@@ -175,74 +178,82 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
     inbox = app.topic(names.detections, names.commands, names.deadlines, **wire)
     fired: set[str] = set()  # deadlines this process already delivered (the engine ignores repeats)
 
+    async def play(msg: Message) -> None:
+        """One detection, board command or deadline → the incident's playbook step."""
+        try:
+            inp = parse_input(msg.value or b"")
+            profile = profiles.get(inp.municipality)
+            if profile is None:
+                raise ValueError(f"unknown municipality {inp.municipality!r}")
+            stored, decision = step(Stored.load(playbook_state.get(inp.incident_id)), inp,
+                                    profile_raw=profile.raw, rules=rules)
+        except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
+            log.exception("playbook_input_rejected", **msg.position)
+            await send_dead_letters([dead_letter(msg, f"bad playbook input: {exc}", _now())])
+            return
+        # Publish before storing, for the same reason as in `detect`: a repeated
+        # output is harmless (ids are stable, readers keep the highest version), a lost one is not.
+        for effect in decision.effects:
+            await effects.send(key=effect.incident_id, value=effect.to_json())
+        for entry in decision.timeline:
+            await timeline.send(key=entry.incident_id, value=entry.to_json())
+        if decision.incident is not None:
+            await incidents.send(key=decision.incident.incident_id, value=decision.incident.to_json())
+        playbook_state[inp.incident_id] = stored.dump()
+        if decision.rejection:
+            log.info("command_rejected", **msg.position, incident_id=inp.incident_id,
+                     reason=decision.rejection.get("reason_en"))
+        elif decision.incident is not None:
+            log.info("incident_" + decision.incident.change, **msg.position,
+                     incident_id=inp.incident_id, state=decision.incident.state,
+                     version=decision.incident.version, effects=len(decision.effects))
+
     @app.agent(inbox, name="playbook")
     async def playbook(stream: faust.StreamT) -> None:
         """Detections, board commands and deadlines → the incident's playbook step."""
         async for event in stream.events():
-            msg = _message(event)
-            try:
-                inp = parse_input(msg.value or b"")
-                profile = profiles.get(inp.municipality)
-                if profile is None:
-                    raise ValueError(f"unknown municipality {inp.municipality!r}")
-                stored, decision = step(Stored.load(playbook_state.get(inp.incident_id)), inp,
-                                        profile_raw=profile.raw, rules=rules)
-            except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
-                log.exception("playbook_input_rejected", **msg.position)
-                await send_dead_letters([dead_letter(msg, f"bad playbook input: {exc}", _now())])
-                continue
-            # Publish before storing, for the same reason as in `detect`: a repeated
-            # output is harmless (ids are stable, readers keep the highest version), a lost one is not.
-            for effect in decision.effects:
-                await effects.send(key=effect.incident_id, value=effect.to_json())
-            for entry in decision.timeline:
-                await timeline.send(key=entry.incident_id, value=entry.to_json())
-            if decision.incident is not None:
-                await incidents.send(key=decision.incident.incident_id, value=decision.incident.to_json())
-            playbook_state[inp.incident_id] = stored.dump()
-            if decision.rejection:
-                log.info("command_rejected", **msg.position, incident_id=inp.incident_id,
-                         reason=decision.rejection.get("reason_en"))
-            elif decision.incident is not None:
-                log.info("incident_" + decision.incident.change, **msg.position,
-                         incident_id=inp.incident_id, state=decision.incident.state,
-                         version=decision.incident.version, effects=len(decision.effects))
+            for msg in await inbox_gaps.complete([_message(event)]):
+                await play(msg)
 
     responded = app.Table("responders", **table)
     responder = responder_for(settings, profiles)
     holds_restored = False
 
+    async def deliver(msg: Message) -> None:
+        """One effect → its delivery; its timeline entries and any failure report, then the ledger."""
+        nonlocal holds_restored
+        if not holds_restored:  # the table is recovered before the first message arrives
+            restore_holds(responder.holds, responded.items())
+            holds_restored = True
+        try:
+            effect = Effect.from_json(msg.value or b"")
+        except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
+            await send_dead_letters([dead_letter(msg, f"bad effect: {exc}", _now())])
+            return
+        ledger = Ledger.load(responded.get(effect.incident_id))
+
+        async def save(current: Ledger, incident_id: str = effect.incident_id) -> None:
+            responded[incident_id] = current.dump()
+
+        result = await carry_out(responder, effect, ledger, save)
+        if result is None:
+            log.info("effect_already_carried_out", **msg.position, effect_id=effect.effect_id)
+            return
+        for entry in result.timeline:
+            await timeline.send(key=entry.incident_id, value=entry.to_json())
+        for command in result.commands:
+            await commands.send(key=command.incident_id, value=command.to_json())
+        finish(responder, effect, ledger, result)
+        responded[effect.incident_id] = ledger.dump()
+        log.info("effect_carried_out" if not result.failed else "effect_failed", **msg.position,
+                 incident_id=effect.incident_id, effect_id=effect.effect_id, kind=effect.kind)
+
     @app.agent(effects, name="respond")
     async def respond(stream: faust.StreamT) -> None:
-        """Effects → deliveries; their timeline entries and any failure report, then the ledger."""
-        nonlocal holds_restored
+        """Effects → deliveries, each once (the ledger), none skipped (the gap guard)."""
         async for event in stream.events():
-            msg = _message(event)
-            if not holds_restored:  # the table is recovered before the first message arrives
-                restore_holds(responder.holds, responded.items())
-                holds_restored = True
-            try:
-                effect = Effect.from_json(msg.value or b"")
-            except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
-                await send_dead_letters([dead_letter(msg, f"bad effect: {exc}", _now())])
-                continue
-            ledger = Ledger.load(responded.get(effect.incident_id))
-
-            async def save(current: Ledger, incident_id: str = effect.incident_id) -> None:
-                responded[incident_id] = current.dump()
-
-            result = await carry_out(responder, effect, ledger, save)
-            if result is None:
-                log.info("effect_already_carried_out", **msg.position, effect_id=effect.effect_id)
-                continue
-            for entry in result.timeline:
-                await timeline.send(key=entry.incident_id, value=entry.to_json())
-            for command in result.commands:
-                await commands.send(key=command.incident_id, value=command.to_json())
-            finish(responder, effect, ledger, result)
-            responded[effect.incident_id] = ledger.dump()
-            log.info("effect_carried_out" if not result.failed else "effect_failed", **msg.position,
-                     incident_id=effect.incident_id, effect_id=effect.effect_id, kind=effect.kind)
+            for msg in await effect_gaps.complete([_message(event)]):
+                await deliver(msg)
 
     @app.timer(interval=1.0)
     async def deliver_deadlines() -> None:
