@@ -655,6 +655,17 @@ def duration(lang: str, seconds: float | None) -> str:
     return _hm(lang, max(0, int(round(seconds / 60))), "duration")
 
 
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+              "October", "November", "December")
+
+
+def month(lang: str, value: str) -> str:
+    """`YYYY-MM` as people write it: 2026年12月, December 2026 (the browser's month input would
+    show its own locale inside a Japanese page)."""
+    year, mon = value.split("-")
+    return f"{int(year)}年{int(mon)}月" if lang == "ja" else f"{_MONTHS_EN[int(mon) - 1]} {int(year)}"
+
+
 def countdown(lang: str, seconds: float) -> str:
     """Time left or overdue for the acknowledgement deadline (board.js has the same rule)."""
     seconds = abs(int(seconds))

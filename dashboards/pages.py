@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from dashboards import charts, i18n
-from dashboards.report import MonthReport, Times, shift_month
+from dashboards.report import MonthReport, Times, month_of, shift_month
 from dashboards.state import parse_time
 from dashboards.users import ALL, User
 from dashboards.views import SEVERITY_RANK, DisasterView, DraftRef, Hold, Queued, RosterView
@@ -415,6 +415,10 @@ def _times_cells(lang: str, times: Times) -> tuple[str, str]:
     return _e(i18n.duration(lang, times.mean_s)), _e(i18n.duration(lang, times.median_s))
 
 
+#: How many months back the report's month list goes (any month can still be asked for by URL).
+REPORT_MONTHS = 24
+
+
 def report_page(frame: Frame, report: MonthReport) -> str:
     lang = frame.lang
     month = report.month
@@ -446,11 +450,15 @@ def report_page(frame: Frame, report: MonthReport) -> str:
     week = len(report.week_flames)
     week_items = "".join(f"<li>{_e(s.target)} — {_e(clock(s.opened_at))}</li>" for s in report.week_flames)
     prev, nxt = shift_month(month, -1), shift_month(month, 1)
-    main = f"""<h1>{_e(t(lang, "report.title"))} <span class="month">{_e(month)}</span></h1>
+    latest = month_of(frame.now)
+    months = sorted({month, *(shift_month(latest, -k) for k in range(REPORT_MONTHS))}, reverse=True)
+    options = "".join(f'<option value="{_e(m)}"{" selected" if m == month else ""}>{_e(i18n.month(lang, m))}</option>'
+                      for m in months)
+    main = f"""<h1>{_e(t(lang, "report.title"))} <span class="month">{_e(i18n.month(lang, month))}</span></h1>
 <form method="get" action="/report" class="month-picker">
-<label>{_e(t(lang, "report.month"))} <input type="month" name="month" value="{_e(month)}"></label>
+<label>{_e(t(lang, "report.month"))} <select name="month">{options}</select></label>
 <button type="submit">{_e(t(lang, "report.show"))}</button>
-<span class="months"><a href="/report?month={_e(prev)}" rel="prev">← {_e(prev)}</a> <a href="/report?month={_e(nxt)}" rel="next">{_e(nxt)} →</a></span>
+<span class="months"><a href="/report?month={_e(prev)}" rel="prev">← {_e(i18n.month(lang, prev))}</a> <a href="/report?month={_e(nxt)}" rel="next">{_e(i18n.month(lang, nxt))} →</a></span>
 </form>
 <p class="muted">{_e(t(lang, "report.basis"))}</p>
 <div class="figures">

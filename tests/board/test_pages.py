@@ -189,10 +189,23 @@ async def test_an_admin_of_every_municipality_sees_every_roster(client_for: Clie
 
 # --- Report ------------------------------------------------------------------------------
 
+async def test_the_report_names_months_in_the_page_language_and_offers_two_years(client_for: Client) -> None:
+    tanaka = await client_for("tanaka")
+    page = await (await tanaka.get("/report?month=2025-01&lang=en")).text()
+    assert '<span class="month">January 2025</span>' in page
+    options = re.findall(r'<option value="(\d{4}-\d{2})"', page)
+    assert len(options) >= 24 and options == sorted(options, reverse=True) and "2025-01" in options
+    assert "← December 2024" in page and "February 2025 →" in page
+
+
 async def test_the_report_gives_the_months_figures_by_type(client_for: Client, world: World) -> None:
     month = month_of(world.start)
     page = await (await (await client_for("tanaka")).get(f"/report?month={month}")).text()
-    assert f"月次報告 <span class=\"month\">{month}</span>" in page
+    year, mon = month.split("-")
+    assert f"月次報告 <span class=\"month\">{int(year)}年{int(mon)}月</span>" in page
+    # The month is chosen from a list in Japanese, not a browser month input in the browser's locale.
+    assert f'<option value="{month}" selected>{int(year)}年{int(mon)}月</option>' in page
+    assert 'type="month"' not in page
     assert "1週間以上続いた炎上" in page and "目標 0件" in page
     assert "平均対応時間（検知から最初の発信まで）" in page
     table = page[page.index('<table class="report">'):]
