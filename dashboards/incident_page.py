@@ -74,6 +74,8 @@ def describe(lang: str, entry: TimelineEntry) -> str:
             parts.append(account)
         if d.get("via"):
             parts.append(str(d["via"]))
+        if d.get("code"):  # what kind of trouble, in the reader's language; the technical reason after it
+            parts.append(_label(lang, "failure", d["code"]))
         if d.get("error"):
             parts.append(str(d["error"]))
         return " · ".join(p for p in parts if p)

@@ -32,16 +32,39 @@ class Receipt:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+#: What went wrong, in words an operator can act on; the board shows each in Japanese
+#: (i18n "failure.*") beside the technical reason.
+FAILURE_CODES = ("timeout", "unreachable", "tls", "rate_limited", "server", "credentials", "forbidden",
+                 "refused", "config", "circuit_open")
+
+
+def failure_code(reason: str, *, permanent: bool) -> str:
+    """The code of a reason written without one (most adapters' reasons say it in passing)."""
+    text = reason.lower()
+    for code, words in (("timeout", ("timed out", "in time", "timeout")),
+                        ("tls", ("tls", "certificate", "starttls")),
+                        ("credentials", ("credential", "sign-in", "token", "password", "login", "401")),
+                        ("forbidden", ("forbidden", "403", "permission")),
+                        ("rate_limited", ("429", "rate limit")),
+                        ("unreachable", ("cannot reach", "connection", "refused to connect"))):
+        if any(w in text for w in words):
+            return code
+    return "refused" if permanent else "unreachable"
+
+
 class DeliveryError(Exception):
-    """A send that did not go through. `str(error)` is safe to show and to log."""
+    """A send that did not go through. `str(error)` is safe to show and to log; `code`
+    (FAILURE_CODES) says what kind of trouble it is."""
 
     permanent = False
 
-    def __init__(self, channel: str, reason: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, channel: str, reason: str, *, retry_after: float | None = None,
+                 code: str | None = None) -> None:
         super().__init__(f"{channel}: {reason}")
         self.channel = channel
         self.reason = reason
         self.retry_after = retry_after
+        self.code = code or failure_code(reason, permanent=self.permanent)
 
 
 class Transient(DeliveryError):
@@ -58,8 +81,10 @@ def http_error(channel: str, status: int, retry_after: str | None = None, what: 
     """The DeliveryError for an HTTP answer that is not a success (no body, no URL: they may hold secrets)."""
     reason = f"HTTP {status}" + (f" ({what})" if what else "")
     if status == 429 or status == 408 or status >= 500:
-        return Transient(channel, reason, retry_after=parse_retry_after(retry_after))
-    return Permanent(channel, reason)
+        code = {429: "rate_limited", 408: "timeout"}.get(status, "server")
+        return Transient(channel, reason, retry_after=parse_retry_after(retry_after), code=code)
+    code = {401: "credentials", 403: "forbidden"}.get(status, "refused")
+    return Permanent(channel, reason, code=code)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -77,6 +77,7 @@ class Attempt:
     number: int
     ok: bool
     error: str | None = None
+    code: str | None = None  # responders.base.FAILURE_CODES
     permanent: bool = False
     waited_s: float = 0.0
     ref: str | None = None
@@ -96,6 +97,10 @@ class Outcome:
     def error(self) -> str | None:
         return None if self.ok or not self.attempts else self.attempts[-1].error
 
+    @property
+    def code(self) -> str | None:
+        return None if self.ok or not self.attempts else self.attempts[-1].code
+
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -110,15 +115,15 @@ async def attempt_delivery(channel: str, send: Callable[[], Awaitable[Receipt]],
     waited = 0.0
     for number in range(1, policy.attempts + 1):
         if not breaker.allows(clock()):
-            attempts.append(Attempt(channel, number, ok=False, waited_s=waited,
+            attempts.append(Attempt(channel, number, ok=False, waited_s=waited, code="circuit_open",
                                     error=f"{channel}: circuit open after {breaker.failures} failures in a row"))
             break
         try:
             receipt = await send()
         except DeliveryError as exc:
             breaker.failed(clock())
-            attempts.append(Attempt(channel, number, ok=False, error=str(exc), permanent=exc.permanent,
-                                    waited_s=waited))
+            attempts.append(Attempt(channel, number, ok=False, error=str(exc), code=exc.code,
+                                    permanent=exc.permanent, waited_s=waited))
             if exc.permanent or number == policy.attempts:
                 break
             wait = policy.backoff.delay(number, rng)

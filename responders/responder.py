@@ -126,12 +126,12 @@ class Responder:
         result = Result()
         handler = _HANDLERS.get(effect.kind)
         if handler is None:
-            self._fail(result, effect, "responder", f"unknown effect kind {effect.kind!r}")
+            self._fail(result, effect, "responder", f"unknown effect kind {effect.kind!r}", code="config")
             return result
         try:
             jobs = handler(self, effect, result)
         except (Unroutable, HeldError, PressReleaseError, ValueError) as exc:
-            self._fail(result, effect, "responder", str(exc))
+            self._fail(result, effect, "responder", str(exc), code="config")
             return result
         groups: dict[str, bool] = {}
         failures: list[tuple[Job, Outcome]] = []
@@ -157,7 +157,8 @@ class Responder:
                 failures.append((job, outcome))
         for job, outcome in failures:
             if not groups[job.group]:
-                self._fail(result, effect, job.channel.name, outcome.error or "delivery failed", job.what)
+                self._fail(result, effect, job.channel.name, outcome.error or "delivery failed", job.what,
+                           code=outcome.code)
                 groups[job.group] = True  # one failure report per person or delivery
         if not result.failed:
             self._entry(result, effect, "effect_carried_out", "responder",
@@ -184,16 +185,18 @@ class Responder:
                 detail["receipt"] = attempt.detail
         else:
             detail["error"] = attempt.error
+            detail["code"] = attempt.code
             detail["permanent"] = attempt.permanent
         self._entry(result, effect, "delivered" if attempt.ok else "delivery_failed", job.channel.name, detail)
 
     def _fail(self, result: Result, effect: Effect, channel: str, error: str,
-              what: Mapping[str, Any] | None = None) -> None:
+              what: Mapping[str, Any] | None = None, *, code: str | None = None) -> None:
         """The playbook hears of it (and retries, then tells a person another way)."""
         result.failed = True
         log.warning("effect_failed", incident_id=effect.incident_id, effect_id=effect.effect_id,
                     kind=effect.kind, channel=channel, error=error)
-        self._entry(result, effect, "effect_failed", channel, {"error": error, **(what or {})})
+        self._entry(result, effect, "effect_failed", channel,
+                    {"error": error, **({"code": code} if code else {}), **(what or {})})
         n = len(result.commands)
         result.commands.append(BoardCommand(
             command_id=f"{effect.effect_id}:failed:{n}", incident_id=effect.incident_id,

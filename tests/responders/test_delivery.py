@@ -118,6 +118,7 @@ async def test_a_peer_that_is_down_for_a_while_gets_the_message_after_retries(
     assert not result.failed and peer.calls == 3 and len(peer.received) == 1
     assert [(e.action, e.detail.get("attempt")) for e in result.timeline][:3] == [
         ("delivery_failed", 1), ("delivery_failed", 2), ("delivered", 3)]
+    assert result.timeline[0].detail["code"] == "server"  # 503: what the board explains in Japanese
     assert len(wait.slept) == 2 and wait.slept[1] > wait.slept[0] * 0.9  # exponential, jittered
     shown = orjson.dumps(peer.received[0]).decode()
     assert "【炎上】" in shown and "https://board.wako.example.jp/incidents/" in shown
@@ -133,11 +134,12 @@ async def test_a_peer_that_stays_down_is_answered_by_the_playbook_through_anothe
                   attempts=3)
     state, effects = opened_incident()
     pending = [e for e in effects if e.kind == "notify" and e.payload["to"]["name"] == SATO]
-    rounds = 0
+    rounds, failed_codes = 0, []
     while pending:  # responder → channel_failed command → playbook → the next effects, as the worker runs them
         rounds += 1
         assert rounds < 10
         result = await r.carry_out(pending.pop(0))
+        failed_codes += [e.detail.get("code") for e in result.timeline if e.action == "effect_failed"]
         for cmd in result.commands:
             decision = decide(state, cmd, profile_raw=PROFILE, rules=default_rules())
             state = decision.state
@@ -150,6 +152,7 @@ async def test_a_peer_that_stays_down_is_answered_by_the_playbook_through_anothe
     # The first notice: three attempts; its retry: two more, then the circuit breaker opens
     # (five failures in a row) and the peer is left alone.
     assert peer.calls == 5
+    assert failed_codes == ["server", "circuit_open"]  # the retry met the open breaker
     reached = {rcpt for rcpts, _ in inbox.messages for rcpt in rcpts}
     assert {"tanaka@city.wako.example.jp", "koho@city.wako.example.jp"} <= reached
     _, mail = inbox.messages[0]
