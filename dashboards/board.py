@@ -29,7 +29,7 @@ from dashboards.feed import Change, KafkaFeed, MemoryFeed, Subscriber
 from dashboards.incident_page import Flash, incident_page
 from dashboards.ratelimit import LoginLimiter
 from dashboards.session import Session, SessionCodec
-from dashboards.state import BoardState, visible
+from dashboards.state import BoardState, parse_time, visible
 from dashboards.users import User, UserError, UserStore, bootstrap
 from noroshi.settings import Settings
 from streams.topics import TopicNames
@@ -290,7 +290,8 @@ def _report(request: web.Request, frame: pages.Frame) -> str:
 
 
 async def _timeline_csv(request: web.Request, frame: pages.Frame) -> web.StreamResponse:
-    """The month's timeline for records (監査記録), streamed: the whole topic, not just memory."""
+    """The month's timeline for records (監査記録), from the whole topic (not just memory): each
+    entry once (the topic may hold a redelivered copy), in order of time across incidents."""
     month = report.parse_month(request.query.get("month"), frame.now)
     scope = frame.user.municipality
     name = f"noroshi-timeline-{'all' if scope == '*' else scope}-{month}.csv"
@@ -301,20 +302,15 @@ async def _timeline_csv(request: web.Request, frame: pages.Frame) -> web.StreamR
     await response.prepare(request)
     await response.write("\ufeff".encode())  # so that Excel reads the Japanese as UTF-8
     await response.write(report.csv_header().encode())
-    count = 0
-    chunk: list[str] = []
+    rows: dict[str, tuple[float, str, str]] = {}  # entry id → (time, incident, row): one month, one city
     async for entry in request.app[FEED].timeline_records():
-        if not report.entry_in(entry, month, scope):
-            continue
-        chunk.append(report.csv_row(entry))
-        count += 1
-        if len(chunk) >= 500:
-            await response.write("".join(chunk).encode())
-            chunk = []
-    if chunk:
-        await response.write("".join(chunk).encode())
+        if entry.entry_id not in rows and report.entry_in(entry, month, scope):
+            rows[entry.entry_id] = (parse_time(entry.at) or 0.0, entry.incident_id, report.csv_row(entry))
+    ordered = sorted(rows.values(), key=lambda r: r[:2])
+    for start in range(0, len(ordered), 500):
+        await response.write("".join(row for _, _, row in ordered[start:start + 500]).encode())
     await response.write_eof()
-    log.info("board_timeline_exported", user=frame.user.name, month=month, entries=count)
+    log.info("board_timeline_exported", user=frame.user.name, month=month, entries=len(ordered))
     return response
 
 

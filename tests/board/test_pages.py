@@ -234,6 +234,27 @@ async def test_the_timeline_exports_as_csv_for_the_own_municipality_only(client_
     assert orjson.loads(ack["detail"])["level"] == 1
 
 
+async def test_the_csv_lists_each_entry_once_in_order_of_time_across_incidents(client_for: Client,
+                                                                               world: World) -> None:
+    from dashboards.state import parse_time
+
+    listed = list(world.feed.state.all_entries())
+
+    async def as_the_topic_holds_them():  # at-least-once: out of order across partitions, and a copy
+        for entry in [*reversed(listed), listed[0]]:
+            yield entry
+
+    world.feed.timeline_records = as_the_topic_holds_them  # type: ignore[method-assign]
+    month = month_of(world.start)
+    body = (await (await (await client_for("sato")).get(f"/report/timeline.csv?month={month}")).read()).decode()
+    rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
+    expected = [e for e in listed if e.municipality == "wako" and month_of(parse_time(e.at)) == month]
+    assert len(rows) == len(expected) > 10  # each once
+    times = [parse_time(r["at"]) for r in rows]
+    assert times == sorted(times)
+    assert len({r["incident_id"] for r in rows}) >= 3  # one order across incidents
+
+
 async def test_a_csv_cell_that_looks_like_a_formula_is_defused(client_for: Client, world: World) -> None:
     world.command(FLAME, "wako", "draft", {"name": "sato", "role": "operator"}, 1, kind="statement",
                   texts={"ja": "お知らせ"})
