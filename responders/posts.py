@@ -416,11 +416,17 @@ class BlueskyChannel(_ThreadChannel):
         json: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
-        """Call `method` with the session's access token, refreshing it once if it expired."""
+        """Call `method` with the session's access token: refreshed once if it expired, and
+        signed in afresh once if the PDS no longer knows it (revoked, or the PDS restarted)."""
         session = await self._signed_in(http)
         answer = await self._call_as(http, session, method, json, params)
-        if answer[0] in (400, 401) and _xrpc_error(answer[1]) == "ExpiredToken":
+        error = _xrpc_error(answer[1]) if answer[0] in (400, 401) else ""
+        if error == "ExpiredToken":
             session = await self._refreshed(http, session)
+            answer = await self._call_as(http, session, method, json, params)
+        elif error in ("InvalidToken", "AuthenticationRequired"):
+            self._session = None
+            session = await self._signed_in(http)
             answer = await self._call_as(http, session, method, json, params)
         return answer
 

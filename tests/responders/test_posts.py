@@ -318,6 +318,7 @@ class Pds(Platform):
         self.refresh: set[str] = set()
         self.expired: set[str] = set()
         self.issued: list[str] = []
+        self.password = APP_PASSWORD  # the app password the account holder has not revoked
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -360,7 +361,7 @@ class Pds(Platform):
 
     async def create_session(self, request: web.Request, seen: Seen) -> web.Response:
         body = seen.json or {}
-        if body.get("identifier") not in (BSKY_HANDLE, BSKY_DID) or body.get("password") != APP_PASSWORD:
+        if body.get("identifier") not in (BSKY_HANDLE, BSKY_DID) or body.get("password") != self.password:
             return web.json_response({"error": "AuthenticationRequired",
                                       "message": "Invalid identifier or password"}, status=401)
         return web.json_response(self.issue())
@@ -975,6 +976,30 @@ async def test_bluesky_signs_in_again_when_the_refresh_token_expired_too(pds: Pd
 
     assert pds.calls[2:] == [CREATE_RECORD, REFRESH_SESSION, CREATE_SESSION, CREATE_RECORD]
     assert len(pds.records) == 2
+
+
+async def test_bluesky_signs_in_again_once_when_the_pds_no_longer_knows_the_session(pds: Pds) -> None:
+    channel = bluesky_channel(pds)
+    await channel.send(post(SHORT, account=BSKY_HANDLE), key="eff-1")
+    pds.access.clear()  # revoked, or the PDS restarted: InvalidToken, not ExpiredToken
+    pds.refresh.clear()
+
+    await channel.send(post(TRICKY, account=BSKY_HANDLE), key="eff-2")
+
+    assert pds.calls[2:] == [CREATE_RECORD, CREATE_SESSION, CREATE_RECORD]
+    assert len(pds.records) == 2
+
+
+async def test_bluesky_a_revoked_app_password_is_refused_once_not_retried_in_a_loop(pds: Pds) -> None:
+    channel = bluesky_channel(pds)
+    await channel.send(post(SHORT, account=BSKY_HANDLE), key="eff-1")
+    pds.access.clear()  # the account holder revoked the app password: its sessions and sign-in go
+    pds.password = "revoked"
+
+    with pytest.raises(Permanent, match="sign-in refused") as refused:
+        await channel.send(post(TRICKY, account=BSKY_HANDLE), key="eff-2")
+    assert refused.value.code == "credentials"
+    assert pds.calls[2:] == [CREATE_RECORD, CREATE_SESSION]
 
 
 @pytest.mark.parametrize("taken", list(TAKEN))
