@@ -7,6 +7,7 @@ environment, and nothing connects at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -53,6 +54,8 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("NOROSHI_BOARD_HOST", "127.0.0.1", "Address the status board listens on."),
     ("NOROSHI_BOARD_PORT", "8080", "Port of the status board."),
     ("NOROSHI_BOARD_URL", "http://HOST:PORT", "Public URL of the board, used in links and Origin checks."),
+    ("NOROSHI_BOARD_TRUSTED_PROXIES", "(empty: none)",
+     "Reverse proxies in front of the board (addresses or CIDRs, separated by `,`). Only when the direct peer is one of them does `X-Forwarded-For` count: the client is its rightmost address that is not a trusted proxy. Empty: the header is ignored."),
     ("NOROSHI_SECRET_KEY", "(random per start)",
      "Key that encrypts board sessions. Set it in production (or NOROSHI_SECRET_KEY_FILE)."),
     ("NOROSHI_USERS_FILE", "DATA_DIR/board-users.json",
@@ -111,6 +114,19 @@ def _int(raw: str, name: str, *, low: int, high: int) -> int:
     if not low <= value <= high:
         raise SettingsError(f"{name}={value}: must be between {low} and {high}")
     return value
+
+
+def _networks(raw: str, name: str) -> tuple[str, ...]:
+    """Addresses or CIDRs separated by `,`, each written as a network (`10.0.0.1` → `10.0.0.1/32`)."""
+    out = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{name}: {part!r} is not an address or a CIDR such as 10.0.0.0/8") from None
+    return tuple(dict.fromkeys(out))
 
 
 def _secret(env: Mapping[str, str], name: str) -> Secret:
@@ -328,6 +344,7 @@ class Settings:
     log_format: str
     log_level: str
     users_file: Path = Path("var/board-users.json")
+    board_trusted_proxies: tuple[str, ...] = ()  # networks, e.g. ("10.0.0.0/8",); see _networks
     responders: ResponderSettings = field(default_factory=ResponderSettings)
     sources: SourceSettings = field(default_factory=SourceSettings)
 
@@ -364,6 +381,7 @@ class Settings:
             log_format=log_format,
             log_level=get("LOG_LEVEL", "INFO").upper(),
             users_file=Path(get("USERS_FILE") or Path(get("DATA_DIR", "var")) / "board-users.json"),
+            board_trusted_proxies=_networks(get("BOARD_TRUSTED_PROXIES"), "NOROSHI_BOARD_TRUSTED_PROXIES"),
             responders=ResponderSettings.from_env(env),
             sources=SourceSettings.from_env(env),
         )
@@ -399,6 +417,7 @@ class Settings:
             PREFIX + "LOG_FORMAT": self.log_format,
             PREFIX + "LOG_LEVEL": self.log_level,
             PREFIX + "USERS_FILE": str(self.users_file),
+            PREFIX + "BOARD_TRUSTED_PROXIES": ",".join(self.board_trusted_proxies),
             **dict(self.responders.raw),
             **dict(self.sources.raw),
         }
