@@ -27,8 +27,8 @@ from yarl import URL
 from dashboards import actions, i18n, pages, report, session, views
 from dashboards.feed import Change, KafkaFeed, MemoryFeed, Subscriber
 from dashboards.incident_page import Flash, incident_page
-from dashboards.ratelimit import LoginLimiter
-from dashboards.session import Session, SessionCodec
+from dashboards.ratelimit import LoginLimiter, client_address
+from dashboards.session import RevokedSessions, RevokedSessionsError, Session, SessionCodec
 from dashboards.state import BoardState, parse_time, visible
 from dashboards.users import User, UserError, UserStore, bootstrap
 from noroshi.settings import Settings
@@ -185,23 +185,41 @@ async def login(request: web.Request) -> web.Response:
     name, password = _field(form, "user").strip(), _field(form, "password")
     if _foreign(request) or not _csrf_ok(request.cookies.get(CSRF_COOKIE, ""), form):
         return _login(request, error=i18n.text(lang, "login.expired"), user=name, status=403)
-    limiter, address, now = request.app[LIMITER], request.remote or "?", time.monotonic()
-    wait = limiter.retry_after(name, address, now)
-    if wait > 0:
-        log.warning("board_login_limited", user=name, remote=address, retry_after=round(wait))
+    limiter, now = request.app[LIMITER], time.monotonic()
+    address = client_address(request.remote, request.headers.getall("X-Forwarded-For", ()),
+                             request.app[SETTINGS].board_trusted_proxies)
+
+    def limited(wait: float) -> web.Response:
+        log.warning("board_login_limited", user=name, remote=address, peer=request.remote, retry_after=round(wait))
         response = _login(request, error=i18n.text(lang, "login.limited", m=max(1, round(wait / 60))),
                           user=name, status=429)
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
-    # argon2 takes tens of milliseconds on purpose: off the event loop, so streams keep flowing.
-    user = await asyncio.to_thread(request.app[USERS].verify, name, password)
+
+    verdict = limiter.check(name, address, now)
+    if verdict.wait > 0:
+        return limited(verdict.wait)
+    users = request.app[USERS]
+    if verdict.gated and users.get(name) is None:
+        # The address is over its limit: a name nobody has is refused without argon2's cost,
+        # but no sooner than a checked password would be, so the answer tells no names apart.
+        await asyncio.sleep(limiter.verify_cost)
+        user = None
+    else:
+        # argon2 takes tens of milliseconds on purpose: off the event loop, so streams keep flowing.
+        started = time.monotonic()
+        user = await asyncio.to_thread(users.verify, name, password)
+        limiter.checked(time.monotonic() - started)
     if user is None:
         limiter.failed(name, address, now)
-        log.info("board_login_failed", user=name, remote=address)
+        log.info("board_login_failed", user=name, remote=address, gated=verdict.gated)
+        after = limiter.check(name, address, now)
+        if verdict.gated and (after.wait > 0 or not after.gated):
+            return limited(max(after.wait, verdict.address_wait))
         return _login(request, error=i18n.text(lang, "login.failed"), user=name, status=401)
     limiter.succeeded(name, address)
     log.info("board_login_succeeded", user=user.name, role=user.role, municipality=user.municipality,
-             remote=address)
+             remote=address, gated=verdict.gated)
     response = _redirect("/")
     cookie = request.app[CODEC].seal(session.new_session(user.name, user.fingerprint, time.time()))
     response.set_cookie(session.SESSION_COOKIE, cookie, max_age=session.SESSION_TTL, httponly=True,
@@ -215,10 +233,22 @@ async def logout(request: web.Request) -> web.Response:
     if found is not None and not _csrf_ok(found[1].csrf, form):
         return _message(request, _frame(request, *found), 403, "error.csrf")
     response = _redirect("/login")
-    response.del_cookie(session.SESSION_COOKIE, httponly=True, samesite="Strict", secure=_secure(request))
     if found is not None:
-        log.info("board_logout", user=found[0].name)
+        try:  # ended on the server, for every board process: a copied cookie no longer opens
+            request.app[CODEC].revoke(found[1], time.time())
+        except RevokedSessionsError as exc:
+            log.error("board_logout_failed", user=found[0].name, error=str(exc))
+            response = _html(request, pages.message_page(_frame(request, *found), *_LOGOUT_FAILED), 503)
+        else:
+            log.info("board_logout", user=found[0].name)
+    response.del_cookie(session.SESSION_COOKIE, httponly=True, samesite="Strict", secure=_secure(request))
     return response
+
+
+_LOGOUT_FAILED = ("サインアウトをサーバーに記録できませんでした / Sign-out could not be recorded",
+                  "この端末からはログイン情報を消しました。他の端末にコピーされたログインはまだ有効な"
+                  "可能性があります。管理者に連絡してください。 / This device no longer holds the session, "
+                  "but a copy of it may still work: please tell the administrator.")
 
 
 # --- pages -------------------------------------------------------------------
@@ -441,6 +471,11 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.setdefault("Cache-Control", "no-store")
 
 
+async def _close_session_store(app: web.Application) -> None:
+    if app[CODEC].revoked is not None:
+        app[CODEC].revoked.close()
+
+
 async def _close_streams(app: web.Application) -> None:
     # Runs before aiohttp waits for handlers to finish, so an open SSE never holds
     # up shutdown: each stream's reader gets the None sentinel and returns.
@@ -458,7 +493,9 @@ def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None 
     app[KEEPALIVE] = keepalive
     app[USERS] = users or UserStore(settings.users_file)
     app[LIMITER] = limiter or LoginLimiter()
-    app[CODEC] = SessionCodec(settings.secret_key.value)
+    app[CODEC] = SessionCodec(settings.secret_key.value,
+                              RevokedSessions(settings.data_dir / session.REVOKED_FILE))
+    app.on_cleanup.append(_close_session_store)
     app[PROFILES] = dict(profiles or {})
     app[OUTCOME_WAIT] = outcome_wait
     store = app[USERS]

@@ -1,8 +1,14 @@
 """Board sessions in encrypted cookies (AES-256-GCM, keyed from NOROSHI_SECRET_KEY).
 
-The cookie holds who signed in, when it expires, the session's CSRF token and a
-fingerprint of the user record: the browser can neither read nor change it, and a
+The cookie holds a session id, who signed in, when it expires, the session's CSRF token
+and a fingerprint of the user record: the browser can neither read nor change it, and a
 password reset, a role change or a removed user ends every session from before.
+
+Signing out ends the session on the server too: its id goes into `RevokedSessions`, a
+small SQLite table under NOROSHI_DATA_DIR (WAL, shared by every board process on the
+host), which every authenticated request consults — one primary-key look-up — so a
+copied cookie is refused at once by every process. Entries go once their session would
+have expired anyway. A cookie without a session id (from before ids existed) is refused.
 """
 
 from __future__ import annotations
@@ -11,9 +17,13 @@ import base64
 import binascii
 import os
 import secrets
+import sqlite3
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
+import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -23,6 +33,9 @@ SESSION_COOKIE = "noroshi_session"
 SESSION_TTL = 12 * 60 * 60  # one on-call shift
 _AAD = b"noroshi board session v1"
 _NONCE = 12
+REVOKED_FILE = "board-sessions.sqlite3"
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,10 +44,12 @@ class Session:
     expires: int
     csrf: str
     fingerprint: str
+    sid: str = ""  # the session's id: what signing out revokes
 
 
 def new_session(user: str, fingerprint: str, now: float, ttl: int = SESSION_TTL) -> Session:
-    return Session(user=user, expires=int(now) + ttl, csrf=secrets.token_urlsafe(32), fingerprint=fingerprint)
+    return Session(user=user, expires=int(now) + ttl, csrf=secrets.token_urlsafe(32), fingerprint=fingerprint,
+                   sid=secrets.token_urlsafe(16))
 
 
 def _b64encode(raw: bytes) -> str:
@@ -46,21 +61,23 @@ def _b64decode(text: str) -> bytes:
 
 
 class SessionCodec:
-    """Seals and opens session cookies. Any secret length works: HKDF makes the key."""
+    """Seals and opens session cookies. Any secret length works: HKDF makes the key. With a
+    `revoked` store, a session that was signed out no longer opens."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, revoked: RevokedSessions | None = None) -> None:
         key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"noroshi-board",
                    info=b"session cookie").derive(secret.encode("utf-8"))
         self._aead = AESGCM(key)
+        self.revoked = revoked
 
     def seal(self, session: Session) -> str:
         nonce = os.urandom(_NONCE)
         claims = orjson.dumps({"u": session.user, "exp": session.expires, "csrf": session.csrf,
-                               "fp": session.fingerprint})
+                               "fp": session.fingerprint, "sid": session.sid})
         return _b64encode(nonce + self._aead.encrypt(nonce, claims, _AAD))
 
     def open(self, value: str, now: float) -> Session | None:
-        """The session, or None for a missing, forged, malformed or expired cookie."""
+        """The session, or None for a missing, forged, malformed, expired or signed-out cookie."""
         if not value or not value.isascii() or len(value) > 4096:
             return None
         try:
@@ -76,8 +93,81 @@ class SessionCodec:
         if not isinstance(claims, dict):
             return None
         user, exp, csrf, fp = claims.get("u"), claims.get("exp"), claims.get("csrf"), claims.get("fp")
-        if not (isinstance(user, str) and type(exp) is int and isinstance(csrf, str) and isinstance(fp, str)):
+        sid = claims.get("sid")
+        if not (isinstance(user, str) and type(exp) is int and isinstance(csrf, str) and isinstance(fp, str)
+                and isinstance(sid, str) and sid):
             return None
         if exp <= now:
             return None
-        return Session(user=user, expires=exp, csrf=csrf, fingerprint=fp)
+        if self.revoked is not None and self.revoked.is_revoked(sid):
+            return None
+        return Session(user=user, expires=exp, csrf=csrf, fingerprint=fp, sid=sid)
+
+    def revoke(self, session: Session, now: float) -> None:
+        """Sign-out: the session no longer opens, in this process or any other sharing the store."""
+        if self.revoked is None:
+            raise RuntimeError("this codec has no revocation store")
+        self.revoked.revoke(session.sid, session.expires, now)
+
+
+class RevokedSessionsError(RuntimeError):
+    """The revocation store could not be read or written; the message says where."""
+
+
+class RevokedSessions:
+    """Ids of sessions signed out before they expired, in SQLite (WAL: readers never wait for
+    the one writer, and several board processes share the file). Used from the event loop:
+    a look-up is one indexed read, a few microseconds; a sign-out one small write.
+
+    A store that cannot be read fails closed: every session is refused (logged once when it
+    starts failing and once when it works again, with the number of refusals in between)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS revoked_sessions "
+                         "(sid TEXT PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID")
+        self._db.execute("CREATE INDEX IF NOT EXISTS revoked_sessions_expires ON revoked_sessions (expires)")
+        self._failing = 0  # refusals since the store stopped answering
+        self.prune(time.time())
+
+    def is_revoked(self, sid: str) -> bool:
+        try:
+            found = self._db.execute("SELECT 1 FROM revoked_sessions WHERE sid = ?", (sid,)).fetchone()
+        except sqlite3.Error as exc:
+            if not self._failing:
+                log.error("board_session_store_failed", path=str(self.path), error=str(exc),
+                          effect="every session is refused until it can be read again")
+            self._failing += 1
+            return True
+        if self._failing:
+            log.warning("board_session_store_recovered", path=str(self.path), refused=self._failing)
+            self._failing = 0
+        return found is not None
+
+    def revoke(self, sid: str, expires: int, now: float) -> None:
+        try:
+            with self._db:  # one transaction: the id in, the expired ones out
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("INSERT OR IGNORE INTO revoked_sessions (sid, expires) VALUES (?, ?)",
+                                 (sid, expires))
+                self._db.execute("DELETE FROM revoked_sessions WHERE expires <= ?", (int(now),))
+        except sqlite3.Error as exc:
+            raise RevokedSessionsError(f"{self.path}: {exc}") from exc
+
+    def prune(self, now: float) -> int:
+        try:
+            return self._db.execute("DELETE FROM revoked_sessions WHERE expires <= ?", (int(now),)).rowcount
+        except sqlite3.Error as exc:
+            log.error("board_session_store_failed", path=str(self.path), error=str(exc), effect="not pruned")
+            return 0
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM revoked_sessions").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
