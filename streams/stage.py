@@ -23,6 +23,14 @@ log = structlog.get_logger(__name__)
 
 #: A snapshot is one Kafka message (1 MB by default); warn well before that.
 STATE_WARN_BYTES = 512 * 1024
+#: The most a snapshot may take (Faust's producer refuses a changelog message over
+#: 1,000,000 bytes, key and headers included). The detectors' caps keep ordinary
+#: traffic far below; a snapshot still above is cut down by `DetectorSet.shrink`.
+STATE_MAX_BYTES = 768 * 1024
+#: Halvings tried before the municipality's detector history is dropped whole.
+SHRINK_ROUNDS = 12
+#: The start of the reason of the dead letter that reports a cut-down state.
+STATE_TOO_LARGE = "state_too_large"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,9 @@ class DetectionStage:
         # municipality → (the exact bytes last written to the table, decoded state);
         # identity of the bytes tells whether the table changed under us (recovery).
         self._cache: dict[str, tuple[bytes, DetectorSet, dict[str, int]]] = {}
+        #: Times each municipality's state had to be cut down to fit one message.
+        self.state_cuts: dict[str, int] = {}
+        self._large: set[str] = set()  # municipalities whose state is above STATE_WARN_BYTES (warned once)
 
     def group(self, messages: Iterable[Message], failed_at: str
               ) -> tuple[dict[str, list[Message]], list[DeadLetter]]:
@@ -106,9 +117,39 @@ class DetectionStage:
                 continue
             out.processed += 1
             out.detections.extend((d, msg) for d in found)
-        out.state = orjson.dumps({"offsets": offsets, "detectors": detectors.to_state()})
-        if len(out.state) > STATE_WARN_BYTES:
-            log.error("detector_state_too_large", municipality=muni, bytes=len(out.state),
-                      limit=STATE_WARN_BYTES)
+        out.state, detectors = self._snapshot(muni, detectors, offsets, messages[-1], failed_at, out)
         self._cache[muni] = (out.state, detectors, offsets)
         return out
+
+    def _snapshot(self, muni: str, detectors: DetectorSet, offsets: dict[str, int], last: Message,
+                  failed_at: str, out: StageOutput) -> tuple[bytes, DetectorSet]:
+        """The state as one message that always fits: cut down (oldest first) and reported when it would not."""
+        state = orjson.dumps({"offsets": offsets, "detectors": detectors.to_state()})
+        if len(state) <= STATE_MAX_BYTES:
+            if len(state) > STATE_WARN_BYTES and muni not in self._large:
+                self._large.add(muni)
+                log.warning("detector_state_large", municipality=muni, bytes=len(state),
+                            warn=STATE_WARN_BYTES, limit=STATE_MAX_BYTES, **last.position)
+            elif len(state) <= STATE_WARN_BYTES:
+                self._large.discard(muni)
+            return state, detectors
+        before, rounds = len(state), 0
+        while len(state) > STATE_MAX_BYTES and rounds < SHRINK_ROUNDS:
+            detectors.shrink()
+            rounds += 1
+            state = orjson.dumps({"offsets": offsets, "detectors": detectors.to_state()})
+        reset = len(state) > STATE_MAX_BYTES
+        if reset:  # nothing older left to forget: the detectors start afresh, the offsets stay
+            detectors = DetectorSet(self.profiles[muni])
+            state = orjson.dumps({"offsets": offsets, "detectors": detectors.to_state()})
+        self.state_cuts[muni] = self.state_cuts.get(muni, 0) + 1
+        what = ("検知器の記録をすべて消去しました / every detector's history was dropped" if reset else
+                "古い記録を削除しました / the oldest entries were evicted")
+        reason = (f"{STATE_TOO_LARGE}: {muni} の検知状態が {before:,} バイトとなり上限 {STATE_MAX_BYTES:,} "
+                  f"を超えたため、{what} (detector state of {muni} reached {before:,} bytes, over the limit "
+                  f"of {STATE_MAX_BYTES:,}; {len(state):,} bytes kept; this message was processed)")
+        log.error("detector_state_cut", municipality=muni, **last.position, bytes_before=before,
+                  bytes_after=len(state), limit=STATE_MAX_BYTES, halvings=rounds, reset=reset,
+                  cuts=self.state_cuts[muni])
+        out.dead_letters.append(dead_letter(last, reason, failed_at))
+        return state, detectors
