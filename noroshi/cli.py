@@ -149,9 +149,11 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
             settings.broker_servers, TopicNames(settings.topic_prefix), profile.id, lines,
             speed=args.speed, source=args.file.name))
     for number, reason in report.rejected:
-        print(f"{args.file}:{number}: sent to dead letters: {reason}", file=sys.stderr)
-    print(f"{report.sent} events published for {profile.id}, {len(report.rejected)} dead-lettered")
-    return 0
+        print(f"{args.file}:{number}: 却下 rejected: {reason}", file=sys.stderr)
+    rejected = len(report.rejected)
+    print(f"{profile.id}: {report.sent} 件を送信、{rejected} 件を却下（デッドレター） / "
+          f"{report.sent} events published for {profile.id}, {rejected} rejected (sent to dead letters)")
+    return 1 if rejected else 0  # a scenario published in part must not pass for a whole one
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:

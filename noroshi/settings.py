@@ -229,6 +229,10 @@ SOURCE_DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("NOROSHI_HOOKS_PORT", "8090", "Port of the webhook receiver."),
     ("NOROSHI_HOOKS_SECRET", "(empty)", "HMAC secret of `POST /hooks/events` (or …_FILE); empty: endpoint off."),
     ("NOROSHI_HOOKS_MUNICIPALITY", "(the only profile)", "Municipality of events that do not name one."),
+    ("NOROSHI_HOOKS_PUBLISH_TIMEOUT", "10",
+     "Seconds a webhook request waits for the broker; an event not confirmed by then is answered `failed` (503) for the client to send again."),
+    ("NOROSHI_HOOKS_REMEMBER", "86400",
+     "Seconds the webhook receiver remembers a published event id (in DATA_DIR/webhook.sqlite3, across restarts); at least 600."),
     ("NOROSHI_LINE_CHANNEL_SECRET", "(empty)", "LINE channel secret for `POST /hooks/line` (or …_FILE); empty: off."),
     ("NOROSHI_LINE_USER_SALT", "(the channel secret)", "Key of the pseudonyms given to LINE users (or …_FILE)."),
     ("NOROSHI_LINE_ACCOUNT", "(empty)", "Handle of the official LINE account in the profile (messages count as replies to it)."),
@@ -258,6 +262,8 @@ class SourceSettings:
     hooks_port: int = 8090
     hooks_secret: Secret = Secret("")
     hooks_municipality: str = ""
+    hooks_publish_timeout_s: float = 10.0
+    hooks_remember_s: float = 86_400.0
     line_channel_secret: Secret = Secret("")
     line_user_salt: Secret = Secret("")
     line_account: str = ""
@@ -301,6 +307,10 @@ class SourceSettings:
             hooks_port=_int(get("HOOKS_PORT", "8090"), "NOROSHI_HOOKS_PORT", low=1, high=65535),
             hooks_secret=_secret(env, PREFIX + "HOOKS_SECRET"),
             hooks_municipality=get("HOOKS_MUNICIPALITY"),
+            hooks_publish_timeout_s=float(_int(get("HOOKS_PUBLISH_TIMEOUT", "10"), "NOROSHI_HOOKS_PUBLISH_TIMEOUT",
+                                               low=1, high=120)),
+            hooks_remember_s=float(_int(get("HOOKS_REMEMBER", "86400"), "NOROSHI_HOOKS_REMEMBER",
+                                        low=600, high=30 * 86400)),
             line_channel_secret=_secret(env, PREFIX + "LINE_CHANNEL_SECRET"),
             line_user_salt=_secret(env, PREFIX + "LINE_USER_SALT"),
             line_account=get("LINE_ACCOUNT"),

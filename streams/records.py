@@ -137,9 +137,29 @@ class BoardCommand(_Json):
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+#: A dead letter is one Kafka message, so it keeps at most this many of the raw
+#: bytes (base64 makes them 4/3 larger): a whole contract event (≤ 256 KiB) fits.
+DEAD_LETTER_RAW_BYTES = 256 * 1024
+#: Its text fields are cut to these many characters.
+DEAD_LETTER_REASON_CHARS = 2_000
+DEAD_LETTER_NAME_CHARS = 256  # key and topic
+#: What a dead letter's JSON can reach at most, far below any producer's limit
+#: (Faust 1,000,000 bytes, aiokafka 1 MiB): sending one never fails for its size.
+DEAD_LETTER_MAX_BYTES = 512 * 1024
+
+
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter(_Json):
-    """A message that could not be processed, kept whole with the reason."""
+    """A message that could not be processed, with the reason and where it was.
+
+    It always fits in one message: the raw bytes are kept whole up to
+    `DEAD_LETTER_RAW_BYTES`; beyond, their start is kept, `truncated` is true,
+    and `size` and `sha256` still identify the original message.
+    """
 
     reason: str
     topic: str
@@ -148,6 +168,9 @@ class DeadLetter(_Json):
     key: str | None
     raw_b64: str
     failed_at: str
+    size: int = 0  # bytes of the original message
+    sha256: str = ""  # hex digest of the original message's bytes
+    truncated: bool = False  # raw_b64 holds only the first bytes of the message
 
     @classmethod
     def of(
@@ -156,13 +179,19 @@ class DeadLetter(_Json):
     ) -> DeadLetter:
         if isinstance(key, bytes):
             key = key.decode("utf-8", "replace")
+        raw = raw or b""
+        kept = raw[:DEAD_LETTER_RAW_BYTES]
         return cls(
-            reason=reason, topic=topic, partition=partition, offset=offset, key=key,
-            raw_b64=base64.b64encode(raw or b"").decode("ascii"), failed_at=failed_at,
+            reason=_cut(reason, DEAD_LETTER_REASON_CHARS), topic=_cut(topic, DEAD_LETTER_NAME_CHARS),
+            partition=partition, offset=offset,
+            key=None if key is None else _cut(key, DEAD_LETTER_NAME_CHARS),
+            raw_b64=base64.b64encode(kept).decode("ascii"), failed_at=_cut(failed_at, 64),
+            size=len(raw), sha256=hashlib.sha256(raw).hexdigest(), truncated=len(kept) < len(raw),
         )
 
     @property
     def raw(self) -> bytes:
+        """The message's bytes, or their first `DEAD_LETTER_RAW_BYTES` when `truncated`."""
         return base64.b64decode(self.raw_b64)
 
 

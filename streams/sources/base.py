@@ -153,12 +153,29 @@ class BoundedMap(OrderedDict[str, Any]):
             self.popitem(last=False)
 
 
+ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """What a sink did with one event: `accepted` (published now), `duplicate` (published
+    before) or `rejected` (refused: `reason` says why, and it went to the dead letters)."""
+
+    status: str
+    reason: str = ""
+
+
 class Sink(Protocol):
     """Where a source's events go."""
 
     async def publish(self, event: dict[str, Any]) -> bool:
         """Publish one contract event; False if it was a repeat (already published) or was
         refused (then it went to the dead letters with the reason)."""
+        ...
+
+    async def offer(self, event: dict[str, Any]) -> Offered:
+        """`publish`, saying which of the three happened. An id counts as published only
+        once the broker has it: a send that fails raises, and the id can be sent again."""
         ...
 
     async def reject(self, raw: bytes | str, reason: str, source: str) -> None:
@@ -172,6 +189,9 @@ class RecentIds:
     def __init__(self, cap: int = RECENT_IDS) -> None:
         self.cap = cap
         self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
 
     def add(self, event_id: str) -> bool:
         if event_id in self._ids:
@@ -200,16 +220,19 @@ class MemorySink:
         self.arrived = asyncio.Event()
 
     async def publish(self, event: dict[str, Any]) -> bool:
+        return (await self.offer(event)).status == ACCEPTED
+
+    async def offer(self, event: dict[str, Any]) -> Offered:
         try:
             _checked(event)
         except ContractError as exc:
             await self.reject(orjson.dumps(event), f"contract: {exc}", str(event.get("platform") or "?"))
-            return False
+            return Offered(REJECTED, f"contract: {exc}")
         if not self._recent.add(str(event["id"])):
-            return False
+            return Offered(DUPLICATE)
         self.events.append(event)
         self.arrived.set()
-        return True
+        return Offered(ACCEPTED)
 
     async def reject(self, raw: bytes | str, reason: str, source: str) -> None:
         self.rejected.append((raw if isinstance(raw, bytes) else raw.encode(), reason, source))
@@ -235,17 +258,22 @@ class KafkaSink:
         self._recent = RecentIds()
 
     async def publish(self, event: dict[str, Any]) -> bool:
+        return (await self.offer(event)).status == ACCEPTED
+
+    async def offer(self, event: dict[str, Any]) -> Offered:
         raw = orjson.dumps(event)
         try:
             parsed = _checked(event)
         except ContractError as exc:
             await self.reject(raw, f"contract: {exc}", str(event.get("platform") or "?"))
-            return False
-        if not self._recent.add(parsed.id):
-            return False
+            return Offered(REJECTED, f"contract: {exc}")
+        if parsed.id in self._recent:
+            return Offered(DUPLICATE)
         await self.producer.send_and_wait(self.names.for_kind(parsed.kind), raw, key=self.key,
                                           timestamp_ms=int(parsed.ts * 1000))
-        return True
+        # Only now: a send that failed leaves the id unseen, so a retry publishes it.
+        self._recent.add(parsed.id)
+        return Offered(ACCEPTED)
 
     async def reject(self, raw: bytes | str, reason: str, source: str) -> None:
         body = raw if isinstance(raw, bytes) else raw.encode("utf-8", "replace")

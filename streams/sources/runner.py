@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
 import structlog
 
 from noroshi.settings import Settings, SourceSettings
 from streams.contract import Profile
-from streams.sources.base import Backoff, Cursor, KafkaSink, Sink, sleep_or_stop
+from streams.sources.base import ACCEPTED, REJECTED, Backoff, Cursor, KafkaSink, Offered, Sink, sleep_or_stop
 from streams.topics import TopicNames
 
 log = structlog.get_logger(__name__)
@@ -47,21 +48,28 @@ class RoutingSink:
         self.default = default
 
     def _pick(self, event: Mapping[str, Any]) -> tuple[Sink | None, str]:
-        wanted = event.get("municipality") or self.default
-        if isinstance(wanted, str) and wanted in self.sinks:
-            return self.sinks[wanted], wanted
         known = ", ".join(sorted(self.sinks))
-        return None, (f"municipality {wanted!r} is not served here (one of: {known})" if wanted
+        wanted = event.get("municipality")
+        if wanted is not None and not isinstance(wanted, str):
+            return None, f"municipality: expected a string (one of: {known}), got {type(wanted).__name__}"
+        wanted = wanted or self.default
+        if wanted and wanted in self.sinks:
+            return self.sinks[wanted], wanted
+        return None, (f"municipality {wanted[:100]!r} is not served here (one of: {known})" if wanted
                       else f"no municipality: add \"municipality\": one of {known}")
 
     async def publish(self, event: dict[str, Any]) -> bool:
+        return (await self.offer(event)).status == ACCEPTED
+
+    async def offer(self, event: dict[str, Any]) -> Offered:
+        """The event's own municipality decides its sink; one no sink serves is refused with
+        the reason and dead-lettered, never counted as published."""
         sink, why = self._pick(event)
         if sink is None:
-            import orjson
-
-            await self.reject(orjson.dumps(event), f"routing: {why}", str(event.get("platform") or "?"))
-            return False
-        return await sink.publish(event)
+            reason = f"routing: {why}"
+            await self.reject(orjson.dumps(event), reason, str(event.get("platform") or "?"))
+            return Offered(REJECTED, reason)
+        return await sink.offer(event)
 
     async def reject(self, raw: bytes | str, reason: str, source: str) -> None:
         sink = self.sinks.get(self.default or "") or next(iter(self.sinks.values()))
@@ -113,7 +121,10 @@ def plan_sources(config: SourceSettings, profiles: Mapping[str, Profile], cursor
         planned.append(Planned("hooks", None, WebhookReceiver(WebhookConfig(
             host=config.hooks_host, port=config.hooks_port, secret=config.hooks_secret,
             line_channel_secret=config.line_channel_secret, line_user_salt=config.line_user_salt,
-            line_account=config.line_account))))
+            line_account=config.line_account, publish_timeout_s=config.hooks_publish_timeout_s,
+            remember_s=config.hooks_remember_s,
+            # beside the cursors' folder: the ids it published must outlive a restart
+            memory_path=cursor_dir.parent / "webhook.sqlite3"))))
     return planned
 
 

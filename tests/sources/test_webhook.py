@@ -19,7 +19,9 @@ from structlog.testing import capture_logs
 
 from noroshi.settings import Secret
 from streams.contract import event_from_dict
-from streams.sources.base import MemorySink
+from streams.sources.base import MemorySink, Offered
+from streams.sources.runner import RoutingSink
+from streams.sources.seen import ReceiverMemory
 from streams.sources.webhook import (
     BodyError,
     WebhookConfig,
@@ -101,7 +103,7 @@ async def test_a_signed_event_is_published_as_it_came(client: TestClient, sink: 
     body = orjson.dumps(mention())
     resp = await client.post("/hooks/events", data=body, headers=signed(body))
     assert resp.status == 200
-    assert await resp.json() == {"accepted": 1, "duplicates": 0, "rejected": 0,
+    assert await resp.json() == {"accepted": 1, "duplicates": 0, "rejected": 0, "failed": 0,
                                  "items": [{"index": 0, "id": "web:form:2211", "status": "accepted"}]}
     assert sink.events == [mention()]  # extra fields and all
     assert sink.rejected == []
@@ -175,6 +177,9 @@ async def test_a_body_over_the_limit_is_refused_before_anything_is_read(sink: Me
         assert len(body) > 2048
         resp = await client.post("/hooks/events", data=body, headers=signed(body))
         assert resp.status == 413
+        answer = await resp.json()
+        assert answer["error"] == "body too large" and answer["limit_bytes"] == 2048
+        assert "limit of 2,048 bytes" in answer["reason"]
         assert sink.events == []
 
 
@@ -259,7 +264,7 @@ async def test_line_events_other_than_text_messages_are_ignored(client: TestClie
     text = line_text("468789577898262532", "避難所はどこですか", source={"type": "group", "groupId": "Ca56f94637c"})
     body = line_body(sticker, follow, postback, text)
     resp = await client.post("/hooks/line", data=body, headers=line_headers(body))
-    assert await resp.json() == {"accepted": 1, "duplicates": 0, "ignored": 3, "rejected": 0}
+    assert await resp.json() == {"accepted": 1, "duplicates": 0, "ignored": 3, "rejected": 0, "failed": 0}
     assert [e["id"] for e in sink.events] == ["line:468789577898262532"]
 
 
@@ -355,3 +360,224 @@ async def test_the_receiver_serves_until_stopped(sink: MemorySink) -> None:
         stop.set()
         await asyncio.wait_for(task, 5)
     assert [e["id"] for e in sink.events] == ["line:468789577898262530"]
+
+
+# --- faults: nothing lost, nothing silent (issue 12, finding 6) ------------------------------
+
+
+class BrokerDown(Exception):
+    """What a sink raises when the broker does not take an event."""
+
+
+class FailingSink(MemorySink):
+    """A sink whose broker refuses the first `failures` sends (and dead letters while `down`)."""
+
+    def __init__(self, failures: int = 0, *, down: bool = False) -> None:
+        super().__init__()
+        self.failures, self.down, self.sends = failures, down, 0
+
+    async def offer(self, event: dict[str, Any]) -> Offered:
+        self.sends += 1
+        if self.failures:
+            self.failures -= 1
+            raise BrokerDown("KafkaConnectionError: no broker at 127.0.0.1:9092")
+        return await super().offer(event)
+
+    async def reject(self, raw: bytes | str, reason: str, source: str) -> None:
+        if self.down:
+            raise BrokerDown("KafkaConnectionError: no broker at 127.0.0.1:9092")
+        await super().reject(raw, reason, source)
+
+
+class StalledSink(MemorySink):
+    """A sink whose broker confirms nothing until `confirm` is set (a broker that went away
+    and comes back: the producer holds the send and delivers it later)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.confirm = asyncio.Event()
+        self.sends = 0
+
+    async def offer(self, event: dict[str, Any]) -> Offered:
+        self.sends += 1
+        await self.confirm.wait()
+        return await super().offer(event)
+
+
+def app_with(sink: Any, tmp_path: Any = None, **changes: Any) -> TestServer:
+    config = WebhookConfig(secret=Secret(SECRET), line_channel_secret=Secret(LINE_SECRET),
+                           memory_path=None if tmp_path is None else tmp_path / "webhook.sqlite3", **changes)
+    return TestServer(create_app(config, sink, clock=lambda: NOW))
+
+
+async def test_an_event_whose_publish_failed_is_accepted_when_the_client_sends_it_again() -> None:
+    sink = FailingSink(failures=1)
+    async with TestClient(app_with(sink)) as client:
+        body = orjson.dumps([mention(), reported_account()])
+        first = await client.post("/hooks/events", data=body, headers=signed(body))
+        assert first.status == 503 and first.headers["Retry-After"] == "5"
+        answer = await first.json()
+        assert (answer["accepted"], answer["failed"]) == (1, 1)
+        failed = next(item for item in answer["items"] if item["status"] == "failed")
+        assert "send it again" in failed["reason"] and "KafkaConnectionError" in failed["reason"]
+
+        again = await client.post("/hooks/events", data=body, headers=signed(body, at=NOW + 3))
+        assert again.status == 200
+        statuses = {item["id"]: item["status"] for item in (await again.json())["items"]}
+        assert statuses[failed["id"]] == "accepted"  # not `duplicate`: it had never been published
+        assert sorted(e["id"] for e in sink.events) == ["web:form:2211", "web:report:17"]
+
+
+async def test_a_send_the_broker_confirms_late_is_sent_once_and_accepted_on_the_retry() -> None:
+    sink = StalledSink()
+    async with TestClient(app_with(sink, publish_timeout_s=0.2)) as client:
+        body = orjson.dumps(mention())
+        first = await client.post("/hooks/events", data=body, headers=signed(body))
+        assert first.status == 503
+        assert "not confirmed it within 0.2 s" in (await first.json())["items"][0]["reason"]
+        assert (await (await client.get("/healthz")).json())["in_flight"] == 1
+
+        sink.confirm.set()  # the broker is back: the held send lands
+        await sink.wait_for(1)
+        again = await client.post("/hooks/events", data=body, headers=signed(body, at=NOW + 6))
+        assert again.status == 200
+        assert (await again.json())["items"][0]["status"] == "accepted"
+        third = await client.post("/hooks/events", data=body, headers=signed(body, at=NOW + 9))
+        assert (await third.json())["items"][0]["status"] == "duplicate"
+    assert sink.sends == 1 and len(sink.events) == 1
+
+
+async def test_an_event_for_a_municipality_not_served_here_is_rejected_and_dead_lettered() -> None:
+    wako = MemorySink()
+    async with TestClient(app_with(RoutingSink({"wako": wako}, default="wako"))) as client:
+        body = orjson.dumps([mention("web:form:1", municipality="nerima"), mention("web:form:2", municipality=17),
+                             mention("web:form:3", municipality="wako"), mention("web:form:4")])
+        resp = await client.post("/hooks/events", data=body, headers=signed(body))
+        assert resp.status == 200
+        items = (await resp.json())["items"]
+    assert [i["status"] for i in items] == ["rejected", "rejected", "accepted", "accepted"]
+    assert items[0]["reason"] == "routing: municipality 'nerima' is not served here (one of: wako)"
+    assert items[1]["reason"] == "routing: municipality: expected a string (one of: wako), got int"
+    assert [e["id"] for e in wako.events] == ["web:form:3", "web:form:4"]
+    assert [(orjson.loads(raw)["id"], reason) for raw, reason, _ in wako.rejected] == [
+        ("web:form:1", items[0]["reason"]), ("web:form:2", items[1]["reason"])]
+
+
+async def test_an_ndjson_line_that_is_not_utf8_is_rejected_and_the_other_lines_are_published(
+        client: TestClient, sink: MemorySink) -> None:
+    bad = b'{"kind": "mention", "id": "web:form:9", "text": "\xe5\x92\x8c\xff\xfe"}'
+    body = b"\n".join([orjson.dumps(mention()), bad, orjson.dumps(reported_account())]) + b"\n"
+    resp = await client.post("/hooks/events", data=body, headers=signed(body, content_type="application/x-ndjson"))
+    assert resp.status == 200
+    answer = await resp.json()
+    assert (answer["accepted"], answer["rejected"]) == (2, 1)
+    assert answer["items"][1] == {"index": 1, "status": "rejected", "reason": "line 2: not UTF-8 (byte 53 is 0xff)"}
+    assert [e["id"] for e in sink.events] == ["web:form:2211", "web:report:17"]
+    [(raw, reason, origin)] = sink.rejected
+    assert raw == bad and origin == "webhook" and reason == "webhook: line 2: not UTF-8 (byte 53 is 0xff)"
+
+
+async def test_a_big_invalid_event_is_rejected_alone_and_its_neighbours_are_published(
+        client: TestClient, sink: MemorySink) -> None:
+    big = mention("web:form:big", text="炎上" * 150_000)  # ~900 KB of UTF-8
+    body = orjson.dumps([big, mention()])
+    assert 850_000 < len(body) < 1024 * 1024
+    resp = await client.post("/hooks/events", data=body, headers=signed(body))
+    assert resp.status == 200
+    items = (await resp.json())["items"]
+    assert items[0]["status"] == "rejected" and "above the contract's limit" in items[0]["reason"]
+    assert items[1] == {"index": 1, "id": "web:form:2211", "status": "accepted"}
+    [(raw, reason, _)] = sink.rejected
+    assert reason.startswith("webhook: ") and len(raw) > 850_000  # the sink bounds its dead letter
+
+
+async def test_a_dead_letter_the_broker_does_not_take_is_answered_failed_not_a_server_error() -> None:
+    sink = FailingSink(down=True)
+    async with TestClient(app_with(sink)) as client:
+        broken = mention()
+        del broken["author"]
+        body = orjson.dumps(broken)
+        resp = await client.post("/hooks/events", data=body, headers=signed(body))
+        assert resp.status == 503
+        [item] = (await resp.json())["items"]
+        assert item["status"] == "failed" and "dead letter failed" in item["reason"]
+
+
+async def test_published_ids_are_remembered_across_a_restart(tmp_path: Any) -> None:
+    body = orjson.dumps(mention())
+    async with TestClient(app_with(MemorySink(), tmp_path)) as client:
+        assert (await client.post("/hooks/events", data=body, headers=signed(body))).status == 200
+    restarted = MemorySink()  # a new process: its sink has an empty memory
+    async with TestClient(app_with(restarted, tmp_path)) as client:
+        both = orjson.dumps([mention(), reported_account()])  # another request, the old event in it
+        resp = await client.post("/hooks/events", data=both, headers=signed(both, at=NOW + 60))
+        statuses = [item["status"] for item in (await resp.json())["items"]]
+    assert statuses == ["duplicate", "accepted"]
+    assert [e["id"] for e in restarted.events] == ["web:report:17"]
+
+
+async def test_a_replayed_request_is_answered_as_before_and_nothing_is_sent_again(tmp_path: Any) -> None:
+    broken = mention("web:form:2212")
+    del broken["author"]
+    body = orjson.dumps([mention(), broken])
+    headers = signed(body)
+    async with TestClient(app_with(MemorySink(), tmp_path)) as client:
+        first = await (await client.post("/hooks/events", data=body, headers=headers)).json()
+    restarted = MemorySink()
+    async with TestClient(app_with(restarted, tmp_path)) as client:
+        with capture_logs() as logs:
+            resp = await client.post("/hooks/events", data=body, headers=headers)
+        answer = await resp.json()
+    assert [i["status"] for i in first["items"]] == ["accepted", "rejected"]
+    assert answer["replayed"] is True and [i["status"] for i in answer["items"]] == ["duplicate", "rejected"]
+    assert answer["items"][1]["reason"] == "author: missing or not an object"
+    assert restarted.events == [] and restarted.rejected == []  # not published, not dead-lettered twice
+    assert [entry["event"] for entry in logs] == ["webhook_replay_answered"]
+
+
+async def test_a_line_message_whose_publish_failed_asks_line_to_send_it_again() -> None:
+    sink = FailingSink(failures=1)
+    async with TestClient(app_with(sink)) as client:
+        body = line_body(line_text())
+        first = await client.post("/hooks/line", data=body, headers=line_headers(body))
+        assert first.status == 503 and (await first.json())["failed"] == 1
+        again = line_body(line_text(redelivery=True))
+        second = await client.post("/hooks/line", data=again, headers=line_headers(again))
+        assert second.status == 200 and (await second.json())["accepted"] == 1
+    assert [e["id"] for e in sink.events] == ["line:468789577898262530"]
+
+
+async def test_the_health_answer_counts_what_the_receiver_did(client: TestClient) -> None:
+    broken = mention("web:form:2212")
+    del broken["author"]
+    body = orjson.dumps([mention(), mention(), broken])
+    await client.post("/hooks/events", data=body, headers=signed(body))
+    health = await (await client.get("/healthz")).json()
+    assert health == {"ok": True, "events": {"accepted": 1, "duplicate": 1, "rejected": 1, "failed": 0},
+                      "in_flight": 0}
+
+
+def test_the_memory_forgets_by_age_and_keeps_within_its_bounds(tmp_path: Any) -> None:
+    memory = ReceiverMemory(tmp_path / "m.sqlite3", keep_ids_s=600, keep_answers_s=600, max_ids=3, max_answers=2)
+    memory.remember(["a", "b"], NOW)
+    memory.remember(["c", "d"], NOW + 100)
+    memory.remember_answer("sha256=01", {"items": []}, NOW)
+    assert memory.seen("c", NOW + 100) and not memory.seen("zz", NOW + 100)
+    assert not memory.seen("d", NOW + 701)  # older than its keep time: forgotten even before a prune
+    memory.prune(NOW + 100)
+    assert memory.counts() == {"ids": 3, "answers": 1}  # the oldest id went first
+    assert not memory.seen("a", NOW + 100) and memory.seen("b", NOW + 100)
+    memory.prune(NOW + 601)
+    assert memory.counts() == {"ids": 2, "answers": 0} and memory.answer_for("sha256=01", NOW + 601) is None
+    memory.close()
+
+
+def test_an_unreadable_memory_file_is_set_aside_and_a_new_one_started(tmp_path: Any) -> None:
+    path = tmp_path / "webhook.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with capture_logs() as logs:
+        memory = ReceiverMemory(path, keep_ids_s=600, keep_answers_s=600)
+    memory.remember(["a"], NOW)
+    assert memory.seen("a", NOW) and (tmp_path / "webhook.sqlite3.unreadable").exists()
+    assert [entry["event"] for entry in logs] == ["webhook_memory_unreadable"]
+    memory.close()
