@@ -150,11 +150,23 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
         for guard in (gaps, inbox_gaps, effect_gaps):
             guard.forget()  # the streams start again from the committed offsets
 
+    unsent_letters = 0  # dead letters the producer refused (each logged once)
+
     async def send_dead_letters(letters: Iterable[DeadLetter]) -> None:
+        """Each letter is bounded (`DeadLetter.of`); if even so it cannot be sent, say so once and go on:
+        raising here would restart the agent and lose the batch around the message."""
+        nonlocal unsent_letters
         for letter in letters:
             log.warning("event_dead_lettered", topic=letter.topic, partition=letter.partition,
-                        offset=letter.offset, reason=letter.reason)
-            await deadletters.send(key=letter.key or "", value=letter.to_json())
+                        offset=letter.offset, reason=letter.reason, size=letter.size,
+                        sha256=letter.sha256, truncated=letter.truncated)
+            try:
+                await deadletters.send(key=letter.key or "", value=letter.to_json())
+            except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
+                unsent_letters += 1
+                log.error("dead_letter_send_failed", topic=letter.topic, partition=letter.partition,
+                          offset=letter.offset, reason=letter.reason, sha256=letter.sha256,
+                          error=f"{type(exc).__name__}: {exc}", unsent_total=unsent_letters)
 
     @app.agent(inputs, name="detect")
     async def detect(stream: faust.StreamT) -> None:

@@ -27,9 +27,26 @@ T = TypeVar("T")
 
 _HASHTAG = re.compile(r"[#＃]([^\s#＃、。,.!?！？「」()（）\[\]【】]+)")
 
+# The contract's limits ("Limits and time"): an event beyond them is refused, so that
+# one odd event never costs its neighbours anything and every string a detector keeps
+# is bounded. Size and nesting are properties of the bytes, checked by `parse_event`.
+MAX_EVENT_BYTES = 256 * 1024  # one serialized event
+MAX_ID_CHARS = 256  # id, post_id, author.id, account.id
+MAX_HANDLE_CHARS = 100  # author.handle, account.handle, and the handle a reference names
+MAX_NAME_CHARS = 200
+MAX_BIO_CHARS = 2_000
+MAX_TEXT_CHARS = 20_000
+MAX_DEPTH = 32
+
 
 class ContractError(ValueError):
     """An input line does not follow the event contract; `str()` is the reason."""
+
+
+def _shown(value: Any, chars: int = 80) -> str:
+    """A value quoted in a reason, cut short: a reason stays one readable line whatever the input."""
+    text = repr(value)
+    return text if len(text) <= chars else f"{text[:chars]}… ({len(text):,} characters)"
 
 
 def parse_ts(value: Any, where: str = "ts") -> float:
@@ -40,13 +57,13 @@ def parse_ts(value: Any, where: str = "ts") -> float:
 
 def _checked_ts(value: Any, where: str) -> float:
     if not isinstance(value, str) or not value:
-        raise ContractError(f"{where}: expected an RFC 3339 time string, got {value!r}")
+        raise ContractError(f"{where}: expected an RFC 3339 time string, got {_shown(value)}")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ContractError(f"{where}: not an RFC 3339 time: {value!r}") from None
+        raise ContractError(f"{where}: not an RFC 3339 time: {_shown(value)}") from None
     if parsed.tzinfo is None:
-        raise ContractError(f"{where}: time {value!r} has no UTC offset")
+        raise ContractError(f"{where}: time {_shown(value)} has no UTC offset")
     return parsed.timestamp()
 
 
@@ -173,7 +190,7 @@ class Alert:
 Event = Mention | AccountEvent | Alert
 
 
-def _str(obj: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:
+def _str(obj: dict[str, Any], key: str, where: str, *, required: bool = True, limit: int | None = None) -> str:
     value = obj.get(key)
     if value is None:
         if required:
@@ -181,6 +198,8 @@ def _str(obj: dict[str, Any], key: str, where: str, *, required: bool = True) ->
         return ""
     if not isinstance(value, str):
         raise ContractError(f"{where}.{key}: expected a string, got {type(value).__name__}")
+    if limit is not None and len(value) > limit:
+        raise ContractError(f"{where}.{key}: {len(value):,} characters, above the contract's limit of {limit:,}")
     return value
 
 
@@ -189,7 +208,7 @@ def _count(obj: dict[str, Any], key: str, where: str) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ContractError(f"{where}.{key}: expected a count ≥ 0, got {value!r}")
+        raise ContractError(f"{where}.{key}: expected a count ≥ 0, got {_shown(value)}")
     return value
 
 
@@ -200,8 +219,8 @@ def _ref(obj: dict[str, Any], key: str) -> PostRef | None:
     if not isinstance(value, dict):
         raise ContractError(f"{key}: expected null or {{post_id, account}}")
     return PostRef(
-        post_id=_str(value, "post_id", key),
-        account=_str(value, "account", key, required=False).lstrip("@"),
+        post_id=_str(value, "post_id", key, limit=MAX_ID_CHARS),
+        account=_str(value, "account", key, required=False, limit=MAX_HANDLE_CHARS).lstrip("@"),
     )
 
 
@@ -224,13 +243,13 @@ def _mention(obj: dict[str, Any], base: dict[str, Any]) -> Mention:
     author = obj.get("author")
     if not isinstance(author, dict):
         raise ContractError("author: missing or not an object")
-    text = _str(obj, "text", "mention")
+    text = _str(obj, "text", "mention", limit=MAX_TEXT_CHARS)
     tags = _str_list(obj, "hashtags") if "hashtags" in obj and obj["hashtags"] is not None else hashtags_in(text)
     return Mention(
         author=Author(
-            id=_str(author, "id", "author"),
-            handle=_str(author, "handle", "author").lstrip("@"),
-            name=_str(author, "name", "author", required=False),
+            id=_str(author, "id", "author", limit=MAX_ID_CHARS),
+            handle=_str(author, "handle", "author", limit=MAX_HANDLE_CHARS).lstrip("@"),
+            name=_str(author, "name", "author", required=False, limit=MAX_NAME_CHARS),
             followers=_count(author, "followers", "author"),
             created_at=author.get("created_at") if isinstance(author.get("created_at"), str) else None,
         ),
@@ -249,7 +268,7 @@ def _mention(obj: dict[str, Any], base: dict[str, Any]) -> Mention:
 def _account_event(obj: dict[str, Any], base: dict[str, Any]) -> AccountEvent:
     kind = _str(obj, "type", "account event")
     if kind not in ACCOUNT_EVENT_TYPES:
-        raise ContractError(f"type: {kind!r} is not one of {', '.join(sorted(ACCOUNT_EVENT_TYPES))}")
+        raise ContractError(f"type: {_shown(kind)} is not one of {', '.join(sorted(ACCOUNT_EVENT_TYPES))}")
     acct = obj.get("account")
     if not isinstance(acct, dict):
         raise ContractError("account: missing or not an object")
@@ -257,14 +276,17 @@ def _account_event(obj: dict[str, Any], base: dict[str, Any]) -> AccountEvent:
     if kind == "official_post":
         if not isinstance(post, dict) or not isinstance(post.get("id"), str):
             raise ContractError("official_post: needs post {id, text, url}")
+        _str(post, "id", "post", limit=MAX_ID_CHARS)
+        if isinstance(post.get("text"), str):
+            _str(post, "text", "post", limit=MAX_TEXT_CHARS)
     note = obj.get("note")
     return AccountEvent(
         type=kind,
         account=Account(
-            id=_str(acct, "id", "account", required=False),
-            handle=_str(acct, "handle", "account").lstrip("@"),
-            name=_str(acct, "name", "account", required=False),
-            bio=_str(acct, "bio", "account", required=False),
+            id=_str(acct, "id", "account", required=False, limit=MAX_ID_CHARS),
+            handle=_str(acct, "handle", "account", limit=MAX_HANDLE_CHARS).lstrip("@"),
+            name=_str(acct, "name", "account", required=False, limit=MAX_NAME_CHARS),
+            bio=_str(acct, "bio", "account", required=False, limit=MAX_BIO_CHARS),
             url=_str(acct, "url", "account", required=False),
             avatar_phash=acct.get("avatar_phash") if isinstance(acct.get("avatar_phash"), str) else None,
             followers=_count(acct, "followers", "account"),
@@ -283,7 +305,7 @@ def _alert(obj: dict[str, Any], base: dict[str, Any]) -> Alert:
         title=_str(obj, "title", "alert", required=False),
         severity=_str(obj, "severity", "alert", required=False),
         areas=_str_list(obj, "areas"),
-        text=_str(obj, "text", "alert", required=False),
+        text=_str(obj, "text", "alert", required=False, limit=MAX_TEXT_CHARS),
         **base,
     )
 
@@ -307,13 +329,13 @@ def _checked_event(obj: Any) -> Event:
     kind = obj.get("kind")
     builder = _BUILDERS.get(kind) if isinstance(kind, str) else None
     if builder is None:
-        raise ContractError(f"kind: {kind!r} is not one of mention, account, alert")
-    event_id = _str(obj, "id", kind)
+        raise ContractError(f"kind: {_shown(kind)} is not one of mention, account, alert")
+    event_id = _str(obj, "id", kind, limit=MAX_ID_CHARS)
     if not event_id:
         raise ContractError("id: empty")
     platform = _str(obj, "platform", kind)
     if platform not in PLATFORMS:
-        raise ContractError(f"platform: {platform!r} is not one of {', '.join(sorted(PLATFORMS))}")
+        raise ContractError(f"platform: {_shown(platform)} is not one of {', '.join(sorted(PLATFORMS))}")
     ts_text = obj.get("ts")
     base = {"id": event_id, "platform": platform, "ts": parse_ts(ts_text), "ts_text": ts_text,
             "drill": obj.get("drill") is True}
@@ -373,11 +395,11 @@ def _usual_ref(value: Any) -> PostRef | None:
         raise _Unusual
     post_id = value.get("post_id")
     account = value.get("account")
-    if type(post_id) is not str:
+    if type(post_id) is not str or len(post_id) > MAX_ID_CHARS:
         raise _Unusual
     if account is None:
         account = ""
-    elif type(account) is not str:
+    elif type(account) is not str or len(account) > MAX_HANDLE_CHARS:
         raise _Unusual
     return _new_post_ref(post_id, account.lstrip("@"))
 
@@ -402,7 +424,8 @@ def _usual_mention(obj: dict[str, Any]) -> Mention:
     author = get("author")
     text = get("text")
     if (type(event_id) is not str or not event_id or type(platform) is not str or platform not in PLATFORMS
-            or type(author) is not dict or type(text) is not str):
+            or type(author) is not dict or type(text) is not str
+            or len(event_id) > MAX_ID_CHARS or len(text) > MAX_TEXT_CHARS):
         raise _Unusual
     ts_text = get("ts")
     ts = _usual_ts(ts_text)
@@ -414,11 +437,12 @@ def _usual_mention(obj: dict[str, Any]) -> Mention:
     handle = author_get("handle")
     name = author_get("name")
     followers = author_get("followers", 0)
-    if type(author_id) is not str or type(handle) is not str:
+    if (type(author_id) is not str or type(handle) is not str
+            or len(author_id) > MAX_ID_CHARS or len(handle) > MAX_HANDLE_CHARS):
         raise _Unusual
     if name is None:
         name = ""
-    elif type(name) is not str:
+    elif type(name) is not str or len(name) > MAX_NAME_CHARS:
         raise _Unusual
     if followers is None:
         followers = 0
@@ -446,12 +470,43 @@ def _usual_mention(obj: dict[str, Any]) -> Mention:
 
 
 def parse_event(raw: bytes | str) -> Event:
-    """One contract line → an event, or `ContractError` saying what is wrong."""
+    """One contract line → an event, or `ContractError` saying what is wrong.
+
+    The size and nesting limits are checked here, on the bytes: a dict handed to
+    `event_from_dict` has no size, and its string limits are checked there.
+    """
+    size = len(raw)
+    if isinstance(raw, str) and size * 4 > MAX_EVENT_BYTES:  # UTF-8 takes up to 4 bytes a character
+        size = len(raw.encode("utf-8", "surrogatepass"))
+    if size > MAX_EVENT_BYTES:
+        raise ContractError(f"event is {size:,} bytes, above the contract's limit of {MAX_EVENT_BYTES:,} (256 KiB)")
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ContractError(f"not valid JSON: {exc}") from None
+    # Nesting deeper than MAX_DEPTH needs that many brackets; a usual event has a handful,
+    # so counting them (C speed) spares it the walk.
+    brackets = raw.count("{") + raw.count("[") if isinstance(raw, str) else raw.count(b"{") + raw.count(b"[")
+    if brackets > MAX_DEPTH:
+        _check_depth(obj)
     return event_from_dict(obj)
+
+
+def _check_depth(obj: Any) -> None:
+    """`ContractError` when objects and arrays nest deeper than the contract allows."""
+    level = [obj]
+    for depth in range(1, MAX_DEPTH + 2):
+        inner = []
+        for value in level:
+            if type(value) is dict:
+                inner.extend(v for v in value.values() if type(v) is dict or type(v) is list)
+            elif type(value) is list:
+                inner.extend(v for v in value if type(v) is dict or type(v) is list)
+        if not inner:
+            return
+        if depth >= MAX_DEPTH:
+            raise ContractError(f"nested deeper than the contract's limit of {MAX_DEPTH} levels")
+        level = inner
 
 
 # --- municipality profile -------------------------------------------------

@@ -51,6 +51,17 @@ class DetectorSet:
         return {"seen": list(self.seen),
                 **{kind: d.to_state() for kind, d in self.detectors.items()}}
 
+    def shrink(self) -> None:
+        """Forget the older half of everything the detectors keep, oldest first.
+
+        The caps keep a municipality's state far below one Kafka message; this is for
+        the snapshot that would still not fit (`streams.stage` calls it, and says so).
+        """
+        seen = list(self.seen)
+        self.seen = dict.fromkeys(seen[len(seen) - len(seen) // 2:] if len(seen) > 1 else ())
+        for detector in self.detectors.values():
+            detector.shrink()
+
     def feed(self, event: Event) -> list[Detection]:
         if event.id in self.seen:
             return []

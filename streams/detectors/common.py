@@ -5,6 +5,7 @@ state (plain JSON-able data, bounded in size), with two methods:
 
     on_event(event, ctx) -> list[Finding]   # pure, event time only (event.ts)
     to_state() -> dict                       # JSON-able; DetectorClass(profile, state=...) resumes
+    shrink() -> None                         # forget the older half of what it keeps
 
 `DetectorSet` (streams/detectors/__init__.py) routes each event to every
 detector, turns findings into `Detection` records and keeps event-id
@@ -48,6 +49,8 @@ class Detector(Protocol):
     def on_event(self, event: Event, ctx: Context) -> list[Finding]: ...
 
     def to_state(self) -> dict[str, Any]: ...
+
+    def shrink(self) -> None: ...  # forget the older half of what it keeps (a snapshot too big)
 
 
 SEVERITIES = ("low", "medium", "high", "critical")

@@ -456,6 +456,27 @@ class DisasterDetector:
             "recent_rescues": list(self.recent_rescues),
         }
 
+    def shrink(self) -> None:
+        """Forget the older half of the windows, the rescue keys and the episode's lists.
+
+        Only for a snapshot that would not fit in one message (`streams.stage`).
+        """
+        for name, channel in list(self.channels.items()):
+            state = channel.to_state()
+            entries = [*state["earlier"], *state["recent"]]
+            drop = len(entries) - len(entries) // 2 if len(entries) > 1 else len(entries)
+            state["earlier"], state["recent"] = (state["earlier"][drop:],
+                                                 state["recent"][max(0, drop - len(state["earlier"])):])
+            self.channels[name] = _Channel(state)
+        keys = list(self.rescue_keys.items())
+        keys = keys[len(keys) - len(keys) // 2:] if len(keys) > 1 else []
+        self.rescue_keys = dict(keys)
+        self.rescue_ids = {i: k for k, i in keys}
+        if self.episode is not None:
+            for name in ("authors", "evidence_tail"):
+                self.episode[name] = self.episode[name][: len(self.episode[name]) // 2]
+            self.episode["rescues"] = self.episode["rescues"][len(self.episode["rescues"]) // 2:]
+
     def on_event(self, event: Event, ctx: Context) -> list[Finding]:
         now = event.ts
         episode = self.episode
@@ -546,7 +567,7 @@ class DisasterDetector:
         while self.recent_rescues and m.ts - self.recent_rescues[0]["ts"] > cfg.rescue_lookback_s:
             self.recent_rescues.popleft()
         item = {"id": m.id, "at": m.ts_text, "ts": m.ts,
-                "place": found.place or place_from_geo(getattr(m, "geo", None)),
+                "place": (found.place or place_from_geo(getattr(m, "geo", None)) or "")[:cfg.text_cap] or None,
                 "text": m.text[:cfg.text_cap], "kind": found.kind, "phrase": found.phrase,
                 "copies": 0}
         self.recent_rescues.append(item)
@@ -604,7 +625,7 @@ class DisasterDetector:
         episode = self._open_episode(self.tags[0], now, source="alert", evidence=[alert.id],
                                      posts=0, authors=[], baseline=0.0, alert_level=level)
         episode["alerts"].append(alert.id)
-        episode["title"] = alert.title
+        episode["title"] = alert.title[: self.config.text_cap]  # the contract sets no limit on a title
         return [self._finding("opened", now)]
 
     def _alert_level_at(self, now: float) -> int:

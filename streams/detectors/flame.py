@@ -281,6 +281,20 @@ class FlameDetector:
     def to_state(self) -> dict[str, Any]:
         return {"targets": {name: t.to_state() for name, t in self.targets.items()}}
 
+    def shrink(self) -> None:
+        """Forget the older half of each account's reactions and episode authors.
+
+        Only for a snapshot that would not fit in one message (`streams.stage`); the
+        caps keep ordinary traffic far below that.
+        """
+        for name, target in list(self.targets.items()):
+            state = target.to_state()
+            state["recent"] = _newer_half(state["recent"])
+            episode = state["episode"]
+            if episode is not None:
+                episode["authors"] = episode["authors"][: len(episode["authors"]) // 2]
+            self.targets[name] = _Target(self.config, state)
+
     def _target_of(self, m: Mention) -> str | None:
         for ref in (m.reply_to, m.quote_of):
             if ref is not None and ref.account.lower() in self.official:
@@ -413,3 +427,7 @@ class FlameDetector:
 
 
 _SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+def _newer_half(items: list[Any]) -> list[Any]:
+    return items[len(items) - len(items) // 2:] if len(items) > 1 else []

@@ -583,6 +583,17 @@ class ImpersonationDetector:
     def to_state(self) -> dict[str, Any]:
         return {"accounts": {key: _compact(record) for key, record in self.accounts.items()}}
 
+    def shrink(self) -> None:
+        """Forget the least recently seen half of the tracked accounts, those without an
+        incident first. Only for a snapshot that would not fit in one message (`streams.stage`)."""
+        drop = len(self.accounts) - len(self.accounts) // 2 if len(self.accounts) > 1 else len(self.accounts)
+        victims = [k for k, r in self.accounts.items() if r["opened_at"] is None][:drop]
+        if len(victims) < drop:
+            chosen = set(victims)
+            victims += [k for k in self.accounts if k not in chosen][: drop - len(victims)]
+        for key in victims:
+            self._track(self.accounts.pop(key)["handle"].lower(), -1)
+
     # --- routing --------------------------------------------------------------
 
     def on_event(self, event: Event, ctx: Context) -> list[Finding]:

@@ -404,6 +404,20 @@ class MisinformationDetector:
         for s in state.get("claims", ()):
             self._install(_Claim.from_state(s, cfg.recent_cap))
 
+    def shrink(self) -> None:
+        """Forget the least recently active half of the claims (those without an incident
+        first) and of the links. Only for a snapshot that would not fit in one message
+        (`streams.stage`)."""
+        drop = len(self.claims) - len(self.claims) // 2 if len(self.claims) > 1 else len(self.claims)
+        victims = [k for k, c in self.claims.items() if c.inc is None][:drop]
+        if len(victims) < drop:
+            chosen = set(victims)
+            victims += [k for k in self.claims if k not in chosen][: drop - len(victims)]
+        for key in victims:
+            self._drop(key)
+        for h in list(self.urls)[: len(self.urls) - len(self.urls) // 2]:
+            del self.urls[h]
+
     def to_state(self) -> dict[str, Any]:
         return {"claims": [c.to_state() for c in self.claims.values()],
                 "urls": [[h, count, last] for h, (count, last) in self.urls.items()],

@@ -2,7 +2,8 @@
 
 Each message is keyed by municipality id (see `streams.topics`) and carries
 the event's own time as its Kafka timestamp. A line that breaks the contract
-is not dropped: it goes to the dead-letter topic with the reason.
+is not dropped: it goes to the dead-letter topic with the reason, and the
+lines after it are published.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -26,13 +28,19 @@ log = structlog.get_logger(__name__)
 @dataclass
 class ProduceReport:
     sent: int = 0
+    #: (line number, reason) of every line not published, in file order
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
 async def produce_lines(servers: str, names: TopicNames, municipality: str,
                         lines: Iterable[bytes], *, speed: float | None = None,
                         source: str = "stdin") -> ProduceReport:
-    """Send each line; with `speed`, pace them so that scenario time runs `speed`× wall time."""
+    """Send each line; with `speed`, pace them so that scenario time runs `speed`× wall time.
+
+    A line that breaks the contract (too large, not JSON, a field wrong) goes to the
+    dead letters (bounded: `DeadLetter.of`) and the next line is read; so does a
+    line the broker refuses. Nothing a line holds stops the lines after it.
+    """
     report = ProduceReport()
     key = municipality.encode()
     producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=5)
@@ -40,7 +48,8 @@ async def produce_lines(servers: str, names: TopicNames, municipality: str,
     try:
         first_ts: float | None = None
         wall_start = time.monotonic()
-        pending = []
+        pending: list[tuple[int, asyncio.Future[Any]]] = []
+        letters: list[tuple[int, asyncio.Future[Any]]] = []
         for number, line in enumerate(lines, 1):
             line = line.strip()
             if not line:
@@ -48,22 +57,48 @@ async def produce_lines(servers: str, names: TopicNames, municipality: str,
             try:
                 event = parse_event(line)
             except ContractError as exc:
-                report.rejected.append((number, str(exc)))
+                reason = f"contract: {exc}"
+                report.rejected.append((number, reason))
                 letter = DeadLetter.of(
-                    reason=f"contract: {exc}", topic=f"file:{source}", partition=-1, offset=number,
+                    reason=reason, topic=f"file:{source}", partition=-1, offset=number,
                     key=key, raw=line, failed_at=datetime.now(timezone.utc).isoformat())
-                log.warning("event_dead_lettered", topic=letter.topic, offset=number, reason=letter.reason)
-                pending.append(await producer.send(names.deadletters, letter.to_json(), key=key))
+                log.warning("event_dead_lettered", topic=letter.topic, offset=number, reason=letter.reason,
+                            size=letter.size, sha256=letter.sha256, truncated=letter.truncated)
+                letters.append((number, await _send(producer, names.deadletters, letter.to_json(), key)))
                 continue
             if speed:
                 first_ts = event.ts if first_ts is None else first_ts
                 delay = wall_start + (event.ts - first_ts) / speed - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            pending.append(await producer.send(
-                names.for_kind(event.kind), line, key=key, timestamp_ms=int(event.ts * 1000)))
-            report.sent += 1
-        await asyncio.gather(*pending)
+            pending.append((number, await _send(
+                producer, names.for_kind(event.kind), line, key, timestamp_ms=int(event.ts * 1000))))
+        for number, outcome in pending:
+            try:
+                await outcome
+                report.sent += 1
+            except Exception as exc:  # noqa: BLE001 - a refused line is reported, the others stand
+                reason = f"not published: {type(exc).__name__}: {exc}"
+                report.rejected.append((number, reason))
+                log.error("event_not_published", topic=f"file:{source}", offset=number, reason=reason)
+        for number, outcome in letters:
+            try:
+                await outcome
+            except Exception as exc:  # noqa: BLE001
+                log.error("dead_letter_send_failed", topic=f"file:{source}", offset=number,
+                          error=f"{type(exc).__name__}: {exc}")
+        report.rejected.sort()
     finally:
         await producer.stop()
     return report
+
+
+async def _send(producer: AIOKafkaProducer, topic: str, value: bytes, key: bytes,
+                **kwargs: Any) -> asyncio.Future[Any]:
+    """The delivery of one message as a future; a refusal at once (e.g. too large) is a failed future."""
+    try:
+        return await producer.send(topic, value, key=key, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - reported with its line by the caller
+        failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        failed.set_exception(exc)
+        return failed
