@@ -25,6 +25,7 @@ from aiohttp import web
 from yarl import URL
 
 from dashboards import actions, i18n, pages, report, session, views
+from dashboards.archive import ArchiveReader, ArchiveUnavailable, archive_path
 from dashboards.feed import Change, KafkaFeed, MemoryFeed, Subscriber
 from dashboards.incident_page import Flash, incident_page
 from dashboards.ratelimit import LoginLimiter, client_address
@@ -50,6 +51,9 @@ LIMITER = web.AppKey("limiter", LoginLimiter)
 CODEC = web.AppKey("codec", SessionCodec)
 PROFILES = web.AppKey("profiles", dict)
 OUTCOME_WAIT = web.AppKey("outcome_wait", float)
+ARCHIVE = web.AppKey("archive", object)  # ArchiveReader, or None: the report reads the feed (tests)
+#: The CSV from the topic (no archive file yet) gives up after this long, with a 503.
+TOPIC_EXPORT_TIMEOUT = 30.0
 
 SECURITY_HEADERS = {
     # No inline script or style anywhere: the page's code lives in /static.
@@ -313,34 +317,69 @@ def _oncall(request: web.Request, frame: pages.Frame) -> str:
     return pages.oncall_page(frame, rosters)
 
 
-def _report(request: web.Request, frame: pages.Frame) -> str:
+def _archive(request: web.Request) -> ArchiveReader | None:
+    """The archive to read the report from; None when there is none to read (the board's unit
+    tests, or no `noroshi archive` has run yet: the page says so)."""
+    archive = request.app[ARCHIVE]
+    return archive if isinstance(archive, ArchiveReader) and archive.exists() else None
+
+
+def _archive_failed(request: web.Request, frame: pages.Frame, key: str) -> web.Response:
+    title = report.note_text(frame.lang, "title")
+    return _html(request, pages.message_page(frame, title, report.note_text(frame.lang, key)), 503)
+
+
+async def _report(request: web.Request, frame: pages.Frame) -> web.Response | str:
+    """The month's figures from the archive, which keeps every incident version: a broker that
+    lost its data or a topic's retention takes nothing from the report."""
     month = report.parse_month(request.query.get("month"), frame.now)
-    figures = report.monthly(request.app[FEED].state.summaries.values(), month, frame.user.municipality, frame.now)
-    return pages.report_page(frame, figures)
+    archive = _archive(request)
+    if archive is None:
+        figures = report.monthly(request.app[FEED].state.summaries.values(), month, frame.user.municipality,
+                                 frame.now)
+        page = pages.report_page(frame, figures)
+        return page if request.app[ARCHIVE] is None else report.with_note(page, report.ArchiveNote("missing"),
+                                                                            frame.lang)
+    try:
+        versions, status = await asyncio.to_thread(archive.month, month, frame.user.municipality)
+    except ArchiveUnavailable as exc:
+        log.error("board_archive_unreadable", path=str(archive.path), error=str(exc))
+        return _archive_failed(request, frame, "unreadable")
+    figures = report.monthly(report.summaries(versions), month, frame.user.municipality, frame.now)
+    note = report.ArchiveNote.of(status.lag, status.heartbeat_at, status.stale(time.time()))
+    return report.with_note(pages.report_page(frame, figures), note, frame.lang)
 
 
-async def _timeline_csv(request: web.Request, frame: pages.Frame) -> web.StreamResponse:
-    """The month's timeline for records (監査記録), from the whole topic (not just memory): each
-    entry once (the topic may hold a redelivered copy), in order of time across incidents."""
+async def _topic_entries(request: web.Request, month: str, scope: str) -> list[Any]:
+    async with asyncio.timeout(TOPIC_EXPORT_TIMEOUT):
+        return report.month_entries([e async for e in request.app[FEED].timeline_records()], month, scope)
+
+
+async def _timeline_csv(request: web.Request, frame: pages.Frame) -> web.Response:
+    """The month's timeline for records (監査記録), from the archive (else the whole topic): each
+    entry once, in order of time across incidents. The file is built from one read before a byte
+    is sent, so it is complete — or a 503 that says so in the user's language."""
     month = report.parse_month(request.query.get("month"), frame.now)
     scope = frame.user.municipality
+    archive = _archive(request)
+    try:
+        if archive is not None:
+            entries = await asyncio.to_thread(archive.timeline, month, scope)
+        else:
+            entries = await _topic_entries(request, month, scope)
+    except ArchiveUnavailable as exc:
+        log.error("board_archive_unreadable", path=str(archive.path if archive else ""), error=str(exc))
+        return _archive_failed(request, frame, "unreadable")
+    except Exception as exc:  # noqa: BLE001 - the broker went away mid-read: nothing half-sent
+        log.error("board_timeline_export_failed", user=frame.user.name, month=month, error=repr(exc))
+        return _archive_failed(request, frame, "export_failed")
     name = f"noroshi-timeline-{'all' if scope == '*' else scope}-{month}.csv"
-    response = web.StreamResponse(headers={
+    response = web.Response(body=report.csv_document(entries), headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f'attachment; filename="{name}"',
     })
-    await response.prepare(request)
-    await response.write("\ufeff".encode())  # so that Excel reads the Japanese as UTF-8
-    await response.write(report.csv_header().encode())
-    rows: dict[str, tuple[float, str, str]] = {}  # entry id → (time, incident, row): one month, one city
-    async for entry in request.app[FEED].timeline_records():
-        if entry.entry_id not in rows and report.entry_in(entry, month, scope):
-            rows[entry.entry_id] = (parse_time(entry.at) or 0.0, entry.incident_id, report.csv_row(entry))
-    ordered = sorted(rows.values(), key=lambda r: r[:2])
-    for start in range(0, len(ordered), 500):
-        await response.write("".join(row for _, _, row in ordered[start:start + 500]).encode())
-    await response.write_eof()
-    log.info("board_timeline_exported", user=frame.user.name, month=month, entries=len(ordered))
+    log.info("board_timeline_exported", user=frame.user.name, month=month, entries=len(entries),
+             source="archive" if archive is not None else "topic")
     return response
 
 
@@ -485,7 +524,8 @@ async def _close_streams(app: web.Application) -> None:
 
 def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None = None,
                profiles: Mapping[str, Any] | None = None, limiter: LoginLimiter | None = None,
-               keepalive: float = KEEPALIVE_SECONDS, outcome_wait: float = 4.0) -> web.Application:
+               keepalive: float = KEEPALIVE_SECONDS, outcome_wait: float = 4.0,
+               archive: ArchiveReader | None = None) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[FEED] = feed
@@ -498,6 +538,7 @@ def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None 
     app.on_cleanup.append(_close_session_store)
     app[PROFILES] = dict(profiles or {})
     app[OUTCOME_WAIT] = outcome_wait
+    app[ARCHIVE] = archive
     store = app[USERS]
 
     def display_name(name: str) -> str:
@@ -544,7 +585,8 @@ async def serve(settings: Settings, *, feed: MemoryFeed | None = None) -> None:
         await asyncio.to_thread(bootstrap, users, settings.board_user, settings.board_password.value)
     except (UserError, OSError) as exc:
         log.error("board_users_unwritable", path=str(settings.users_file), error=str(exc))
-    app = create_app(settings, feed, users=users, profiles=_profiles(settings))
+    app = create_app(settings, feed, users=users, profiles=_profiles(settings),
+                     archive=ArchiveReader(archive_path(settings.data_dir)))
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,11 +4,16 @@ Figures per month, by the month an incident opened (Japan time), drills apart:
 incidents by type, false positives, time to acknowledge and to resolve, flame-ups
 that lasted a week or more (目標 0件), and the average response time — from
 detection to the first post the city published on it. Pure.
+
+The figures and the CSV are read from the archive (`dashboards.archive`), which keeps every
+incident version and timeline entry however long ago it was published; `ArchiveNote` says on
+the page how far the archive has got (監査記録の保存: N 件遅れ) or that it is missing.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import statistics
 from collections.abc import Iterable, Iterator
@@ -17,8 +22,8 @@ from datetime import datetime
 
 import orjson
 
-from dashboards.state import Summary, actor_name, parse_time
-from streams.records import JST, TimelineEntry
+from dashboards.state import BoardState, Summary, actor_name, parse_time
+from streams.records import JST, Incident, TimelineEntry
 
 TYPES = ("flame", "impersonation", "misinformation", "disaster")
 WEEK_S = 7 * 24 * 3600
@@ -140,3 +145,87 @@ def csv_lines(entries: Iterable[TimelineEntry]) -> Iterator[str]:
     yield csv_header()
     for entry in entries:
         yield csv_row(entry)
+
+
+def csv_document(entries: Iterable[TimelineEntry]) -> bytes:
+    """The whole file, built before a byte is sent: complete, or not sent at all. The BOM makes
+    Excel read the Japanese as UTF-8."""
+    return ("\ufeff" + "".join(csv_lines(entries))).encode()
+
+
+def month_entries(entries: Iterable[TimelineEntry], month: str, municipality: str) -> list[TimelineEntry]:
+    """The month's entries of one municipality ("*": all), each once (a topic may hold a
+    redelivered copy), in order of time across incidents — the archive's order too."""
+    rows: dict[str, tuple[float, str, TimelineEntry]] = {}
+    for entry in entries:
+        if entry.entry_id not in rows and entry_in(entry, month, municipality):
+            rows[entry.entry_id] = (parse_time(entry.at) or 0.0, entry.incident_id, entry)
+    return [entry for _, _, entry in sorted(rows.values(), key=lambda r: r[:2])]
+
+
+def summaries(versions: Iterable[Incident]) -> list[Summary]:
+    """The report's summaries from archived incident versions (each incident's in version
+    order), folded by the same rules as the live board's."""
+    state = BoardState(max_summaries=10**9)
+    for incident in versions:
+        state.add_incident(incident)
+    return list(state.summaries.values())
+
+
+# --- how far the archive has got, on the report page ----------------------------------------
+
+NOTE_TEXT = {
+    "ja": {
+        "ok": "監査記録の保存: 遅れなし（最終確認 {at}）",
+        "lag": "監査記録の保存: {n} 件遅れ（最終確認 {at}）",
+        "stale": "監査記録の保存が止まっています（最終確認 {at}、{n} 件遅れ）。noroshi archive を確認してください。",
+        "missing": "監査記録の保存先がありません。ブローカーにある記録だけで集計しています。noroshi archive を起動してください。",
+        "never": "なし",
+        "unreadable": "監査記録を読み出せません。しばらくしてからもう一度お試しください。管理者はログ（board_archive_unreadable）を確認してください。",
+        "export_failed": "タイムラインを出力できません（記録を最後まで読み出せませんでした）。しばらくしてからもう一度お試しください。",
+        "title": "監査記録",
+    },
+    "en": {
+        "ok": "Archive: up to date (checked {at})",
+        "lag": "Archive lag: {n} records not yet stored (checked {at})",
+        "stale": "The archive has stopped (last checked {at}, {n} records behind). Check noroshi archive.",
+        "missing": "No archive: the report counts only what the broker still holds. Start noroshi archive.",
+        "never": "never",
+        "unreadable": "The archive cannot be read. Please try again shortly; administrators: see the log "
+                      "(board_archive_unreadable).",
+        "export_failed": "The timeline cannot be exported (its records could not be read to the end). "
+                         "Please try again shortly.",
+        "title": "Records",
+    },
+}
+
+
+def note_text(lang: str, key: str, **values: object) -> str:
+    return NOTE_TEXT.get(lang, NOTE_TEXT["ja"])[key].format(**values)
+
+
+@dataclass(frozen=True)
+class ArchiveNote:
+    """The archive's state as the report page shows it: `kind` is ok, lag, stale or missing."""
+
+    kind: str
+    lag: int = 0
+    checked_at: float | None = None
+
+    @classmethod
+    def of(cls, lag: int, heartbeat_at: float | None, stale: bool) -> ArchiveNote:
+        return cls("stale" if stale else "lag" if lag else "ok", lag, heartbeat_at)
+
+    def html(self, lang: str) -> str:
+        at = (datetime.fromtimestamp(self.checked_at, JST).strftime("%m/%d %H:%M:%S")
+              if self.checked_at is not None else note_text(lang, "never"))
+        role = "status" if self.kind in ("ok", "lag") else "alert"
+        words = note_text(lang, self.kind, n=self.lag, at=at)
+        return (f'<p id="archive-status" class="archive-status archive-{self.kind}" role="{role}" '
+                f'data-lag="{self.lag}">{html.escape(words)}</p>')
+
+
+def with_note(page: str, note: ArchiveNote, lang: str) -> str:
+    """The report page with the archive's line at the end of its main content."""
+    at = page.rfind("</main>")
+    return page if at < 0 else page[:at] + note.html(lang) + "\n" + page[at:]

@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("board", help="run the status board (needs NOROSHI_BROKER)")
     sub.add_parser("sources", help="run the sources named by NOROSHI_SOURCES (needs NOROSHI_BROKER)")
     sub.add_parser("topics", help="create Noroshi's topics if missing (needs NOROSHI_BROKER)")
+    archive = sub.add_parser("archive", help="archive incidents and the timeline (監査記録) in SQLite "
+                                             "under NOROSHI_DATA_DIR (needs NOROSHI_BROKER)")
+    archive.add_argument("--status", action="store_true",
+                         help="print how far the archive has got and exit (1 if the archiver is not running)")
 
     produce = sub.add_parser("produce", help="publish a scenario file's events")
     produce.add_argument("file", type=Path)
@@ -122,6 +126,15 @@ def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
     from streams.sources.runner import run_sources
 
     return asyncio.run(run_sources(settings, resolve_profiles(settings)))
+
+
+def cmd_archive(settings: Settings, args: argparse.Namespace) -> int:
+    from dashboards.archiver import print_status, run_archiver
+
+    if args.status:
+        return print_status(settings)
+    _need_broker(settings)
+    return asyncio.run(run_archiver(settings))
 
 
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
@@ -237,5 +250,6 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": cmd_run, "worker": cmd_worker, "board": cmd_board, "sources": cmd_sources, "topics": cmd_topics,
+    "archive": cmd_archive,
     "produce": cmd_produce, "replay": cmd_replay, "evaluate": cmd_evaluate, "user": cmd_user,
 }

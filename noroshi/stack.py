@@ -1,7 +1,7 @@
 """Process start-up: the worker process, and `noroshi run`'s whole stack.
 
 `run_stack` starts the embedded broker when none is configured, creates the
-topics, starts the worker and the board as child processes, optionally plays
+topics, starts the worker, the board and the archiver as child processes, optionally plays
 the drill, and stops everything in order on Ctrl-C or SIGTERM.
 """
 
@@ -136,6 +136,8 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         procs = [
             subprocess.Popen([sys.executable, "-m", "noroshi", "worker"], env=env),
             subprocess.Popen([sys.executable, "-m", "noroshi", "board"], env=env),
+            # The audit trail (監査記録) in SQLite under DATA_DIR: it outlives the embedded broker.
+            subprocess.Popen([sys.executable, "-m", "noroshi", "archive"], env=env),
         ]
         if settings.sources.enabled:  # the platforms' streams, feeds and the webhook receiver
             procs.append(subprocess.Popen([sys.executable, "-m", "noroshi", "sources"], env=env))
