@@ -533,8 +533,10 @@ def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None 
     app[KEEPALIVE] = keepalive
     app[USERS] = users or UserStore(settings.users_file)
     app[LIMITER] = limiter or LoginLimiter()
+    # Beside the users file (by default in NOROSHI_DATA_DIR): every board process that shares
+    # the users shares the signed-out sessions, and it is kept where the users are kept.
     app[CODEC] = SessionCodec(settings.secret_key.value,
-                              RevokedSessions(settings.data_dir / session.REVOKED_FILE))
+                              RevokedSessions(settings.users_file.parent / session.REVOKED_FILE))
     app.on_cleanup.append(_close_session_store)
     app[PROFILES] = dict(profiles or {})
     app[OUTCOME_WAIT] = outcome_wait

@@ -5,8 +5,8 @@ and a fingerprint of the user record: the browser can neither read nor change it
 password reset, a role change or a removed user ends every session from before.
 
 Signing out ends the session on the server too: its id goes into `RevokedSessions`, a
-small SQLite table under NOROSHI_DATA_DIR (WAL, shared by every board process on the
-host), which every authenticated request consults — one primary-key look-up — so a
+small SQLite table beside the users file (by default in NOROSHI_DATA_DIR; WAL, shared by
+every board process on the host — not over a network file system), which every authenticated request consults — one primary-key look-up — so a
 copied cookie is refused at once by every process. Entries go once their session would
 have expired anyway. A cookie without a session id (from before ids existed) is refused.
 """

@@ -229,7 +229,7 @@ async def test_a_sign_out_the_store_cannot_record_says_so_in_both_languages(tmp_
     settings = _settings(tmp_path)
     async with TestServer(create_app(settings, world.feed, users=store)) as server, _client(server) as http:
         assert (await sign_in(http, "sato")).status == 303
-        with sqlite3.connect(settings.data_dir / session.REVOKED_FILE) as db:  # reads work, writes fail
+        with sqlite3.connect(settings.users_file.parent / session.REVOKED_FILE) as db:  # reads work, writes fail
             db.execute("CREATE TRIGGER refuse BEFORE INSERT ON revoked_sessions "
                        "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
         with capture_logs() as logs:

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -130,4 +129,4 @@ async def test_a_signed_out_cookie_is_refused_at_once_by_every_board_process(spa
                 assert response.status == 401, base
             async with thief.get(base + "/", cookies=cookie, allow_redirects=False) as response:
                 assert (response.status, response.headers["Location"]) == (303, "/login")
-    assert (Path(settings.data_dir) / session.REVOKED_FILE).exists()
+    assert (settings.data_dir / session.REVOKED_FILE).exists()  # beside the users file, by default here
