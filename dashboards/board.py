@@ -26,7 +26,7 @@ from yarl import URL
 
 from dashboards import actions, i18n, pages, report, session, views
 from dashboards.archive import ArchiveReader, ArchiveUnavailable, archive_path
-from dashboards.feed import Change, KafkaFeed, MemoryFeed, Subscriber
+from dashboards.feed import SEND_TIMEOUT_S, Change, CommandNotSent, KafkaFeed, MemoryFeed, Subscriber, sse_frame
 from dashboards.incident_page import Flash, incident_page
 from dashboards.ratelimit import LoginLimiter, client_address
 from dashboards.session import RevokedSessions, RevokedSessionsError, Session, SessionCodec
@@ -142,9 +142,11 @@ def _json(data: object) -> web.Response:
 
 def _frame(request: web.Request, user: User, sess: Session) -> pages.Frame:
     incidents = visible(request.app[FEED].latest.values(), user.municipality)
+    status = request.app[FEED].status()  # not live: every page says 最新ではありません
     return pages.Frame(lang=_lang(request), user=user, csrf=sess.csrf, path=request.path, now=time.time(),
                        query=dict(request.query), disasters=views.disaster_active(incidents),
-                       names=request.app[FEED].display_names)
+                       names=request.app[FEED].display_names, feed_live=status.live,
+                       last_fetch=status.last_fetch)
 
 
 def page_handler(render: Callable[[web.Request, pages.Frame], Any]) -> Callable[[web.Request], Any]:
@@ -421,13 +423,27 @@ async def act(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(request.app[OUTCOME_WAIT]):
                 await outcome
-    except Exception:  # noqa: BLE001 - the broker is away: say so, never pretend it was sent
+    except CommandNotSent as exc:  # the broker did not take it in time: say so, and what to do
+        log.warning("board_command_not_sent", user=user.name, action=action, incident_id=incident.incident_id,
+                    command_id=command.command_id, reason=str(exc), unsent=feed.unsent)
+        return _unsent(request, _frame(request, user, sess), action, incident.incident_id)
+    except Exception:  # noqa: BLE001 - never pretend it was sent
         log.exception("board_command_failed", action=action, incident_id=incident.incident_id)
-        return _message(request, frame, 503, "error.unsent")
+        return _unsent(request, _frame(request, user, sess), action, incident.incident_id)
     finally:
         feed.forget(command.command_id)
     back = "/disaster" if _field(form, "back") == "disaster" else f"/incidents/{incident.incident_id}"
     return _redirect(f"{back}?sent={command.command_id}&a={action}")
+
+
+def _unsent(request: web.Request, frame: pages.Frame, action: str, incident_id: str) -> web.Response:
+    lang = frame.lang
+    page = pages.message_page(
+        frame, i18n.text(lang, "error.unsent_title"),
+        i18n.text(lang, "error.unsent", action=i18n.label(lang, "action", action), s=f"{SEND_TIMEOUT_S:g}"),
+        todo=i18n.text(lang, "error.unsent_todo"), back=f"/incidents/{incident_id}",
+        back_label=i18n.text(lang, "error.unsent_back"))
+    return _html(request, page, 503)
 
 
 # --- API and live updates ------------------------------------------------------
@@ -439,8 +455,17 @@ async def api_incidents(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Alive: the process answers (what `noroshi run` waits for); the body tells the feed's truth."""
     feed = request.app[FEED]
-    return _json({"ok": True, "feed": {"incidents": len(feed.latest), "connected": feed.connected}})
+    return _json({"ok": True, "feed": {**feed.status().as_json(), "commands_unsent": feed.unsent}})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready: the feed is fetching from the broker now (503 while it is not)."""
+    status = request.app[FEED].status()
+    response = _json({"ready": status.live, "feed": status.as_json()})
+    response.set_status(200 if status.live else 503)
+    return response
 
 
 def _page_stale(state: BoardState, user: User, query: Mapping[str, str]) -> bool:
@@ -477,6 +502,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"retry: 3000\n" + b"event: snapshot\ndata: " + orjson.dumps(snapshot) + b"\n\n")
         if stale:  # the incident page was drawn before a change the stream will not repeat
             await response.write(b"event: stale\ndata: {}\n\n")
+        status = feed.status()
+        if not status.live:  # a snapshot means live unless said otherwise: 最新ではありません
+            await response.write(sse_frame("feed", status.as_event()))
         while True:
             try:
                 async with asyncio.timeout(request.app[KEEPALIVE]):
@@ -489,7 +517,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             if change is None:  # dropped as too slow, or the board is shutting down
                 break
-            if user.sees(change.municipality):
+            if change.kind == "feed" or user.sees(change.municipality):
                 await response.write(change.frame)
     except ConnectionResetError:
         pass
@@ -562,6 +590,7 @@ def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None 
     app.router.add_get("/events", events)
     app.router.add_get("/api/incidents", api_incidents)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_static("/static", STATIC)
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(_close_streams)

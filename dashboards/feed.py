@@ -5,12 +5,19 @@
 reading the incidents, timeline and effects topics and, for the evidence posts, the
 mentions and accounts topics. Each change is serialized once, whatever the number
 of browsers, and carries its municipality so that every stream sends only its own.
+
+Liveness (最新かどうか) is what the broker last answered, not whether a consumer was
+started: the feed is live while every partition it reads was fetched within
+`LIVE_WINDOW_S`; `/readyz`, the pages' 最新ではありません banner and the streams' `feed`
+event all read `status()`. Commands are bounded: the broker takes one within
+`SEND_TIMEOUT_S`, or the sender hears `CommandNotSent`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +27,7 @@ import structlog
 
 from dashboards import views
 from dashboards.state import BoardState, Post, is_newer, parse_post
-from streams.records import Effect, Incident, TimelineEntry
+from streams.records import Effect, Incident, TimelineEntry, iso
 from streams.topics import TopicNames
 
 log = structlog.get_logger(__name__)
@@ -30,8 +37,17 @@ log = structlog.get_logger(__name__)
 QUEUE_SIZE = 100
 #: How long an action waits for the playbook's answer before the page is shown anyway.
 OUTCOME_WAIT_S = 4.0
+#: The feed is live while the broker answered a fetch of every partition within this long.
+#: An idle fetch long-polls for half a second, so a live feed is never more than ~1 s old.
+LIVE_WINDOW_S = 10.0
+#: An action the broker has not taken within this long is answered "not sent" (all of it:
+#: connecting, metadata and the produce request).
+SEND_TIMEOUT_S = 5.0
+#: How often the feed looks whether it went stale or live again (and tells the streams).
+WATCH_INTERVAL_S = 1.0
 
-__all__ = ["Change", "KafkaFeed", "MemoryFeed", "Subscriber", "is_newer", "parse_incident"]
+__all__ = ["Change", "CommandNotSent", "FeedStatus", "KafkaFeed", "MemoryFeed", "Subscriber", "feed_status",
+           "is_newer", "parse_incident"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +66,41 @@ Subscriber = asyncio.Queue[Change | None]  # None: "you are disconnected, stop r
 def sse_frame(event: str, data: object) -> bytes:
     # orjson never emits a newline, so one `data:` line carries the whole record.
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+class CommandNotSent(RuntimeError):
+    """The broker did not take a command within `SEND_TIMEOUT_S`: nothing was confirmed."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """Whether the board's data is live (最新), and since when it is not."""
+
+    live: bool
+    last_fetch: float | None  # wall-clock time of the broker's last answer to every partition
+    age: float | None  # seconds since then
+    incidents: int
+    error: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"live": self.live, "connected": self.live, "incidents": self.incidents,
+                "last_fetch": None if self.last_fetch is None else iso(self.last_fetch),
+                "age_s": None if self.age is None else round(self.age, 1), "error": self.error}
+
+    def as_event(self) -> dict[str, Any]:
+        """What a browser learns from the stream's `feed` event."""
+        return {"live": self.live, "last_fetch": None if self.last_fetch is None else iso(self.last_fetch)}
+
+
+def feed_status(last_fetch: float | None, now: float, *, window: float = LIVE_WINDOW_S,
+                incidents: int = 0, error: str = "") -> FeedStatus:
+    """Live when the broker answered within `window` seconds of `now` (a clock that went
+    backwards counts as an answer just now, not as a stale feed)."""
+    if last_fetch is None:
+        return FeedStatus(False, None, None, incidents, error or "no answer from the broker yet")
+    age = max(0.0, now - last_fetch)
+    live = age <= window
+    return FeedStatus(live, last_fetch, age, incidents, "" if live else error or f"no answer for {age:.0f} s")
 
 
 class InvalidIncident(ValueError):
@@ -103,13 +154,18 @@ class MemoryFeed:
     def __init__(self, incidents: Iterable[Incident] = (), *, queue_size: int = QUEUE_SIZE,
                  state: BoardState | None = None) -> None:
         self.state = state or BoardState()
-        self.connected = True
+        self._live = True  # the fake's switch (`set_live`); KafkaFeed reads its broker instead
+        self._announced = True  # the liveness the streams were last told
+        #: Commands the broker did not take in time (shown on /healthz).
+        self.unsent = 0
         self._queue_size = queue_size
         self._subscribers: set[Subscriber] = set()
         self._outcomes: dict[str, asyncio.Future[TimelineEntry]] = {}
         self._kinds: dict[str, str] = {}  # topic → what its records are (KafkaFeed fills it)
         #: Commands "sent" by the fake, for tests: (key, value).
         self.sent: list[tuple[str, bytes]] = []
+        #: For tests: why the fake's broker refuses commands ("": it takes them).
+        self.refuse = ""
         #: How the rows it streams name people (the board sets it from its users).
         self.display_names: views.Names = views.same
         for incident in incidents:
@@ -118,6 +174,33 @@ class MemoryFeed:
     @property
     def latest(self) -> dict[str, Incident]:
         return self.state.latest
+
+    # -- liveness ------------------------------------------------------------------
+    def status(self, now: float | None = None) -> FeedStatus:
+        """The fake is live until a test says otherwise."""
+        return FeedStatus(self._live, None, None, len(self.latest), "" if self._live else "switched off")
+
+    @property
+    def connected(self) -> bool:
+        return self.status().live
+
+    def set_live(self, live: bool) -> None:
+        """For tests: the fake's data is live or not, and every stream hears it."""
+        self._live = live
+        self.check_liveness()
+
+    def check_liveness(self, now: float | None = None) -> FeedStatus:
+        """Tell every stream, and the log (once per change), when the feed goes stale or live."""
+        status = self.status(now)
+        if status.live != self._announced:
+            self._announced = status.live
+            if status.live:
+                log.info("board_feed_live", last_fetch=status.as_event()["last_fetch"])
+            else:
+                log.warning("board_feed_stale", reason=status.error, last_fetch=status.as_event()["last_fetch"],
+                            age_s=None if status.age is None else round(status.age, 1))
+            self._fan_out(Change("feed", "*", "", sse_frame("feed", status.as_event())))
+        return status
 
     async def start(self) -> None:
         pass
@@ -179,7 +262,10 @@ class MemoryFeed:
         self._outcomes.pop(command_id, None)
 
     async def send_command(self, key: str, value: bytes) -> None:
-        """The fake has nobody to send to; tests read `sent`."""
+        """The fake has nobody to send to; tests read `sent` (or set `refuse`)."""
+        if self.refuse:
+            self.unsent += 1
+            raise CommandNotSent(self.refuse)
         self.sent.append((key, value))
 
     async def timeline_records(self) -> AsyncIterator[TimelineEntry]:
@@ -234,9 +320,16 @@ class KafkaFeed(MemoryFeed):
 
     def __init__(self, servers: str, names: TopicNames, *, posts: bool = True,
                  queue_size: int = QUEUE_SIZE, retry_delay: float = 1.0, max_retry_delay: float = 30.0,
-                 state: BoardState | None = None) -> None:
+                 state: BoardState | None = None, live_window: float = LIVE_WINDOW_S,
+                 send_timeout: float = SEND_TIMEOUT_S, watch_interval: float = WATCH_INTERVAL_S) -> None:
         super().__init__(queue_size=queue_size, state=state)
-        self.connected = False
+        self._announced = False  # not live until the broker has answered
+        #: Wall-clock time of the last fetch the broker answered for every partition the feed reads.
+        self.last_fetch: float | None = None
+        self._error = ""
+        self._live_window = live_window
+        self._send_timeout = send_timeout
+        self._watch_interval = watch_interval
         self.servers = servers
         self.names = names
         self._kinds = {names.incidents: "incident", names.timeline: "timeline", names.effects: "effect"}
@@ -244,35 +337,70 @@ class KafkaFeed(MemoryFeed):
             self._kinds.update({names.mentions: "post", names.accounts: "post"})
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._producer: Any = None
+        self._producer_lock = asyncio.Lock()
 
     @property
     def topic(self) -> str:
         return self.names.incidents
 
+    def status(self, now: float | None = None) -> FeedStatus:
+        return feed_status(self.last_fetch, time.time() if now is None else now, window=self._live_window,
+                           incidents=len(self.latest), error=self._error)
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="board-feed")
+        self._tasks = [asyncio.create_task(self._run(), name="board-feed"),
+                       asyncio.create_task(self._watch(), name="board-feed-watch")]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
         await super().stop()
 
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._watch_interval)
+            self.check_liveness()
+
     async def send_command(self, key: str, value: bytes) -> None:
+        """Send one command, or raise `CommandNotSent` within `send_timeout` seconds."""
+        from aiokafka.errors import KafkaError
+
+        try:
+            async with asyncio.timeout(self._send_timeout):
+                producer = await self._started_producer()
+                await producer.send_and_wait(self.names.commands, value, key=key.encode())
+        except TimeoutError:
+            self.unsent += 1
+            raise CommandNotSent(f"the broker did not take it within {self._send_timeout:g} s") from None
+        except (KafkaError, OSError) as exc:
+            self.unsent += 1
+            raise CommandNotSent(repr(exc)) from exc
+
+    async def _started_producer(self) -> Any:
         from aiokafka import AIOKafkaProducer
 
-        if self._producer is None:
-            producer = AIOKafkaProducer(bootstrap_servers=self.servers, acks="all", linger_ms=0)
-            await producer.start()
-            self._producer = producer
-        await self._producer.send_and_wait(self.names.commands, value, key=key.encode())
+        async with self._producer_lock:
+            if self._producer is None:
+                # Its own timeouts end below ours, so a batch the broker never took expires in the
+                # producer rather than going out later, after the person was told it was not sent.
+                timeout_ms = max(100, int(self._send_timeout * 800))
+                producer = AIOKafkaProducer(bootstrap_servers=self.servers, acks="all", linger_ms=0,
+                                            request_timeout_ms=timeout_ms, retry_backoff_ms=100)
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
 
     async def _run(self) -> None:
         from aiokafka import AIOKafkaConsumer
@@ -287,22 +415,37 @@ class KafkaFeed(MemoryFeed):
             try:
                 await consumer.start()
                 await self._assign_all(consumer)
-                self.connected = True
                 delay = self._retry_delay
                 log.info("board_feed_connected", servers=self.servers, topics=sorted(self._kinds))
-                async for record in consumer:
-                    self.handle(record)
+                while True:
+                    # Bounded batches, so that a long backlog never holds up the pages.
+                    batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+                    for records in batch.values():
+                        for record in records:
+                            self.handle(record)
+                    self._heard(consumer)
             except (KafkaError, OSError, LookupError) as exc:
+                self._error = repr(exc)
                 log.warning("incident_feed_unavailable", servers=self.servers, topic=self.topic,
                             error=repr(exc), retry_in=delay)
-            except Exception:
+            except Exception as exc:
                 # A bug must not leave the board silently frozen: keep trying, loudly.
+                self._error = repr(exc)
                 log.exception("incident_feed_failed", topic=self.topic, retry_in=delay)
             finally:
-                self.connected = False
                 await consumer.stop()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._max_retry_delay)
+
+    def _heard(self, consumer: Any) -> None:
+        """Note when the broker last answered a fetch of every assigned partition (aiokafka
+        stamps each partition on every answer, records or none)."""
+        stamps = [consumer.last_poll_timestamp(tp) for tp in consumer.assignment()]
+        if stamps and None not in stamps:
+            fetched = min(stamps) / 1000
+            if self.last_fetch is None or fetched > self.last_fetch:
+                self.last_fetch = fetched
+                self._error = ""
 
     async def _assign_all(self, consumer: Any) -> None:
         from aiokafka import TopicPartition

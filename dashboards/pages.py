@@ -76,6 +76,8 @@ class Frame:
     query: Mapping[str, str] = field(default_factory=dict)
     disasters: Sequence[Incident] = ()  # active disaster modes the user may see (the banner)
     names: Callable[[str], str] = str  # sign-in name → display name
+    feed_live: bool = True  # False: the board's data is not live (the 最新ではありません banner)
+    last_fetch: float | None = None  # when the broker last answered the board's feed
 
 
 def _lang_href(lang: str, path: str, query: Mapping[str, str]) -> str:
@@ -119,6 +121,18 @@ def disaster_banner(lang: str, disasters: Sequence[Incident]) -> str:
             f'<a href="/disaster">{_e(t(lang, "nav.disaster"))} →</a></div>')
 
 
+def stale_banner(lang: str, live: bool, last_fetch: float | None) -> str:
+    """最新ではありません: always in the page (hidden while live), so the live script can show it
+    when the stream says the feed went stale or the stream itself is lost."""
+    when = (t(lang, "stale.since", t=datetime.fromtimestamp(last_fetch, JST).strftime("%m/%d %H:%M:%S"))
+            if last_fetch is not None else t(lang, "stale.never"))
+    hidden = " hidden" if live else ""
+    return (f'<div id="stale-banner" class="banner banner-stale" role="alert"{hidden}>'
+            f'<strong>{_e(t(lang, "stale.title"))}</strong> '
+            f'<span class="detail">{_e(t(lang, "stale.feed"))}</span> '
+            f'<span class="since">{_e(when)}</span></div>')
+
+
 def layout(frame: Frame, title: str, main: str, *, page: str, live: bool = False,
            labels: bool = False, attrs: Mapping[str, str] | None = None) -> str:
     lang, user = frame.lang, frame.user
@@ -144,6 +158,7 @@ def layout(frame: Frame, title: str, main: str, *, page: str, live: bool = False
 </div>
 <nav aria-label="{_e(t(lang, "nav.label"))}">{nav}</nav>
 </header>
+{stale_banner(lang, frame.feed_live, frame.last_fetch)}
 {disaster_banner(lang, frame.disasters)}
 <main id="{_e(page)}" class="page-{_e(page)}"{data}>
 {main}
@@ -167,8 +182,11 @@ def login_page(lang: str, *, csrf: str, error: str = "", user: str = "") -> str:
     return _document(lang, t(lang, "login.title"), body, page="login")
 
 
-def message_page(frame: Frame, title: str, message: str) -> str:
-    main = f'<h1>{_e(title)}</h1><p class="error" role="alert">{_e(message)}</p><p><a href="/">{_e(t(frame.lang, "incident.back"))}</a></p>'
+def message_page(frame: Frame, title: str, message: str, *, todo: str = "", back: str = "/",
+                 back_label: str = "") -> str:
+    advice = f'<p class="todo">{_e(todo)}</p>' if todo else ""
+    main = (f'<h1>{_e(title)}</h1><p class="error" role="alert">{_e(message)}</p>{advice}'
+            f'<p><a href="{_e(back)}">{_e(back_label or t(frame.lang, "incident.back"))}</a></p>')
     return layout(frame, title, main, page="message")
 
 

@@ -1,6 +1,7 @@
 // The board's live parts, from its server-sent events: the Now page's rows are inserted,
 // updated and removed; the Incident page reloads when its incident changes; the
-// acknowledgement deadlines count down; the disaster banner follows disaster mode.
+// acknowledgement deadlines count down; the disaster banner follows disaster mode; the
+// 最新ではありません banner shows while the board's feed is not live or the stream is lost.
 // Record text only ever goes in via textContent (never parsed as HTML).
 "use strict";
 
@@ -38,6 +39,7 @@
   const page = document.body.dataset.page;
   const connection = document.getElementById("connection");
   const banner = document.getElementById("disaster-banner");
+  const staleBanner = document.getElementById("stale-banner");
   const RANK = { critical: 0, high: 1, medium: 2, low: 3 };
   const ENDED = new Set(["resolved", "closed"]);
   const SVG = "http://www.w3.org/2000/svg";
@@ -93,6 +95,30 @@
     if (!connection) return;
     connection.dataset.state = state;
     connection.textContent = labels[`conn.${state}`];
+  }
+
+  // --- 最新ではありません ------------------------------------------------------------------
+  // The page is live only while its stream is up and the stream says the feed is live.
+  let feedLive = staleBanner ? staleBanner.hidden : true; // as the server drew the page
+  let lastFetch = null;
+  let streamUp = null; // null: not connected yet; false: lost
+  const jst = new Intl.DateTimeFormat("ja-JP", {
+    timeZone: "Asia/Tokyo", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+  });
+  function showLiveness() {
+    if (streamUp) setConnection(feedLive ? "live" : "stale");
+    else if (streamUp === false) setConnection("retrying");
+    if (!staleBanner) return;
+    const lost = streamUp === false;
+    staleBanner.hidden = feedLive && !lost;
+    const detail = staleBanner.querySelector(".detail");
+    if (detail) detail.textContent = labels[lost ? "stale.stream" : "stale.feed"];
+    const since = staleBanner.querySelector(".since");
+    if (since && lastFetch) {
+      const at = Date.parse(lastFetch);
+      if (!Number.isNaN(at)) since.textContent = fill(labels["stale.since"], { t: jst.format(at) });
+    }
   }
 
   // --- the disaster banner -------------------------------------------------------------
@@ -263,9 +289,20 @@
     const source = new EventSource(incidentId
       ? `/events?incident=${encodeURIComponent(incidentId)}&rev=${encodeURIComponent(main.dataset.rev || "")}`
       : "/events");
-    source.addEventListener("open", () => setConnection("live"));
+    source.addEventListener("open", () => {
+      streamUp = true;
+      showLiveness();
+    });
+    source.addEventListener("feed", (event) => {
+      const status = JSON.parse(event.data);
+      feedLive = status.live === true;
+      lastFetch = status.last_fetch || lastFetch;
+      showLiveness();
+    });
     source.addEventListener("snapshot", (event) => {
       const rows = JSON.parse(event.data);
+      feedLive = true; // the board says "feed" right after the snapshot when it is not live
+      showLiveness();
       disasters.clear();
       for (const row of rows) noteDisaster(row);
       showBanner();
@@ -295,7 +332,8 @@
       if (page === "incident" && entry.incident_id === incidentId) refresh();
     });
     source.addEventListener("error", () => {
-      setConnection("retrying");
+      streamUp = false;
+      showLiveness();
       if (source.readyState !== EventSource.CLOSED) return; // the browser retries by itself
       // Refused outright (e.g. the session expired): find out why, then retry or sign in.
       setTimeout(async () => {
