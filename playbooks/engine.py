@@ -1064,6 +1064,10 @@ def _message(ctx: _Ctx, reason: str) -> tuple[str, str]:
                                "Posted within a pre-approved category (report after posting)."),
         "channel_failed": ("送信に失敗しました。手動で対応してください。",
                            "Delivery failed; please carry it out by hand."),
+        "possibly_sent": ("送信中に処理が中断され、送信済みの可能性があります（自動では再送しません）。"
+                          "相手に届いたか確認し、届いていなければ手動で再送してください。",
+                          "A delivery was cut off by a restart and was possibly sent (it is not resent by"
+                          " itself): check whether it arrived and resend it by hand if not."),
         "unreachable": ("担当者に通知が届きませんでした。代わりに確認し、担当者に連絡してください。",
                         "A notification could not reach the person on duty: please check in their place "
                         "and contact them."),
@@ -1527,6 +1531,20 @@ def handle_failed_channel(ctx: _Ctx) -> None:
                        "channel": p.get("channel"), "error": p.get("error")})
     else:
         ctx.note("delivery_gave_up", {"effect_id": p["effect_id"]})  # the board shows it (no loop)
+
+
+@step
+def ask_about_possibly_sent(ctx: _Ctx) -> None:
+    """送信済みの可能性: a send cut off by a crash, through a channel that cannot tell a repeat.
+    Not retried (it may have arrived); the people at the current level are asked to check it."""
+    p = ctx.payload
+    sent = ctx.st.sent[p["effect_id"]]
+    ctx.note("delivery_possibly_sent", {"effect_id": p["effect_id"], "kind": sent["kind"],
+                                        "channel": p.get("channel"), "to": p.get("to"), "key": p.get("key")})
+    if sent["payload"].get("reason") != "possibly_sent":  # never a chain of checks about checks
+        _notify(ctx, _at_level(ctx, ctx.st.level), "possibly_sent",
+                extra={"failed_effect": sent["root"], "failed_kind": sent["kind"],
+                       "channel": p.get("channel"), "possibly_sent_to": p.get("to")})
 
 
 @step

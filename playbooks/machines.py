@@ -26,7 +26,7 @@ REOPEN_WINDOW_S = 7 * 24 * 3600
 COMMANDS = frozenset({
     "acknowledge", "escalate", "mark_false_positive", "resolve", "reopen", "draft",
     "edit_draft", "override_warning", "approve", "reject", "verify", "fact_check",
-    "channel_failed", "account_gone", "disaster_mode_off", "rescue_handled",
+    "channel_failed", "account_gone", "disaster_mode_off", "rescue_handled", "delivery_possibly_sent",
 })
 _HANDLING = frozenset({
     "acknowledge", "escalate", "mark_false_positive", "resolve", "reopen", "draft", "edit_draft",
@@ -44,8 +44,9 @@ ROLE_COMMANDS: Mapping[str, frozenset[str]] = {
     "pr_head": (_HANDLING - {"resolve", "disaster_mode_off"}) | {"approve", "reject"},
     "pr": (_HANDLING - {"resolve", "disaster_mode_off"}) | {"approve"},
 }
-#: What a responder may report back: that a channel kept failing.
-RESPONDER_COMMANDS = frozenset({"channel_failed"})
+#: What a responder may report back: that a channel kept failing, or that a send was cut off by
+#: a crash through a channel that cannot tell a repeat (送信済みの可能性: a person checks).
+RESPONDER_COMMANDS = frozenset({"channel_failed", "delivery_possibly_sent"})
 ROLE_LABELS: Mapping[str, tuple[str, str]] = {
     "operator": ("運用担当者", "an operator"), "owner": ("所属長", "the account owner"),
     "pr_head": ("広報課長", "the head of PR"), "pr": ("広報課", "PR division staff"),
@@ -125,6 +126,7 @@ def _machine(type_: str, states: tuple[str, ...], rows: list[Transition], *,
         on("resolve", open_, RESOLVED, when=("actor_may_resolve",)),
         on("reopen", TERMINAL, RESUME, when=("within_reopen_window",), do="reopen"),
         on("channel_failed", every, when=("effect_known",), do="handle_failed_channel"),
+        on("delivery_possibly_sent", every, when=("effect_known",), do="ask_about_possibly_sent"),
         on("evidence", every, do="apply_evidence"),
     ]
     known = {NEW, RESUME, None, *every}
@@ -324,6 +326,7 @@ ACTION_LABELS: Mapping[str, tuple[str, str]] = {
     "verify": ("なりすまし確認", "verify"),
     "fact_check": ("事実確認", "fact check"),
     "channel_failed": ("送信失敗", "channel failed"),
+    "delivery_possibly_sent": ("送信済みの可能性", "possibly sent"),
     "account_gone": ("アカウント削除確認", "account gone"),
     "disaster_mode_off": ("災害モード解除", "disaster mode off"),
     "rescue_handled": ("救助要請の対応済み", "mark rescue request handled"),

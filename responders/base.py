@@ -10,6 +10,13 @@ messages). An adapter passes it to the platform where the platform has its own i
 uses it to name what it sent. Deduplication across restarts is not the adapter's job: the
 responder keeps a record of finished keys and never calls `send` twice for one of them.
 
+Each adapter declares `dedup_window_s`: how long its peer recognises a key it has already
+been given and answers a repeat without delivering twice (`ALWAYS` for a Bluesky record key,
+a page named by the key, a receiver that keeps `Idempotency-Key`s; an hour for Mastodon; 0
+for SMTP, Slack, Teams, LINE WORKS and X, whose peers deliver every request). After a crash
+in the middle of a send, the responder sends again only through a channel whose window still
+covers the first try; any other is reported as possibly sent (送信済みの可能性) to a person.
+
 An adapter raises `Transient` for what may work on a later attempt (connection refused, a
 timeout, 5xx, 429 — with `retry_after` when the peer says how long to wait) and `Permanent`
 for what will not (bad credentials, 4xx other than 408/429, text the platform refuses).
@@ -19,8 +26,18 @@ webhook URL with a key in it, or signed header ever goes into an exception, log 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+#: A peer that recognises a repeated key however late it comes.
+ALWAYS = math.inf
+
+
+def dedup_window(channel: object) -> float:
+    """Seconds during which `channel`'s peer answers a repeated key without delivering twice;
+    0 (never) for a channel that does not declare it, so that nothing is resent on a guess."""
+    return float(getattr(channel, "dedup_window_s", 0.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +129,15 @@ class FakeChannel:
     """A working channel for unit tests: records what it sent, fails on request.
 
     `fail` is a list of exceptions raised by the next sends, in order (then it succeeds).
-    Keys already sent are answered with the first receipt, like a peer with idempotency.
+    Keys already sent are answered with the first receipt, like a peer with idempotency
+    (`dedup_window_s=0`: like one without, which delivers a repeat again).
     """
 
-    def __init__(self, name: str = "fake", fail: list[DeliveryError] | None = None) -> None:
+    def __init__(self, name: str = "fake", fail: list[DeliveryError] | None = None, *,
+                 dedup_window_s: float = ALWAYS) -> None:
         self.name = name
         self.fail = list(fail or [])
+        self.dedup_window_s = dedup_window_s
         self.sent: list[tuple[str, Any]] = []
         self.attempts = 0
         self._receipts: dict[str, Receipt] = {}
@@ -126,7 +146,7 @@ class FakeChannel:
         self.attempts += 1
         if self.fail:
             raise self.fail.pop(0)
-        if key in self._receipts:
+        if key in self._receipts and self.dedup_window_s > 0:
             return self._receipts[key]
         self.sent.append((key, message))
         receipt = Receipt(self.name, ref=f"{self.name}:{len(self.sent)}")

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from yarl import URL
 
 from noroshi.settings import Secret
-from responders.base import Receipt, Transient, http_error
+from responders.base import ALWAYS, Receipt, Transient, http_error
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -273,6 +273,9 @@ def _error_code(body: str) -> str:
 class _HttpChannel:
     """What the HTTP channels share: a name, a timeout, a safe repr, errors mapped the one way."""
 
+    #: Slack, Teams and LINE WORKS deliver every request: a repeat after a crash is a second message.
+    dedup_window_s: float = 0.0
+
     def __init__(self, name: str, timeout: float) -> None:
         self.name = name
         self.timeout = timeout
@@ -342,7 +345,13 @@ class TeamsWorkflowChannel(_HttpChannel):
 
 
 class SignedWebhookChannel(_HttpChannel):
-    """Any HTTP receiver: a JSON body signed with HMAC-SHA256 (check it with `verify_signature`)."""
+    """Any HTTP receiver: a JSON body signed with HMAC-SHA256 (check it with `verify_signature`).
+
+    The receiver is asked to keep the `Idempotency-Key`s it has seen and to answer a repeat
+    without acting on it again, so a send cut short by a crash is safely sent again.
+    """
+
+    dedup_window_s = ALWAYS
 
     def __init__(self, url: str, secret: Secret, *, name: str = "webhook", timeout: float = 10.0) -> None:
         _require_http_url(url, "the webhook URL")

@@ -89,6 +89,9 @@ class EmailChannel:
     """Sends `EmailMessageSpec`s through one SMTP server (STARTTLS, then AUTH)."""
 
     name = CHANNEL
+    #: SMTP servers deliver every message handed over; the `Message-ID` only lets a reader see a
+    #: repeat as one message. A mail cut off by a crash is reported as possibly sent, not resent.
+    dedup_window_s = 0.0
 
     def __init__(self, config: SmtpConfig) -> None:
         _check_address(config.from_addr)

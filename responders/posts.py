@@ -38,7 +38,7 @@ import aiohttp
 import structlog
 
 from noroshi.settings import Secret
-from responders.base import DeliveryError, Permanent, Receipt, Transient, http_error, parse_retry_after
+from responders.base import ALWAYS, DeliveryError, Permanent, Receipt, Transient, http_error, parse_retry_after
 from responders.textsplit import Platform, bluesky_facets, fits, split_thread, urls
 
 log = structlog.get_logger(__name__)
@@ -145,6 +145,8 @@ class DryRunChannel:
     The channel to use until an account's credentials are configured, and the only one that
     accepts a drill. A key already sent is answered with its first receipt.
     """
+
+    dedup_window_s = ALWAYS  # nothing leaves the process: doing it again reaches no one twice
 
     def __init__(self, platform: Platform, *, limit: int | None = None) -> None:
         self.platform: Platform = platform
@@ -291,6 +293,8 @@ class XChannel(_ThreadChannel):
     """Posts on X through API v2 `POST /2/tweets`, later parts replying to the one before."""
 
     platform: Platform = "x"
+    #: X has no idempotency key: a post cut off by a crash is reported as possibly sent, not resent.
+    dedup_window_s = 0.0
 
     def __init__(self, config: XConfig) -> None:
         super().__init__("x", config.account, limit=None, timeout=config.timeout)
@@ -348,6 +352,7 @@ class BlueskyChannel(_ThreadChannel):
     """
 
     platform: Platform = "bluesky"
+    dedup_window_s = ALWAYS  # the record key comes from the key: a repeat finds the post it made
 
     def __init__(self, config: BlueskyConfig) -> None:
         super().__init__("bluesky", config.account, limit=None, timeout=config.timeout)
@@ -509,6 +514,8 @@ class MastodonChannel(_ThreadChannel):
     """Posts on Mastodon through `POST /api/v1/statuses`, each part with its own Idempotency-Key."""
 
     platform: Platform = "mastodon"
+    #: Mastodon keeps an `Idempotency-Key` for an hour: a repeat within it returns the first status.
+    dedup_window_s = 3600.0
 
     def __init__(self, config: MastodonConfig) -> None:
         super().__init__("mastodon", config.account, limit=config.max_characters, timeout=config.timeout)

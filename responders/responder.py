@@ -11,6 +11,13 @@ Exactly once: each delivery has a key (`effect_id` + what it sends + to whom). T
 shell passes in the keys already delivered (kept in a table with the offsets) and
 records each new one as soon as it succeeds, so a redelivered effect sends only what
 had not gone out; the adapters also hand the key to peers that have idempotency.
+
+A crash during a send: the shell records each key as in flight before calling the peer
+(`on_started`) and passes those marks back in after a restart (`in_flight`). A key in
+flight is sent again, with the same key, only through a channel whose peer still
+recognises it (`responders.base.dedup_window`); through any other it is not sent again
+but reported as possibly sent (送信済みの可能性): a timeline entry and a
+`delivery_possibly_sent` command, so that a person checks and decides.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 import structlog
 
 from playbooks.engine import TYPE_LABELS
-from responders.base import Permanent, Receipt
+from responders.base import Permanent, Receipt, dedup_window
 from responders.chat import ChatMessage
 from responders.email import EmailMessageSpec
 from responders.holds import HeldError, Holds, OutboundPost, account_key
@@ -86,6 +93,7 @@ class Result:
     timeline: list[TimelineEntry] = field(default_factory=list)
     commands: list[BoardCommand] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)  # job keys that went out in this call
+    possibly_sent: list[str] = field(default_factory=list)  # keys cut off by a crash, not resent
     failed: bool = False
 
 
@@ -122,8 +130,16 @@ class Responder:
     # --- the shell's entry point ------------------------------------------------------------
 
     async def carry_out(self, effect: Effect, *, already: frozenset[str] = frozenset(),
-                        on_delivered: Callable[[str], Awaitable[None]] | None = None) -> Result:
+                        on_delivered: Callable[[str], Awaitable[None]] | None = None,
+                        in_flight: Mapping[str, float] | None = None,
+                        on_started: Callable[[str, str], Awaitable[None]] | None = None,
+                        on_given_up: Callable[[str], Awaitable[None]] | None = None) -> Result:
+        """Carry `effect` out. `already`: keys delivered before; `in_flight`: keys whose send
+        was started (at that Unix time) by a process that died before it ended. The hooks are
+        awaited before each send (`on_started(key, channel)`), after it succeeded
+        (`on_delivered(key)`) and after it failed for good (`on_given_up(key)`)."""
         result = Result()
+        in_flight = in_flight or {}
         handler = _HANDLERS.get(effect.kind)
         if handler is None:
             self._fail(result, effect, "responder", f"unknown effect kind {effect.kind!r}", code="config")
@@ -141,6 +157,19 @@ class Responder:
                 self._entry(result, effect, "delivery_skipped", job.channel.name,
                             {"key": job.key, "why": "already delivered", **job.what})
                 continue
+            started = in_flight.get(job.key)
+            if started is not None:
+                if self.clock() - started >= dedup_window(job.channel):
+                    groups[job.group] = True  # it most likely arrived; a person checks (no resend)
+                    self._possibly_sent(result, effect, job, started)
+                    continue
+                self._entry(result, effect, "delivery_resumed", job.channel.name,
+                            {"key": job.key, "started_at": _iso(started), **job.what,
+                             "why": "前回の送信が中断されたため、同じキーで再送します（相手側で重複は除かれます）"
+                                    " / cut off by a restart: sent again with the same key, which the peer"
+                                    " recognises"})
+            if on_started is not None:
+                await on_started(job.key, job.channel.name)
             outcome = await attempt_delivery(
                 job.channel.name, lambda job=job: job.channel.send(job.message, key=job.key),
                 policy=self.policy, breaker=self.breakers.setdefault(job.channel.name, CircuitBreaker()),
@@ -153,6 +182,8 @@ class Responder:
                 if on_delivered is not None:
                     await on_delivered(job.key)
             else:
+                if on_given_up is not None:
+                    await on_given_up(job.key)
                 groups.setdefault(job.group, False)
                 failures.append((job, outcome))
         for job, outcome in failures:
@@ -162,7 +193,8 @@ class Responder:
                 groups[job.group] = True  # one failure report per person or delivery
         if not result.failed:
             self._entry(result, effect, "effect_carried_out", "responder",
-                        {"kind": effect.kind, "deliveries": len(jobs)})
+                        {"kind": effect.kind, "deliveries": len(jobs),
+                         **({"possibly_sent": len(result.possibly_sent)} if result.possibly_sent else {})})
         return result
 
     # --- timeline and failure reports -------------------------------------------------------
@@ -188,6 +220,37 @@ class Responder:
             detail["code"] = attempt.code
             detail["permanent"] = attempt.permanent
         self._entry(result, effect, "delivered" if attempt.ok else "delivery_failed", job.channel.name, detail)
+
+    def _possibly_sent(self, result: Result, effect: Effect, job: Job, started: float) -> None:
+        """A send cut off by a crash through a channel that cannot recognise a repeat: not sent
+        again (that could reach people twice); the operator is asked to check and decide."""
+        result.possibly_sent.append(job.key)
+        channel = job.channel.name
+        to = job.what.get("to") or job.what.get("account") or job.what.get("address") or ""
+        where = f"{channel}（{to}）" if to else channel
+        where_en = f"{channel} ({to})" if to else channel
+        message_ja = (f"送信済みの可能性があります：{where}への送信中に処理が中断されました。"
+                      "このチャネルは重複を見分けられないため、自動では再送しません。"
+                      "相手に届いたかを確認し、届いていなければ再送、届いていれば送信済みとしてください。")
+        message_en = (f"Possibly sent: the delivery through {where_en} was cut off by a restart while in"
+                      " flight. This channel cannot recognise a repeat, so it is not sent again by itself."
+                      " Check whether it arrived: resend it if not, mark it as sent if so.")
+        n = len(result.timeline)
+        result.timeline.append(TimelineEntry(
+            entry_id=f"{effect.effect_id}:respond:{n}", incident_id=effect.incident_id,
+            municipality=effect.municipality, at=_iso(self.clock()),
+            actor={"kind": "responder", "name": channel}, action="delivery_possibly_sent",
+            # The message first: a reader without a dedicated label still sees it before the rest.
+            detail={"message_ja": message_ja, "message_en": message_en, "effect_id": effect.effect_id,
+                    "kind": effect.kind, "drill": effect.drill, "key": job.key, "code": "possibly_sent",
+                    "started_at": _iso(started), **job.what}))
+        n = len(result.commands)
+        result.commands.append(BoardCommand(
+            command_id=f"{effect.effect_id}:possibly_sent:{n}", incident_id=effect.incident_id,
+            municipality=effect.municipality, action="delivery_possibly_sent", actor=dict(RESPONDER),
+            at=datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="seconds"),
+            payload={"effect_id": effect.effect_id, "channel": channel, "key": job.key,
+                     "to": str(to), "started_at": _iso(started)}))
 
     def _fail(self, result: Result, effect: Effect, channel: str, error: str,
               what: Mapping[str, Any] | None = None, *, code: str | None = None) -> None:

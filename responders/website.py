@@ -27,7 +27,7 @@ import aiohttp
 import orjson
 
 from noroshi.settings import Secret
-from responders.base import Permanent, Receipt, Transient, http_error
+from responders.base import ALWAYS, Permanent, Receipt, Transient, http_error
 from responders.press import DRILL_MARK, JST, html_document, html_paragraphs, japanese_datetime
 
 CHANNEL = "website"
@@ -132,6 +132,7 @@ class WebhookNoticeChannel:
     """Posts notices as JSON to the site's webhook, signed and with the key as `Idempotency-Key`."""
 
     name = CHANNEL
+    dedup_window_s = ALWAYS  # the CMS keeps the keys it has seen (the webhook's contract)
 
     def __init__(self, config: WebhookConfig) -> None:
         self.config = config
@@ -181,6 +182,7 @@ class FolderNoticeChannel:
     """
 
     name = CHANNEL
+    dedup_window_s = ALWAYS  # the page is named by the key: a repeat rewrites the same page
 
     def __init__(self, folder: Path | str, *, index_title: str = "お知らせ一覧") -> None:
         self.folder = Path(folder)

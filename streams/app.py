@@ -22,7 +22,7 @@ from playbooks.engine import default_rules
 from playbooks.runner import Stored, due, parse_input, step
 from responders.config import responder_for
 from responders.ledger import Ledger, carry_out, finish, restore_holds
-from streams import tansu
+from streams import durable, tansu
 from streams.contract import Profile
 from streams.gaps import BrokerRefetch, GapFiller
 from streams.records import DeadLetter, Effect
@@ -245,12 +245,16 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
         ledger = Ledger.load(responded.get(effect.incident_id))
 
         async def save(current: Ledger, incident_id: str = effect.incident_id) -> None:
-            responded[incident_id] = current.dump()
+            # On the broker before the peer is called (in flight) and as soon as it answered.
+            await durable.store(responded, incident_id, current.dump())
 
         result = await carry_out(responder, effect, ledger, save)
         if result is None:
             log.info("effect_already_carried_out", **msg.position, effect_id=effect.effect_id)
             return
+        for key in result.possibly_sent:
+            log.warning("delivery_possibly_sent", **msg.position, incident_id=effect.incident_id,
+                        effect_id=effect.effect_id, key=key)
         for entry in result.timeline:
             await timeline.send(key=entry.incident_id, value=entry.to_json())
         for command in result.commands:
