@@ -1539,8 +1539,13 @@ def ask_about_possibly_sent(ctx: _Ctx) -> None:
     Not retried (it may have arrived); the people at the current level are asked to check it."""
     p = ctx.payload
     sent = ctx.st.sent[p["effect_id"]]
-    ctx.note("delivery_possibly_sent", {"effect_id": p["effect_id"], "kind": sent["kind"],
-                                        "channel": p.get("channel"), "to": p.get("to"), "key": p.get("key")})
+    where = f"{p.get('channel')}（{p['to']}）" if p.get("to") else str(p.get("channel"))
+    ctx.note("delivery_possibly_sent", {
+        "message_ja": f"送信済みの可能性：{where}。自動では再送せず、担当者に確認を依頼しました。",
+        "message_en": f"Possibly sent through {p.get('channel')}: not resent; the people on call are asked"
+                      " to check it.",
+        "effect_id": p["effect_id"], "kind": sent["kind"], "channel": p.get("channel"), "to": p.get("to"),
+        "key": p.get("key")})
     if sent["payload"].get("reason") != "possibly_sent":  # never a chain of checks about checks
         _notify(ctx, _at_level(ctx, ctx.st.level), "possibly_sent",
                 extra={"failed_effect": sent["root"], "failed_kind": sent["kind"],

@@ -17,6 +17,7 @@ def test_a_possibly_sent_notification_is_not_retried_but_put_to_the_people_on_ca
     assert asked.rejection is None and "delivery_possibly_sent" in actions(asked)
     noted = next(e for e in asked.timeline if e.action == "delivery_possibly_sent")
     assert noted.actor == RESPONDER and noted.detail["channel"] == "slack" and noted.detail["to"] == SATO
+    assert noted.detail["message_ja"] == f"送信済みの可能性：slack（{SATO}）。自動では再送せず、担当者に確認を依頼しました。"
     assert effects(asked) == [("notify", SATO)]  # a request to check, not the notification again
     check = asked.effects[0]
     assert check.payload["reason"] == "possibly_sent" and check.payload["failed_effect"] == to_sato.effect_id
