@@ -202,7 +202,10 @@ async def login(request: web.Request) -> web.Response:
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
 
-    verdict = limiter.check(name, address, now)
+    # A browser that has signed in as this name before is not held up by others' failures.
+    known = request.app[CODEC].open_device(request.cookies.get(session.DEVICE_COOKIE, ""), time.time())
+    device = known.device_id if known is not None and known.user == name else ""
+    verdict = limiter.check(name, address, now, device)
     if verdict.wait > 0:
         return limited(verdict.wait)
     users = request.app[USERS]
@@ -217,19 +220,21 @@ async def login(request: web.Request) -> web.Response:
         user = await asyncio.to_thread(users.verify, name, password)
         limiter.checked(time.monotonic() - started)
     if user is None:
-        limiter.failed(name, address, now)
-        log.info("board_login_failed", user=name, remote=address, gated=verdict.gated)
-        after = limiter.check(name, address, now)
+        limiter.failed(name, address, now, device)
+        log.info("board_login_failed", user=name, remote=address, gated=verdict.gated, device=bool(device))
+        after = limiter.check(name, address, now, device)
         if verdict.gated and (after.wait > 0 or not after.gated):
             return limited(max(after.wait, verdict.address_wait))
         return _login(request, error=i18n.text(lang, "login.failed"), user=name, status=401)
-    limiter.succeeded(name, address)
+    limiter.succeeded(name, address, device)
     log.info("board_login_succeeded", user=user.name, role=user.role, municipality=user.municipality,
-             remote=address, gated=verdict.gated)
+             remote=address, gated=verdict.gated, device=bool(device))
     response = _redirect("/")
     cookie = request.app[CODEC].seal(session.new_session(user.name, user.fingerprint, time.time()))
     response.set_cookie(session.SESSION_COOKIE, cookie, max_age=session.SESSION_TTL, httponly=True,
                         samesite="Strict", secure=_secure(request))
+    response.set_cookie(session.DEVICE_COOKIE, request.app[CODEC].seal_device(user.name, time.time()),
+                        max_age=session.DEVICE_TTL, httponly=True, samesite="Strict", secure=_secure(request))
     return response
 
 

@@ -15,6 +15,11 @@ counts against that name everywhere (50 per window, from all addresses together)
 (the board waits as long as a check would take), so the answers tell nothing about
 which names exist.
 
+A browser that has signed in as a name before (the device cookie, dashboards/session.py)
+skips the per-name and the per-address limits for that name: only five failures of that
+one cookie stop it. A guess spread over many addresses refuses the name to new browsers
+for the window, never to the operator's own phone.
+
 Which address counts is `client_address`: the peer, or — only when the peer is a trusted
 proxy (NOROSHI_BOARD_TRUSTED_PROXIES) — the rightmost `X-Forwarded-For` hop that is not
 one. IPv6 clients are counted per /64, the block one subscriber gets.
@@ -94,7 +99,10 @@ class LoginLimiter:
             return 0.0, len(times)
         return max(0.0, times[-limit] + self.limits.window_s - now), len(times)
 
-    def check(self, name: str, address: str, now: float) -> Verdict:
+    def check(self, name: str, address: str, now: float, device: str = "") -> Verdict:
+        """`device`: the id of a device cookie this browser holds for `name`, if any."""
+        if device:
+            return Verdict(wait=self._wait(("device", device), self.limits.per_name_and_address, now)[0])
         (pair, pair_limit), (addr, addr_limit), (named, name_limit) = self._keys(name, address)
         pair_wait, pair_failures = self._wait(pair, pair_limit, now)
         name_wait, _ = self._wait(named, name_limit, now)
@@ -113,8 +121,11 @@ class LoginLimiter:
         verdict = self.check(name, address, now)
         return max(verdict.wait, verdict.address_wait)
 
-    def failed(self, name: str, address: str, now: float) -> None:
-        for key, limit in self._keys(name, address):
+    def failed(self, name: str, address: str, now: float, device: str = "") -> None:
+        keys = self._keys(name, address)
+        if device:
+            keys += ((("device", device), self.limits.per_name_and_address),)
+        for key, limit in keys:
             times = self._failures.get(key)
             if times is None:
                 times = self._failures[key] = deque(maxlen=limit)
@@ -123,9 +134,10 @@ class LoginLimiter:
         while len(self._failures) > self.limits.max_keys:
             self._failures.popitem(last=False)
 
-    def succeeded(self, name: str, address: str) -> None:
+    def succeeded(self, name: str, address: str, device: str = "") -> None:
         """A right password clears that name's failures from that address (not the others)."""
         self._failures.pop(self._keys(name, address)[0][0], None)
+        self._failures.pop(("device", device), None)
 
     def checked(self, seconds: float) -> None:
         """A password check took `seconds`: a running average, bounded against outliers."""

@@ -9,6 +9,11 @@ small SQLite table beside the users file (by default in NOROSHI_DATA_DIR; WAL, s
 every board process on the host — not over a network file system), which every authenticated request consults — one primary-key look-up — so a
 copied cookie is refused at once by every process. Entries go once their session would
 have expired anyway. A cookie without a session id (from before ids existed) is refused.
+
+A second cookie, the device cookie (OWASP's "device cookies"), says that this browser has
+signed in as a user before (90 days, sealed the same way under another label). It is no
+session and grants nothing; it only lets that user's sign-in skip the per-name and
+per-address limits (see dashboards/ratelimit.py), so a guesser cannot lock them out.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ SESSION_COOKIE = "noroshi_session"
 SESSION_TTL = 12 * 60 * 60  # one on-call shift
 _AAD = b"noroshi board session v1"
 _NONCE = 12
+DEVICE_COOKIE = "noroshi_device"
+DEVICE_TTL = 90 * 24 * 60 * 60
+_DEVICE_AAD = b"noroshi board device v1"  # a device cookie never opens as a session, nor the reverse
 REVOKED_FILE = "board-sessions.sqlite3"
 
 log = structlog.get_logger(__name__)
@@ -45,6 +53,15 @@ class Session:
     csrf: str
     fingerprint: str
     sid: str = ""  # the session's id: what signing out revokes
+
+
+@dataclass(frozen=True)
+class Device:
+    """A browser that has signed in as `user` before."""
+
+    user: str
+    expires: int
+    device_id: str
 
 
 def new_session(user: str, fingerprint: str, now: float, ttl: int = SESSION_TTL) -> Session:
@@ -76,8 +93,7 @@ class SessionCodec:
                                "fp": session.fingerprint, "sid": session.sid})
         return _b64encode(nonce + self._aead.encrypt(nonce, claims, _AAD))
 
-    def open(self, value: str, now: float) -> Session | None:
-        """The session, or None for a missing, forged, malformed, expired or signed-out cookie."""
+    def _open_claims(self, value: str, aad: bytes) -> dict[str, object] | None:
         if not value or not value.isascii() or len(value) > 4096:
             return None
         try:
@@ -87,10 +103,15 @@ class SessionCodec:
         if len(raw) <= _NONCE:
             return None
         try:
-            claims = orjson.loads(self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], _AAD))
+            claims = orjson.loads(self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], aad))
         except (InvalidTag, orjson.JSONDecodeError):
             return None
-        if not isinstance(claims, dict):
+        return claims if isinstance(claims, dict) else None
+
+    def open(self, value: str, now: float) -> Session | None:
+        """The session, or None for a missing, forged, malformed, expired or signed-out cookie."""
+        claims = self._open_claims(value, _AAD)
+        if claims is None:
             return None
         user, exp, csrf, fp = claims.get("u"), claims.get("exp"), claims.get("csrf"), claims.get("fp")
         sid = claims.get("sid")
@@ -102,6 +123,20 @@ class SessionCodec:
         if self.revoked is not None and self.revoked.is_revoked(sid):
             return None
         return Session(user=user, expires=exp, csrf=csrf, fingerprint=fp, sid=sid)
+
+    def seal_device(self, user: str, now: float, ttl: int = DEVICE_TTL) -> str:
+        nonce = os.urandom(_NONCE)
+        claims = orjson.dumps({"u": user, "exp": int(now) + ttl, "dev": secrets.token_urlsafe(12)})
+        return _b64encode(nonce + self._aead.encrypt(nonce, claims, _DEVICE_AAD))
+
+    def open_device(self, value: str, now: float) -> Device | None:
+        claims = self._open_claims(value, _DEVICE_AAD)
+        if claims is None:
+            return None
+        user, exp, dev = claims.get("u"), claims.get("exp"), claims.get("dev")
+        if not (isinstance(user, str) and type(exp) is int and isinstance(dev, str) and dev) or exp <= now:
+            return None
+        return Device(user=user, expires=exp, device_id=dev)
 
     def revoke(self, session: Session, now: float) -> None:
         """Sign-out: the session no longer opens, in this process or any other sharing the store."""

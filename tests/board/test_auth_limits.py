@@ -75,6 +75,30 @@ def test_five_failures_of_one_name_from_one_address_refuse_it_there_even_below_t
     assert limiter.check("sato", OFFICE, now=5).wait == 895
 
 
+def test_a_browser_that_signed_in_before_skips_the_per_name_and_address_limits_until_it_fails_five_times() -> None:
+    limiter = LoginLimiter(LIMITS)
+    for i in range(50):
+        limiter.failed("sato", f"10.0.{i // 200}.{i % 200}", now=0)
+    _spray(limiter, OFFICE, 25)
+    assert limiter.check("sato", OFFICE, now=1).wait > 0  # a new browser waits
+    assert limiter.check("sato", OFFICE, now=1, device="phone") == limiter.check("x", "192.0.2.1", now=1)
+    for _ in range(5):
+        limiter.failed("sato", OFFICE, now=1, device="stolen")
+    assert limiter.check("sato", OFFICE, now=2, device="stolen").wait > 0
+    assert limiter.check("sato", OFFICE, now=2, device="phone").wait == 0
+
+
+def test_a_device_cookie_is_no_session_and_a_session_cookie_no_device() -> None:
+    codec = SessionCodec("key")
+    device = codec.seal_device("sato", now=1000)
+    opened = codec.open_device(device, now=1001)
+    assert opened is not None and opened.user == "sato" and opened.device_id
+    assert codec.open(device, now=1001) is None
+    assert codec.open_device(codec.seal(new_session("sato", "fp", now=1000)), now=1001) is None
+    assert codec.open_device(device, now=1000 + session.DEVICE_TTL) is None
+    assert SessionCodec("other-key").open_device(device, now=1001) is None
+
+
 def test_ipv6_clients_are_counted_per_64_block() -> None:
     limiter = LoginLimiter(LIMITS)
     for i in range(20):
@@ -196,6 +220,20 @@ async def test_after_a_spray_the_operator_signs_in_and_names_real_or_not_are_ans
         assert await _try(attacker, "tanaka", PASSWORD) == 429  # tanaka has failed here twice
         assert await _try(sato, "sato", PASSWORD) == 303  # never failed here: straight in
         assert (await sato.get("/api/incidents")).status == 200
+
+
+async def test_a_guess_spread_over_many_addresses_does_not_lock_the_operator_out_of_their_own_phone(
+        tmp_path: Path, world: World, store: UserStore) -> None:
+    app = create_app(_settings(tmp_path, NOROSHI_BOARD_TRUSTED_PROXIES="127.0.0.1"), world.feed, users=store,
+                     limiter=LoginLimiter(LIMITS))
+    async with TestServer(app) as server, _client(server) as phone, _client(server) as guesser, \
+            _client(server) as new_browser:
+        assert await _try(phone, "sato", PASSWORD) == 303  # the on-call phone, signed in before
+        await phone.post("/logout", data={"csrf": await page_csrf(phone)}, allow_redirects=False)
+        for i in range(50):
+            assert await _try(guesser, "sato", "guess-guess", forwarded=f"198.51.100.{i}") == 401
+        assert await _try(new_browser, "sato", PASSWORD, forwarded="192.0.2.1") == 429
+        assert await _try(phone, "sato", PASSWORD, forwarded="198.51.100.1") == 303
 
 
 async def test_behind_a_trusted_proxy_the_forwarded_address_counts(tmp_path: Path, world: World,

@@ -1,7 +1,8 @@
 """Sign-in and sign-out against real `noroshi board` processes (issue 12, findings 7 and 8):
 a script spraying sign-ins from the office's one address does not lock out the on-call
 operator; X-Forwarded-For counts only from a trusted proxy; a signed-out session cookie is
-refused at once by every board process sharing the data directory."""
+refused at once by every board process sharing the data directory; a browser that signed in
+before is not locked out by guesses at its user's name."""
 
 from __future__ import annotations
 
@@ -63,6 +64,14 @@ async def try_sign_in(http: aiohttp.ClientSession, base: str, user: str, passwor
         return response.status
 
 
+async def sign_out(http: aiohttp.ClientSession, base: str) -> int:
+    page = await (await http.get(base + "/")).text()
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    async with http.post(base + "/logout", data={"csrf": token}, allow_redirects=False) as response:
+        assert response.status != 303 or response.headers["Location"] == "/login"
+        return response.status
+
+
 def logged(board: Proc, event: str) -> list[dict]:
     return [line for line in board.log_lines() if line.get("event") == event]
 
@@ -108,6 +117,21 @@ async def test_behind_a_trusted_proxy_the_forwarded_client_address_counts(spawn:
     assert (limited["remote"], limited["peer"]) == ("203.0.113.5", "127.0.0.1")
 
 
+async def test_a_guess_spread_over_many_addresses_does_not_lock_the_operator_out_of_their_own_phone(
+        spawn: Callable[..., Proc], settings: Settings) -> None:
+    add_users(settings)
+    _, base = await start_board(spawn, NOROSHI_BOARD_TRUSTED_PROXIES="127.0.0.1")
+    async with client() as phone, client() as guesser, client() as new_browser:
+        assert await try_sign_in(phone, base, "sato", PASSWORD, forwarded="192.0.2.10") == 303
+        assert await sign_out(phone, base) == 303  # the shift ended; the phone keeps its device cookie
+        # 50 wrong passwords for sato from 10 addresses: the name's own limit, which keeps such guessing slow.
+        for i in range(50):
+            assert await try_sign_in(guesser, base, "sato", "guess-guess", forwarded=f"198.51.100.{i // 5}") == 401
+        assert await try_sign_in(new_browser, base, "sato", PASSWORD, forwarded="192.0.2.11") == 429
+        # The phone that signed in as sato before (its device cookie) is not held up.
+        assert await try_sign_in(phone, base, "sato", PASSWORD, forwarded="192.0.2.10") == 303
+
+
 async def test_a_signed_out_cookie_is_refused_at_once_by_every_board_process(spawn: Callable[..., Proc],
                                                                             settings: Settings) -> None:
     add_users(settings)
@@ -119,10 +143,7 @@ async def test_a_signed_out_cookie_is_refused_at_once_by_every_board_process(spa
             async with thief.get(base + "/api/incidents", cookies=cookie) as response:
                 assert response.status == 200
 
-        page = await (await operator.get(base_a + "/")).text()
-        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        async with operator.post(base_a + "/logout", data={"csrf": token}, allow_redirects=False) as response:
-            assert response.status == 303 and response.headers["Location"] == "/login"
+        assert await sign_out(operator, base_a) == 303
 
         for base in (base_a, base_b):
             async with thief.get(base + "/api/incidents", cookies=cookie) as response:
