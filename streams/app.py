@@ -25,6 +25,7 @@ from responders.ledger import Ledger, carry_out, finish, restore_holds
 from streams import durable, tansu
 from streams.contract import Profile
 from streams.gaps import BrokerRefetch, GapFiller
+from streams.lineage import BrokerProbe, LineageGuard, loss_letter
 from streams.records import DeadLetter, Effect
 from streams.stage import DetectionStage, Message, dead_letter
 from streams.topics import TopicNames
@@ -143,7 +144,12 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
     stage = DetectionStage(profiles)
     # Every agent's input: no topic of ours is compacted, so a hole in a partition's offsets
     # is a message the stream skipped (see streams/gaps.py).
-    gaps, inbox_gaps, effect_gaps = (GapFiller(BrokerRefetch(settings.broker_servers)) for _ in range(3))
+    # Offsets that go back are checked against the broker's log before anything is skipped
+    # (see streams/lineage.py): a log the broker lost is said once, on the board too, and read afresh.
+    lineage = LineageGuard(BrokerProbe(settings.broker_servers),
+                           notify=lambda applied, why: send_dead_letters([loss_letter(applied, why, _now())]))
+    gaps, inbox_gaps, effect_gaps = (GapFiller(BrokerRefetch(settings.broker_servers), lineage, name)
+                                     for name in ("detect", "playbook", "respond"))
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender: Any, revoked: Any, **_: Any) -> None:
@@ -176,7 +182,9 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
             groups, rejected = stage.group(messages, _now())
             await send_dead_letters(rejected)
             for muni, messages in groups.items():
-                out = stage.process(muni, detector_state.get(muni), messages, _now())
+                stored = detector_state.get(muni)
+                lost = await lineage.lost(stage.applied(muni, stored, messages), municipality=muni)
+                out = stage.process(muni, stored, messages, _now(), lost)
                 # Outputs before state: after a crash between the two, the batch is
                 # processed again and re-sends the same detections (same id and seq),
                 # which the playbook ignores. The other order could lose them.

@@ -9,6 +9,11 @@ agent keeps the last offset it saw per partition; a jump means messages are miss
 and they are read again from the broker (a plain consumer, no group) and put back
 in their place, so the detectors see every event, in order, exactly as a replay does.
 
+Offsets that go back within one assignment are a redelivery, or a log the broker
+lost (a restarted memory-only broker, a recreated topic): with a `LineageGuard` the
+filler checks which (streams/lineage.py) and, for a lost log, forgets the offset it
+remembered, so a hole in the new log is found like any other.
+
 `find_gaps` and `fill` are pure; `BrokerRefetch` is the thin shell that reads.
 """
 
@@ -23,6 +28,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
+from streams.lineage import Applied, LineageGuard, fingerprint
 from streams.stage import Message
 
 log = structlog.get_logger(__name__)
@@ -83,16 +89,57 @@ Refetch = Callable[[Gap], Awaitable[list[Message]]]
 class GapFiller:
     """The detect agent's guard: per partition, every offset once, in order."""
 
-    def __init__(self, refetch: Refetch) -> None:
+    def __init__(self, refetch: Refetch, guard: LineageGuard | None = None, name: str = "") -> None:
         self.refetch = refetch
+        self.guard, self.name = guard, name
         self.last_seen: dict[tuple[str, int], int] = {}
+        # the fingerprint of the message at `last_seen`, for the guard
+        self._marks: dict[tuple[str, int], tuple[int, str]] = {}
         self.filled = 0
 
     def forget(self) -> None:
         """After a rebalance the stream starts again from the committed offsets."""
         self.last_seen.clear()
+        self._marks.clear()
+
+    def forget_partition(self, topic: str, partition: int) -> None:
+        """The broker no longer holds this partition's log: start afresh with the next message."""
+        self.last_seen.pop((topic, partition), None)
+        self._marks.pop((topic, partition), None)
+
+    async def _check_rewinds(self, messages: list[Message]) -> None:
+        """Offsets that went back: the same log (a redelivery) or a new one (forget the old offsets)."""
+        assert self.guard is not None
+        back: dict[tuple[str, int], Applied] = {}
+        for msg in messages:
+            where = (msg.topic, msg.partition)
+            last = self.last_seen.get(where)
+            if last is not None and msg.offset <= last and where not in back:
+                mark = self._marks.get(where)
+                back[where] = Applied(msg.topic, msg.partition, last,
+                                      mark[1] if mark is not None and mark[0] == last else None)
+        if back:
+            for where in await self.guard.lost(back.values(), agent=self.name):
+                topic, _, partition = where.rpartition(":")
+                self.forget_partition(topic, int(partition))
+
+    def _mark(self, messages: list[Message]) -> None:
+        last: dict[tuple[str, int], Message] = {}
+        for msg in messages:
+            last[(msg.topic, msg.partition)] = msg
+        for where, msg in last.items():
+            if self.last_seen.get(where) == msg.offset:
+                self._marks[where] = (msg.offset, fingerprint(msg.key, msg.value))
 
     async def complete(self, messages: list[Message]) -> list[Message]:
+        if self.guard is not None:
+            await self._check_rewinds(messages)
+        messages = await self._complete(messages)
+        if self.guard is not None:
+            self._mark(messages)
+        return messages
+
+    async def _complete(self, messages: list[Message]) -> list[Message]:
         gaps = find_gaps(self.last_seen, messages)
         if not gaps:
             return messages

@@ -2,13 +2,16 @@
 
 It groups a batch of input messages by municipality, decodes them, skips
 what this state has already seen (by offset, so redelivery after a rebalance
-changes nothing), feeds the detectors and returns the new state snapshot, the
-detections and the dead letters. The agent only moves bytes in and out.
+changes nothing; each skip is logged with its position), feeds the detectors and
+returns the new state snapshot, the detections and the dead letters. The agent
+only moves bytes in and out. Before skipping, the agent checks with `applied` and
+`streams.lineage` that the broker still holds the log those offsets belong to; a
+partition whose log was lost is passed back as `lost` and processed afresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +20,7 @@ import structlog
 
 from streams.contract import ContractError, Profile, parse_event
 from streams.detectors import DetectorSet
+from streams.lineage import Applied, fingerprint
 from streams.records import DeadLetter, Detection
 
 log = structlog.get_logger(__name__)
@@ -69,6 +73,9 @@ class DetectionStage:
         #: Times each municipality's state had to be cut down to fit one message.
         self.state_cuts: dict[str, int] = {}
         self._large: set[str] = set()  # municipalities whose state is above STATE_WARN_BYTES (warned once)
+        # municipality → partition → (the offset applied last, the fingerprint of its message):
+        # what `streams.lineage` compares with the broker's log before anything is skipped.
+        self._marks: dict[str, dict[str, tuple[int, str]]] = {}
 
     def group(self, messages: Iterable[Message], failed_at: str
               ) -> tuple[dict[str, list[Message]], list[DeadLetter]]:
@@ -93,16 +100,41 @@ class DetectionStage:
         return (DetectorSet(self.profiles[muni], snapshot.get("detectors")),
                 dict(snapshot.get("offsets", {})))
 
-    def process(self, muni: str, stored: bytes | None, messages: list[Message],
-                failed_at: str) -> StageOutput:
-        detectors, offsets = self._load(muni, stored)
-        out = StageOutput(state=b"")
+    def applied(self, muni: str, stored: bytes | None, messages: Iterable[Message]) -> list[Applied]:
+        """The partitions where `messages` go back to or below the offset already applied: what
+        `process` would skip, to be checked against the broker first (`streams.lineage`)."""
+        _, offsets = self._load(muni, stored)
+        marks = self._marks.get(muni, {})
+        out: dict[str, Applied] = {}
         for msg in messages:
             where = f"{msg.topic}:{msg.partition}"
-            if msg.offset <= offsets.get(where, -1):
+            last = offsets.get(where, -1)
+            if msg.offset <= last and where not in out:
+                mark = marks.get(where)
+                out[where] = Applied(msg.topic, msg.partition, last,
+                                     mark[1] if mark is not None and mark[0] == last else None)
+        return list(out.values())
+
+    def process(self, muni: str, stored: bytes | None, messages: list[Message],
+                failed_at: str, lost: Collection[str] = ()) -> StageOutput:
+        """`lost`: partitions (`topic:partition`) whose log the broker no longer holds; their
+        applied offsets are dropped and their messages processed as new."""
+        detectors, offsets = self._load(muni, stored)
+        marks = self._marks.setdefault(muni, {})
+        for where in lost:
+            offsets.pop(where, None)
+            marks.pop(where, None)
+        out = StageOutput(state=b"")
+        last: dict[str, Message] = {}
+        for msg in messages:
+            where = f"{msg.topic}:{msg.partition}"
+            applied = offsets.get(where, -1)
+            if msg.offset <= applied:
                 out.skipped += 1
+                log.info("event_already_applied", **msg.position, municipality=muni, applied_offset=applied)
                 continue
             offsets[where] = msg.offset
+            last[where] = msg
             try:
                 event = parse_event(msg.value or b"")
             except ContractError as exc:
@@ -117,6 +149,8 @@ class DetectionStage:
                 continue
             out.processed += 1
             out.detections.extend((d, msg) for d in found)
+        for where, msg in last.items():
+            marks[where] = (msg.offset, fingerprint(msg.key, msg.value))
         out.state, detectors = self._snapshot(muni, detectors, offsets, messages[-1], failed_at, out)
         self._cache[muni] = (out.state, detectors, offsets)
         return out
