@@ -28,6 +28,8 @@ from streams.topics import TopicNames
 
 log = structlog.get_logger(__name__)
 
+PRODUCER_STOP_S = 10.0  # how long a stopping process waits for the broker to take what it holds
+
 class Source(Protocol):
     async def run(self, sink: Sink, stop: asyncio.Event) -> None: ...
 
@@ -185,5 +187,19 @@ async def run_sources(settings: Settings, profiles: Mapping[str, Profile]) -> in
         log.info("sources_running", sources=[p.name for p in planned])
         await run_planned(planned, sinks, default, stop)
     finally:
-        await producer.stop()
-    return 0
+        flushed = await stop_producer(producer)
+    return 0 if flushed else 1
+
+
+async def stop_producer(producer: Any, timeout_s: float = PRODUCER_STOP_S) -> bool:
+    """Stop the producer, giving what it still holds `timeout_s` to reach the broker. aiokafka
+    waits for ever on a broker that is gone; then the process says what it could not send
+    (the webhook's clients were answered `failed` for it and send it again) and stops."""
+    try:
+        await asyncio.wait_for(producer.stop(), timeout_s)
+    except TimeoutError:
+        log.error("sources_stopped_unflushed", timeout_s=timeout_s,
+                  message="ブローカーが応答しないため、未送信のイベントを残して停止しました / "
+                          "stopped with events the broker never confirmed")
+        return False
+    return True

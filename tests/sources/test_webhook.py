@@ -581,3 +581,44 @@ def test_an_unreadable_memory_file_is_set_aside_and_a_new_one_started(tmp_path: 
     assert memory.seen("a", NOW) and (tmp_path / "webhook.sqlite3.unreadable").exists()
     assert [entry["event"] for entry in logs] == ["webhook_memory_unreadable"]
     memory.close()
+
+
+class Producer:
+    """An aiokafka producer as the sinks use it: `send_and_wait` fails `failures` times, then
+    keeps what it was sent; `stop` never returns while `stuck` (a broker that is gone)."""
+
+    def __init__(self, failures: int = 0, stuck: bool = False) -> None:
+        self.failures, self.stuck = failures, stuck
+        self.sent: list[tuple[str, bytes]] = []
+
+    async def send_and_wait(self, topic: str, value: bytes, **_: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise BrokerDown("KafkaTimeoutError")
+        self.sent.append((topic, value))
+
+    async def stop(self) -> None:
+        if self.stuck:
+            await asyncio.Event().wait()
+
+
+async def test_the_kafka_sink_counts_an_id_as_published_only_once_the_broker_took_it() -> None:
+    from streams.sources.base import KafkaSink
+    from streams.topics import TopicNames
+
+    producer = Producer(failures=1)
+    sink = KafkaSink(producer, TopicNames("noroshi"), "wako")
+    with pytest.raises(BrokerDown):
+        await sink.offer(mention())
+    assert await sink.offer(mention()) == Offered("accepted")  # the retry publishes it
+    assert await sink.offer(mention()) == Offered("duplicate")
+    assert [topic for topic, _ in producer.sent] == ["noroshi.mentions"]
+
+
+async def test_sources_stop_even_when_the_broker_never_takes_what_the_producer_holds() -> None:
+    from streams.sources.runner import stop_producer
+
+    with capture_logs() as logs:
+        assert not await stop_producer(Producer(stuck=True), timeout_s=0.05)
+    assert [entry["event"] for entry in logs] == ["sources_stopped_unflushed"]
+    assert await stop_producer(Producer())
