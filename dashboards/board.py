@@ -507,9 +507,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"retry: 3000\n" + b"event: snapshot\ndata: " + orjson.dumps(snapshot) + b"\n\n")
         if stale:  # the incident page was drawn before a change the stream will not repeat
             await response.write(b"event: stale\ndata: {}\n\n")
-        status = feed.status()
-        if not status.live:  # a snapshot means live unless said otherwise: 最新ではありません
-            await response.write(sse_frame("feed", status.as_event()))
+        told_live = feed.status().live  # what this browser knows: a snapshot means live unless told
+        if not told_live:
+            await response.write(sse_frame("feed", feed.status().as_event()))  # 最新ではありません
         while True:
             try:
                 async with asyncio.timeout(request.app[KEEPALIVE]):
@@ -522,7 +522,11 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             if change is None:  # dropped as too slow, or the board is shutting down
                 break
-            if change.kind == "feed" or user.sees(change.municipality):
+            if change.kind == "feed":  # every municipality's, but only news to this browser
+                if change.live is not None and change.live != told_live:
+                    told_live = change.live
+                    await response.write(change.frame)
+            elif user.sees(change.municipality):
                 await response.write(change.frame)
     except ConnectionResetError:
         pass

@@ -58,6 +58,7 @@ class Change:
     municipality: str
     incident_id: str
     frame: bytes  # the whole `event:`/`data:` block, serialized once
+    live: bool | None = None  # for kind "feed": whether the board's data is live now
 
 
 Subscriber = asyncio.Queue[Change | None]  # None: "you are disconnected, stop reading"
@@ -199,7 +200,7 @@ class MemoryFeed:
             else:
                 log.warning("board_feed_stale", reason=status.error, last_fetch=status.as_event()["last_fetch"],
                             age_s=None if status.age is None else round(status.age, 1))
-            self._fan_out(Change("feed", "*", "", sse_frame("feed", status.as_event())))
+            self._fan_out(Change("feed", "*", "", sse_frame("feed", status.as_event()), status.live))
         return status
 
     async def start(self) -> None:

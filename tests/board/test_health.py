@@ -13,17 +13,20 @@ import html
 import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
 from dashboards import pages
+from dashboards.board import create_app
 from dashboards.feed import CommandNotSent, KafkaFeed, MemoryFeed, feed_status
-from dashboards.users import User
+from dashboards.users import User, UserStore
 from noroshi.broker import free_port
 from streams.topics import TopicNames
 from tests.sse import next_event
 
-from .conftest import Client, page_csrf
+from .conftest import SETTINGS, Client, page_csrf, sign_in
 from .world import FLAME, World
 
 PAGES = ("/", f"/incidents/{FLAME}", "/outbound", "/disaster", "/oncall", "/report")
@@ -232,3 +235,20 @@ def test_the_fake_feed_counts_what_it_refused() -> None:
     with pytest.raises(CommandNotSent):
         asyncio.run(feed.send_command("k", b"{}"))
     assert feed.unsent == 1 and feed.sent == []
+
+
+async def test_a_stream_hears_only_what_is_news_to_it(store: UserStore) -> None:
+    """The watcher says "live" a moment after the feed became live; a browser that connected
+    in between already took its snapshot as live and is not told again."""
+    feed = KafkaFeed("127.0.0.1:9", TopicNames("t"), live_window=10)  # not started: no broker needed
+    feed.last_fetch = time.time()
+    async with TestServer(create_app(SETTINGS, feed, users=store)) as server:
+        async with aiohttp.ClientSession(base_url=str(server.make_url("/")),
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            assert (await sign_in(http, "sato")).status == 303
+            async with http.get("/events") as events:
+                assert (await next_event(events))[0] == "snapshot"
+                feed.check_liveness()  # "live": no news to this browser
+                feed.check_liveness(now=feed.last_fetch + 30)
+                name, data = await next_event(events)
+                assert name == "feed" and data["live"] is False and data["last_fetch"].endswith("+09:00")
