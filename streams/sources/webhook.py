@@ -374,13 +374,15 @@ class Receiver:
         claimed.add(key)
         task = self.in_flight.get(key)
         if task is None:
-            if self.memory.seen(key, self.clock()):
+            if self._seen(key):
                 return DUPLICATE, ""
             task = asyncio.create_task(self.sink.offer(event), name=f"webhook-publish:{event.get('id')}")
             self.in_flight[key] = task
             task.add_done_callback(functools.partial(self._settled, key, event.get("id")))
         done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
         if not done:
+            # Nobody will hear how this send ends unless the client retries: keep it for that.
+            task.add_done_callback(functools.partial(self._unreported, key))
             return FAILED, (f"the broker has not confirmed it within {self.config.publish_timeout_s:g} s: "
                             "send it again (it will be published once)")
         if self.in_flight.get(key) is task:
@@ -395,19 +397,27 @@ class Receiver:
         """A send ended, answered or not: remember it if it landed, forget it if it failed."""
         if task.cancelled() or task.exception() is not None:
             if self.in_flight.get(key) is task:
-                del self.in_flight[key]
-            if not task.cancelled():
-                log.warning("webhook_publish_failed", event_id=str(event_id)[:256], error=_error(task.exception()))
+                del self.in_flight[key]  # a retry sends it anew
             return
         if task.result().status in (ACCEPTED, DUPLICATE):
             try:
                 self.memory.remember([key], self.clock())
             except sqlite3.Error as exc:
                 log.error("webhook_memory_failed", event_id=str(event_id)[:256], error=str(exc))
+
+    def _unreported(self, key: str, task: asyncio.Task[Offered]) -> None:
+        """A send that ended after its request was answered `failed`. Landed, it is kept for
+        the client's retry, which is then answered `accepted`, until the signature window
+        has passed; failed, `_settled` has already let a retry send it anew."""
         if self.in_flight.get(key) is task:
-            # Landed after its request was answered `failed`: kept for the client's retry,
-            # which is then answered `accepted`; dropped after the signature window.
             asyncio.get_running_loop().call_later(2 * self.config.tolerance_s, self._drop, key, task)
+
+    def _seen(self, key: str) -> bool:
+        try:
+            return self.memory.seen(key, self.clock())
+        except sqlite3.Error as exc:  # unreadable memory: publishing again beats losing the event
+            log.error("webhook_memory_failed", error=str(exc))
+            return False
 
     def _drop(self, key: str, task: asyncio.Task[Offered]) -> None:
         if self.in_flight.get(key) is task:
@@ -421,8 +431,7 @@ class Receiver:
         if not done:
             task.add_done_callback(_quietly)
             return FAILED, f"rejected ({_cut(reason)}), but the dead letter was not confirmed: send it again"
-        if task.exception() is not None:
-            log.warning("webhook_dead_letter_failed", reason=_cut(reason), error=_error(task.exception()))
+        if task.exception() is not None:  # logged with the request's other failures
             return FAILED, f"rejected ({_cut(reason)}), but the dead letter failed: send it again"
         return REJECTED, _cut(reason)
 
@@ -430,11 +439,21 @@ class Receiver:
         self.counts.update(item["status"] for item in items)
 
     async def close(self) -> None:
-        tasks = list(self.in_flight.values())
+        """Give the sends still running one more timeout to land (and be remembered)."""
+        tasks = [task for task in self.in_flight.values() if not task.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.config.publish_timeout_s)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.in_flight.clear()
+
+
+def _log_failed(endpoint: str, failed: list[tuple[Any, str]]) -> None:
+    """One line per request for what the broker did not take, not one per event."""
+    if failed:
+        log.warning("webhook_publish_failed", endpoint=endpoint, failed=len(failed),
+                    event_ids=[str(event_id)[:256] for event_id, _ in failed[:10]], reason=failed[0][1])
 
 
 def _error(exc: BaseException | None) -> str:
@@ -442,8 +461,9 @@ def _error(exc: BaseException | None) -> str:
 
 
 def _quietly(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("webhook_dead_letter_failed", error=_error(task.exception()))
+    """A late dead letter's end: its request was already answered (and logged) `failed`."""
+    if not task.cancelled():
+        task.exception()
 
 
 CONFIG = web.AppKey("config", WebhookConfig)
@@ -536,6 +556,8 @@ async def events(request: web.Request) -> web.Response:
 
     result = summary(list(await asyncio.gather(*(one(item) for item in items))))
     receiver.count(result["items"])
+    _log_failed(EVENTS_PATH, [(item.get("id"), item["reason"]) for item in result["items"]
+                              if item["status"] == FAILED])
     if not result["failed"]:
         try:
             receiver.memory.remember_answer(signature, result, now)
@@ -567,17 +589,19 @@ async def line(request: web.Request) -> web.Response:
     deadline = asyncio.get_running_loop().time() + config.publish_timeout_s
     claimed: set[str] = set()
 
-    async def one(raw: Any) -> str:
+    async def one(raw: Any) -> tuple[Any, str, str]:
         try:
             mention = line_mention(raw, user_key=key, account=config.line_account) \
                 if isinstance(raw, dict) else None
         except ContractError as exc:
-            return (await receiver.dead_letter(orjson.dumps(raw), str(exc), "line", deadline))[0]
+            return (None, *await receiver.dead_letter(orjson.dumps(raw), str(exc), "line", deadline))
         if mention is None:
-            return IGNORED
-        return (await receiver.publish(mention, claimed, deadline))[0]
+            return None, IGNORED, ""
+        return (mention["id"], *await receiver.publish(mention, claimed, deadline))
 
-    count = Counter(await asyncio.gather(*(one(raw) for raw in raw_events)))
+    answers = await asyncio.gather(*(one(raw) for raw in raw_events))
+    _log_failed(LINE_PATH, [(event_id, why) for event_id, status, why in answers if status == FAILED])
+    count = Counter(status for _, status, _ in answers)
     receiver.counts.update({status: n for status, n in count.items() if status != IGNORED})
     log.info("webhook_received", endpoint=LINE_PATH, accepted=count[ACCEPTED], duplicates=count[DUPLICATE],
              ignored=count[IGNORED], rejected=count[REJECTED], failed=count[FAILED])

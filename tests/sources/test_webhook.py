@@ -414,8 +414,11 @@ async def test_an_event_whose_publish_failed_is_accepted_when_the_client_sends_i
     sink = FailingSink(failures=1)
     async with TestClient(app_with(sink)) as client:
         body = orjson.dumps([mention(), reported_account()])
-        first = await client.post("/hooks/events", data=body, headers=signed(body))
+        with capture_logs() as logs:
+            first = await client.post("/hooks/events", data=body, headers=signed(body))
         assert first.status == 503 and first.headers["Retry-After"] == "5"
+        [failure] = [entry for entry in logs if entry["log_level"] != "info"]  # said once, with where
+        assert failure["event"] == "webhook_publish_failed" and failure["failed"] == 1
         answer = await first.json()
         assert (answer["accepted"], answer["failed"]) == (1, 1)
         failed = next(item for item in answer["items"] if item["status"] == "failed")
