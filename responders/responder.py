@@ -32,7 +32,7 @@ from typing import Any
 import structlog
 
 from playbooks.engine import TYPE_LABELS
-from responders.base import Permanent, Receipt, dedup_window
+from responders.base import ALWAYS, Permanent, Receipt, dedup_window
 from responders.chat import ChatMessage
 from responders.email import EmailMessageSpec
 from responders.holds import HeldError, Holds, OutboundPost, account_key
@@ -159,7 +159,8 @@ class Responder:
                 continue
             started = in_flight.get(job.key)
             if started is not None:
-                if self.clock() - started >= dedup_window(job.channel):
+                window = dedup_window(job.channel)  # a clock that went back counts as outside it
+                if not (window == ALWAYS or 0 <= self.clock() - started < window):
                     groups[job.group] = True  # it most likely arrived; a person checks (no resend)
                     self._possibly_sent(result, effect, job, started)
                     continue

@@ -151,9 +151,10 @@ async def test_after_a_crash_a_channel_with_idempotency_is_sent_again_with_the_s
     assert store.last.delivered == [KEY] and store.last.in_flight == {}
 
 
-@pytest.mark.parametrize(("ago", "resent"), [(30 * 60, True), (2 * 3600, False)])
+@pytest.mark.parametrize(("ago", "resent"), [(30 * 60, True), (2 * 3600, False), (-60, False)])
 async def test_a_peer_that_remembers_keys_for_an_hour_is_sent_again_only_within_that_hour(
         ago: float, resent: bool) -> None:
+    """…and not when the clock went back since the first try (the hour cannot be told)."""
     clock = Clock()
     effect = notify("slack:koho")
     ledger = crashed_during(KEY, effect.effect_id, "slack", clock.now - ago)
