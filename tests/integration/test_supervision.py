@@ -1,0 +1,123 @@
+"""`noroshi run` watches its embedded broker (issue 12, finding 4).
+
+The whole stack as a real process: its Tansu child is killed with SIGKILL, and the stack
+must say so in Japanese and English, stop the worker, the board and the archiver, leave
+no process behind (no zombie broker), and not flood the log with connection errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from noroshi.broker import free_port
+from noroshi.stack import BROKER_DIED
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def children_of(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    found, todo = [], children_of(pid)
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo += children_of(child)
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    """Running or a zombie: anything but gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").exists()
+    except OSError:
+        return False
+
+
+def json_lines(text: str) -> list[dict]:
+    lines = []
+    for raw in text.splitlines():
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            lines.append(obj)
+    return lines
+
+
+def test_the_stack_says_its_broker_died_stops_everything_and_exits_non_zero(tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("NOROSHI_")},
+           "NOROSHI_BOARD_PORT": str(free_port()), "NOROSHI_DATA_DIR": str(tmp_path / "var"),
+           "NOROSHI_LOG_FORMAT": "json", "NOROSHI_FAST_GROUPS": "true",
+           "NOROSHI_SECRET_KEY": "test-secret-key", "NOROSHI_BOARD_PASSWORD": "test-password",
+           "NOROSHI_USERS_FILE": str(tmp_path / "users.json")}
+    out_path = tmp_path / "run.out"
+    with out_path.open("wb") as out:
+        stack = subprocess.Popen([sys.executable, "-m", "noroshi", "run"], env=env, cwd=ROOT,
+                                 stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while b"Noroshi is running" not in out_path.read_bytes():
+            assert stack.poll() is None, out_path.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the stack did not come up"
+            time.sleep(0.2)
+        procs = descendants(stack.pid)
+        [tansu] = [p for p in procs if "--listener-url" in cmdline(p)]
+        noroshi = {p for p in procs if "-m noroshi" in cmdline(p)}
+        assert {cmdline(p).split()[-1] for p in noroshi} >= {"worker", "board"}
+        time.sleep(2)  # the worker and the board are connected and polling
+        killed_at = time.monotonic()
+
+        os.kill(tansu, signal.SIGKILL)
+        code = stack.wait(90)
+        took = time.monotonic() - killed_at
+    finally:
+        if stack.poll() is None:
+            stack.kill()
+            stack.wait()
+
+    text = out_path.read_text(errors="replace")
+    assert code == BROKER_DIED, text[-3000:]
+    assert took < 60
+    # Said in Japanese and English, with how it ended (so it was reaped by the stack).
+    assert "ブローカーが停止しました（signal 9）" in text and "The embedded broker died (signal 9)" in text
+    [died] = [line for line in json_lines(text) if line.get("event") == "broker_died"]
+    assert died["returncode"] == -signal.SIGKILL and died["level"] == "error"
+    # Nothing left behind: not the broker (no zombie), not the worker, the board or the archiver.
+    left = [(p, cmdline(p)) for p in [tansu, *noroshi] if alive(p)]
+    assert left == []
+    # The children's connection errors: the first of each kind per process, then a count, not
+    # ~85 lines a second (without the rate limit: dozens of each kind in these few seconds).
+    errors = [str(line["event"]) for line in json_lines(text)
+              if str(line.get("logger", "")).startswith("aiokafka") and line.get("level") == "error"]
+    assert errors, "the children did see the broker go"
+    kinds = Counter(re.sub(r"\d+", "#", e) for e in errors if "more in the last minute like:" not in e)
+    assert max(kinds.values()) <= len(noroshi), kinds
