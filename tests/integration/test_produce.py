@@ -16,7 +16,7 @@ from .conftest import SAMPLE, read_until, sample_lines
 pytestmark = pytest.mark.integration
 
 
-async def test_produce_keys_by_municipality_stamps_event_time_and_dead_letters_bad_lines(
+async def test_produce_keys_by_municipality_stamps_event_time_and_dead_letters_bad_lines_then_exits_non_zero(
         broker, names, env, tmp_path):
     scenario = tmp_path / "wako-sample.jsonl"
     lines = sample_lines()
@@ -25,9 +25,9 @@ async def test_produce_keys_by_municipality_stamps_event_time_and_dead_letters_b
 
     done = subprocess.run([sys.executable, "-m", "noroshi", "produce", str(scenario)], env=env,
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert f"{len(lines)} events published for wako, 1 dead-lettered" in done.stdout
-    assert "wako-sample.jsonl:4: sent to dead letters: not valid JSON" in done.stderr
+    assert done.returncode == 1, done.stderr  # something was rejected: the run says so
+    assert f"{len(lines)} events published for wako, 1 rejected (sent to dead letters)" in done.stdout
+    assert "wako-sample.jsonl:4: 却下 rejected: contract: not valid JSON" in done.stderr
 
     records = await read_until(broker.servers, [*names.inputs, names.deadletters],
                                lambda rs: len(rs) >= len(lines) + 1)
@@ -40,3 +40,15 @@ async def test_produce_keys_by_municipality_stamps_event_time_and_dead_letters_b
     [letter] = [DeadLetter.from_json(r.value) for r in records if r.topic == names.deadletters]
     assert (letter.raw, letter.offset, letter.topic) == (b"{broken", 4, "file:wako-sample.jsonl")
     assert orjson.loads(lines[0])["id"] in {parse_event(r.value).id for r in inputs}
+
+
+async def test_produce_of_a_clean_file_exits_zero(broker, names, env, tmp_path):
+    scenario = tmp_path / "wako-sample.jsonl"
+    scenario.write_bytes(b"\n".join(sample_lines()[:5]) + b"\n")
+    (tmp_path / "wako-sample.profile.json").write_bytes(SAMPLE.with_name("wako-sample.profile.json").read_bytes())
+
+    done = subprocess.run([sys.executable, "-m", "noroshi", "produce", str(scenario)], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert "5 events published for wako, 0 rejected" in done.stdout and "却下 rejected" not in done.stderr

@@ -356,6 +356,11 @@ def test_the_short_path_builds_the_same_mention_as_the_checked_path_for_every_su
     pytest.param("author.followers", 12.0, id="followers a float"),
     pytest.param("hashtags", ["和光市", 3], id="a hashtag not a string"),
     pytest.param("reply_to", {"post_id": 5}, id="reply_to post_id not a string"),
+    pytest.param("id", "x:" + "1" * 300, id="an id over the limit"),
+    pytest.param("author.handle", "h" * 101, id="a handle over the limit"),
+    pytest.param("author.name", "名" * 201, id="a name over the limit"),
+    pytest.param("text", "炎" * 20_001, id="a text over the limit"),
+    pytest.param("quote_of", {"post_id": "x:" + "2" * 300, "account": "a"}, id="a quoted post id over the limit"),
 ])
 def test_an_unusual_mention_gets_the_checked_paths_answer(path: str, value: Any) -> None:
     from streams.contract import _checked_event
