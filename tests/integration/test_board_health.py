@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
+from dashboards.board import create_app
 from dashboards.users import UserStore
 from noroshi.broker import EmbeddedBroker, free_port
 from noroshi.settings import Settings
 from streams.records import Incident
 from streams.topics import TopicNames, ensure_topics
-from tests.board.world import FAST_HASHER
+from tests.board.world import FAST_HASHER, build, make_users
+from tests.board.world import PASSWORD as BOARD_PASSWORD
 
+from .board_client import launch_chromium
 from .conftest import PARTITIONS, Proc, produce, read_until
 
 pytestmark = pytest.mark.integration
@@ -134,3 +140,41 @@ async def test_a_board_whose_broker_is_down_says_so_everywhere_and_recovers_by_i
     # Each change of liveness is said once: live at start, stale, live again.
     assert [e["event"] for e in board.log_lines() if e.get("event") in ("board_feed_live", "board_feed_stale")] \
         == ["board_feed_live", "board_feed_stale", "board_feed_live"]
+
+
+async def test_the_live_indicator_in_a_real_browser_says_when_the_board_is_not_live(tmp_path: Path) -> None:
+    """Chromium on the Now page of a board over the engine-made world: the stream's `feed`
+    event turns the indicator and the banner to 最新ではありません and back; a lost stream
+    shows the banner too."""
+    store = make_users(tmp_path / "users.json")
+    world = build(time.time(), store.users())
+    port = free_port()
+    settings = dataclasses.replace(Settings.from_env({"NOROSHI_SECRET_KEY": "browser-health"}),
+                                   board_url=f"http://127.0.0.1:{port}")
+    runner = web.AppRunner(create_app(settings, world.feed, users=store))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    connection = "document.getElementById('connection').textContent"
+    banner = "document.getElementById('stale-banner')"
+    try:
+        async with launch_chromium(tmp_path / "chromium") as browser:
+            await browser.sign_in(settings.board_url, "sato", BOARD_PASSWORD)
+            await browser.until(f"{connection} === '接続中' && {banner}.hidden")
+
+            world.feed.set_live(False)
+            await browser.until(f"{connection} === '最新ではありません' && !{banner}.hidden")
+            assert "ブローカーからデータを受信できていません" in await browser.js(f"{banner}.textContent")
+
+            # Drawn while not live: the page says so at once, and the stream takes it back.
+            await browser.goto(settings.board_url + "/")
+            assert await browser.js(f"!{banner}.hidden")
+            await browser.until(f"{connection} === '最新ではありません'")
+            world.feed.set_live(True)
+            await browser.until(f"{connection} === '接続中' && {banner}.hidden")
+
+            # The board itself goes away: the stream is lost, and the page says that too.
+            await runner.cleanup()
+            await browser.until(f"{connection} === '再接続中…' && !{banner}.hidden")
+            assert "ボードとの接続が切れています" in await browser.js(f"{banner}.textContent")
+    finally:
+        await runner.cleanup()
