@@ -520,7 +520,11 @@ async def events(request: web.Request) -> web.Response:
         log.warning("webhook_refused", endpoint=EVENTS_PATH, reason=refused, remote=request.remote)
         return _unauthorized()
     assert signature is not None  # verified
-    before = receiver.memory.answer_for(signature, now)
+    try:
+        before = receiver.memory.answer_for(signature, now)
+    except sqlite3.Error as exc:  # unreadable memory: the ids' own check still holds
+        log.error("webhook_memory_failed", error=str(exc))
+        before = None
     if before is not None:
         result = replayed(before)
         receiver.count(result["items"])
