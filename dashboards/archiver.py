@@ -39,6 +39,19 @@ log = structlog.get_logger(__name__)
 BATCH = 2000
 #: How often the lag is written to the log while the archive is behind.
 LAG_LOG_S = 60.0
+#: No fetch answer for this long: the broker is away (said once).
+SILENT_S = 30.0
+
+
+async def _stop(consumer: Any) -> None:
+    # With the broker away, aiokafka's fetcher lets its own task's cancellation out of stop();
+    # that is not ours to pass on (ours shows in `cancelling()`).
+    task = asyncio.current_task()
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        if task is not None and task.cancelling():
+            raise
 
 
 class Archiver:
@@ -52,6 +65,8 @@ class Archiver:
         self._positions: dict[tuple[str, int], int] = {}
         self._last_lag: int | None = None
         self._lag_logged_at = 0.0
+        self._connected_at = time.time()
+        self._silent = False
         self.stored = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -81,6 +96,7 @@ class Archiver:
             await self._resume(consumer, partitions)
             log.info("archive_connected", servers=self.servers, partitions=len(partitions),
                      path=str(self.store.path))
+            self._connected_at = time.time()
             beat = 0.0
             while not stop.is_set():
                 try:
@@ -91,16 +107,20 @@ class Archiver:
                 highs = {(tp.topic, tp.partition): consumer.highwater(tp) for tp in partitions}
                 records = [Record(r.topic, r.partition, r.offset, r.value) for rs in batch.values() for r in rs]
                 now = time.time()
+                # The last answer from the broker, not the clock: with the broker away, aiokafka
+                # keeps retrying inside getmany, and the archive must not look up to date.
+                heard = max((consumer.last_poll_timestamp(tp) or 0 for tp in partitions), default=0) / 1000
+                self._say_if_silent(now - heard if heard else now - self._connected_at)
                 if records:
                     self._store(records, highs, now)
                     beat = now
-                elif now - beat >= HEARTBEAT_S:
-                    self.store.heartbeat(highs, now)
-                    beat = now
+                elif heard > beat and now - beat >= HEARTBEAT_S:
+                    self.store.heartbeat(highs, heard)
+                    beat = heard
                 self._check_went_back(consumer, highs)
                 self._log_lag(highs, now)
         finally:
-            await consumer.stop()
+            await _stop(consumer)
 
     async def _assign(self, consumer: Any) -> list[Any]:
         from aiokafka import TopicPartition
@@ -219,6 +239,16 @@ class Archiver:
         if result.duplicates:
             log.info("archive_duplicates_ignored", count=result.duplicates,
                      first=f"{records[0].topic}/{records[0].partition}/{records[0].offset}")
+
+    def _say_if_silent(self, silent_for: float) -> None:
+        """Once when the broker stops answering (the archive falls behind unseen), once when it is back."""
+        if silent_for > SILENT_S and not self._silent:
+            self._silent = True
+            log.error("archive_broker_silent", servers=self.servers, seconds=round(silent_for),
+                      detail="ブローカーから応答がありません。監査記録の保存が止まっています。")
+        elif silent_for <= SILENT_S and self._silent:
+            self._silent = False
+            log.info("archive_broker_answering", servers=self.servers)
 
     def _log_lag(self, highs: dict[tuple[str, int], int | None], now: float) -> None:
         lag = sum(max(0, (high or 0) - self._positions.get(key, 0)) for key, high in highs.items())

@@ -178,7 +178,7 @@ NOTE_TEXT = {
     "ja": {
         "ok": "監査記録の保存: 遅れなし（最終確認 {at}）",
         "lag": "監査記録の保存: {n} 件遅れ（最終確認 {at}）",
-        "stale": "監査記録の保存が止まっています（最終確認 {at}、{n} 件遅れ）。noroshi archive を確認してください。",
+        "stale": "監査記録の保存が止まっています（最終確認 {at}、{n} 件遅れ）。noroshi archive とブローカーを確認してください。",
         "missing": "監査記録の保存先がありません。ブローカーにある記録だけで集計しています。noroshi archive を起動してください。",
         "never": "なし",
         "unreadable": "監査記録を読み出せません。しばらくしてからもう一度お試しください。管理者はログ（board_archive_unreadable）を確認してください。",
@@ -188,7 +188,7 @@ NOTE_TEXT = {
     "en": {
         "ok": "Archive: up to date (checked {at})",
         "lag": "Archive lag: {n} records not yet stored (checked {at})",
-        "stale": "The archive has stopped (last checked {at}, {n} records behind). Check noroshi archive.",
+        "stale": "The archive has stopped (last checked {at}, {n} records behind). Check noroshi archive and the broker.",
         "missing": "No archive: the report counts only what the broker still holds. Start noroshi archive.",
         "never": "never",
         "unreadable": "The archive cannot be read. Please try again shortly; administrators: see the log "
