@@ -2,8 +2,9 @@
 
 `MemoryFeed` holds the `BoardState` and the subscribers (and is the fake for tests);
 `KafkaFeed` fills it from Kafka with one plain consumer (no group, so no join delay)
-reading the incidents, timeline and effects topics and, for the evidence posts, the
-mentions and accounts topics. Each change is serialized once, whatever the number
+reading the incidents, timeline and effects topics, the dead letters (only for the
+worker's notice that the broker lost its data, a banner) and, for the evidence posts,
+the mentions and accounts topics. Each change is serialized once, whatever the number
 of browsers, and carries its municipality so that every stream sends only its own.
 
 Liveness (最新かどうか) is what the broker last answered, not whether a consumer was
@@ -26,7 +27,7 @@ import orjson
 import structlog
 
 from dashboards import views
-from dashboards.state import BoardState, Post, is_newer, parse_post
+from dashboards.state import BoardState, Post, is_newer, parse_broker_loss, parse_post
 from streams.records import Effect, Incident, TimelineEntry, iso
 from streams.topics import TopicNames
 
@@ -305,6 +306,10 @@ class MemoryFeed:
                 self.push_entry(parse_entry(record.value))
             elif kind == "effect":
                 self.push_effect(parse_effect(record.value))
+            elif kind == "deadletter":  # only the notice that the broker lost its data
+                loss = parse_broker_loss(record.value)
+                if loss is not None:
+                    self.state.add_broker_loss(loss)
             else:
                 post = parse_post(record.value)
                 if post is not None:
@@ -333,7 +338,8 @@ class KafkaFeed(MemoryFeed):
         self._watch_interval = watch_interval
         self.servers = servers
         self.names = names
-        self._kinds = {names.incidents: "incident", names.timeline: "timeline", names.effects: "effect"}
+        self._kinds = {names.incidents: "incident", names.timeline: "timeline", names.effects: "effect",
+                       names.deadletters: "deadletter"}
         if posts:
             self._kinds.update({names.mentions: "post", names.accounts: "post"})
         self._retry_delay = retry_delay
@@ -425,6 +431,8 @@ class KafkaFeed(MemoryFeed):
                         for record in records:
                             self.handle(record)
                     self._heard(consumer)
+                    if not batch:
+                        await self._reread_lost(consumer)
             except (KafkaError, OSError, LookupError) as exc:
                 self._error = repr(exc)
                 log.warning("incident_feed_unavailable", servers=self.servers, topic=self.topic,
@@ -437,6 +445,17 @@ class KafkaFeed(MemoryFeed):
                 await consumer.stop()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._max_retry_delay)
+
+    async def _reread_lost(self, consumer: Any) -> None:
+        """A partition that now ends before where the feed had read to was made anew (the broker
+        lost its data, or the topic was created again; Tansu answers such a fetch with nothing,
+        not with an out-of-range error): read it again from its beginning, and say so."""
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is not None and end < await consumer.position(tp):
+                log.warning("board_feed_log_lost", topic=tp.topic, partition=tp.partition,
+                            offset=await consumer.position(tp), end_offset=end)
+                await consumer.seek_to_beginning(tp)
 
     def _heard(self, consumer: Any) -> None:
         """Note when the broker last answered a fetch of every assigned partition (aiokafka

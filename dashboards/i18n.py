@@ -59,6 +59,10 @@ TEXT: dict[str, dict[str, str]] = {
         "stale.stream": "ボードとの接続が切れています。表示は古い可能性があります。",
         "stale.since": "最終受信 {t}",
         "stale.never": "まだ一度も受信していません",
+        "banner.broker_lost": "ブローカーのデータが失われました",
+        "banner.broker_lost_detail": ("ブローカーが再起動したか、トピックが作り直されました。それより前の事案と記録は"
+                                      "ブローカーに残っていません。ワーカーは新しいイベントから処理を再開しています。"),
+        "banner.broker_lost_at": "検知 {t}（{where}）",
         "elapsed.m": "{m}分",
         "elapsed.hm": "{h}時間{m}分",
         "elapsed.dh": "{d}日{h}時間",
@@ -368,6 +372,10 @@ TEXT: dict[str, dict[str, str]] = {
         "stale.stream": "The connection to the board is lost. What you see may be out of date.",
         "stale.since": "last received {t}",
         "stale.never": "nothing received yet",
+        "banner.broker_lost": "The broker lost its data",
+        "banner.broker_lost_detail": ("The broker restarted, or a topic was created again: earlier incidents and "
+                                      "records are no longer on the broker. The worker goes on with the new events."),
+        "banner.broker_lost_at": "found {t} ({where})",
         "elapsed.m": "{m} min",
         "elapsed.hm": "{h} h {m} min",
         "elapsed.dh": "{d} d {h} h",

@@ -5,7 +5,8 @@ incidents point at. Pure and bounded: records in, nothing out but reads.
 Per incident it keeps the latest record, chart points (one per detector report),
 the last timeline entries, rescue requests, held accounts and the evidence posts;
 the detail of ended incidents is dropped first when there are too many. The
-monthly report needs only a small summary per incident, kept much longer.
+monthly report needs only a small summary per incident, kept much longer. From the
+dead letters it keeps only the last "the broker lost its data" notice (a banner).
 """
 
 from __future__ import annotations
@@ -144,6 +145,32 @@ class IncidentData:
     rev: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerLoss:
+    """A worker's notice (a `broker_log_lost` dead letter) that the broker lost its data."""
+
+    at: str  # when the worker found it (RFC 3339)
+    topic: str
+    partition: int
+    offset: int  # the offset the worker had applied, which the broker no longer holds
+
+
+BROKER_LOG_LOST = b'"reason":"broker_log_lost:'  # how its dead letter begins (streams.lineage)
+
+
+def parse_broker_loss(raw: bytes | None) -> BrokerLoss | None:
+    """The notice in a dead letter, or None for any other dead letter (read no further)."""
+    if not raw or BROKER_LOG_LOST not in raw[:64]:
+        return None
+    obj = orjson.loads(raw)
+    loss = BrokerLoss(at=obj.get("failed_at"), topic=obj.get("topic"), partition=obj.get("partition"),
+                      offset=obj.get("offset"))
+    if not (isinstance(loss.at, str) and isinstance(loss.topic, str) and type(loss.partition) is int
+            and type(loss.offset) is int):
+        raise ValueError("wrong types in a broker_log_lost dead letter")
+    return loss
+
+
 class BoardState:
     """Everything the pages are drawn from; each `add_*` says whether anything changed."""
 
@@ -157,6 +184,7 @@ class BoardState:
         self.summaries: dict[str, Summary] = {}
         self._recent: OrderedDict[str, Post] = OrderedDict()
         self._wanted: dict[str, set[str]] = {}  # evidence post id → incident ids that show it
+        self.broker_lost: BrokerLoss | None = None  # the banner: the broker lost its data
 
     # -- bookkeeping -----------------------------------------------------------
     def _touch(self, incident_id: str) -> IncidentData:
@@ -306,6 +334,14 @@ class BoardState:
                 data.holds.pop(handle, None)
         data.rev += 1
         self._evict()
+        return True
+
+    # -- notices ---------------------------------------------------------------
+    def add_broker_loss(self, loss: BrokerLoss) -> bool:
+        """The worker found the broker lost its data: the banner shows the latest such notice."""
+        if self.broker_lost is not None and self.broker_lost.at >= loss.at:
+            return False
+        self.broker_lost = loss
         return True
 
     # -- evidence posts ----------------------------------------------------------

@@ -8,13 +8,20 @@ applied. The worker must notice, say so once (log and board), and process the ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 
+import aiohttp
 import orjson
 import pytest
 
+from dashboards.users import UserStore
+from noroshi.broker import free_port
 from streams.lineage import BROKER_LOG_LOST
 from streams.records import DeadLetter, Detection
 from streams.topics import ensure_topics
+
+from tests.board.world import FAST_HASHER
 
 from .conftest import PARTITIONS, produce, read_until, sample_lines, shifted_to_now
 
@@ -31,8 +38,28 @@ def items(names, lines: list[bytes], tag: str) -> list[tuple[str, bytes, bytes]]
     return out
 
 
+PASSWORD = "sakura-2025-board"
+
+
+async def board_page(http: aiohttp.ClientSession, base: str) -> str:
+    """The Now page, signed in (the board may still be starting)."""
+    async with asyncio.timeout(30):
+        while True:
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                page = await (await http.get(base + "/")).text()
+                if 'name="password"' not in page:
+                    return page
+                token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+                await http.post(base + "/login", data={"user": "sato", "password": PASSWORD, "csrf": token})
+            await asyncio.sleep(0.2)
+
+
 async def test_a_worker_notices_the_broker_lost_its_data_says_so_once_and_processes_the_new_events(
-        broker, names, spawn):
+        broker, names, spawn, settings):
+    UserStore(settings.users_file, hasher=FAST_HASHER).add(
+        "sato", role="operator", municipality="wako", password=PASSWORD, display_name="当番 佐藤")
+    port = free_port()
+    spawn("board", extra_env={"NOROSHI_BOARD_PORT": str(port)})
     lines, _ = shifted_to_now(sample_lines())
     worker = spawn("worker")
     await produce(broker.servers, items(names, lines, ""))
@@ -77,3 +104,10 @@ async def test_a_worker_notices_the_broker_lost_its_data_says_so_once_and_proces
     assert all({"topic", "partition", "offset"} <= s.keys()
                for s in log if s.get("event") == "event_already_applied")
     assert worker.proc.poll() is None, "the worker re-synchronised and goes on"
+
+    # The board, which read the old log further than the new one goes, reads it again and says so.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with asyncio.timeout(30):
+            while 'id="broker-lost-banner"' not in (page := await board_page(http, f"http://127.0.0.1:{port}")):
+                await asyncio.sleep(0.3)
+    assert "ブローカーのデータが失われました" in page and f"{lost[0].topic}:{lost[0].partition}" in page
