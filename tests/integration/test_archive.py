@@ -209,3 +209,60 @@ async def test_the_csv_is_a_clear_error_before_any_byte_when_the_archive_cannot_
         assert (await http.get(f"{base}/report?month=2026-11")).status == 503
     # Said in the log (stderr is flushed line by line, before the answer left).
     assert any(e["event"] == "board_archive_unreadable" for e in board.log_lines())
+
+
+def timeline_items(prefix: str, count: int) -> list[tuple[str, bytes, bytes]]:
+    from streams.records import TimelineEntry
+
+    items = []
+    for n in range(count):
+        incident_id = f"wako-flame-{prefix}{n % 3}"
+        entry = TimelineEntry(entry_id=f"{incident_id}:{n}:noted", incident_id=incident_id, municipality="wako",
+                              at=f"2026-11-20T10:{n:02d}:00+09:00", actor={"kind": "system", "name": "noroshi"},
+                              action="noted", detail={"n": n})
+        items.append(("noroshi.timeline", incident_id.encode(), entry.to_json()))
+    return items
+
+
+def entry_ids(reader: ArchiveReader) -> set[str]:
+    return got[1] if (got := archived(reader)) else set()
+
+
+async def test_an_archiver_that_meets_a_broker_which_lost_its_data_reads_it_again_from_the_start(
+        broker, spawn, env) -> None:
+    from noroshi.broker import EmbeddedBroker
+    from streams.topics import TopicNames, ensure_topics
+
+    from .conftest import PARTITIONS
+
+    reader = ArchiveReader(archive_path(Path(env["NOROSHI_DATA_DIR"])))
+    before = timeline_items("a", 20)
+    archiver = spawn("archive")
+    await produce(broker.servers, before)
+    await until(lambda: len(entry_ids(reader)) == 20, "the first broker's entries archived")
+    archiver.stop()
+
+    # A new broker on the same address, empty, then more records than the archive had reached:
+    # at the stored offsets there are other records now.
+    await asyncio.to_thread(broker.stop)
+    again = await asyncio.to_thread(EmbeddedBroker(port=broker.port).start)
+    try:
+        await ensure_topics(again.servers, TopicNames("noroshi"), PARTITIONS, 1)
+        after = timeline_items("b", 40)
+        await produce(again.servers, after)
+        restarted = spawn("archive")
+        await until(lambda: len(entry_ids(reader)) == 60, "the new broker's entries archived too, none skipped")
+        changed = [e for e in restarted.log_lines() if e["event"] == "archive_log_changed"]
+        assert {(e["topic"], e["partition"]) for e in changed} == {("noroshi.timeline", p) for p in range(PARTITIONS)}
+
+        # And while it runs: the broker loses everything again and starts with fewer records
+        # than the archive had reached (the embedded broker answers such a position with nothing).
+        await asyncio.to_thread(again.stop)
+        again = await asyncio.to_thread(EmbeddedBroker(port=broker.port).start)
+        await ensure_topics(again.servers, TopicNames("noroshi"), PARTITIONS, 1)
+        await produce(again.servers, timeline_items("c", 3))
+        await until(lambda: len(entry_ids(reader)) == 63, "the entries of the third broker archived")
+        changed_again = [e for e in restarted.log_lines() if e["event"] == "archive_log_changed"][len(changed):]
+        assert changed_again and {e["reason"] for e in changed_again} == {"the log ends before it"}
+    finally:
+        await asyncio.to_thread(again.stop)
