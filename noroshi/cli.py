@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     archive.add_argument("--status", action="store_true",
                          help="print how far the archive has got and exit (1 if the archiver is not running)")
 
-    produce = sub.add_parser("produce", help="publish a scenario file's events")
+    produce = sub.add_parser("produce", help="publish a scenario file's events; a rejected line goes to the "
+                                             "dead letters and makes the exit status 1")
     produce.add_argument("file", type=Path)
     produce.add_argument("--speed", type=float, default=None,
                          help="pace events at this many scenario seconds per second (default: no pacing)")
