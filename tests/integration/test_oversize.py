@@ -93,18 +93,21 @@ async def test_a_1_2_MB_message_between_two_mentions_is_dead_lettered_bounded_an
 async def test_four_mentions_with_300_KB_ids_are_rejected_with_the_reason_and_the_worker_stays_alive(
         broker, names, spawn):
     huge = [reply(n, id_chars=300_000) for n in range(1, 5)]
+    long_id = orjson.dumps({**orjson.loads(reply(6)), "id": "x:" + "6" * 100_000})  # under 256 KiB in all
     worker = spawn("worker")
 
-    await send(broker.servers, names.mentions, [reply(0), *huge, reply(5)])
+    await send(broker.servers, names.mentions, [reply(0), *huge, long_id, reply(5)])
     records = await read_until(
         broker.servers, [names.deadletters, STATE],
-        lambda rs: len(letters(rs, names.deadletters)) >= 4
+        lambda rs: len(letters(rs, names.deadletters)) >= 5
         and any("x:5" in s["detectors"]["seen"] for s in states(rs)))
 
     rejected = letters(records, names.deadletters)
-    assert len(rejected) == 4
-    assert all("above the contract's limit" in d.reason and d.sha256 for d in rejected)
-    assert sorted(hashlib.sha256(v).hexdigest() for v in huge) == sorted(d.sha256 for d in rejected)
+    assert len(rejected) == 5
+    assert all("bytes, above the contract's limit of 262,144" in d.reason for d in rejected[:4])
+    assert sorted(hashlib.sha256(v).hexdigest() for v in huge) == sorted(d.sha256 for d in rejected[:4])
+    assert "mention.id: 100,002 characters, above the contract's limit of 256" in rejected[4].reason
+    assert rejected[4].raw == long_id and not rejected[4].truncated
     last = states(records)[-1]
     assert {"x:0", "x:5"} <= set(last["detectors"]["seen"])
     assert max(len(r.value) for r in records if r.topic == STATE) < 20_000, "a huge id reached the state"
