@@ -23,9 +23,10 @@ broker (`BrokerProbe`, a plain consumer, no group):
 
 Cluster ids cannot tell: Tansu answers `tansu_cluster` after every restart, and a
 recreated topic keeps its cluster. A probe that gets no answer in time changes
-nothing (the messages are skipped, each logged) and is said once as a warning.
-The fingerprint lives in the worker's memory; a worker that starts afresh against a
-surviving state and a recreated topic is judged by the end offset alone.
+nothing (the messages are skipped, each logged) and is said as a warning. The
+fingerprints are kept in the detector-state snapshot beside the offsets (`marks`),
+so a worker started afresh against a recreated topic tells the logs apart too; a
+snapshot written before them is judged by the end offset alone.
 
 The `GapFiller` guards of the playbook and respond agents remember the last offset
 they saw per partition; they reset it when the offsets go back (see streams/gaps.py),

@@ -97,6 +97,9 @@ class DetectionStage:
         if cached is not None and stored is cached[0]:
             return cached[1], cached[2]
         snapshot = orjson.loads(stored) if stored else {}
+        marks = snapshot.get("marks")
+        self._marks[muni] = {where: (mark[0], mark[1]) for where, mark in marks.items()
+                             if isinstance(mark, list) and len(mark) == 2} if isinstance(marks, dict) else {}
         return (DetectorSet(self.profiles[muni], snapshot.get("detectors")),
                 dict(snapshot.get("offsets", {})))
 
@@ -155,10 +158,17 @@ class DetectionStage:
         self._cache[muni] = (out.state, detectors, offsets)
         return out
 
+    def _dump(self, muni: str, offsets: dict[str, int], detectors: DetectorSet) -> bytes:
+        """The snapshot: applied offsets, the fingerprint of each one's message (so that a worker
+        started afresh can still tell a new log from the old, see streams/lineage.py), detectors."""
+        marks = {where: list(mark) for where, mark in self._marks.get(muni, {}).items()
+                 if offsets.get(where) == mark[0]}
+        return orjson.dumps({"offsets": offsets, "marks": marks, "detectors": detectors.to_state()})
+
     def _snapshot(self, muni: str, detectors: DetectorSet, offsets: dict[str, int], last: Message,
                   failed_at: str, out: StageOutput) -> tuple[bytes, DetectorSet]:
         """The state as one message that always fits: cut down (oldest first) and reported when it would not."""
-        state = orjson.dumps({"offsets": offsets, "detectors": detectors.to_state()})
+        state = self._dump(muni, offsets, detectors)
         if len(state) <= STATE_MAX_BYTES:
             if len(state) > STATE_WARN_BYTES and muni not in self._large:
                 self._large.add(muni)
@@ -171,11 +181,11 @@ class DetectionStage:
         while len(state) > STATE_MAX_BYTES and rounds < SHRINK_ROUNDS:
             detectors.shrink()
             rounds += 1
-            state = orjson.dumps({"offsets": offsets, "detectors": detectors.to_state()})
+            state = self._dump(muni, offsets, detectors)
         reset = len(state) > STATE_MAX_BYTES
         if reset:  # nothing older left to forget: the detectors start afresh, the offsets stay
             detectors = DetectorSet(self.profiles[muni])
-            state = orjson.dumps({"offsets": offsets, "detectors": detectors.to_state()})
+            state = self._dump(muni, offsets, detectors)
         self.state_cuts[muni] = self.state_cuts.get(muni, 0) + 1
         what = ("検知器の記録をすべて消去しました / every detector's history was dropped" if reset else
                 "古い記録を削除しました / the oldest entries were evicted")

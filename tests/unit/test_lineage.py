@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from structlog.testing import capture_logs
 
 from streams.gaps import Gap, GapFiller
@@ -75,6 +76,17 @@ def test_every_redelivered_event_is_skipped_and_logged_with_its_position() -> No
     assert [(e["topic"], e["partition"], e["offset"], e["applied_offset"]) for e in skips] == [
         (TOPIC, 0, o, 11) for o in range(8, 12)]
     assert {e["log_level"] for e in skips} == {"info"} and {e["municipality"] for e in skips} == {"wako"}
+
+
+def test_a_worker_started_afresh_knows_the_fingerprint_from_the_state() -> None:
+    values = sample_values()[:5]
+    state = DetectionStage({"wako": load_profile(SAMPLE_PROFILE)}).process("wako", None, batch(values), NOW).state
+    fresh = DetectionStage({"wako": load_profile(SAMPLE_PROFILE)})  # a new process, the table recovered
+    assert fresh.applied("wako", state, batch(values[:2])) == [
+        Applied(TOPIC, 0, 4, fingerprint(b"wako", values[4]))]
+    old = {k: v for k, v in orjson.loads(state).items() if k != "marks"}  # written before the marks
+    assert DetectionStage({"wako": load_profile(SAMPLE_PROFILE)}).applied(
+        "wako", orjson.dumps(old), batch(values[:2])) == [Applied(TOPIC, 0, 4, None)]
 
 
 def test_nothing_is_checked_when_nothing_would_be_skipped() -> None:
