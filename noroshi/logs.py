@@ -59,6 +59,7 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple[str, int, str], _Repeats] = {}
         self._lock = threading.Lock()
         self._reporting = threading.local()
+        self._next_scan = float("-inf")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(self._reporting, "on", False):
@@ -79,9 +80,17 @@ class RepeatFilter(logging.Filter):
             return False
 
     def _report_due(self, now: float) -> None:
+        """Counts whose minute has passed are said; kinds quiet for a minute are forgotten."""
         with self._lock:
-            due = [(key, seen) for key, seen in self._seen.items()
-                   if seen.held and now - seen.since >= self.window]
+            if now < self._next_scan:
+                return
+            self._next_scan = now + min(1.0, self.window)
+            due, quiet = [], []
+            for key, seen in self._seen.items():
+                if now - seen.since >= self.window:
+                    (due if seen.held else quiet).append((key, seen))
+            for key, _ in quiet:
+                del self._seen[key]
             for key, seen in due:
                 self._seen[key] = _Repeats(since=now, level=seen.level, sample=seen.sample)
         for (name, _, _), seen in due:

@@ -110,3 +110,13 @@ def test_after_a_quiet_minute_the_error_is_logged_in_full_again(setup) -> None:
     clock.now += 120
     refused(logger, 2)
     assert len(lines.lines) == 2 and lines.lines[1].endswith("('127.0.0.1', 2)")
+
+
+def test_kinds_that_went_quiet_are_forgotten(setup) -> None:
+    logger, lines, repeats, clock = setup
+    for word in ("alpha", "beta", "gamma"):
+        logger.warning("Something about %s went wrong", word)
+    assert len(repeats._seen) == 3
+    clock.now += 61
+    logger.info("later")
+    assert repeats._seen == {} and len(lines.lines) == 4
