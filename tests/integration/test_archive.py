@@ -183,7 +183,7 @@ async def test_the_audit_trail_survives_a_killed_archiver_and_then_the_broker_it
         assert rows == len(entry_ids)
 
 
-async def test_the_csv_is_a_clear_error_before_any_byte_when_the_archive_cannot_be_read(
+async def test_the_csv_is_a_clear_503_before_any_byte_when_the_archive_or_the_broker_cannot_be_read(
         broker, spawn, env, tmp_path: Path) -> None:
     path = archive_path(Path(env["NOROSHI_DATA_DIR"]))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,8 +207,18 @@ async def test_the_csv_is_a_clear_error_before_any_byte_when_the_archive_cannot_
             assert response.headers["Content-Type"].startswith("text/html")
             assert words in await response.text()
         assert (await http.get(f"{base}/report?month=2026-11")).status == 503
+
+        # No archive at all (no archiver has run): the CSV is read from the topic, and a broker
+        # gone mid-way is the same clear 503, never a 200 with half a file.
+        path.unlink()
+        await asyncio.to_thread(broker.stop)
+        response = await http.get(f"{base}/report/timeline.csv?month=2026-11&lang=ja")
+        assert response.status == 503 and "タイムラインを出力できません" in await response.text()
+        page = await (await http.get(f"{base}/report?month=2026-11&lang=ja")).text()
+        assert "監査記録の保存先がありません" in page  # the report says what it is counting from
     # Said in the log (stderr is flushed line by line, before the answer left).
-    assert any(e["event"] == "board_archive_unreadable" for e in board.log_lines())
+    events = [e["event"] for e in board.log_lines()]
+    assert "board_archive_unreadable" in events and "board_timeline_export_failed" in events
 
 
 def timeline_items(prefix: str, count: int) -> list[tuple[str, bytes, bytes]]:
