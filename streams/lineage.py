@@ -191,7 +191,7 @@ class LineageGuard:
         now = self.clock()
         same_loss = self._last_error is not None and now - self._last_error < SAME_LOSS_S
         fields = dict(topic=a.topic, partition=a.partition, offset=a.offset, end_offset=seen.end,
-                      reason=reason, **context)
+                      reason=reason, losses=self.losses, **context)
         if same_loss:
             log.info("partition_log_lost", **fields, action="applied offset dropped, new messages processed")
             return
