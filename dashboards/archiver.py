@@ -43,6 +43,14 @@ LAG_LOG_S = 60.0
 SILENT_S = 30.0
 
 
+#: How long the check of the stored positions waits for the broker before trying again.
+RESUME_CHECK_S = 30.0
+
+
+class Stopped(Exception):
+    """Asked to stop while checking where to resume: leave everything as it is."""
+
+
 async def _stop(consumer: Any) -> None:
     # With the broker away, aiokafka's fetcher lets its own task's cancellation out of stop();
     # that is not ours to pass on (ours shows in `cancelling()`).
@@ -77,6 +85,8 @@ class Archiver:
             try:
                 await self._consume(stop)
                 return
+            except Stopped:
+                return
             except (KafkaError, OSError, LookupError) as exc:
                 log.warning("archive_broker_unavailable", servers=self.servers, error=repr(exc), retry_in=delay)
             with contextlib.suppress(TimeoutError):
@@ -93,7 +103,7 @@ class Archiver:
         await consumer.start()
         try:
             partitions = await self._assign(consumer)
-            await self._resume(consumer, partitions)
+            await self._resume(consumer, partitions, stop)
             log.info("archive_connected", servers=self.servers, partitions=len(partitions),
                      path=str(self.store.path))
             self._connected_at = time.time()
@@ -135,7 +145,7 @@ class Archiver:
         consumer.assign(assigned)
         return assigned
 
-    async def _resume(self, consumer: Any, partitions: list[Any]) -> None:
+    async def _resume(self, consumer: Any, partitions: list[Any], stop: asyncio.Event) -> None:
         """Seek each partition to where the archive got, once the record just before that point
         is shown to be the one stored; else from the beginning."""
         stored = self.store.positions()
@@ -148,7 +158,7 @@ class Archiver:
             else:
                 await consumer.seek_to_beginning(tp)
         self._positions = {}
-        verdicts = await self._last_records(consumer, checks)
+        verdicts = await self._last_records(consumer, checks, stop)
         for tp, position in checks.items():
             found = verdicts.get(tp)
             if found is not None and sha256(found) == position.last_sha256:
@@ -162,14 +172,20 @@ class Archiver:
             self.store.forget_position(tp.topic, tp.partition)
             await consumer.seek_to_beginning(tp)
 
-    async def _last_records(self, consumer: Any, checks: dict[Any, Position]) -> dict[Any, bytes | None]:
+    async def _last_records(self, consumer: Any, checks: dict[Any, Position],
+                            stop: asyncio.Event) -> dict[Any, bytes | None]:
         """The value at each partition's stored `next_offset - 1`, or None where the log no
-        longer reaches it."""
+        longer reaches it. No verdict without an answer from the broker: then nothing changes."""
         from aiokafka.errors import OffsetOutOfRangeError
 
         found: dict[Any, bytes | None] = {}
         pending = dict(checks)
+        deadline = time.monotonic() + RESUME_CHECK_S
         while pending:
+            if stop.is_set():
+                raise Stopped()
+            if time.monotonic() > deadline:
+                raise LookupError(f"no answer for {len(pending)} partitions within {RESUME_CHECK_S:.0f} s")
             try:
                 batch = await consumer.getmany(*pending, timeout_ms=1000, max_records=len(pending) * 50)
             except OffsetOutOfRangeError as exc:
