@@ -30,7 +30,7 @@ from dashboards.feed import SEND_TIMEOUT_S, Change, CommandNotSent, KafkaFeed, M
 from dashboards.incident_page import Flash, incident_page
 from dashboards.ratelimit import LoginLimiter, client_address
 from dashboards.session import RevokedSessions, RevokedSessionsError, Session, SessionCodec
-from dashboards.state import BoardState, parse_time, visible
+from dashboards.state import BoardState, visible
 from dashboards.users import User, UserError, UserStore, bootstrap
 from noroshi.settings import Settings
 from streams.topics import TopicNames
