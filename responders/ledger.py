@@ -10,6 +10,11 @@ broker (`streams.app` awaits the changelog write), so that after a kill -9 in th
 of a send the restarted worker knows the send may have gone out: it sends it again with
 the same key where the peer recognises the key, and otherwise reports it as possibly
 sent (送信済みの可能性) for a person to check, instead of sending it twice in silence.
+
+Each in-flight mark also says where its effect is on the effects topic (`cut_off_effects`):
+Faust may skip the last messages of a partition when a worker starts, and the effect a
+crash cut off is nearly always the last one, so the shell reads it again from there
+rather than wait for a redelivery that may never come.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ class Ledger:
     finished: dict[str, bool] = field(default_factory=dict)  # effect_id → carried out (False: failed)
     delivered: list[str] = field(default_factory=list)  # delivery keys that went out
     holds: list[str] = field(default_factory=list)  # accounts this incident holds
-    #: delivery key → {"effect_id", "channel", "since"}: sends started and not yet ended
+    #: delivery key → {"effect_id", "channel", "since", "at": [topic, partition, offset] of the
+    #: effect}: sends started and not yet ended
     in_flight: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -50,11 +56,14 @@ class Ledger:
         return orjson.dumps({"finished": self.finished, "delivered": self.delivered, "holds": self.holds,
                              "in_flight": self.in_flight})
 
-    def start(self, key: str, effect_id: str, channel: str, now: float) -> None:
-        """A send is about to begin. A key already in flight keeps its first time: a peer's
-        memory of the key (Mastodon's hour) counts from the first try."""
+    def start(self, key: str, effect_id: str, channel: str, now: float,
+              at: tuple[str, int, int] | None = None) -> None:
+        """A send is about to begin (`at`: the effect's topic, partition and offset). A key
+        already in flight keeps its first time: a peer's memory of the key (Mastodon's hour)
+        counts from the first try."""
         if key not in self.in_flight:
-            self.in_flight[key] = {"effect_id": effect_id, "channel": channel, "since": now}
+            self.in_flight[key] = {"effect_id": effect_id, "channel": channel, "since": now,
+                                   **({"at": list(at)} if at is not None else {})}
             while len(self.in_flight) > IN_FLIGHT_CAP:
                 del self.in_flight[next(iter(self.in_flight))]
 
@@ -81,6 +90,21 @@ class Ledger:
             del self.finished[next(iter(self.finished))]
 
 
+def cut_off_effects(ledgers: Iterable[tuple[str, bytes | None]]) -> list[tuple[str, int, int]]:
+    """Where the effects with a send left in flight by a crash are (topic, partition, offset),
+    each once, in the order they were published."""
+    found: set[tuple[str, int, int]] = set()
+    for _, raw in ledgers:
+        if not raw or b'"in_flight":{}' in raw:  # the usual case, without parsing
+            continue
+        ledger = Ledger.load(raw)
+        for entry in ledger.in_flight.values():
+            at = entry.get("at")
+            if entry.get("effect_id") not in ledger.finished and isinstance(at, list) and len(at) == 3:
+                found.add((str(at[0]), int(at[1]), int(at[2])))
+    return sorted(found)
+
+
 def restore_holds(holds: Holds, ledgers: Iterable[tuple[str, bytes | None]]) -> None:
     """After a restart: the holds as the stored ledgers left them."""
     for incident_id, raw in ledgers:
@@ -89,7 +113,8 @@ def restore_holds(holds: Holds, ledgers: Iterable[tuple[str, bytes | None]]) -> 
 
 
 async def carry_out(responder: Responder, effect: Effect, ledger: Ledger,
-                    save: Callable[[Ledger], Awaitable[None]]) -> Result | None:
+                    save: Callable[[Ledger], Awaitable[None]],
+                    at: tuple[str, int, int] | None = None) -> Result | None:
     """Carry out one effect unless it was finished before (then None, a redelivery).
 
     Each send is saved as in flight before the peer is called and as delivered (or given up)
@@ -101,7 +126,7 @@ async def carry_out(responder: Responder, effect: Effect, ledger: Ledger,
         return None
 
     async def started(key: str, channel: str) -> None:
-        ledger.start(key, effect.effect_id, channel, responder.clock())
+        ledger.start(key, effect.effect_id, channel, responder.clock(), at)
         await save(ledger)
 
     async def delivered(key: str) -> None:

@@ -7,6 +7,7 @@ with its topic, partition and offset, and send it to the dead letters.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,10 +22,10 @@ from noroshi.settings import Settings
 from playbooks.engine import default_rules
 from playbooks.runner import Stored, due, parse_input, step
 from responders.config import responder_for
-from responders.ledger import Ledger, carry_out, finish, restore_holds
+from responders.ledger import Ledger, carry_out, cut_off_effects, finish, restore_holds
 from streams import durable, tansu
 from streams.contract import Profile
-from streams.gaps import BrokerRefetch, GapFiller
+from streams.gaps import BrokerRefetch, Gap, GapFiller
 from streams.lineage import BrokerProbe, LineageGuard, loss_letter
 from streams.records import DeadLetter, Effect
 from streams.stage import DetectionStage, Message, dead_letter
@@ -256,7 +257,7 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
             # On the broker before the peer is called (in flight) and as soon as it answered.
             await durable.store(responded, incident_id, current.dump())
 
-        result = await carry_out(responder, effect, ledger, save)
+        result = await carry_out(responder, effect, ledger, save, at=(msg.topic, msg.partition, msg.offset))
         if result is None:
             log.info("effect_already_carried_out", **msg.position, effect_id=effect.effect_id)
             return
@@ -272,12 +273,47 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
         log.info("effect_carried_out" if not result.failed else "effect_failed", **msg.position,
                  incident_id=effect.incident_id, effect_id=effect.effect_id, kind=effect.kind)
 
+    delivering = asyncio.Lock()  # the agent and `resume_cut_off` carry out one effect at a time
+
     @app.agent(effects, name="respond")
     async def respond(stream: faust.StreamT) -> None:
         """Effects → deliveries, each once (the ledger), none skipped (the gap guard)."""
         async for event in stream.events():
             for msg in await effect_gaps.complete([_message(event)]):
-                await deliver(msg)
+                async with delivering:
+                    await deliver(msg)
+
+    resume_due = False  # set by an assignment: look for sends a crash cut off
+    refetch_effect = BrokerRefetch(settings.broker_servers)
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, assigned: Any, **_: Any) -> None:
+        nonlocal resume_due
+        resume_due = True
+
+    @app.timer(interval=1.0)
+    async def resume_cut_off() -> None:
+        """Effects with a send a crash left in flight, read again from the effects topic once the
+        tables are back. Faust may skip the last messages of a partition when a worker starts, and
+        such an effect is nearly always the last: waiting for its redelivery could wait forever."""
+        nonlocal resume_due
+        if not resume_due or app.rebalancing or app.in_recovery or not app.tables.recovery.completed.is_set():
+            return
+        resume_due = False
+        assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        for topic, partition, offset in cut_off_effects(responded.items()):
+            if (topic, partition) not in assigned:
+                continue  # another worker's (a standby copy of its ledger)
+            try:
+                found = [m for m in await refetch_effect(Gap(topic, partition, offset, offset)) if m.offset == offset]
+                if not found:
+                    log.error("cut_off_effect_unreadable", topic=topic, partition=partition, offset=offset)
+                    continue
+                log.info("cut_off_effect_read_again", topic=topic, partition=partition, offset=offset)
+                async with delivering:  # a redelivery handled meanwhile leaves it finished: then a no-op
+                    await deliver(found[0])
+            except Exception:  # noqa: BLE001 - keep the timer alive; a redelivery may still bring it
+                log.exception("cut_off_effect_not_resumed", topic=topic, partition=partition, offset=offset)
 
     @app.timer(interval=1.0)
     async def deliver_deadlines() -> None:

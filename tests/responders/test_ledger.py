@@ -12,7 +12,7 @@ import pytest
 from responders.base import ALWAYS, FakeChannel, Transient, dedup_window
 from responders.chat import LineWorksBotChannel, SignedWebhookChannel, SlackWebhookChannel, TeamsWorkflowChannel
 from responders.email import EmailChannel
-from responders.ledger import IN_FLIGHT_CAP, Ledger, carry_out, finish
+from responders.ledger import IN_FLIGHT_CAP, Ledger, carry_out, cut_off_effects, finish
 from responders.posts import BlueskyChannel, DryRunChannel, MastodonChannel, XChannel
 from responders.reliability import RetryPolicy
 from responders.responder import Channels, Responder
@@ -184,6 +184,23 @@ async def test_a_delivered_key_is_skipped_and_others_of_the_effect_still_go_out(
 
     assert mail.attempts == 0 and slack.attempts == 0
     assert [e.action for e in result.timeline][:2] == ["delivery_skipped", "delivery_possibly_sent"]
+
+
+async def test_an_effect_left_in_flight_is_found_by_where_it_is_on_the_effects_topic() -> None:
+    """Faust may skip the last messages of a partition at start: the shell reads it from there."""
+    clock, store = Clock(), Store()
+    slack = Watched(store)
+    effect = notify("slack:koho")
+    await carry_out(responder(Channels(chat={"slack": slack}), clock), effect, Ledger(), store,
+                    at=("noroshi.effects", 1, 42))
+    (crashed,) = slack.stored_when_called  # the ledger as a kill -9 during the send leaves it
+    other = crashed_during("k", "wako-flame-2:notify:3", "email", clock.now)  # no position: an older ledger
+    done = Ledger.load(crashed.dump())
+    done.finish(effect.effect_id, True)
+
+    assert cut_off_effects([("wako-flame-1", crashed.dump()), ("wako-flame-1b", crashed.dump()),
+                            ("wako-flame-2", other.dump()), ("wako-flame-3", Ledger().dump()),
+                            ("wako-flame-4", done.dump()), ("wako-flame-5", None)]) == [("noroshi.effects", 1, 42)]
 
 
 def test_the_ledger_keeps_its_in_flight_marks_through_json_and_bounded() -> None:
