@@ -146,7 +146,8 @@ def _frame(request: web.Request, user: User, sess: Session) -> pages.Frame:
     return pages.Frame(lang=_lang(request), user=user, csrf=sess.csrf, path=request.path, now=time.time(),
                        query=dict(request.query), disasters=views.disaster_active(incidents),
                        names=request.app[FEED].display_names, feed_live=status.live,
-                       last_fetch=status.last_fetch, broker_lost=request.app[FEED].state.broker_lost)
+                       last_fetch=status.last_fetch,
+                       notices=request.app[FEED].state.notices_for(user.municipality))
 
 
 def page_handler(render: Callable[[web.Request, pages.Frame], Any]) -> Callable[[web.Request], Any]:

@@ -2,9 +2,9 @@
 
 `MemoryFeed` holds the `BoardState` and the subscribers (and is the fake for tests);
 `KafkaFeed` fills it from Kafka with one plain consumer (no group, so no join delay)
-reading the incidents, timeline and effects topics, the dead letters (only for the
-worker's notice that the broker lost its data, a banner) and, for the evidence posts,
-the mentions and accounts topics. Each change is serialized once, whatever the number
+reading the incidents, timeline and effects topics, the dead letters (only the workers'
+notices, such as "the broker lost its data" or "a detector state was cut down": banners)
+and, for the evidence posts, the mentions and accounts topics. Each change is serialized once, whatever the number
 of browsers, and carries its municipality so that every stream sends only its own.
 
 Liveness (最新かどうか) is what the broker last answered, not whether a consumer was
@@ -27,7 +27,7 @@ import orjson
 import structlog
 
 from dashboards import views
-from dashboards.state import BoardState, Post, is_newer, parse_broker_loss, parse_post
+from dashboards.state import BoardState, Post, is_newer, parse_notice, parse_post
 from streams.records import Effect, Incident, TimelineEntry, iso
 from streams.topics import TopicNames
 
@@ -306,10 +306,11 @@ class MemoryFeed:
                 self.push_entry(parse_entry(record.value))
             elif kind == "effect":
                 self.push_effect(parse_effect(record.value))
-            elif kind == "deadletter":  # only the notice that the broker lost its data
-                loss = parse_broker_loss(record.value)
-                if loss is not None:
-                    self.state.add_broker_loss(loss)
+            elif kind == "deadletter":  # only the workers' notices (state.NOTICES); the rest is passed over
+                notice = parse_notice(record.value)
+                if notice is not None and self.state.add_notice(notice):
+                    log.info("board_notice_received", kind=notice.kind, municipality=notice.municipality,
+                             topic=record.topic, partition=record.partition, offset=record.offset)
             else:
                 post = parse_post(record.value)
                 if post is not None:

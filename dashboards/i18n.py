@@ -59,10 +59,16 @@ TEXT: dict[str, dict[str, str]] = {
         "stale.stream": "ボードとの接続が切れています。表示は古い可能性があります。",
         "stale.since": "最終受信 {t}",
         "stale.never": "まだ一度も受信していません",
-        "banner.broker_lost": "ブローカーのデータが失われました",
-        "banner.broker_lost_detail": ("ブローカーが再起動したか、トピックが作り直されました。それより前の事案と記録は"
-                                      "ブローカーに残っていません。ワーカーは新しいイベントから処理を再開しています。"),
-        "banner.broker_lost_at": "検知 {t}（{where}）",
+        # The workers' notices (dashboards.state.NOTICES), one banner each: title, when and where, detail.
+        "notice.broker_log_lost": "ブローカーのデータが失われました",
+        "notice.broker_log_lost.detail": ("ブローカーが再起動したか、トピックが作り直されました。それより前の事案と記録は"
+                                          "ブローカーに残っていません。ワーカーは新しいイベントから処理を再開しています。"),
+        "notice.broker_log_lost.at": "検知 {t}（{where}）",
+        "notice.state_too_large": "検知器の状態が上限を超えたため、古い記録を削減しました",
+        "notice.state_too_large.reset": "検知器の状態が上限を超えたため、検知器の記録をすべて消去しました",
+        "notice.state_too_large.at": "（{municipality}、{t}）。",
+        "notice.state_too_large.detail": ("検知の精度に影響する可能性があります。詳細はワーカーのログ"
+                                          "（detector_state_cut）とデッドレターにあります。"),
         "elapsed.m": "{m}分",
         "elapsed.hm": "{h}時間{m}分",
         "elapsed.dh": "{d}日{h}時間",
@@ -286,6 +292,8 @@ TEXT: dict[str, dict[str, str]] = {
         "tl.delivered": "送信完了",
         "tl.delivery_failed": "送信失敗",
         "tl.delivery_skipped": "送信省略",
+        "tl.delivery_possibly_sent": "送信済みの可能性 — 要確認",
+        "tl.delivery_resumed": "同じキーで再送",
         "tl.notified_on_board": "ボードで通知",
         "tl.replies_held": "返信保留を設定",
         "tl.hold_released": "返信保留を解除",
@@ -372,10 +380,15 @@ TEXT: dict[str, dict[str, str]] = {
         "stale.stream": "The connection to the board is lost. What you see may be out of date.",
         "stale.since": "last received {t}",
         "stale.never": "nothing received yet",
-        "banner.broker_lost": "The broker lost its data",
-        "banner.broker_lost_detail": ("The broker restarted, or a topic was created again: earlier incidents and "
-                                      "records are no longer on the broker. The worker goes on with the new events."),
-        "banner.broker_lost_at": "found {t} ({where})",
+        "notice.broker_log_lost": "The broker lost its data",
+        "notice.broker_log_lost.detail": ("The broker restarted, or a topic was created again: earlier incidents and "
+                                          "records are no longer on the broker. The worker goes on with the new events."),
+        "notice.broker_log_lost.at": "found {t} ({where})",
+        "notice.state_too_large": "A detector state outgrew its limit, so its oldest entries were cut",
+        "notice.state_too_large.reset": "A detector state outgrew its limit, so every detector's history was dropped",
+        "notice.state_too_large.at": "({municipality}, {t}).",
+        "notice.state_too_large.detail": ("Detection may be less accurate for a while. The worker's log "
+                                          "(detector_state_cut) and the dead letter have the details."),
         "elapsed.m": "{m} min",
         "elapsed.hm": "{h} h {m} min",
         "elapsed.dh": "{d} d {h} h",
@@ -609,6 +622,8 @@ TEXT: dict[str, dict[str, str]] = {
         "tl.delivered": "Delivered",
         "tl.delivery_failed": "Delivery failed",
         "tl.delivery_skipped": "Delivery skipped",
+        "tl.delivery_possibly_sent": "Possibly sent — check it",
+        "tl.delivery_resumed": "Resent with the same key",
         "tl.notified_on_board": "Notified on the board",
         "tl.replies_held": "Replies held",
         "tl.hold_released": "Hold released",

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from dashboards import charts, i18n
 from dashboards.report import MonthReport, Times, month_of, shift_month
-from dashboards.state import BrokerLoss, parse_time
+from dashboards.state import ALL, Notice, parse_time
 from dashboards.users import ALL, User
 from dashboards.views import SEVERITY_RANK, DisasterView, DraftRef, Hold, Queued, RosterView
 from streams.records import JST, Incident
@@ -78,7 +78,7 @@ class Frame:
     names: Callable[[str], str] = str  # sign-in name → display name
     feed_live: bool = True  # False: the board's data is not live (the 最新ではありません banner)
     last_fetch: float | None = None  # when the broker last answered the board's feed
-    broker_lost: BrokerLoss | None = None  # the worker found the broker lost its data (a banner)
+    notices: Sequence[Notice] = ()  # the workers' notices this user may see (a banner each)
 
 
 def _lang_href(lang: str, path: str, query: Mapping[str, str]) -> str:
@@ -134,16 +134,25 @@ def stale_banner(lang: str, live: bool, last_fetch: float | None) -> str:
             f'<span class="since">{_e(when)}</span></div>')
 
 
-def broker_lost_banner(lang: str, loss: BrokerLoss | None) -> str:
-    """ブローカーのデータが失われました: shown from the worker's notice on, on every page."""
-    if loss is None:
-        return ""
-    where = f"{loss.topic}:{loss.partition}"
-    return (f'<div id="broker-lost-banner" class="banner" role="alert">'
-            f'<strong>{_e(t(lang, "banner.broker_lost"))}</strong> '
-            f'<span class="detail">{_e(t(lang, "banner.broker_lost_detail"))}</span> '
-            f'<span class="since">{_e(t(lang, "banner.broker_lost_at", t=clock(loss.at, seconds=True), where=where))}'
-            f'</span></div>')
+#: Banners whose id a script or test already looks for; the others are `notice-<kind>-<municipality>`.
+NOTICE_IDS = {("broker_log_lost", ALL): "broker-lost-banner"}
+
+
+def notice_banners(lang: str, notices: Sequence[Notice]) -> str:
+    """A worker's notice (ブローカーのデータが失われました, 検知器の状態の削減 …): shown from the
+    notice on, on every page of those it concerns; the words are `notice.<kind>[.at|.detail]`."""
+    out = []
+    for n in notices:
+        title = f"notice.{n.kind}.reset" if n.reset else f"notice.{n.kind}"
+        at = t(lang, f"notice.{n.kind}.at", t=clock(n.at, seconds=True), where=f"{n.topic}:{n.partition}",
+               municipality=n.municipality)
+        ident = NOTICE_IDS.get((n.kind, n.municipality), f"notice-{n.kind}-{n.municipality}")
+        out.append(f'<div id="{_e(ident)}" class="banner banner-notice" role="alert" data-notice="{_e(n.kind)}" '
+                   f'data-municipality="{_e(n.municipality)}">'
+                   f'<strong>{_e(t(lang, title))}</strong> '
+                   f'<span class="since">{_e(at)}</span> '
+                   f'<span class="detail">{_e(t(lang, f"notice.{n.kind}.detail"))}</span></div>')
+    return "\n".join(out)
 
 
 def layout(frame: Frame, title: str, main: str, *, page: str, live: bool = False,
@@ -172,7 +181,7 @@ def layout(frame: Frame, title: str, main: str, *, page: str, live: bool = False
 <nav aria-label="{_e(t(lang, "nav.label"))}">{nav}</nav>
 </header>
 {stale_banner(lang, frame.feed_live, frame.last_fetch)}
-{broker_lost_banner(lang, frame.broker_lost)}
+{notice_banners(lang, frame.notices)}
 {disaster_banner(lang, frame.disasters)}
 <main id="{_e(page)}" class="page-{_e(page)}"{data}>
 {main}

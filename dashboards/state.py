@@ -6,11 +6,13 @@ Per incident it keeps the latest record, chart points (one per detector report),
 the last timeline entries, rescue requests, held accounts and the evidence posts;
 the detail of ended incidents is dropped first when there are too many. The
 monthly report needs only a small summary per incident, kept much longer. From the
-dead letters it keeps only the last "the broker lost its data" notice (a banner).
+dead letters it keeps only the workers' notices to the operators (banners): the last of each
+kind per municipality, e.g. "the broker lost its data" or "a detector state was cut down".
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +21,9 @@ from typing import Any
 
 import orjson
 
+from streams.lineage import BROKER_LOG_LOST
 from streams.records import Effect, Incident, TimelineEntry
+from streams.stage import STATE_TOO_LARGE
 
 #: Incidents whose detail (timeline, chart, evidence) is kept; open ones are never dropped.
 MAX_INCIDENTS = 2000
@@ -145,30 +149,56 @@ class IncidentData:
     rev: int = 0
 
 
+#: A notice for everyone (the broker is shared) has this municipality, as an admin's scope does.
+ALL = "*"
+
+
 @dataclass(frozen=True, slots=True)
-class BrokerLoss:
-    """A worker's notice (a `broker_log_lost` dead letter) that the broker lost its data."""
+class Notice:
+    """A worker's notice to the operators, carried by a dead letter whose reason begins with
+    a known word (`NOTICES`): shown as a banner on every page of those it concerns."""
 
+    kind: str  # the reason's first word: broker_log_lost | state_too_large
     at: str  # when the worker found it (RFC 3339)
-    topic: str
+    municipality: str  # the one it concerns (the dead letter's key), or ALL: every user's
+    topic: str  # where: for state_too_large the message processed when the state was cut
     partition: int
-    offset: int  # the offset the worker had applied, which the broker no longer holds
+    offset: int
+    reset: bool = False  # state_too_large: every detector's history was dropped, not only the oldest
+
+    def concerns(self, municipality: str) -> bool:
+        """Tenancy: a user sees the notices about their municipality and the system-wide
+        ones; an admin with `*` sees all."""
+        return municipality == ALL or self.municipality in (ALL, municipality)
 
 
-BROKER_LOG_LOST = b'"reason":"broker_log_lost:'  # how its dead letter begins (streams.lineage)
+#: The dead letters that are notices: the first word of the reason → whether it is about one
+#: municipality (its key). Every other dead letter is passed over after 64 bytes.
+NOTICES: dict[str, bool] = {BROKER_LOG_LOST: False, STATE_TOO_LARGE: True}
+#: Notices kept (the latest of each kind per municipality); the oldest go first.
+MAX_NOTICES = 200
+_REASON_WORD = re.compile(rb'"reason"\s*:\s*"([a-z_]+):')
+#: How the worker's state_too_large reason says it dropped everything (streams.stage._snapshot).
+STATE_RESET = "every detector's history was dropped"
 
 
-def parse_broker_loss(raw: bytes | None) -> BrokerLoss | None:
+def parse_notice(raw: bytes | None) -> Notice | None:
     """The notice in a dead letter, or None for any other dead letter (read no further)."""
-    if not raw or BROKER_LOG_LOST not in raw[:64]:
+    found = _REASON_WORD.search(raw[:64]) if raw else None
+    if found is None or found.group(1).decode() not in NOTICES:
         return None
-    obj = orjson.loads(raw)
-    loss = BrokerLoss(at=obj.get("failed_at"), topic=obj.get("topic"), partition=obj.get("partition"),
-                      offset=obj.get("offset"))
-    if not (isinstance(loss.at, str) and isinstance(loss.topic, str) and type(loss.partition) is int
-            and type(loss.offset) is int):
-        raise ValueError("wrong types in a broker_log_lost dead letter")
-    return loss
+    kind = found.group(1).decode()
+    obj = orjson.loads(raw)  # type: ignore[arg-type]
+    municipality = obj.get("key") if NOTICES[kind] else ALL
+    notice = Notice(kind=kind, at=obj.get("failed_at"), municipality=municipality, topic=obj.get("topic"),
+                    partition=obj.get("partition"), offset=obj.get("offset"),
+                    reset=kind == STATE_TOO_LARGE and STATE_RESET in str(obj.get("reason")))
+    if not (isinstance(notice.at, str) and isinstance(notice.municipality, str) and notice.municipality
+            and isinstance(notice.topic, str) and type(notice.partition) is int and type(notice.offset) is int):
+        raise ValueError(f"wrong types in a {kind} dead letter")
+    if NOTICES[kind] and municipality == ALL:  # a key must not make a municipality's notice everyone's
+        raise ValueError(f"a {kind} dead letter keyed {ALL!r}")
+    return notice
 
 
 class BoardState:
@@ -184,7 +214,8 @@ class BoardState:
         self.summaries: dict[str, Summary] = {}
         self._recent: OrderedDict[str, Post] = OrderedDict()
         self._wanted: dict[str, set[str]] = {}  # evidence post id → incident ids that show it
-        self.broker_lost: BrokerLoss | None = None  # the banner: the broker lost its data
+        #: The banners: the latest notice of each kind per municipality.
+        self.notices: OrderedDict[tuple[str, str], Notice] = OrderedDict()
 
     # -- bookkeeping -----------------------------------------------------------
     def _touch(self, incident_id: str) -> IncidentData:
@@ -337,12 +368,22 @@ class BoardState:
         return True
 
     # -- notices ---------------------------------------------------------------
-    def add_broker_loss(self, loss: BrokerLoss) -> bool:
-        """The worker found the broker lost its data: the banner shows the latest such notice."""
-        if self.broker_lost is not None and self.broker_lost.at >= loss.at:
+    def add_notice(self, notice: Notice) -> bool:
+        """A worker's notice: the banner shows the latest of its kind for its municipality."""
+        where = (notice.kind, notice.municipality)
+        kept = self.notices.get(where)
+        if kept is not None and kept.at >= notice.at:
             return False
-        self.broker_lost = loss
+        self.notices[where] = notice
+        self.notices.move_to_end(where)
+        while len(self.notices) > MAX_NOTICES:
+            self.notices.popitem(last=False)
         return True
+
+    def notices_for(self, municipality: str) -> list[Notice]:
+        """The banners a user of `municipality` sees, system-wide first, then by time."""
+        return sorted((n for n in self.notices.values() if n.concerns(municipality)),
+                      key=lambda n: (n.municipality != ALL, n.at, n.municipality))
 
     # -- evidence posts ----------------------------------------------------------
     def add_post(self, post: Post) -> bool:
