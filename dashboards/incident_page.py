@@ -17,6 +17,11 @@ from dashboards.state import Post, actor_name, parse_time
 from dashboards.views import row
 from streams.records import Incident, TimelineEntry
 
+#: Timeline entries about a delivery that failed, or may not have gone as meant: the failure colour.
+TROUBLE = frozenset({"delivery_failed", "channel_failed", "delivery_gave_up", "effect_failed",
+                     "delivery_possibly_sent"})
+#: Entries nobody will follow up by themselves: a person must check (送信済みの可能性 — 要確認).
+NEEDS_PERSON = frozenset({"delivery_possibly_sent"})
 #: Actions that end or undo something: the script asks "really?" first.
 CONFIRM = frozenset({"resolve", "mark_false_positive", "disaster_mode_off", "reject"})
 PRIMARY = frozenset({"acknowledge", "approve", "verify"})
@@ -59,8 +64,12 @@ def describe(lang: str, entry: TimelineEntry) -> str:
         return f"{_label(lang, 'action', d.get('command'))}: {reason or ''}"
     if a == "incident_opened":
         return f"{_label(lang, 'severity', d.get('severity'))} · {d.get('summary', '')}"
+    if a == "delivery_possibly_sent":  # the responder's and the playbook's words, for a person to act on
+        message = d.get("message_ja" if lang == "ja" else "message_en") or d.get("message_ja") or ""
+        return " · ".join(p for p in (_label(lang, "effect", d.get("kind")) if d.get("kind") else "",
+                                      str(message)) if p)
     if a in ("effect_requested", "effect_carried_out", "effect_failed", "delivered", "delivery_failed",
-             "delivery_skipped", "notified_on_board", "replies_held", "hold_released"):
+             "delivery_skipped", "delivery_resumed", "notified_on_board", "replies_held", "hold_released"):
         parts = [_label(lang, "effect", d.get("kind"))]
         to = d.get("to")
         if isinstance(to, Mapping):
@@ -240,11 +249,16 @@ def _draft_card(frame: Frame, incident: Incident, draft: Mapping[str, Any], offe
 </article>"""
 
 
+def _row_class(action: str) -> str:
+    return " ".join(c for c, on in ((f"tl-{action}", True), ("trouble", action in TROUBLE),
+                                    ("needs-person", action in NEEDS_PERSON)) if on)
+
+
 def _timeline(lang: str, entries: Sequence[TimelineEntry], trimmed: bool) -> str:
     if not entries:
         return f'<p class="empty">{_e(t(lang, "timeline.empty"))}</p>'
     rows = "".join(
-        f'<tr data-entry="{_e(e.entry_id)}" class="tl-{_e(e.action)}">'
+        f'<tr data-entry="{_e(e.entry_id)}" class="{_e(_row_class(e.action))}">'
         f'<td data-label="{_e(t(lang, "timeline.when"))}">{time_tag(e.at, seconds=True)}</td>'
         f'<td data-label="{_e(t(lang, "timeline.who"))}">{_e(who(lang, e.actor))}</td>'
         f'<td data-label="{_e(t(lang, "timeline.what"))}">{_e(_label(lang, "tl", e.action))}</td>'
