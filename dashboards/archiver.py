@@ -32,7 +32,7 @@ from dashboards.archive import (
     sha256,
 )
 from noroshi.settings import Settings
-from streams.topics import TopicNames
+from streams.topics import TopicNames, assign_every_partition
 
 log = structlog.get_logger(__name__)
 
@@ -102,7 +102,7 @@ class Archiver:
                                     auto_offset_reset="none", max_partition_fetch_bytes=4 * 1024 * 1024)
         await consumer.start()
         try:
-            partitions = await self._assign(consumer)
+            partitions = await assign_every_partition(consumer, self.kinds)
             await self._resume(consumer, partitions, stop)
             log.info("archive_connected", servers=self.servers, partitions=len(partitions),
                      path=str(self.store.path))
@@ -131,19 +131,6 @@ class Archiver:
                 self._log_lag(highs, now)
         finally:
             await _stop(consumer)
-
-    async def _assign(self, consumer: Any) -> list[Any]:
-        from aiokafka import TopicPartition
-
-        await consumer.topics()
-        assigned = []
-        for topic in self.kinds:
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                raise LookupError(f"topic {topic} does not exist yet")
-            assigned += [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        return assigned
 
     async def _resume(self, consumer: Any, partitions: list[Any], stop: asyncio.Event) -> None:
         """Seek each partition to where the archive got, once the record just before that point

@@ -29,7 +29,7 @@ import structlog
 from dashboards import views
 from dashboards.state import BoardState, Post, is_newer, parse_notice, parse_post
 from streams.records import Effect, Incident, TimelineEntry, iso
-from streams.topics import TopicNames
+from streams.topics import TopicNames, assign_every_partition
 
 log = structlog.get_logger(__name__)
 
@@ -469,16 +469,7 @@ class KafkaFeed(MemoryFeed):
                 self._error = ""
 
     async def _assign_all(self, consumer: Any) -> None:
-        from aiokafka import TopicPartition
-
-        await consumer.topics()  # refreshes metadata, so a topic created since start is seen
-        assigned = []
-        for topic in self._kinds:
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                raise LookupError(f"topic {topic} does not exist yet")
-            assigned += [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
+        assigned = await assign_every_partition(consumer, self._kinds)
         # From the beginning every time: versions and ids make re-reading harmless, and the
         # board needs every open incident, not just those changed since it started.
         await consumer.seek_to_beginning(*assigned)

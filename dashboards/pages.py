@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from dashboards import charts, i18n
 from dashboards.report import MonthReport, Times, month_of, shift_month
-from dashboards.state import ALL, Notice, parse_time
+from dashboards.state import Notice, parse_time
 from dashboards.users import ALL, User
 from dashboards.views import SEVERITY_RANK, DisasterView, DraftRef, Hold, Queued, RosterView
 from streams.records import JST, Incident

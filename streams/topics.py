@@ -20,7 +20,9 @@ it sit in the same partition.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 INPUT_KINDS = ("mention", "account", "alert")
 
@@ -97,3 +99,21 @@ async def ensure_topics(servers: str, names: TopicNames, partitions: int, replic
             )
     finally:
         await admin.close()
+
+
+async def assign_every_partition(consumer: Any, topics: Iterable[str]) -> list[Any]:
+    """Assign a plain (group-less) consumer every partition of `topics`, in order.
+
+    Refreshes the metadata first, so a topic created since the consumer started is seen;
+    a topic that does not exist yet raises `LookupError` for the caller's retry."""
+    from aiokafka import TopicPartition
+
+    await consumer.topics()
+    assigned = []
+    for topic in topics:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise LookupError(f"topic {topic} does not exist yet")
+        assigned += [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(assigned)
+    return assigned

@@ -30,6 +30,23 @@ async def wait_until_connected(http: aiohttp.ClientSession, base: str, timeout: 
             await asyncio.sleep(0.1)
 
 
+async def start_board(spawn: Any, **extra: str) -> tuple[Any, str]:
+    """A `noroshi board` (`spawn` is the integration `spawn` fixture) on its own port; returns
+    the process and its base URL once it answers its sign-in page."""
+    port = free_port()
+    board = spawn("board", extra_env={"NOROSHI_BOARD_PORT": str(port), **extra})
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as http:
+        async with asyncio.timeout(30):
+            while True:
+                assert board.proc is not None and board.proc.poll() is None, board.log_path.read_text()
+                with contextlib.suppress(aiohttp.ClientConnectionError):
+                    async with http.get(base + "/login") as response:
+                        if response.status == 200:
+                            return board, base
+                await asyncio.sleep(0.1)
+
+
 async def sign_in(http: aiohttp.ClientSession, base: str, user: str, password: str) -> aiohttp.ClientResponse:
     form = await (await http.get(base + "/login")).text()
     token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]

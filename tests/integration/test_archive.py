@@ -22,11 +22,10 @@ from aiokafka.structs import ConsumerRecord
 from dashboards import report
 from dashboards.archive import ArchiveReader, ArchiveUnavailable, archive_path
 from dashboards.feed import parse_entry, parse_incident
-from noroshi.broker import free_port
 from streams.contract import load_profile
 from streams.replay import replay_lines
 
-from .board_client import sign_in
+from .board_client import sign_in, start_board
 from .conftest import SAMPLE_PROFILE, produce, read_until, sample_lines
 
 pytestmark = pytest.mark.integration
@@ -147,18 +146,8 @@ async def test_the_audit_trail_survives_a_killed_archiver_and_then_the_broker_it
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert f"タイムライン / timeline entries: {len(entry_ids)}" in shown.stdout and "遅れ / lag: 0 件" in shown.stdout
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    spawn("board", extra_env={"NOROSHI_BOARD_PORT": str(port)})
+    _, base = await start_board(spawn)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    if (await http.get(base + "/login")).status == 200:
-                        break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
         assert (await sign_in(http, base, "demo", env["NOROSHI_BOARD_PASSWORD"])).status == 303
 
         # The report: every incident of the month, by type, from the archive.
@@ -188,18 +177,8 @@ async def test_the_csv_is_a_clear_503_before_any_byte_when_the_archive_or_the_br
     path = archive_path(Path(env["NOROSHI_DATA_DIR"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"not an archive, a damaged file " * 200)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    board = spawn("board", extra_env={"NOROSHI_BOARD_PORT": str(port)})
+    board, base = await start_board(spawn)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    if (await http.get(base + "/login")).status == 200:
-                        break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
         assert (await sign_in(http, base, "demo", env["NOROSHI_BOARD_PASSWORD"])).status == 303
         for lang, words in (("ja", "監査記録を読み出せません"), ("en", "The archive cannot be read")):
             response = await http.get(f"{base}/report/timeline.csv?month=2026-11&lang={lang}")

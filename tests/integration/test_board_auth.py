@@ -7,7 +7,6 @@ before is not locked out by guesses at its user's name."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Callable
 
@@ -17,10 +16,10 @@ from yarl import URL
 
 from dashboards import session
 from dashboards.users import UserStore
-from noroshi.broker import free_port
 from noroshi.settings import Settings
 from tests.board.world import FAST_HASHER
 
+from .board_client import start_board
 from .conftest import Proc
 
 pytestmark = pytest.mark.integration
@@ -32,22 +31,6 @@ def add_users(settings: Settings) -> None:
     users = UserStore(settings.users_file, hasher=FAST_HASHER)
     users.add("sato", role="operator", municipality="wako", password=PASSWORD, display_name="当番 佐藤")
     users.add("tanaka", role="owner", municipality="wako", password=PASSWORD, display_name="課長 田中")
-
-
-async def start_board(spawn: Callable[..., Proc], **extra: str) -> tuple[Proc, str]:
-    """A `noroshi board` on its own port; returns once it answers its sign-in page."""
-    port = free_port()
-    board = spawn("board", extra_env={"NOROSHI_BOARD_PORT": str(port), **extra})
-    base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as http:
-        async with asyncio.timeout(30):
-            while True:
-                assert board.proc is not None and board.proc.poll() is None, board.log_path.read_text()
-                with contextlib.suppress(aiohttp.ClientConnectionError):
-                    async with http.get(base + "/login") as response:
-                        if response.status == 200:
-                            return board, base
-                await asyncio.sleep(0.1)
 
 
 def client() -> aiohttp.ClientSession:

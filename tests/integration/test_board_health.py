@@ -29,7 +29,7 @@ from streams.topics import TopicNames, ensure_topics
 from tests.board.world import FAST_HASHER, build, make_users
 from tests.board.world import PASSWORD as BOARD_PASSWORD
 
-from .board_client import launch_chromium
+from .board_client import launch_chromium, start_board
 from .conftest import PARTITIONS, Proc, produce, read_until
 
 pytestmark = pytest.mark.integration
@@ -45,12 +45,6 @@ STALE = '<div id="stale-banner" class="banner banner-stale" role="alert">'
 LIVE = '<div id="stale-banner" class="banner banner-stale" role="alert" hidden>'
 #: Generous bounds for waits that take ~10 s (the live window) on an idle machine.
 BOUND = 40.0
-
-
-async def start_board(spawn: Callable[..., Proc]) -> tuple[Proc, str]:
-    port = free_port()
-    board = spawn("board", extra_env={"NOROSHI_BOARD_PORT": str(port)})
-    return board, f"http://127.0.0.1:{port}"
 
 
 async def until_status(http: aiohttp.ClientSession, url: str, status: int, board: Proc) -> dict:
