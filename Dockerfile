@@ -20,8 +20,11 @@ RUN groupadd --system --gid 10001 noroshi \
 # (see also .dockerignore).
 WORKDIR /tmp/noroshi-src
 COPY pyproject.toml README.md ./
+COPY vocabulary/ vocabulary/
 COPY noroshi/ noroshi/
 COPY streams/ streams/
+COPY sources/ sources/
+COPY tools/ tools/
 COPY playbooks/ playbooks/
 COPY responders/ responders/
 COPY dashboards/ dashboards/

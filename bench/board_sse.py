@@ -36,8 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from dashboards.users import UserStore  # noqa: E402
 from noroshi.broker import EmbeddedBroker, free_port  # noqa: E402
-from streams.records import Incident, iso  # noqa: E402
-from streams.topics import TopicNames, ensure_topics  # noqa: E402
+from vocabulary.records import Incident, iso  # noqa: E402
+from vocabulary.topics import TopicNames
+from streams.topics import ensure_topics  # noqa: E402
 
 PASSWORD = "bench-password-2025"
 

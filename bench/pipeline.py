@@ -32,10 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from noroshi.broker import EmbeddedBroker  # noqa: E402
-from streams.contract import load_profile  # noqa: E402
-from streams.records import iso  # noqa: E402
-from streams.replay import replay_lines  # noqa: E402
-from streams.topics import TopicNames, ensure_topics  # noqa: E402
+from vocabulary.contract import load_profile  # noqa: E402
+from vocabulary.records import iso  # noqa: E402
+from tools.replay import replay_lines  # noqa: E402
+from vocabulary.topics import TopicNames
+from streams.topics import ensure_topics  # noqa: E402
 
 PROFILE = ROOT / "tests" / "data" / "wako-sample.profile.json"
 TEXTS = ("和光市の図書館、週末も開いてて助かる", "和光市役所の駐車場いつも混んでるなあ",

@@ -4,7 +4,7 @@
 
 1. Speed: every scenario of tests/scenarios and tests/scenarios-variant through
    `replay_lines` (JSON parsing, detectors, playbooks) on one core, best of 3 runs.
-2. A simulated week of a large ward (streams.sources.scenarios.week_of_traffic,
+2. A simulated week of a large ward (tools.scenarios.week_of_traffic,
    with its episodes and hard negatives): events per second, the detectors'
    state snapshot at the end (what the worker stores per municipality), and the
    Python heap held by the replay (tracemalloc) after the week.
@@ -22,10 +22,10 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streams.contract import load_profile  # noqa: E402
-from streams.evaluation import scenario_files  # noqa: E402
-from streams.replay import default_profile_path, replay_lines  # noqa: E402
-from streams.sources.scenarios import week_of_traffic  # noqa: E402
+from vocabulary.contract import load_profile  # noqa: E402
+from tools.evaluation import scenario_files  # noqa: E402
+from tools.replay import default_profile_path, replay_lines  # noqa: E402
+from tools.scenarios import week_of_traffic  # noqa: E402
 
 
 def best_of(runs: int, work) -> float:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from dashboards.users import ACTOR_ROLES, User
 from playbooks.machines import MACHINES, ROLE_COMMANDS, TERMINAL
 from playbooks.policy import APPROVER_ROLES
-from streams.records import BoardCommand, Incident, iso
+from vocabulary.records import BoardCommand, Incident, iso
 
 #: What each board role may ever do: what the playbooks let the role it acts as send.
 ROLE_ACTIONS: Mapping[str, frozenset[str]] = {

@@ -24,7 +24,7 @@ import orjson
 
 from dashboards.feed import parse_entry, parse_incident
 from dashboards.state import parse_time
-from streams.records import JST, Incident, TimelineEntry
+from vocabulary.records import JST, Incident, TimelineEntry
 
 FILE_NAME = "archive.sqlite3"
 #: The archiver writes at least this often, even with nothing to store, so a reader can tell

@@ -31,8 +31,9 @@ from dashboards.archive import (
     archive_path,
     sha256,
 )
-from noroshi.settings import Settings
-from streams.topics import TopicNames, assign_every_partition
+from vocabulary.settings import Settings
+from vocabulary.topics import TopicNames
+from streams.topics import assign_every_partition
 
 log = structlog.get_logger(__name__)
 

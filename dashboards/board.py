@@ -32,8 +32,8 @@ from dashboards.ratelimit import LoginLimiter, client_address
 from dashboards.session import RevokedSessions, RevokedSessionsError, Session, SessionCodec
 from dashboards.state import BoardState, visible
 from dashboards.users import User, UserError, UserStore, bootstrap
-from noroshi.settings import Settings
-from streams.topics import TopicNames
+from vocabulary.settings import Settings
+from vocabulary.topics import TopicNames
 
 log = structlog.get_logger(__name__)
 
@@ -607,26 +607,18 @@ def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None 
     return app
 
 
-def _profiles(settings: Settings) -> dict[str, Any]:
-    from noroshi.stack import resolve_profiles
-    from streams.contract import ContractError
+async def serve(settings: Settings, profiles: Mapping[str, Any], *, feed: MemoryFeed | None = None) -> None:
+    """Run the board until SIGTERM or SIGINT (or until cancelled), then stop cleanly.
 
-    try:
-        return dict(resolve_profiles(settings))
-    except (ContractError, OSError) as exc:
-        log.error("board_profiles_unreadable", error=str(exc))
-        return {}
-
-
-async def serve(settings: Settings, *, feed: MemoryFeed | None = None) -> None:
-    """Run the board until SIGTERM or SIGINT (or until cancelled), then stop cleanly."""
+    `profiles` are the municipalities' profiles by id, resolved by the caller (the
+    composition root), so the board never reads the profile settings itself."""
     feed = feed or KafkaFeed(settings.broker_servers, TopicNames(settings.topic_prefix))
     users = UserStore(settings.users_file)
     try:
         await asyncio.to_thread(bootstrap, users, settings.board_user, settings.board_password.value)
     except (UserError, OSError) as exc:
         log.error("board_users_unwritable", path=str(settings.users_file), error=str(exc))
-    app = create_app(settings, feed, users=users, profiles=_profiles(settings),
+    app = create_app(settings, feed, users=users, profiles=dict(profiles),
                      archive=ArchiveReader(archive_path(settings.data_dir)))
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT)
     stop = asyncio.Event()

@@ -28,8 +28,9 @@ import structlog
 
 from dashboards import views
 from dashboards.state import BoardState, Post, is_newer, parse_notice, parse_post
-from streams.records import Effect, Incident, TimelineEntry, iso
-from streams.topics import TopicNames, assign_every_partition
+from vocabulary.records import Effect, Incident, TimelineEntry, iso
+from vocabulary.topics import TopicNames
+from streams.topics import assign_every_partition
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ from dashboards.pages import (
 )
 from dashboards.state import Post, actor_name, parse_time
 from dashboards.views import row
-from streams.records import Incident, TimelineEntry
+from vocabulary.records import Incident, TimelineEntry
 
 #: Timeline entries about a delivery that failed, or may not have gone as meant: the failure colour.
 TROUBLE = frozenset({"delivery_failed", "channel_failed", "delivery_gave_up", "effect_failed",

@@ -22,7 +22,7 @@ from dashboards.report import MonthReport, Times, month_of, shift_month
 from dashboards.state import Notice, parse_time
 from dashboards.users import ALL, User
 from dashboards.views import SEVERITY_RANK, DisasterView, DraftRef, Hold, Queued, RosterView
-from streams.records import JST, Incident
+from vocabulary.records import JST, Incident
 
 PAGES = (("now", "/"), ("outbound", "/outbound"), ("disaster", "/disaster"),
          ("oncall", "/oncall"), ("report", "/report"))

@@ -23,7 +23,7 @@ from datetime import datetime
 import orjson
 
 from dashboards.state import BoardState, Summary, actor_name, parse_time
-from streams.records import JST, Incident, TimelineEntry
+from vocabulary.records import JST, Incident, TimelineEntry
 
 TYPES = ("flame", "impersonation", "misinformation", "disaster")
 WEEK_S = 7 * 24 * 3600

@@ -21,9 +21,7 @@ from typing import Any
 
 import orjson
 
-from streams.lineage import BROKER_LOG_LOST
-from streams.records import Effect, Incident, TimelineEntry
-from streams.stage import STATE_TOO_LARGE
+from vocabulary.records import BROKER_LOG_LOST, STATE_TOO_LARGE, Effect, Incident, TimelineEntry
 
 #: Incidents whose detail (timeline, chart, evidence) is kept; open ones are never dropped.
 MAX_INCIDENTS = 2000

@@ -10,7 +10,7 @@ from typing import Any
 
 from dashboards.i18n import ENDED_STATES
 from dashboards.state import BoardState, parse_time, visible
-from streams.records import Incident, TimelineEntry
+from vocabulary.records import Incident, TimelineEntry
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 #: A sign-in name → the name people know (the playbooks record sign-in names).

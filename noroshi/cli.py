@@ -12,8 +12,8 @@ import orjson
 import structlog
 
 from noroshi import logs
-from noroshi.settings import Settings, SettingsError
-from streams.contract import ContractError
+from vocabulary.settings import Settings, SettingsError
+from vocabulary.contract import ContractError
 
 log = structlog.get_logger("noroshi")
 
@@ -116,15 +116,22 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_board(settings: Settings, args: argparse.Namespace) -> int:
     _need_broker(settings)
     from dashboards.board import serve
+    from noroshi.stack import resolve_profiles
+    from vocabulary.contract import ContractError
 
-    asyncio.run(serve(settings))
+    try:
+        profiles = resolve_profiles(settings)
+    except (ContractError, OSError) as exc:  # the board still serves sign-in and says what it lacks
+        log.error("board_profiles_unreadable", error=str(exc))
+        profiles = {}
+    asyncio.run(serve(settings, profiles))
     return 0
 
 
 def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
     _need_broker(settings)
     from noroshi.stack import resolve_profiles
-    from streams.sources.runner import run_sources
+    from sources.runner import run_sources
 
     return asyncio.run(run_sources(settings, resolve_profiles(settings)))
 
@@ -140,7 +147,8 @@ def cmd_archive(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     _need_broker(settings)
-    from streams.topics import TopicNames, ensure_topics
+    from vocabulary.topics import TopicNames
+    from streams.topics import ensure_topics
 
     names = TopicNames(settings.topic_prefix)
     asyncio.run(ensure_topics(settings.broker_servers, names, settings.partitions, settings.replication))
@@ -150,10 +158,10 @@ def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     _need_broker(settings)
-    from streams.contract import load_profile
-    from streams.replay import default_profile_path
-    from streams.sources.producer import produce_lines
-    from streams.topics import TopicNames
+    from vocabulary.contract import load_profile
+    from tools.replay import default_profile_path
+    from sources.producer import produce_lines
+    from vocabulary.topics import TopicNames
 
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file")
@@ -171,7 +179,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.replay import replay_file
+    from tools.replay import replay_file
 
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file")
@@ -189,8 +197,8 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.evaluation import DAY_S, explain, load_labels, scenario_files, score, table
-    from streams.replay import replay_file
+    from tools.evaluation import DAY_S, explain, load_labels, scenario_files, score, table
+    from tools.replay import replay_file
 
     if not args.folder.is_dir():
         raise UsageError(f"{args.folder}: not a folder")

@@ -29,12 +29,12 @@ from pathlib import Path
 import structlog
 
 from noroshi.broker import EmbeddedBroker
-from noroshi.settings import Settings, SettingsError, child_env
-from streams.contract import Profile, load_profiles
+from vocabulary.settings import Settings, SettingsError, child_env
+from vocabulary.contract import Profile, load_profiles
 
 log = structlog.get_logger("noroshi")
 
-DEMO_PROFILE = Path(__file__).resolve().parent.parent / "streams" / "sources" / "drill.profile.json"
+DEMO_PROFILE = Path(__file__).resolve().parent.parent / "sources" / "drill.profile.json"
 #: `noroshi run`'s exit status when its embedded broker died (another child that died: 1).
 BROKER_DIED = 3
 #: How long each child is given to stop after SIGTERM before it is killed.
@@ -122,9 +122,9 @@ def _died(dead: Child) -> int:
 
 
 def _play_drill(settings: Settings, speed: float) -> None:
-    from streams.sources.drill import drill_scenario
-    from streams.sources.producer import produce_lines
-    from streams.topics import TopicNames
+    from sources.drill import drill_scenario
+    from sources.producer import produce_lines
+    from vocabulary.topics import TopicNames
 
     import orjson
 
@@ -186,7 +186,8 @@ def _stop_in_order(children: list[Child], timeout: float = STOP_TIMEOUT_S) -> No
 
 
 def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
-    from streams.topics import TopicNames, ensure_topics
+    from vocabulary.topics import TopicNames
+    from streams.topics import ensure_topics
 
     # SIGTERM (docker stop, systemd) stops the stack like Ctrl-C does.
     check_board_port(settings)

@@ -24,9 +24,9 @@ from playbooks.machines import (
     CLOSED, COMMANDS, MACHINES, NEW, REOPEN_WINDOW_S, RESOLVED, RESPONDER_COMMANDS, RESUME,
     ROLE_COMMANDS, ROLE_LABELS, TERMINAL, Machine, Transition, action_label, state_label,
 )
-from streams.contract import parse_ts
+from vocabulary.contract import parse_ts
 from playbooks.policy import Approval
-from streams.records import BoardCommand, Deadline, Detection, Effect, Incident, TimelineEntry, iso
+from vocabulary.records import BoardCommand, Deadline, Detection, Effect, Incident, TimelineEntry, iso
 
 # ---------------------------------------------------------------------------
 # The rules the engine needs from the municipality's policy

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 
 from playbooks.engine import Decision, PlaybookState, Rules, decide
-from streams.contract import parse_ts
-from streams.records import BoardCommand, Deadline, Detection
+from vocabulary.contract import parse_ts
+from vocabulary.records import BoardCommand, Deadline, Detection
 
 Input = Detection | BoardCommand | Deadline
 

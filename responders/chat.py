@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from yarl import URL
 
-from noroshi.settings import Secret
+from vocabulary.settings import Secret
 from responders.base import ALWAYS, Receipt, Transient, http_error
 
 Severity = Literal["low", "medium", "high", "critical"]

@@ -9,14 +9,14 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from noroshi.settings import ResponderSettings, Secret, Settings, SettingsError
+from vocabulary.settings import ResponderSettings, Secret, Settings, SettingsError
 from responders.chat import (LineWorksBotChannel, LineWorksConfig, SignedWebhookChannel, SlackWebhookChannel,
                              TeamsWorkflowChannel)
 from responders.email import EmailChannel, SmtpConfig
 from responders.posts import (BlueskyConfig, MastodonConfig, OAuth1Keys, XConfig, channel_for)
 from responders.reliability import RetryPolicy
 from responders.responder import Channel, Channels, Responder
-from streams.contract import Profile
+from vocabulary.contract import Profile
 from responders.website import FolderNoticeChannel, WebhookConfig, WebhookNoticeChannel
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiosmtplib
 
-from noroshi.settings import Secret
+from vocabulary.settings import Secret
 from responders.base import DeliveryError, Permanent, Receipt, Transient
 
 CHANNEL = "email"

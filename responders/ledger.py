@@ -27,7 +27,7 @@ import orjson
 
 from responders.holds import Holds
 from responders.responder import Responder, Result
-from streams.records import Effect
+from vocabulary.records import Effect
 
 #: Bounds that keep one incident's ledger small however long the incident runs.
 FINISHED_CAP = 2000

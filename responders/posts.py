@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import aiohttp
 import structlog
 
-from noroshi.settings import Secret
+from vocabulary.settings import Secret
 from responders.base import ALWAYS, DeliveryError, Permanent, Receipt, Transient, http_error, parse_retry_after
 from responders.textsplit import Platform, bluesky_facets, fits, split_thread, urls
 

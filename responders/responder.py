@@ -38,7 +38,7 @@ from responders.email import EmailMessageSpec
 from responders.holds import HeldError, Holds, OutboundPost, account_key
 from responders.press import PressReleaseError, press_release
 from responders.reliability import Attempt, CircuitBreaker, Outcome, RetryPolicy, attempt_delivery
-from streams.records import JST, BoardCommand, Effect, TimelineEntry
+from vocabulary.records import JST, BoardCommand, Effect, TimelineEntry
 
 log = structlog.get_logger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import aiohttp
 import orjson
 
-from noroshi.settings import Secret
+from vocabulary.settings import Secret
 from responders.base import ALWAYS, Permanent, Receipt, Transient, http_error
 from responders.press import DRILL_MARK, JST, html_document, html_paragraphs, japanese_datetime
 

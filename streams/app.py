@@ -18,18 +18,18 @@ import faust
 import structlog
 from faust.serializers import codecs
 
-from noroshi.settings import Settings
+from vocabulary.settings import Settings
 from playbooks.engine import default_rules
 from playbooks.runner import Stored, due, parse_input, step
 from responders.config import responder_for
 from responders.ledger import Ledger, carry_out, cut_off_effects, finish, restore_holds
 from streams import durable, tansu
-from streams.contract import Profile
+from vocabulary.contract import Profile
 from streams.gaps import BrokerRefetch, Gap, GapFiller
 from streams.lineage import BrokerProbe, LineageGuard, loss_letter
-from streams.records import DeadLetter, Effect
+from vocabulary.records import DeadLetter, Effect
 from streams.stage import DetectionStage, Message, dead_letter
-from streams.topics import TopicNames
+from vocabulary.topics import TopicNames
 
 log = structlog.get_logger(__name__)
 

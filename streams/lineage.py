@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from streams.records import DeadLetter
+from vocabulary.records import BROKER_LOG_LOST, DeadLetter
 
 log = structlog.get_logger(__name__)
 
@@ -206,7 +206,6 @@ class LineageGuard:
 
 
 #: The reason (its first word) of the dead letter that tells the board the broker lost its data.
-BROKER_LOG_LOST = "broker_log_lost"
 
 
 def loss_letter(applied: Applied, reason: str, failed_at: str) -> DeadLetter:

@@ -18,10 +18,10 @@ from typing import Any
 import orjson
 import structlog
 
-from streams.contract import ContractError, Profile, parse_event
+from vocabulary.contract import ContractError, Profile, parse_event
 from streams.detectors import DetectorSet
 from streams.lineage import Applied, fingerprint
-from streams.records import DeadLetter, Detection
+from vocabulary.records import STATE_TOO_LARGE, DeadLetter, Detection
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +34,6 @@ STATE_MAX_BYTES = 768 * 1024
 #: Halvings tried before the municipality's detector history is dropped whole.
 SHRINK_ROUNDS = 12
 #: The start of the reason of the dead letter that reports a cut-down state.
-STATE_TOO_LARGE = "state_too_large"
 
 
 @dataclass(frozen=True, slots=True)

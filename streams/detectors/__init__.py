@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.contract import Event, Profile
+from vocabulary.contract import Event, Profile
 from streams.detectors.common import Context, Finding
 from streams.detectors.disaster import DisasterDetector
 from streams.detectors.flame import FlameConfig, FlameDetector
 from streams.detectors.impersonation import ImpersonationDetector
 from streams.detectors.misinformation import MisinformationDetector
-from streams.records import Detection, incident_id_for, iso
+from vocabulary.records import Detection, incident_id_for, iso
 
 #: How many recent event ids are remembered to drop duplicates a source sent
 #: twice (bounded; redelivery by the broker is caught by offsets in the stage).

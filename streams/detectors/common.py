@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from streams.contract import Event, Profile
+from vocabulary.contract import Event, Profile
 
 
 @dataclass

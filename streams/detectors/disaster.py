@@ -23,7 +23,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
-from streams.contract import Alert, Event, Mention, Profile
+from vocabulary.contract import Alert, Event, Mention, Profile
 from streams.detectors.common import SEVERITIES, Context, Finding
 from streams.detectors.text import contains_any, fold_phrases, normalize
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any
 
-from streams.contract import Event, Mention, Profile
+from vocabulary.contract import Event, Mention, Profile
 from streams.detectors.common import Context, Finding
 from streams.detectors.text import KATA_TO_HIRA, contains_any, fold_phrases, normalize
 

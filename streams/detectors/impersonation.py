@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any, NamedTuple
 
-from streams.contract import AccountEvent, ContractError, Event, Mention, Profile, parse_ts
+from vocabulary.contract import AccountEvent, ContractError, Event, Mention, Profile, parse_ts
 from streams.detectors.common import Context, Finding
 
 #: Points per named feature; an account opens an incident at `threshold` points

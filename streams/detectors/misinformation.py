@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from streams.contract import AccountEvent, Event, Mention, Profile
+from vocabulary.contract import AccountEvent, Event, Mention, Profile
 from streams.detectors.cluster import (
     Features,
     NearDuplicateIndex,

@@ -8,10 +8,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from noroshi.settings import Settings
+from vocabulary.settings import Settings
 from streams.app import Pipeline, create_app
-from streams.contract import load_profiles
-from streams.records import DeadLetter, Detection, Incident
+from vocabulary.contract import load_profiles
+from vocabulary.records import DeadLetter, Detection, Incident
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -96,7 +96,7 @@ async def test_playbook_agent_opens_once_holds_replies_and_publishes_timeline(pi
 
 async def test_a_board_command_reaches_the_playbook_and_a_bad_one_is_dead_lettered(
         pipeline: Pipeline) -> None:
-    from streams.records import BoardCommand
+    from vocabulary.records import BoardCommand
 
     ack = BoardCommand(command_id="c1", incident_id="wako-flame-3", municipality="wako",
                        action="acknowledge", actor={"kind": "person", "name": "当番 佐藤", "role": "operator"},

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestServer
 
 from dashboards.board import create_app
 from dashboards.users import UserStore
-from noroshi.settings import Settings
-from streams.contract import profile_from_dict
+from vocabulary.settings import Settings
+from vocabulary.contract import profile_from_dict
 
 from .world import PASSWORD, PROFILES, World, build, make_users
 

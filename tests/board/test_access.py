@@ -326,7 +326,7 @@ async def test_the_playbooks_refusal_is_shown_after_the_action(client_for: Clien
 
 
 def _rejection(world: World, command_id: str):
-    from streams.records import TimelineEntry
+    from vocabulary.records import TimelineEntry
 
     return TimelineEntry(entry_id=f"{FLAME}:rejected:{command_id}", incident_id=FLAME, municipality="wako",
                          at=world.at(2), actor={"kind": "person", "name": "sato", "role": "operator"},

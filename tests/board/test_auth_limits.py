@@ -18,7 +18,7 @@ from dashboards.board import create_app
 from dashboards.ratelimit import Limits, LoginLimiter, address_key, client_address
 from dashboards.session import RevokedSessions, SessionCodec, new_session
 from dashboards.users import UserStore
-from noroshi.settings import Settings, SettingsError
+from vocabulary.settings import Settings, SettingsError
 
 from .conftest import BOARD_URL, page_csrf, sign_in
 from .world import PASSWORD, World

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 from dashboards.feed import KafkaFeed
 from dashboards.state import ALL, Notice
 from streams.lineage import Applied, loss_letter
-from streams.records import DeadLetter
-from streams.topics import TopicNames
+from vocabulary.records import DeadLetter
+from vocabulary.topics import TopicNames
 
 from .conftest import Client
 from .world import World

@@ -10,7 +10,7 @@ import re
 from responders.base import ALWAYS, FakeChannel
 from responders.ledger import carry_out
 from responders.responder import Channels
-from streams.records import Effect
+from vocabulary.records import Effect
 from tests.responders.test_ledger import Store, crashed_during, responder
 from tests.responders.test_responder import Clock
 

@@ -23,7 +23,7 @@ from dashboards.board import create_app
 from dashboards.feed import CommandNotSent, KafkaFeed, MemoryFeed, feed_status
 from dashboards.users import User, UserStore
 from noroshi.broker import free_port
-from streams.topics import TopicNames
+from vocabulary.topics import TopicNames
 from tests.sse import next_event
 
 from .conftest import SETTINGS, Client, page_csrf, sign_in

@@ -11,11 +11,11 @@ import pytest
 import streams.stage
 from dashboards.feed import KafkaFeed
 from dashboards.state import ALL, Notice, parse_notice
-from streams.contract import load_profile
+from vocabulary.contract import load_profile
 from streams.lineage import Applied, loss_letter
-from streams.records import DeadLetter
+from vocabulary.records import DeadLetter
 from streams.stage import STATE_TOO_LARGE, DetectionStage
-from streams.topics import TopicNames
+from vocabulary.topics import TopicNames
 from tests.unit.builders import SAMPLE_PROFILE
 from tests.unit.test_limits import batch, flame_reply
 

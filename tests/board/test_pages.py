@@ -154,7 +154,7 @@ async def test_marking_a_rescue_handled_sends_a_command_and_returns_to_the_queue
     assert key == DISASTER and command["action"] == "rescue_handled"
     assert command["payload"] == {"request_id": "x:r1", "note": ""}
     # What the board shows once the playbook records it (see the report: rescue_handled).
-    from streams.records import TimelineEntry
+    from vocabulary.records import TimelineEntry
 
     world.feed.push_entry(TimelineEntry(
         entry_id=f"{DISASTER}:99:rescue_handled", incident_id=DISASTER, municipality="wako", at=world.at(1),
@@ -258,7 +258,7 @@ async def test_the_csv_lists_each_entry_once_in_order_of_time_across_incidents(c
 async def test_a_csv_cell_that_looks_like_a_formula_is_defused(client_for: Client, world: World) -> None:
     world.command(FLAME, "wako", "draft", {"name": "sato", "role": "operator"}, 1, kind="statement",
                   texts={"ja": "お知らせ"})
-    from streams.records import TimelineEntry
+    from vocabulary.records import TimelineEntry
 
     world.feed.push_entry(TimelineEntry(entry_id="evil", incident_id=FLAME, municipality="wako", at=world.at(1),
                                         actor={"kind": "person", "name": "=HYPERLINK(\"x\")"}, action="x"))

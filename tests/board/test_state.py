@@ -15,7 +15,7 @@ from dashboards.feed import InvalidIncident, MemoryFeed, parse_incident
 from dashboards.state import BoardState, Summary, measure, parse_post
 from dashboards.users import User
 from dashboards.views import now_list
-from streams.records import JST, Effect, Incident, TimelineEntry
+from vocabulary.records import JST, Effect, Incident, TimelineEntry
 
 
 def incident(**changes: Any) -> Incident:

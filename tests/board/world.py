@@ -19,7 +19,7 @@ from dashboards.state import parse_post
 from dashboards.users import User, UserStore
 from playbooks import policy
 from playbooks.engine import Decision, PlaybookState, decide, default_rules
-from streams.records import JST, BoardCommand, Detection, iso
+from vocabulary.records import JST, BoardCommand, Detection, iso
 
 #: Cheap argon2 for tests: the real parameters cost ~50 ms a hash.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

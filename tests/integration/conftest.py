@@ -17,10 +17,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from noroshi.broker import EmbeddedBroker
-from streams.contract import parse_ts
-from streams.records import iso
-from noroshi.settings import Settings
-from streams.topics import TopicNames, ensure_topics
+from vocabulary.contract import parse_ts
+from vocabulary.records import iso
+from vocabulary.settings import Settings
+from vocabulary.topics import TopicNames
+from streams.topics import ensure_topics
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLE = DATA / "wako-sample.jsonl"

@@ -22,8 +22,8 @@ from aiokafka.structs import ConsumerRecord
 from dashboards import report
 from dashboards.archive import ArchiveReader, ArchiveUnavailable, archive_path
 from dashboards.feed import parse_entry, parse_incident
-from streams.contract import load_profile
-from streams.replay import replay_lines
+from vocabulary.contract import load_profile
+from tools.replay import replay_lines
 
 from .board_client import sign_in, start_board
 from .conftest import SAMPLE_PROFILE, produce, read_until, sample_lines
@@ -201,7 +201,7 @@ async def test_the_csv_is_a_clear_503_before_any_byte_when_the_archive_or_the_br
 
 
 def timeline_items(prefix: str, count: int) -> list[tuple[str, bytes, bytes]]:
-    from streams.records import TimelineEntry
+    from vocabulary.records import TimelineEntry
 
     items = []
     for n in range(count):
@@ -220,7 +220,8 @@ def entry_ids(reader: ArchiveReader) -> set[str]:
 async def test_an_archiver_that_meets_a_broker_which_lost_its_data_reads_it_again_from_the_start(
         broker, spawn, env) -> None:
     from noroshi.broker import EmbeddedBroker
-    from streams.topics import TopicNames, ensure_topics
+    from vocabulary.topics import TopicNames
+    from streams.topics import ensure_topics
 
     from .conftest import PARTITIONS
 

@@ -16,7 +16,7 @@ from yarl import URL
 
 from dashboards import session
 from dashboards.users import UserStore
-from noroshi.settings import Settings
+from vocabulary.settings import Settings
 from tests.board.world import FAST_HASHER
 
 from .board_client import start_board

@@ -27,8 +27,8 @@ from aiohttp import web
 from dashboards.board import create_app
 from dashboards.users import UserStore
 from noroshi.broker import free_port
-from noroshi.settings import Settings
-from streams.contract import profile_from_dict
+from vocabulary.settings import Settings
+from vocabulary.contract import profile_from_dict
 from tests.board.world import (
     DISASTER, FAST_HASHER, FLAME, IMPERSONATION, PASSWORD, PROFILES, World, build, make_users,
 )

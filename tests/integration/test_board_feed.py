@@ -23,9 +23,11 @@ from dashboards.board import serve
 from dashboards.feed import KafkaFeed
 from dashboards.users import UserStore
 from noroshi.broker import EmbeddedBroker, free_port
-from noroshi.settings import Settings
-from streams.records import Incident, TimelineEntry
-from streams.topics import TopicNames, ensure_topics
+from noroshi.stack import resolve_profiles
+from vocabulary.settings import Settings
+from vocabulary.records import Incident, TimelineEntry
+from vocabulary.topics import TopicNames
+from streams.topics import ensure_topics
 from tests.board.world import FAST_HASHER
 
 from tests.sse import next_event
@@ -67,7 +69,7 @@ async def test_an_incident_produced_to_kafka_reaches_the_event_stream(broker: Em
     settings = board_settings(broker, tmp_path, "board-it")
     names = TopicNames(settings.topic_prefix)
     await ensure_topics(broker.servers, names, partitions=3, replication=1)
-    board = asyncio.create_task(serve(settings))
+    board = asyncio.create_task(serve(settings, resolve_profiles(settings)))
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             await wait_until_connected(http, settings.board_url)
@@ -128,7 +130,7 @@ async def test_the_csv_export_reads_the_whole_timeline_topic_not_only_memory(bro
     read = [e async for e in feed.timeline_records()]
     assert sorted(e.entry_id for e in read) == sorted(e.entry_id for e in entries)
 
-    board = asyncio.create_task(serve(settings, feed=feed))
+    board = asyncio.create_task(serve(settings, resolve_profiles(settings), feed=feed))
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             await wait_until_connected(http, settings.board_url)

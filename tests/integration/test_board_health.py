@@ -23,9 +23,10 @@ from aiohttp import web
 from dashboards.board import create_app
 from dashboards.users import UserStore
 from noroshi.broker import EmbeddedBroker, free_port
-from noroshi.settings import Settings
-from streams.records import Incident
-from streams.topics import TopicNames, ensure_topics
+from vocabulary.settings import Settings
+from vocabulary.records import Incident
+from vocabulary.topics import TopicNames
+from streams.topics import ensure_topics
 from tests.board.world import FAST_HASHER, build, make_users
 from tests.board.world import PASSWORD as BOARD_PASSWORD
 

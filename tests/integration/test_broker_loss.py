@@ -18,7 +18,7 @@ import pytest
 from dashboards.users import UserStore
 from noroshi.broker import free_port
 from streams.lineage import BROKER_LOG_LOST
-from streams.records import DeadLetter, Detection
+from vocabulary.records import DeadLetter, Detection
 from streams.topics import ensure_topics
 
 from tests.board.world import FAST_HASHER

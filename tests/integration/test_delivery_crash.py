@@ -23,7 +23,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.structs import TopicPartition
 
 from responders.chat import verify_signature
-from streams.records import BoardCommand, Detection, TimelineEntry, iso
+from vocabulary.records import BoardCommand, Detection, TimelineEntry, iso
 
 from .conftest import SAMPLE_PROFILE, produce, read_until
 

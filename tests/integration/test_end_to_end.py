@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from noroshi.broker import free_port
-from streams.contract import load_profile
-from streams.replay import replay_lines
+from vocabulary.contract import load_profile
+from tools.replay import replay_lines
 
 from tests.sse import next_event
 

@@ -16,8 +16,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams.contract import parse_event
-from streams.records import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RAW_BYTES, DeadLetter, iso
+from vocabulary.contract import parse_event
+from vocabulary.records import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RAW_BYTES, DeadLetter, iso
 from streams.stage import STATE_MAX_BYTES, STATE_TOO_LARGE
 
 from .conftest import SAMPLE_PROFILE, read_until, sample_lines

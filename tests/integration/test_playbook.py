@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from playbooks.policy import may_post_now
-from streams.contract import parse_ts
-from streams.records import BoardCommand, Deadline, Detection, Effect, Incident, iso
+from vocabulary.contract import parse_ts
+from vocabulary.records import BoardCommand, Deadline, Detection, Effect, Incident, iso
 
 from .conftest import produce, read_until, sample_lines, shifted_to_now
 

@@ -8,8 +8,8 @@ import sys
 import orjson
 import pytest
 
-from streams.contract import parse_event
-from streams.records import DeadLetter
+from vocabulary.contract import parse_event
+from vocabulary.records import DeadLetter
 
 from .conftest import SAMPLE, read_until, sample_lines
 

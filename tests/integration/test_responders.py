@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.records import BoardCommand, Deadline, Incident, TimelineEntry, iso
+from vocabulary.records import BoardCommand, Deadline, Incident, TimelineEntry, iso
 
 from tests.smtp import smtp_server
 

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from streams.records import DeadLetter, Incident
+from vocabulary.records import DeadLetter, Incident
 
 from .conftest import SAMPLE_PROFILE, read_until, sample_lines, shifted_to_now
 

@@ -21,9 +21,9 @@ import orjson
 import pytest
 
 from noroshi.broker import EmbeddedBroker, free_port
-from streams.records import DeadLetter
-from streams.sources.webhook import sign
-from streams.topics import TopicNames
+from vocabulary.records import DeadLetter
+from sources.webhook import sign
+from vocabulary.topics import TopicNames
 
 from .conftest import Proc, read_until
 

@@ -9,9 +9,9 @@ from aiokafka.structs import TopicPartition
 
 from playbooks.engine import default_rules
 from playbooks.runner import Stored, step
-from streams.contract import load_profile
-from streams.records import DeadLetter, Detection, Incident
-from streams.replay import replay_lines
+from vocabulary.contract import load_profile
+from vocabulary.records import DeadLetter, Detection, Incident
+from tools.replay import replay_lines
 from streams.tansu import true_end_offsets
 
 from .conftest import SAMPLE_PROFILE, produce, read_until, sample_lines, shifted_to_now

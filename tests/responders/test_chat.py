@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from noroshi.settings import Secret
+from vocabulary.settings import Secret
 from responders.base import DeliveryError, Permanent, Transient
 from responders.chat import (
     ChatMessage,

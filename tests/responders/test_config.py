@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from noroshi.settings import ResponderSettings, Secret, SettingsError
+from vocabulary.settings import ResponderSettings, Secret, SettingsError
 from responders.config import build_channels, post_channels, smtp_config
 from responders.posts import BlueskyChannel, DryRunChannel, MastodonChannel, XChannel
 from responders.website import FolderNoticeChannel, WebhookNoticeChannel

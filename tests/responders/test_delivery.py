@@ -16,14 +16,14 @@ import pytest
 import structlog
 from aiohttp import web
 
-from noroshi.settings import Secret
+from vocabulary.settings import Secret
 from playbooks.engine import decide, default_rules
 from responders.chat import SlackWebhookChannel
 from responders.email import EmailChannel, SmtpConfig
 from responders.ledger import Ledger, carry_out, finish
 from responders.reliability import RetryPolicy
 from responders.responder import Channels, Responder
-from streams.records import Effect
+from vocabulary.records import Effect
 from tests.smtp import Inbox, free_port, smtp_server
 from tests.unit.builders import OFFICIAL, detection
 

@@ -17,7 +17,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from noroshi.settings import Secret
+from vocabulary.settings import Secret
 from responders.base import Permanent, Transient
 from responders.email import EmailChannel, EmailMessageSpec, SmtpConfig, message_id
 

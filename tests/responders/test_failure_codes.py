@@ -7,7 +7,7 @@ import pytest
 from dashboards import i18n
 from dashboards.incident_page import describe
 from responders.base import FAILURE_CODES, Permanent, Transient, failure_code, http_error
-from streams.records import TimelineEntry
+from vocabulary.records import TimelineEntry
 
 
 @pytest.mark.parametrize(("status", "code", "permanent"), [

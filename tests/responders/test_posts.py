@@ -32,7 +32,7 @@ from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 from structlog.testing import capture_logs
 
-from noroshi.settings import Secret
+from vocabulary.settings import Secret
 from responders.base import DeliveryError, Permanent, Receipt, Transient
 from responders.posts import (
     POST_COLLECTION,

@@ -10,7 +10,7 @@ from responders.base import FakeChannel, Permanent, Transient
 from responders.holds import Holds
 from responders.reliability import Backoff, CircuitBreaker, RetryPolicy
 from responders.responder import Channels, Responder
-from streams.records import Effect
+from vocabulary.records import Effect
 
 PROFILE = {
     "municipality": {"id": "wako", "name": "和光市"},

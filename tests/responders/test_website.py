@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from noroshi.settings import Secret
+from vocabulary.settings import Secret
 from responders.base import Permanent, Transient
 from responders.website import (
     FolderNoticeChannel,

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from streams.sources.base import MemorySink
+from sources.base import MemorySink
 from tests.sources.peers import AppServer, Runs, Start
 
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from streams.sources.base import MemorySink, Sink
+from sources.base import MemorySink, Sink
 
 
 class Runs(Protocol):

@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from noroshi.settings import Secret
-from streams.contract import AccountEvent, event_from_dict, profile_from_dict
-from streams.sources.base import Cursor, MemorySink, Unusable
-from streams.sources.discovery import (
+from vocabulary.settings import Secret
+from vocabulary.contract import AccountEvent, event_from_dict, profile_from_dict
+from sources.base import Cursor, MemorySink, Unusable
+from sources.discovery import (
     Discovery,
     DiscoveryConfig,
     bluesky_account,

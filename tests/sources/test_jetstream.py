@@ -14,9 +14,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from streams.contract import Mention, PostRef, event_from_dict, profile_from_dict
-from streams.sources.base import Backoff, MemorySink, Relevance, Unusable, wait_asked
-from streams.sources.jetstream import (
+from vocabulary.contract import Mention, PostRef, event_from_dict, profile_from_dict
+from sources.base import Backoff, MemorySink, Relevance, Unusable, wait_asked
+from sources.jetstream import (
     JetstreamConfig,
     JetstreamSource,
     Who,

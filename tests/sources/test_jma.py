@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from streams.contract import event_from_dict, profile_from_dict
+from vocabulary.contract import event_from_dict, profile_from_dict
 from streams.detectors.disaster import EMERGENCY, WARNING, alert_level, seismic_intensity, small_quake
-from streams.sources.base import Backoff, Cursor, MemorySink
-from streams.sources.jma import (
+from sources.base import Backoff, Cursor, MemorySink
+from sources.jma import (
     DEFAULT_TYPES,
     LEGACY_WARNINGS,
     Entry,

@@ -16,10 +16,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from noroshi.settings import Secret
-from streams.contract import AccountEvent, Mention, PostRef, event_from_dict, profile_from_dict
-from streams.sources.base import Backoff, MemorySink, Relevance, Unusable
-from streams.sources.mastodon import (
+from vocabulary.settings import Secret
+from vocabulary.contract import AccountEvent, Mention, PostRef, event_from_dict, profile_from_dict
+from sources.base import Backoff, MemorySink, Relevance, Unusable
+from sources.mastodon import (
     MastodonConfig,
     MastodonInstance,
     MastodonSource,

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from noroshi.settings import Settings, SettingsError, SourceSettings
-from streams.contract import load_profile
-from streams.sources.base import Backoff, MemorySink, Sink
-from streams.sources.discovery import Discovery
-from streams.sources.jetstream import JetstreamSource
-from streams.sources.jma import JmaSource
-from streams.sources.mastodon import MastodonSource
-from streams.sources.runner import Planned, RoutingSink, plan_sources, supervise
-from streams.sources.webhook import WebhookReceiver
-from streams.sources.xstream import XStream
+from vocabulary.settings import Settings, SettingsError, SourceSettings
+from vocabulary.contract import load_profile
+from sources.base import Backoff, MemorySink, Sink
+from sources.discovery import Discovery
+from sources.jetstream import JetstreamSource
+from sources.jma import JmaSource
+from sources.mastodon import MastodonSource
+from sources.runner import Planned, RoutingSink, plan_sources, supervise
+from sources.webhook import WebhookReceiver
+from sources.xstream import XStream
 from tests.unit.builders import SAMPLE_PROFILE, mention_dict
 
 ALL = {"NOROSHI_SOURCES": "jetstream, mastodon,x,discovery,jma,hooks",

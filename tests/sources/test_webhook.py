@@ -17,12 +17,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from structlog.testing import capture_logs
 
-from noroshi.settings import Secret
-from streams.contract import event_from_dict
-from streams.sources.base import MemorySink, Offered
-from streams.sources.runner import RoutingSink
-from streams.sources.seen import ReceiverMemory
-from streams.sources.webhook import (
+from vocabulary.settings import Secret
+from vocabulary.contract import event_from_dict
+from sources.base import MemorySink, Offered
+from sources.runner import RoutingSink
+from sources.seen import ReceiverMemory
+from sources.webhook import (
     BodyError,
     WebhookConfig,
     WebhookReceiver,
@@ -606,8 +606,8 @@ class Producer:
 
 
 async def test_the_kafka_sink_counts_an_id_as_published_only_once_the_broker_took_it() -> None:
-    from streams.sources.base import KafkaSink
-    from streams.topics import TopicNames
+    from sources.base import KafkaSink
+    from vocabulary.topics import TopicNames
 
     producer = Producer(failures=1)
     sink = KafkaSink(producer, TopicNames("noroshi"), "wako")
@@ -619,7 +619,7 @@ async def test_the_kafka_sink_counts_an_id_as_published_only_once_the_broker_too
 
 
 async def test_sources_stop_even_when_the_broker_never_takes_what_the_producer_holds() -> None:
-    from streams.sources.runner import stop_producer
+    from sources.runner import stop_producer
 
     with capture_logs() as logs:
         assert not await stop_producer(Producer(stuck=True), timeout_s=0.05)

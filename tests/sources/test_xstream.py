@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from noroshi.settings import Secret
-from streams.contract import Mention, PostRef, event_from_dict, profile_from_dict
-from streams.sources.base import MemorySink, Unusable, event_time
-from streams.sources.xstream import (
+from vocabulary.settings import Secret
+from vocabulary.contract import Mention, PostRef, event_from_dict, profile_from_dict
+from sources.base import MemorySink, Unusable, event_time
+from sources.xstream import (
     KEEP_ALIVE,
     STREAM_PARAMS,
     LinearBackoff,
@@ -459,8 +459,8 @@ async def test_a_malformed_line_is_rejected_with_its_reason_while_its_neighbours
 
 async def test_an_overlong_line_is_rejected_once_and_the_stream_goes_on(serve: Served,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("streams.sources.xstream.MAX_LINE_BYTES", 1200)
-    monkeypatch.setattr("streams.sources.xstream.REJECTED_PREFIX_BYTES", 20)
+    monkeypatch.setattr("sources.xstream.MAX_LINE_BYTES", 1200)
+    monkeypatch.setattr("sources.xstream.REJECTED_PREFIX_BYTES", 20)
     # Whether it arrives in one chunk or several is up to TCP: both ways it is one rejection.
     overlong = [b'{"data": {"text": "' + b"a" * 1000, b"a" * 1000, b"a" * 1000 + b'"}}\r\n']
     fake = FakeX(connections=[Connection([line(tweet(65, "和光市")), *overlong, line(tweet(66, "和光市"))],

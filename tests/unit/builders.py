@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from streams.contract import Mention, Profile, event_from_dict, profile_from_dict
-from streams.records import JST, Detection
+from vocabulary.contract import Mention, Profile, event_from_dict, profile_from_dict
+from vocabulary.records import JST, Detection
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLE = DATA / "wako-sample.jsonl"

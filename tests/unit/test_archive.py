@@ -22,7 +22,7 @@ from dashboards.archive import (
     sha256,
 )
 from dashboards.state import BoardState
-from streams.records import Incident, TimelineEntry
+from vocabulary.records import Incident, TimelineEntry
 
 INCIDENTS, TIMELINE = "noroshi.incidents", "noroshi.timeline"
 KINDS = {INCIDENTS: "incident", TIMELINE: "timeline"}

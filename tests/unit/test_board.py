@@ -20,9 +20,9 @@ from structlog.testing import capture_logs
 from dashboards.board import STATIC, create_app
 from dashboards.feed import KafkaFeed, MemoryFeed
 from dashboards.users import UserStore
-from noroshi.settings import Settings
-from streams.records import Effect, Incident, TimelineEntry
-from streams.topics import TopicNames
+from vocabulary.settings import Settings
+from vocabulary.records import Effect, Incident, TimelineEntry
+from vocabulary.topics import TopicNames
 from tests.board.conftest import csrf_of
 from tests.board.world import FAST_HASHER
 from tests.sse import next_event

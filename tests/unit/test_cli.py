@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from noroshi.cli import main
-from streams.contract import INCIDENT_TYPES, SEVERITIES, parse_ts
+from vocabulary.contract import INCIDENT_TYPES, SEVERITIES, parse_ts
 from tests.unit.builders import DATA, SAMPLE, SAMPLE_PROFILE
 
 CONTRACT_INCIDENT_KEYS = {"incident_id", "type", "target", "opened_at", "severity", "evidence_ids", "summary"}

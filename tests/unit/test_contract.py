@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.contract import (
+from vocabulary.contract import (
     Account,
     AccountEvent,
     Alert,
@@ -339,7 +339,7 @@ def _suite_mentions() -> list[dict[str, Any]]:
 
 
 def test_the_short_path_builds_the_same_mention_as_the_checked_path_for_every_suite_line() -> None:
-    from streams.contract import _checked_event, _usual_mention
+    from vocabulary.contract import _checked_event, _usual_mention
 
     mentions = _suite_mentions()
     assert len(mentions) > 10_000
@@ -363,7 +363,7 @@ def test_the_short_path_builds_the_same_mention_as_the_checked_path_for_every_su
     pytest.param("quote_of", {"post_id": "x:" + "2" * 300, "account": "a"}, id="a quoted post id over the limit"),
 ])
 def test_an_unusual_mention_gets_the_checked_paths_answer(path: str, value: Any) -> None:
-    from streams.contract import _checked_event
+    from vocabulary.contract import _checked_event
 
     obj = changed(MENTION, path, value)
     try:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.contract import Alert, Event, Mention, event_from_dict, load_profile, profile_from_dict
+from vocabulary.contract import Alert, Event, Mention, event_from_dict, load_profile, profile_from_dict
 from streams.detectors.common import Context, Finding
 from streams.detectors.disaster import (
     WARNING,
@@ -21,7 +21,7 @@ from streams.detectors.disaster import (
     alert_level,
     rescue_request,
 )
-from streams.records import iso
+from vocabulary.records import iso
 from tests.unit.builders import SAMPLE, SAMPLE_PROFILE, at, mention_dict, ts
 
 HOUR = 60.0

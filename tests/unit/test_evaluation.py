@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from streams.contract import ContractError, parse_ts
-from streams.evaluation import Label, load_labels, matches, score, table
+from vocabulary.contract import ContractError, parse_ts
+from tools.evaluation import Label, load_labels, matches, score, table
 from tests.unit.builders import OFFICIAL, at, ts
 
 

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 import orjson
 import pytest
 
-from streams.contract import Mention
+from vocabulary.contract import Mention
 from streams.detectors import DetectorSet
 from streams.detectors.flame import FlameConfig, is_critical, severity_for
 from streams.detectors.text import normalize
-from streams.records import Detection, incident_id_for, iso
+from vocabulary.records import Detection, incident_id_for, iso
 from tests.unit.builders import (
     OFFICIAL,
     critical,

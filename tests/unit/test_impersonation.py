@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.contract import AccountEvent, Mention, event_from_dict, profile_from_dict
+from vocabulary.contract import AccountEvent, Mention, event_from_dict, profile_from_dict
 from streams.detectors.common import Context, Finding
 from streams.detectors.impersonation import (
     ImpersonationConfig,

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
-from streams.contract import (
+from vocabulary.contract import (
     MAX_DEPTH,
     MAX_EVENT_BYTES,
     ContractError,
@@ -27,7 +27,7 @@ from streams.contract import (
     parse_event,
 )
 from streams.detectors import DetectorSet
-from streams.records import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RAW_BYTES, DeadLetter, iso
+from vocabulary.records import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RAW_BYTES, DeadLetter, iso
 from streams.stage import STATE_MAX_BYTES, STATE_TOO_LARGE, DetectionStage, Message
 from tests.unit.builders import SAMPLE_PROFILE
 from tests.unit.test_contract import ACCOUNT, ALERT, MENTION, changed

@@ -9,12 +9,12 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.contract import Event, Mention, event_from_dict, parse_event, profile_from_dict
+from vocabulary.contract import Event, Mention, event_from_dict, parse_event, profile_from_dict
 from streams.detectors.cluster import NearDuplicateIndex, jaccard
 from streams.detectors.common import Context, Finding
 from streams.detectors.misinformation import MisinformationConfig, MisinformationDetector, claim_id
-from streams.evaluation import load_labels, matches
-from streams.records import iso
+from tools.evaluation import load_labels, matches
+from vocabulary.records import iso
 from tests.unit.builders import DATA, OFFICIAL, SAMPLE, at, mention, ts
 
 WAKO = profile_from_dict({

@@ -21,7 +21,7 @@ from playbooks.engine import (
     HOLDING_TEXTS, Approval, Decision, PlaybookState, PolicyRules, UnknownIncidentType, decide,
 )
 from playbooks.machines import MACHINES
-from streams.records import JST, BoardCommand, Deadline, Detection
+from vocabulary.records import JST, BoardCommand, Deadline, Detection
 from tests.unit.builders import OFFICIAL, at, detection, ts
 
 # --- the fake rules ----------------------------------------------------------------

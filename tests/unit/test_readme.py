@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from noroshi.settings import DOCUMENTED
+from vocabulary.settings import DOCUMENTED
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import pytest
 
-from streams.records import (
+from vocabulary.records import (
     Actor,
     BoardCommand,
     DeadLetter,

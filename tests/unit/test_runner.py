@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playbooks.engine import default_rules
 from playbooks.runner import Stored, due, parse_input, step
-from streams.contract import parse_ts
+from vocabulary.contract import parse_ts
 from tests.unit.builders import detection, profile
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from streams.contract import (
+from vocabulary.contract import (
     INCIDENT_TYPES,
     AccountEvent,
     Mention,
@@ -28,8 +28,8 @@ from streams.contract import (
     parse_ts,
     profile_from_dict,
 )
-from streams.evaluation import load_labels
-from streams.sources import scenarios as sc
+from tools.evaluation import load_labels
+from tools import scenarios as sc
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = {"main": (ROOT / "tests" / "scenarios", 1), "variant": (ROOT / "tests" / "scenarios-variant", 2)}
@@ -66,7 +66,7 @@ class Loaded:
 def suite(request: pytest.FixtureRequest) -> tuple[str, list[Loaded]]:
     folder, _ = SUITES[request.param]
     paths = scenario_paths(folder)
-    assert paths, f"{folder} holds no scenarios: python -m streams.sources.scenarios {folder}"
+    assert paths, f"{folder} holds no scenarios: python -m tools.scenarios {folder}"
     return request.param, [Loaded(p) for p in paths]
 
 
@@ -204,7 +204,7 @@ def test_the_committed_suite_is_what_the_generator_writes(bank: str, tmp_path: P
     assert sorted(p.name for p in written) == [p.name for p in scenario_paths(folder)]
     ours = sorted(p.name for p in tmp_path.iterdir())
     committed = sorted(p.name for p in folder.iterdir() if p.name != "README.md")
-    assert ours == committed, "stale or missing files: regenerate with python -m streams.sources.scenarios"
+    assert ours == committed, "stale or missing files: regenerate with python -m tools.scenarios"
     for name in ours:
         assert (tmp_path / name).read_bytes() == (folder / name).read_bytes(), \
             f"{folder.name}/{name} drifted from the generator (see tests/scenarios/README.md to regenerate)"
@@ -231,7 +231,7 @@ def test_the_readme_tables_match_the_suites() -> None:
     for bank, (folder, seed) in SUITES.items():
         for row in sc.markdown_table(folder, bank):
             assert row in readme, (f"README.md is out of date; print the table with: python -m "
-                                   f"streams.sources.scenarios {folder.name} --seed {seed} --bank {bank} --table")
+                                   f"tools.scenarios {folder.name} --seed {seed} --bank {bank} --table")
 
 
 # --- two independent phrase banks -------------------------------------------------------------------

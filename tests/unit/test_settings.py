@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from noroshi.settings import Secret, Settings, SettingsError
+from vocabulary.settings import Secret, Settings, SettingsError
 
 SECRET = "kouhou-sakura-2025-very-secret"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streams.contract import load_profile
+from vocabulary.contract import load_profile
 from streams.detectors import DetectorSet
-from streams.records import DeadLetter
+from vocabulary.records import DeadLetter
 from streams.stage import DetectionStage, Message
 from tests.unit.builders import CRITICAL_TEXTS, SAMPLE, SAMPLE_PROFILE, mention_dict, profile
 

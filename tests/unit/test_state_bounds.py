@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from streams.contract import event_from_dict, load_profile
+from vocabulary.contract import event_from_dict, load_profile
 from streams.detectors import DetectorSet
-from streams.records import iso
+from vocabulary.records import iso
 from streams.stage import STATE_WARN_BYTES
 
 from tests.unit.builders import SAMPLE_PROFILE

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from streams.contract import Profile
-from streams.records import iso
+from vocabulary.contract import Profile
+from vocabulary.records import iso
 
 CHATTER = (
     "{name}の図書館、週末も開いてて助かる", "{name}の市民まつり楽しみ", "{name}の公園で紅葉がきれい",

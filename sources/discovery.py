@@ -33,10 +33,10 @@ import aiohttp
 import orjson
 import structlog
 
-from noroshi.settings import Secret
-from streams.contract import OfficialAccount, Profile
-from streams.records import iso
-from streams.sources.base import (
+from vocabulary.settings import Secret
+from vocabulary.contract import OfficialAccount, Profile
+from vocabulary.records import iso
+from sources.base import (
     USER_AGENT,
     Cursor,
     Sink,

@@ -7,7 +7,7 @@ contract events (../shared/contracts/events.md) and hands each to a `Sink`:
     await sink.publish(event_dict)            # checked against the contract first
     await sink.reject(raw, reason, source)    # a frame it could not read
 
-The sink checks every event with `streams.contract.event_from_dict`; one that
+The sink checks every event with `vocabulary.contract.event_from_dict`; one that
 breaks the contract goes to the dead-letter topic with the reason instead, so a
 platform's odd frame never stops a source nor loses the frames around it. Event
 ids already published (a reconnect that replays a few seconds, a cursor set a
@@ -41,9 +41,9 @@ from typing import Any, Protocol, TypeVar
 import orjson
 import structlog
 
-from streams.contract import ContractError, Event, Profile, event_from_dict
-from streams.records import JST, DeadLetter
-from streams.topics import TopicNames
+from vocabulary.contract import ContractError, Event, Profile, event_from_dict
+from vocabulary.records import JST, DeadLetter
+from vocabulary.topics import TopicNames
 
 log = structlog.get_logger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from streams.contract import ContractError, parse_event
-from streams.records import DeadLetter
-from streams.topics import TopicNames
+from vocabulary.contract import ContractError, parse_event
+from vocabulary.records import DeadLetter
+from vocabulary.topics import TopicNames
 
 log = structlog.get_logger(__name__)
 

@@ -152,6 +152,12 @@ def _cut(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
+#: Dead letters whose reason begins with one of these words are notices for people (the board
+#: shows them on every page), not just rejected input.
+BROKER_LOG_LOST = "broker_log_lost"  # the broker lost the log a worker had applied (everyone)
+STATE_TOO_LARGE = "state_too_large"  # a municipality's detector state was cut to fit (that municipality)
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter(_Json):
     """A message that could not be processed, with the reason and where it was.

@@ -22,9 +22,9 @@ import orjson
 import structlog
 from yarl import URL
 
-from noroshi.settings import Secret
-from streams.contract import OfficialAccount, Profile
-from streams.sources.base import (
+from vocabulary.settings import Secret
+from vocabulary.contract import OfficialAccount, Profile
+from sources.base import (
     USER_AGENT,
     Backoff,
     BoundedMap,

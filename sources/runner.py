@@ -21,10 +21,10 @@ from typing import Any, Protocol
 import orjson
 import structlog
 
-from noroshi.settings import Settings, SourceSettings
-from streams.contract import Profile
-from streams.sources.base import ACCEPTED, REJECTED, Backoff, Cursor, KafkaSink, Offered, Sink, sleep_or_stop
-from streams.topics import TopicNames
+from vocabulary.settings import Settings, SourceSettings
+from vocabulary.contract import Profile
+from sources.base import ACCEPTED, REJECTED, Backoff, Cursor, KafkaSink, Offered, Sink, sleep_or_stop
+from vocabulary.topics import TopicNames
 
 log = structlog.get_logger(__name__)
 
@@ -84,25 +84,25 @@ def plan_sources(config: SourceSettings, profiles: Mapping[str, Profile], cursor
     wanted = set(config.enabled)
     for muni, profile in profiles.items():
         if "jetstream" in wanted:
-            from streams.sources.jetstream import JetstreamConfig, JetstreamSource
+            from sources.jetstream import JetstreamConfig, JetstreamSource
 
             planned.append(Planned(f"jetstream:{muni}", muni, JetstreamSource(JetstreamConfig(
                 profile, url=config.jetstream_url, appview_url=config.bluesky_appview_url,
                 cursor_dir=cursor_dir, name=f"bluesky-jetstream-{muni}"))))
         if "mastodon" in wanted:
-            from streams.sources.mastodon import MastodonConfig, MastodonInstance, MastodonSource
+            from sources.mastodon import MastodonConfig, MastodonInstance, MastodonSource
 
             instances = tuple(MastodonInstance(url, public=config.mastodon_public, token=config.mastodon_token)
                               for url in config.mastodon_instances)
             planned.append(Planned(f"mastodon:{muni}", muni, MastodonSource(MastodonConfig(
                 profile, instances=instances, cursor_dir=cursor_dir, name=f"mastodon-stream-{muni}"))))
         if "x" in wanted:
-            from streams.sources.xstream import XStream, XStreamConfig
+            from sources.xstream import XStream, XStreamConfig
 
             planned.append(Planned(f"x:{muni}", muni, XStream(profile, XStreamConfig(
                 bearer_token=config.x_bearer_token, api_url=config.x_api_url))))
         if "discovery" in wanted:
-            from streams.sources.discovery import Discovery, DiscoveryConfig
+            from sources.discovery import Discovery, DiscoveryConfig
 
             discovery = DiscoveryConfig(
                 interval_s=config.discovery_interval_s, bluesky_url=config.bluesky_appview_url,
@@ -112,13 +112,13 @@ def plan_sources(config: SourceSettings, profiles: Mapping[str, Profile], cursor
             planned.append(Planned(f"discovery:{muni}", muni, Discovery(
                 profile, discovery, Cursor(cursor_dir, f"discovery-{muni}"))))
         if "jma" in wanted:
-            from streams.sources.jma import JmaConfig, JmaSource
+            from sources.jma import JmaConfig, JmaSource
 
             jma = JmaConfig.for_profile(profile, **({"feeds": config.jma_feeds} if config.jma_feeds else {}),
                                         poll_interval_s=config.jma_poll_s)
             planned.append(Planned(f"jma:{muni}", muni, JmaSource(jma, profile, cursor=Cursor(cursor_dir, f"jma-{muni}"))))
     if "hooks" in wanted:
-        from streams.sources.webhook import WebhookConfig, WebhookReceiver
+        from sources.webhook import WebhookConfig, WebhookReceiver
 
         planned.append(Planned("hooks", None, WebhookReceiver(WebhookConfig(
             host=config.hooks_host, port=config.hooks_port, secret=config.hooks_secret,

@@ -65,8 +65,8 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 import structlog
 
-from streams.contract import Profile
-from streams.sources.base import Backoff, Cursor, Sink, Unusable, sleep_or_stop
+from vocabulary.contract import Profile
+from sources.base import Backoff, Cursor, Sink, Unusable, sleep_or_stop
 
 log = structlog.get_logger(__name__)
 

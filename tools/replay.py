@@ -14,9 +14,9 @@ import orjson
 
 from playbooks.engine import default_rules
 from playbooks.runner import Stored, step
-from streams.contract import ContractError, Profile, load_profile, parse_event
+from vocabulary.contract import ContractError, Profile, load_profile, parse_event
 from streams.detectors import DetectorSet
-from streams.records import Incident
+from vocabulary.records import Incident
 
 
 @dataclass

@@ -21,9 +21,9 @@ import aiohttp
 import orjson
 import structlog
 
-from noroshi.settings import Secret
-from streams.contract import Profile
-from streams.sources.base import (
+from vocabulary.settings import Secret
+from vocabulary.contract import Profile
+from sources.base import (
     USER_AGENT,
     Backoff,
     RecentIds,

@@ -21,9 +21,9 @@ import orjson
 import structlog
 from yarl import URL
 
-from streams.contract import OfficialAccount, Profile, hashtags_in
-from streams.records import JST
-from streams.sources.base import (
+from vocabulary.contract import OfficialAccount, Profile, hashtags_in
+from vocabulary.records import JST
+from sources.base import (
     USER_AGENT,
     Backoff,
     BoundedMap,

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from streams.contract import INCIDENT_TYPES, ContractError, parse_ts
+from vocabulary.contract import INCIDENT_TYPES, ContractError, parse_ts
 
 DAY_S = 86400.0
 

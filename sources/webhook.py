@@ -21,7 +21,7 @@ came; nothing is added or renamed. An event may name its `municipality` (one thi
 serves); without one it goes to `NOROSHI_HOOKS_MUNICIPALITY`. Ids should be stable: an event
 whose `id` was already published (a retry, a replay) is answered `duplicate` and published
 once. The receiver remembers the ids it published, and the signed requests it answered, in a
-small SQLite file (`DATA_DIR/webhook.sqlite3`, `streams.sources.seen`) that outlives a restart:
+small SQLite file (`DATA_DIR/webhook.sqlite3`, `sources.seen`) that outlives a restart:
 published ids for `NOROSHI_HOOKS_REMEMBER` seconds (a day), answers for twice the signature
 window. An id is remembered only once the broker has confirmed its event.
 
@@ -110,10 +110,10 @@ import orjson
 import structlog
 from aiohttp import web
 
-from noroshi.settings import Secret
-from streams.contract import ContractError, parse_event
-from streams.sources.base import ACCEPTED, DUPLICATE, REJECTED, Offered, Sink, Unusable
-from streams.sources.seen import ReceiverMemory
+from vocabulary.settings import Secret
+from vocabulary.contract import ContractError, parse_event
+from sources.base import ACCEPTED, DUPLICATE, REJECTED, Offered, Sink, Unusable
+from sources.seen import ReceiverMemory
 
 log = structlog.get_logger(__name__)
 

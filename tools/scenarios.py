@@ -22,7 +22,7 @@ committed suite in tests/scenarios) and ``bank="variant"`` (tests/scenarios-vari
 which also differ in municipalities and timing, so that a detector tuned on one
 can be checked on the other.
 
-    python -m streams.sources.scenarios OUT_DIR [--seed N] [--bank main|variant]
+    python -m tools.scenarios OUT_DIR [--seed N] [--bank main|variant]
 
 API: ``generate_suite(out_dir, seed=1, bank="main")``, ``generate(name, spec, seed)``
 and ``week_of_traffic(profile, start, seed, episodes=True)`` (a lazy iterator).
@@ -132,7 +132,7 @@ def onset(rng: random.Random, start: float, rates: tuple[float, float], counts: 
 
 
 def hashtags_in(text: str) -> list[str]:
-    """The contract's own rule (streams.contract.hashtags_in), kept here without imports."""
+    """The contract's own rule (vocabulary.contract.hashtags_in), kept here without imports."""
     return list(dict.fromkeys(unicodedata.normalize("NFKC", m) for m in _HASHTAG.findall(text)))
 
 
@@ -2560,7 +2560,7 @@ def markdown_table(out_dir: Path, bank: str = "main") -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streams.sources.scenarios",
+    parser = argparse.ArgumentParser(prog="python -m tools.scenarios",
                                      description="Write the labelled scenario suite.")
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--seed", type=int, default=1)
