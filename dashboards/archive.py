@@ -24,7 +24,8 @@ import orjson
 
 from dashboards.feed import parse_entry, parse_incident
 from dashboards.state import parse_time
-from vocabulary.records import JST, Incident, TimelineEntry
+from vocabulary.records import Incident, TimelineEntry
+from vocabulary.terms import ALL, JST
 
 FILE_NAME = "archive.sqlite3"
 #: The archiver writes at least this often, even with nothing to store, so a reader can tell
@@ -346,7 +347,7 @@ def _status(db: sqlite3.Connection, *, counts: bool) -> ArchiveStatus:
 
 
 def _scope(municipality: str) -> tuple[str, tuple[str, ...]]:
-    return ("", ()) if municipality == "*" else (" AND municipality = ?", (municipality,))
+    return ("", ()) if municipality == ALL else (" AND municipality = ?", (municipality,))
 
 
 def incident_versions(db: sqlite3.Connection, month: str, municipality: str) -> list[Incident]:

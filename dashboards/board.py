@@ -33,6 +33,7 @@ from dashboards.session import RevokedSessions, RevokedSessionsError, Session, S
 from dashboards.state import BoardState, visible
 from dashboards.users import User, UserError, UserStore, bootstrap
 from vocabulary.settings import Settings
+from vocabulary.terms import ALL
 from vocabulary.topics import TopicNames
 
 log = structlog.get_logger(__name__)
@@ -381,7 +382,7 @@ async def _timeline_csv(request: web.Request, frame: pages.Frame) -> web.Respons
     except Exception as exc:  # noqa: BLE001 - the broker went away mid-read: nothing half-sent
         log.error("board_timeline_export_failed", user=frame.user.name, month=month, error=repr(exc))
         return _archive_failed(request, frame, "export_failed")
-    name = f"noroshi-timeline-{'all' if scope == '*' else scope}-{month}.csv"
+    name = f"noroshi-timeline-{'all' if scope == ALL else scope}-{month}.csv"
     response = web.Response(body=report.csv_document(entries), headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f'attachment; filename="{name}"',

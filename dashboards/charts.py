@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 
-from vocabulary.records import JST
+from vocabulary.terms import JST
 
 
 def _e(value: object) -> str:

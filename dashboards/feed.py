@@ -29,6 +29,7 @@ import structlog
 from dashboards import views
 from dashboards.state import BoardState, Post, is_newer, parse_notice, parse_post
 from vocabulary.records import Effect, Incident, TimelineEntry, iso
+from vocabulary.terms import ALL
 from vocabulary.topics import TopicNames
 from streams.topics import assign_every_partition
 
@@ -202,7 +203,7 @@ class MemoryFeed:
             else:
                 log.warning("board_feed_stale", reason=status.error, last_fetch=status.as_event()["last_fetch"],
                             age_s=None if status.age is None else round(status.age, 1))
-            self._fan_out(Change("feed", "*", "", sse_frame("feed", status.as_event()), status.live))
+            self._fan_out(Change("feed", ALL, "", sse_frame("feed", status.as_event()), status.live))
         return status
 
     async def start(self) -> None:

@@ -6,6 +6,8 @@ because the people on call are municipal PR staff.
 
 from __future__ import annotations
 
+from vocabulary.terms import DRILL_WORDS
+
 LANGS = ("ja", "en")
 DEFAULT_LANG = "ja"
 LANG_COOKIE = "noroshi_lang"
@@ -33,7 +35,7 @@ TEXT: dict[str, dict[str, str]] = {
         "nav.label": "ページ",
         "now.title": "現在の状況",
         "now.empty": "対応中の事案はありません",
-        "now.drill": "訓練",
+        "now.drill": DRILL_WORDS["ja"],
         "col.type": "種別",
         "col.target": "対象",
         "col.severity": "深刻度",
@@ -91,7 +93,7 @@ TEXT: dict[str, dict[str, str]] = {
         "scope.all": "全自治体",
         "banner.disaster": "災害モード中",
         "banner.disaster_detail": "夜間・休日も発信できます。救助要請を確認してください。",
-        "banner.drill": "訓練",
+        "banner.drill": DRILL_WORDS["ja"],
         "incident.title": "事案",
         "incident.back": "現在の状況へ戻る",
         "incident.notfound": "この事案は見つかりません。",
@@ -354,7 +356,7 @@ TEXT: dict[str, dict[str, str]] = {
         "nav.label": "Pages",
         "now.title": "Now",
         "now.empty": "No open incidents",
-        "now.drill": "Drill",
+        "now.drill": DRILL_WORDS["en"],
         "col.type": "Type",
         "col.target": "Target",
         "col.severity": "Severity",
@@ -411,7 +413,7 @@ TEXT: dict[str, dict[str, str]] = {
         "scope.all": "All municipalities",
         "banner.disaster": "Disaster mode is on",
         "banner.disaster_detail": "Posting is allowed out of hours. Check the rescue requests.",
-        "banner.drill": "Drill",
+        "banner.drill": DRILL_WORDS["en"],
         "incident.title": "Incident",
         "incident.back": "Back to Now",
         "incident.notfound": "There is no such incident.",
@@ -670,9 +672,6 @@ def _add_playbook_words() -> None:
 
 
 _add_playbook_words()
-
-#: States in which an incident is over: it leaves the Now page.
-ENDED_STATES = frozenset({"resolved", "closed"})
 
 
 def pick_lang(query: str | None, cookie: str | None) -> str:

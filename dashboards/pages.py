@@ -20,9 +20,10 @@ from urllib.parse import urlencode
 from dashboards import charts, i18n
 from dashboards.report import MonthReport, Times, month_of, shift_month
 from dashboards.state import Notice, parse_time
-from dashboards.users import ALL, User
-from dashboards.views import SEVERITY_RANK, DisasterView, DraftRef, Hold, Queued, RosterView
-from vocabulary.records import JST, Incident
+from dashboards.users import User
+from dashboards.views import DisasterView, DraftRef, Hold, Queued, RosterView
+from vocabulary.records import Incident
+from vocabulary.terms import ALL, INCIDENT_TYPES, JST, SEVERITIES
 
 PAGES = (("now", "/"), ("outbound", "/outbound"), ("disaster", "/disaster"),
          ("oncall", "/oncall"), ("report", "/report"))
@@ -49,7 +50,7 @@ def time_tag(rfc3339: object, *, seconds: bool = False) -> str:
 
 
 def severity_badge(lang: str, severity: str) -> str:
-    css = severity if severity in SEVERITY_RANK else "unknown"
+    css = severity if severity in SEVERITIES else "unknown"
     return f'<span class="sev sev-{css}">{_e(i18n.label(lang, "severity", severity))}</span>'
 
 
@@ -463,7 +464,7 @@ REPORT_MONTHS = 24
 def report_page(frame: Frame, report: MonthReport) -> str:
     lang = frame.lang
     month = report.month
-    types = [r for r in report.rows if r.incidents or r.type in ("flame", "impersonation", "misinformation", "disaster")]
+    types = [r for r in report.rows if r.incidents or r.type in INCIDENT_TYPES]
     count_rows = [(_e(i18n.label(lang, "type", r.type)), _e(r.incidents), _e(r.false_positives), _e(r.still_open),
                    *_times_cells(lang, r.ack), *_times_cells(lang, r.resolve)) for r in types]
     count_rows.append((f"<strong>{_e(t(lang, 'report.total'))}</strong>", f"<strong>{report.total}</strong>",

@@ -16,16 +16,16 @@ import csv
 import html
 import io
 import statistics
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
 
 from dashboards.state import BoardState, Summary, actor_name, parse_time
-from vocabulary.records import JST, Incident, TimelineEntry
+from vocabulary.records import Incident, TimelineEntry
+from vocabulary.terms import ALL, INCIDENT_TYPES, JST
 
-TYPES = ("flame", "impersonation", "misinformation", "disaster")
 WEEK_S = 7 * 24 * 3600
 CSV_COLUMNS = ("at", "incident_id", "municipality", "actor_kind", "actor_name", "actor_display_name",
                "actor_role", "action", "detail")
@@ -92,10 +92,10 @@ def _times(pairs: Iterable[tuple[float | None, float]]) -> list[float]:
 
 def monthly(summaries: Iterable[Summary], month: str, municipality: str, now: float) -> MonthReport:
     chosen = [s for s in summaries if month_of(s.opened_ts) == month
-              and (municipality == "*" or s.municipality == municipality)]
+              and (municipality == ALL or s.municipality == municipality)]
     real = [s for s in chosen if not s.drill]
     rows = []
-    for type_ in TYPES + tuple(sorted({s.type for s in real} - set(TYPES))):
+    for type_ in INCIDENT_TYPES + tuple(sorted({s.type for s in real} - set(INCIDENT_TYPES))):
         of_type = [s for s in real if s.type == type_]
         rows.append(TypeRow(
             type=type_, incidents=len(of_type),
@@ -121,7 +121,7 @@ def _cell(value: str) -> str:
 
 def entry_in(entry: TimelineEntry, month: str, municipality: str) -> bool:
     ts = parse_time(entry.at)
-    return ts is not None and month_of(ts) == month and (municipality == "*" or entry.municipality == municipality)
+    return ts is not None and month_of(ts) == month and (municipality == ALL or entry.municipality == municipality)
 
 
 def _line(values: Iterable[str]) -> str:
@@ -141,16 +141,10 @@ def csv_row(e: TimelineEntry) -> str:
                   orjson.dumps(e.detail, option=orjson.OPT_SORT_KEYS).decode()))
 
 
-def csv_lines(entries: Iterable[TimelineEntry]) -> Iterator[str]:
-    yield csv_header()
-    for entry in entries:
-        yield csv_row(entry)
-
-
 def csv_document(entries: Iterable[TimelineEntry]) -> bytes:
     """The whole file, built before a byte is sent: complete, or not sent at all. The BOM makes
     Excel read the Japanese as UTF-8."""
-    return ("\ufeff" + "".join(csv_lines(entries))).encode()
+    return ("\ufeff" + csv_header() + "".join(map(csv_row, entries))).encode()
 
 
 def month_entries(entries: Iterable[TimelineEntry], month: str, municipality: str) -> list[TimelineEntry]:

@@ -22,6 +22,8 @@ from typing import Any
 import orjson
 
 from vocabulary.records import BROKER_LOG_LOST, STATE_TOO_LARGE, Effect, Incident, TimelineEntry
+# ALL: a notice for everyone (the broker is shared) has this municipality, as an admin's scope does.
+from vocabulary.terms import ALL as ALL, TERMINAL_STATES
 
 #: Incidents whose detail (timeline, chart, evidence) is kept; open ones are never dropped.
 MAX_INCIDENTS = 2000
@@ -34,7 +36,6 @@ RESCUES_PER_INCIDENT = 500
 #: Input posts kept while no incident points at them yet (evidence precedes the detection).
 RECENT_POSTS = 5000
 TEXT_LIMIT = 1000
-TERMINAL = frozenset({"resolved", "closed"})
 
 
 def parse_time(rfc3339: object) -> float | None:
@@ -147,9 +148,6 @@ class IncidentData:
     rev: int = 0
 
 
-#: A notice for everyone (the broker is shared) has this municipality, as an admin's scope does.
-ALL = "*"
-
 
 @dataclass(frozen=True, slots=True)
 class Notice:
@@ -233,7 +231,7 @@ class BoardState:
             if len(self.data) <= target:
                 break
             data = self.data[incident_id]
-            if data.incident is None or data.incident.state in TERMINAL:
+            if data.incident is None or data.incident.state in TERMINAL_STATES:
                 self._forget(incident_id, data)
 
     def _forget(self, incident_id: str, data: IncidentData) -> None:
@@ -314,7 +312,7 @@ class BoardState:
                   and d.get("status") == "posted" and (t := parse_time(d.get("posted_at"))) is not None]
         if posted:
             summary.first_post_ts = min(posted + ([summary.first_post_ts] if summary.first_post_ts else []))
-        summary.ended_ts = changed_at if incident.state in TERMINAL else None
+        summary.ended_ts = changed_at if incident.state in TERMINAL_STATES else None
 
     # -- timeline --------------------------------------------------------------
     def add_entry(self, entry: TimelineEntry) -> bool:
@@ -435,4 +433,4 @@ def actor_name(actor: Mapping[str, Any]) -> str:
 
 def visible(incidents: Iterable[Incident], municipality: str) -> list[Incident]:
     """The incidents a user of `municipality` ("*": every one) may see."""
-    return [i for i in incidents if municipality == "*" or i.municipality == municipality]
+    return [i for i in incidents if municipality == ALL or i.municipality == municipality]

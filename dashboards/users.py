@@ -26,6 +26,8 @@ import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from vocabulary.terms import ALL
+
 log = structlog.get_logger(__name__)
 
 ROLES = ("viewer", "operator", "owner", "admin")
@@ -35,7 +37,6 @@ ROLE_ALIASES = {"approver": "owner", "pr_head": "admin", "koho": "admin"}
 ACTOR_ROLES: Mapping[str, str | None] = {
     "viewer": None, "operator": "operator", "owner": "owner", "admin": "pr_head",
 }
-ALL = "*"
 FILE_VERSION = 1
 MIN_PASSWORD = 12
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

@@ -8,11 +8,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboards.i18n import ENDED_STATES
 from dashboards.state import BoardState, parse_time, visible
 from vocabulary.records import Incident, TimelineEntry
+from vocabulary.terms import ALL, SEVERITY_RANK, TERMINAL_STATES
 
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 #: A sign-in name → the name people know (the playbooks record sign-in names).
 Names = Callable[[str], str]
 
@@ -29,8 +28,8 @@ def _opened(incident: Incident) -> float:
 def now_list(incidents: Iterable[Incident]) -> list[Incident]:
     """Open incidents, most severe first, then the longest-waiting first (board.js sorts alike)."""
     return sorted(
-        (i for i in incidents if i.state not in ENDED_STATES),
-        key=lambda i: (SEVERITY_RANK.get(i.severity, len(SEVERITY_RANK)), _opened(i)),
+        (i for i in incidents if i.state not in TERMINAL_STATES),
+        key=lambda i: (-SEVERITY_RANK.get(i.severity, -1), _opened(i)),  # an unknown severity after "low"
     )
 
 
@@ -72,7 +71,7 @@ def now_rows(state: BoardState, municipality: str, names: Names = same) -> list[
 
 def disaster_active(incidents: Iterable[Incident]) -> list[Incident]:
     """Disaster incidents whose disaster mode is on: the banner on every page."""
-    return [i for i in incidents if i.type == "disaster" and i.state not in ENDED_STATES
+    return [i for i in incidents if i.type == "disaster" and i.state not in TERMINAL_STATES
             and i.metrics.get("disaster_mode") is True]
 
 
@@ -156,7 +155,7 @@ class RosterView:
 def outbound(state: BoardState, municipality: str) -> dict[str, Any]:
     """発信: drafts awaiting approval, held accounts, posts queued for business hours, recent posts."""
     mine = visible(state.latest.values(), municipality)
-    live = [i for i in mine if i.state not in ENDED_STATES]
+    live = [i for i in mine if i.state not in TERMINAL_STATES]
     holds = []
     for incident in live:
         data = state.detail(incident.incident_id)
@@ -198,10 +197,10 @@ def rosters(profiles: Mapping[str, Any], municipality: str, now: float, incident
     """当番: each visible municipality's roster, and who a notification would reach right now."""
     from playbooks import policy
 
-    open_incidents = [i for i in incidents if i.state not in ENDED_STATES and i.metrics.get("acknowledged_by")]
+    open_incidents = [i for i in incidents if i.state not in TERMINAL_STATES and i.metrics.get("acknowledged_by")]
     out = []
     for muni_id, profile in sorted(profiles.items()):
-        if municipality != "*" and muni_id != municipality:
+        if municipality != ALL and muni_id != municipality:
             continue
         name = getattr(profile, "name", muni_id)
         try:

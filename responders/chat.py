@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -26,13 +26,11 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from yarl import URL
 
 from vocabulary.settings import Secret
+from vocabulary.terms import DRILL_LABEL, Severity
 from responders.base import ALWAYS, Receipt, Transient, http_error
-
-Severity = Literal["low", "medium", "high", "critical"]
 
 #: 深刻度 as the board names it (dashboards/i18n.py).
 SEVERITY_LABELS: dict[str, str] = {"critical": "緊急", "high": "高", "medium": "中", "low": "低"}
-DRILL_LABEL = "【訓練】"
 _SEVERITY_FACT = "深刻度"
 _OPEN_BOARD = "ボードで開く"
 LINK_LIMIT = 1000  # LINE WORKS' limit for a link, the lowest of the platforms

@@ -11,13 +11,13 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-JST = timezone(timedelta(hours=9), "JST")
+from vocabulary.terms import DRILL_LABEL, JST
+
 WEEKDAYS = "月火水木金土日"
 
-DRILL_MARK = "【訓練】"
-DRILL_NOTICE = "【訓練】この資料は訓練のためのものです。実際の事案ではありません。"
+DRILL_NOTICE = f"{DRILL_LABEL}この資料は訓練のためのものです。実際の事案ではありません。"
 
 # The body sections after 件名 and 日時, in the order a press release gives them.
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -100,7 +100,7 @@ def press_release(fields: Mapping[str, object]) -> PressRelease:
     if not isinstance(drill, bool):
         raise PressReleaseError("drill は true か false です", "drill must be true or false", ("drill",))
     issued_at = _issued_at(fields.get("issued_at"))
-    subject = (DRILL_MARK if drill else "") + texts["subject"]
+    subject = (DRILL_LABEL if drill else "") + texts["subject"]
     sections = [(heading, texts[key]) for key, heading in SECTIONS if texts[key]]
     return PressRelease(
         subject=subject,

@@ -28,13 +28,14 @@ import orjson
 
 from vocabulary.settings import Secret
 from responders.base import ALWAYS, Permanent, Receipt, Transient, http_error
-from responders.press import DRILL_MARK, JST, html_document, html_paragraphs, japanese_datetime
+from vocabulary.terms import DRILL_LABEL, JST
+from responders.press import html_document, html_paragraphs, japanese_datetime
 
 CHANNEL = "website"
 
 NoticeKind = Literal["impersonation_warning", "correction"]
 KINDS: tuple[NoticeKind, ...] = ("impersonation_warning", "correction")
-DRILL_NOTICE = "【訓練】このお知らせは訓練のためのものです。実際の事案ではありません。"
+DRILL_NOTICE = f"{DRILL_LABEL}このお知らせは訓練のためのものです。実際の事案ではありません。"
 INDEX = "index.html"
 MANIFEST = "notices.json"  # what the index lists; the pages alone could not be sorted cheaply
 LOCK = ".noroshi.lock"
@@ -69,7 +70,7 @@ class Notice:
 
 def headline(notice: Notice) -> str:
     """The page heading residents see, e.g. 【注意】本市になりすましたアカウントにご注意ください."""
-    mark = DRILL_MARK if notice.drill else ""
+    mark = DRILL_LABEL if notice.drill else ""
     if notice.kind == "impersonation_warning":
         return f"{mark}【注意】本市になりすましたアカウントにご注意ください"
     return f"{mark}【お知らせ】{notice.title.strip()}に関する正しい情報"

@@ -42,7 +42,8 @@ import orjson
 import structlog
 
 from vocabulary.contract import ContractError, Event, Profile, event_from_dict
-from vocabulary.records import JST, DeadLetter
+from vocabulary.records import DeadLetter
+from vocabulary.terms import JST
 from vocabulary.topics import TopicNames
 
 log = structlog.get_logger(__name__)

@@ -22,7 +22,7 @@ import structlog
 from yarl import URL
 
 from vocabulary.contract import OfficialAccount, Profile, hashtags_in
-from vocabulary.records import JST
+from vocabulary.terms import JST
 from sources.base import (
     USER_AGENT,
     Backoff,

@@ -102,7 +102,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,7 @@ from aiohttp import web
 
 from vocabulary.settings import Secret
 from vocabulary.contract import ContractError, parse_event
+from vocabulary.terms import JST
 from sources.base import ACCEPTED, DUPLICATE, REJECTED, Offered, Sink, Unusable
 from sources.seen import ReceiverMemory
 
@@ -124,7 +125,6 @@ SIGNATURE_HEADER = "X-Noroshi-Signature"
 LINE_SIGNATURE_HEADER = "x-line-signature"
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/json-lines",
                           "application/ndjson"})
-JST = timezone(timedelta(hours=9))
 SHUTDOWN_TIMEOUT = 5.0
 FAILED, IGNORED = "failed", "ignored"  # besides accepted, duplicate and rejected
 RETRY_AFTER_S = 5  # what a 503 asks the client to wait before sending again

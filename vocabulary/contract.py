@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 
 import orjson
 
+# The incident line names a type and a severity from these; defined in `vocabulary.terms`, re-exported here.
+from vocabulary.terms import INCIDENT_TYPES as INCIDENT_TYPES, SEVERITIES as SEVERITIES
+
 PLATFORMS = frozenset({"x", "bluesky", "mastodon", "facebook", "instagram", "line", "youtube", "web"})
 ACCOUNT_EVENT_TYPES = frozenset(
     {"seen", "created", "profile_changed", "reported", "official_post", "security"}
 )
-INCIDENT_TYPES = ("flame", "impersonation", "misinformation", "disaster")
-SEVERITIES = ("low", "medium", "high", "critical")
 
 T = TypeVar("T")
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import orjson
 
-JST = timezone(timedelta(hours=9), "JST")
+from vocabulary.terms import JST as JST  # municipal time; re-exported for the modules that read it here
 
 T = TypeVar("T")
 
