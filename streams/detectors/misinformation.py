@@ -36,219 +36,40 @@ from streams.detectors.cluster import (
     names_conflict,
 )
 from streams.detectors.common import SEVERITIES, Context, Finding
+from streams.detectors.misinformation_claims import Claim, claim_id, count_author
+from streams.detectors.misinformation_text import (
+    CHATTER_POINTS,
+    CONCERN,
+    COVERUP,
+    COVERUP_PHRASES,
+    DOUBT_PHRASES,
+    ENQUIRY,
+    ENQUIRY_PHRASES,
+    FAMILY_OF_BIT,
+    GENERIC_TOKENS,
+    HANDLE_MENTION,
+    HEARSAY_PHRASES,
+    KANJI,
+    LINK,
+    MARKER_CATEGORY,
+    MITAI,
+    NAMED,
+    OFFICIAL,
+    QUICK_FOLD,
+    RASHII_NOT_AFTER,
+    SPREAD,
+    SPREAD_PHRASES,
+    TATTE,
+    alternation,
+    is_kana_word,
+    place_and_alarm_masks,
+    place_names,
+    post_points,
+    rep_text,
+    snippet,
+    tier,
+)
 from streams.detectors.text import fold_phrases, normalize
-
-# --- lexicon (語彙): everything is folded like the posts (NFKC, katakana → hiragana) ---------
-
-SPREAD_PHRASES = fold_phrases((
-    "拡散希望", "拡散して", "拡散お願い", "拡散願", "拡散よろしく", "拡散を", "拡散下さい", "拡散ください",
-    "拡散します", "RT希望", "RTお願い", "リツイート希望", "シェア希望", "シェアお願い", "シェアして", "広めて",
-))
-HEARSAY_PHRASES = fold_phrases((
-    "と聞いた", "って聞いた", "と聞きました", "って聞きました", "友達の", "友人の", "知り合いの", "知人の",
-    "噂", "うわさ", "って話", "という話", "って言ってた", "と言ってた", "回ってきた", "っぽい",
-    "友達が", "友達から", "知り合いが", "知り合いから",
-))
-DOUBT_PHRASES = fold_phrases((
-    "本当？", "本当なの", "本当なん", "本当に？", "本当かな", "本当なら", "ほんと？", "ほんとう？",
-    "マジ？", "マジで？", "マジか？", "ガチ？", "ガチで？", "ガチなら", "デマ？", "事実なら", "真偽",
-    "本当ですか", "事実ですか", "デマですか", "本当でしょうか", "事実でしょうか",
-    "ソースは", "ソースある", "ソース求む", "情報源", "情報求む", "発表まだ", "発表は？",
-))
-COVERUP_PHRASES = fold_phrases((
-    "隠蔽", "隠して", "隠され", "報道されない", "報道されてない", "報道しない", "報じない",
-    "ニュースにならない", "ニュースになってない", "もみ消", "揉み消", "発表を遅らせ", "発表しない", "口止め",
-))
-#: Asked of an official account, these are enquiries (問い合わせ) whether a claim is true.
-ENQUIRY_PHRASES = fold_phrases((
-    "本当ですか", "事実ですか", "デマですか", "確認してください", "確認して下さい", "本当でしょうか",
-    "事実でしょうか", "本当なんですか", "発表はまだですか",
-))
-#: らしい is hearsay after a verb or a noun (出たらしい, 中止らしい) but not inside
-#: 素晴らしい, めずらしい, 秋らしい …: the characters before it that make it an adjective.
-RASHII_NOT_AFTER = fold_phrases((
-    "素晴", "すば", "めず", "珍", "あた", "可愛", "かわい", "わざと", "いや", "ばか", "馬鹿", "憎", "にく",
-    "汚", "もっとも", "春", "夏", "秋", "冬", "男", "女", "子供", "子ども", "自分", "君", "彼", "人間",
-    "私", "僕", "俺", "ひと", "人",
-))
-#: みたい is hearsay (逃げたみたい) but not "want to try" (行ってみたい) or "like" (夢みたいな).
-MITAI = "(?<![てで])みたい(?!な)"
-#: A clause ending in quotative って after た/だ is hearsay (事故あったって, 中止だって),
-#: unlike concessive たって inside a sentence (言ったって無駄).
-TATTE = "[ただ]って(?![\u3041-\u3096\u30a1-\u30fa\u3400-\u9fff])"
-
-#: Places and services a rumour is usually about, generic for any municipality (施設).
-FACILITY_WORDS = fold_phrases((
-    "小学校", "中学校", "高校", "学校", "保育園", "保育所", "幼稚園", "給食", "浄水場", "水道", "下水",
-    "病院", "診療所", "保健所", "市役所", "役所", "役場", "動物園", "公園", "図書館", "体育館", "公民館",
-    "避難所", "ダム", "堤防", "河川", "川", "橋", "駅", "清掃工場", "ごみ処理", "処理場", "焼却場", "消防",
-    "警察", "交番", "発電所", "団地", "プール",
-))
-#: What makes a claim alarming (危険・被害): rumours worth a correction nearly always say one.
-ALARM_WORDS = fold_phrases((
-    "食中毒", "中毒", "事故", "火事", "火災", "爆発", "汚染", "断水", "停電", "逃げ", "脱走", "逃走", "死亡",
-    "死者", "死んだ", "亡くな", "倒壊", "決壊", "崩落", "浸水", "氾濫", "感染", "毒", "不審者", "事件",
-    "殺人", "強盗", "略奪", "暴動", "放射", "漏れ", "流出", "異臭", "閉鎖", "休校", "中止", "危険",
-    "被害", "飲めない", "使えない", "通行止め", "避難指示", "倒産", "破綻", "横領", "汚職", "逮捕",
-    "盗難", "ない方がいい", "ないほうがいい", "救急車", "運ばれ", "刃物", "通り魔", "猛獣", "崩れ", "ひび",
-    "有毒", "薬品", "放たれ",
-))
-
-#: Worry about a story already told (やばい, もうだめ, 逃げて): no claim is alarming for these
-#: alone (ラーメンやばい), but a hedged post saying one carries an alarming claim it joins.
-CONCERN_WORDS = fold_phrases((
-    "やばい", "ヤバい", "危ない", "怖い", "こわい", "大変", "まずい", "もうだめ", "持たない", "気をつけ",
-    "逃げて", "出ないで", "飲まないで", "近づかないで", "通らないで",
-))
-_CONCERN = re.compile("|".join(re.escape(w) for w in CONCERN_WORDS))
-
-# Marker categories and claim flags, one bit each (kept in the state as one int).
-SPREAD, HEARSAY, DOUBT, COVERUP, ENQUIRY = 1, 2, 4, 8, 16
-OFFICIAL = 1 << 8  # the claim is the city's own post, or echoes it
-NAMED = 1 << 9  # a post of the claim names the municipality, one of its areas or watched hashtags
-#: Intensity points of each marker category: asking to spread, alleging a cover-up or
-#: asking the city weigh more than hearsay or doubt.
-_MARKER_POINTS = ((SPREAD, 2), (HEARSAY, 1), (DOUBT, 1), (COVERUP, 2), (ENQUIRY, 2))
-#: The most a post of mere chatter can count, and below every `authors_needed` row.
-CHATTER_POINTS = 3
-_MARKER_CATEGORY = {
-    **dict.fromkeys(SPREAD_PHRASES, SPREAD), **dict.fromkeys(HEARSAY_PHRASES, HEARSAY),
-    **dict.fromkeys(DOUBT_PHRASES, DOUBT), **dict.fromkeys(COVERUP_PHRASES, COVERUP),
-    "らしい": HEARSAY, "みたい": HEARSAY, "たって": HEARSAY, "だって": HEARSAY,
-}
-
-
-def _bits_of(words: tuple[str, ...]) -> dict[str, int]:
-    return {w: 1 << i for i, w in enumerate(words)}
-
-
-_FACILITY_BIT = _bits_of(FACILITY_WORDS)
-_ALARM_BIT = _bits_of(ALARM_WORDS)
-#: Each lexicon word → (facility bits, alarm bits) of every word inside it, so one
-#: regex scan (which reports 小学校 but not the 学校 in it) still sets them all.
-_PLACE_AND_ALARM = {
-    found: (sum(b for w, b in _FACILITY_BIT.items() if w in found),
-            sum(b for w, b in _ALARM_BIT.items() if w in found))
-    for found in FACILITY_WORDS + ALARM_WORDS
-}
-#: Keywords too common in rumours to say which rumour a post is (who is accused, who told,
-#: what is happening anyway): two rumours sharing only these are not one story.
-GENERIC_TOKENS = frozenset({
-    "市役", "役所", "役場", "区役", "町役", "村役", "消防", "警察", "情報", "発表", "公式", "市内", "近所",
-    "地震", "災害", "大雨", "台風", "全部", "何人", "今朝", "今夜", "子供", "家族", "親戚", "学校",
-})
-
-_URL = re.compile(r"https?://\S+")
-_HANDLE = re.compile(r"@([A-Za-z0-9_.]+)")
-_REP_NOISE = re.compile(r"https?://\S+|@[A-Za-z0-9_.\-]+")
-_SPACE = re.compile(r"\s+")
-_SNIPPET_NOISE = re.compile(r"[#＃]\S+|【[^】]*】|\[[^\]]*\]")
-_KANJI = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆]"
-
-
-def _alternation(phrases: tuple[str, ...]) -> str:
-    return "|".join(re.escape(p) for p in sorted(set(phrases), key=lambda p: (-len(p), p)))
-
-
-#: A cheap stand-in for `normalize` on the raw text, for the first look at every post:
-#: katakana to hiragana, full-width latin and ？！ to ASCII, lower case.
-_QUICK_FOLD = {
-    **{cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)},
-    **{cp: cp - 0xFEE0 for cp in (0xFF1F, 0xFF01)},
-    **{cp: cp - 0xFEE0 + 0x20 for cp in range(0xFF21, 0xFF3B)},
-    **{cp: cp - 0xFEE0 for cp in range(0xFF41, 0xFF5B)},
-    **{cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)},
-    **{cp: cp + 0x20 for cp in range(0x41, 0x5B)},
-}
-
-
-#: Places a rumour is about, by family: 給食 happens at a 小学校, a ダム is on a 川. Offices
-#: and services a rumour accuses or quotes (市役所, 消防, 警察) name no place of their own.
-FACILITY_FAMILIES = tuple(fold_phrases(family) for family in (
-    ("小学校", "中学校", "高校", "学校", "保育園", "保育所", "幼稚園", "給食"),
-    ("浄水場", "水道", "下水"),
-    ("病院", "診療所", "保健所"),
-    ("ダム", "堤防", "河川", "川", "橋"),
-    ("動物園", "公園", "プール", "体育館"),
-    ("図書館", "公民館", "避難所"),
-    ("清掃工場", "ごみ処理", "処理場", "焼却場"),
-    ("駅",), ("発電所",), ("団地",),
-))
-_FAMILY_OF_BIT = tuple((_FACILITY_BIT[w], 1 << i) for i, family in enumerate(FACILITY_FAMILIES) for w in family)
-
-_PLACES_AND_ALARMS = re.compile(_alternation(FACILITY_WORDS + ALARM_WORDS))
-#: A facility with the kanji that name it (上森 in 上森図書館, 白鷺 in 市立白鷺動物園).
-#: Besides facilities, words that name a place after its own name (上森交差点, 本町商店街).
-PLACE_WORDS = fold_phrases(("交差点", "商店街", "通り", "地区", "会館", "センター", "ホール", "神社", "寺"))
-_NAMED_PLACE = re.compile(f"({_KANJI}{{1,4}})({_alternation(FACILITY_WORDS + PLACE_WORDS)})")
-_FAMILY_OF_WORD = {w: i for i, family in enumerate(FACILITY_FAMILIES) for w in family}
-
-
-def place_names(clean: str) -> frozenset[str]:
-    """The places a post names, as "family:name" (see `names_conflict`)."""
-    if not _NAMED_PLACE.search(clean):
-        return frozenset()
-    return frozenset(f"{_FAMILY_OF_WORD.get(place, place)}:{name}"
-                     for name, place in _NAMED_PLACE.findall(clean))
-
-
-def _masks(norm: str) -> tuple[int, int]:
-    fac = alarm = 0
-    for found in _PLACES_AND_ALARMS.findall(norm):
-        f, a = _PLACE_AND_ALARM[found]
-        fac |= f
-        alarm |= a
-    return fac, alarm
-
-
-def _rep_text(text: str) -> str:
-    """What a claim keeps of a post: the text without links and handles, at most 100 characters."""
-    return _SPACE.sub(" ", _REP_NOISE.sub(" ", text)).strip()[:100]
-
-
-def _snippet(rep: str, length: int = 16) -> str:
-    """The claim's opening words for the summary, cut where a word ends (before okurigana) if possible."""
-    text = _SPACE.sub("", _SNIPPET_NOISE.sub("", rep)).strip("、。,. ")
-    if len(text) <= length:
-        return text
-    for cut in range(length, length // 2, -1):
-        if _is_hiragana(text[cut]) and not _is_hiragana(text[cut - 1]):
-            return text[:cut] + "…"
-    return text[:length] + "…"
-
-
-def _is_hiragana(char: str) -> bool:
-    return "\u3041" <= char <= "\u309f"
-
-
-def post_points(alarm: int, fac: int, named: int, cats: int) -> int:
-    """How alarming and rumour-like one post reads: alarm word 2, facility 1, the city named 1, markers.
-
-    Hearsay or doubt about nothing alarming (図書館が新しくなるらしい, 天井が落ちたって) is
-    chatter however often it is repeated: without an alarm word or a strong marker
-    (asking to spread, alleging a cover-up, asking the city) a post stays below
-    `CHATTER_POINTS`, where no claim ever opens.
-    """
-    points = 2 * (alarm != 0) + (fac != 0) + (named != 0)
-    points += sum(p for bit, p in _MARKER_POINTS if cats & bit)
-    if not alarm and not cats & (SPREAD | COVERUP | ENQUIRY):
-        return min(points, CHATTER_POINTS)
-    return points
-
-
-def is_kana_word(token: str) -> bool:
-    """A keyword read from katakana (folded to hiragana): a noun such as ダム or ライオン."""
-    return all("\u3041" <= ch <= "\u30fc" for ch in token)
-
-
-def _tier(value: int, steps: tuple[int, ...]) -> int:
-    return sum(value >= s for s in steps)
-
-
-def claim_id(key: str) -> str:
-    """The incident target: a stable id derived from the claim's first post id."""
-    data = key.encode()
-    return f"claim-{zlib.crc32(data):08x}{zlib.crc32(data[::-1]) & 0xFFFF:04x}"
 
 
 @dataclass(frozen=True)
@@ -288,78 +109,6 @@ class MisinformationConfig:
     extra_tokens_cap: int = 16
     places_cap: int = 8
 
-
-def _count_author(claim: _Claim, author: int, cap: int) -> bool:
-    """Count an author towards a claim's spread; true when not seen before. The first
-    `cap` are kept by id, the rest only counted, to keep the state bounded."""
-    if author in claim.author_set:
-        return False
-    if len(claim.authors) < cap:
-        claim.authors.append(author)
-        claim.author_set.add(author)
-    else:
-        claim.more_authors += 1
-    return True
-
-
-class _Claim:
-    """One cluster of posts carrying the same claim, with its spread and its incident."""
-
-    __slots__ = ("key", "rep", "t0", "last", "n", "nt", "nm", "ne", "bits", "fac", "alarm", "peak",
-                 "reach", "authors", "author_set", "more_authors", "recent", "orig", "reposts",
-                 "refs", "url", "extra", "places", "inc")
-
-    def __init__(self, key: str, rep: str, t0: float, recent_cap: int) -> None:
-        self.key, self.rep, self.t0, self.last = key, rep, t0, t0
-        self.n = 0  # every post: texts, reposts, quotes and replies
-        self.nt = 0  # texts that joined by content (the claim stated again)
-        self.nm = 0  # … of which carry a rumour marker
-        self.ne = 0  # enquiries to an official account
-        self.bits = self.fac = self.alarm = 0  # unions over the posts: what the claim is about
-        self.peak = 0  # the intensity of its most alarming marked post (`post_points`)
-        self.reach = 0
-        self.authors: list[int] = []
-        self.author_set: set[int] = set()
-        self.more_authors = 0  # authors past the cap (approximate: counted per post)
-        self.recent: deque[tuple[int, int]] = deque(maxlen=recent_cap)  # (seconds after t0, author)
-        self.orig: list[str] = []
-        self.reposts: list[str] = []
-        self.refs: list[str] = []  # ids of unseen posts that point here (quoted, replied to)
-        self.url = 0
-        self.extra: list[str] = []  # keywords learnt from members
-        self.places: list[str] = []  # … and the places they name (`place_names`)
-        self.inc: list[Any] | None = None  # [opened_at, seq, posts reported, severity index]
-
-    def to_state(self) -> list[Any]:
-        """A flat list in the order of `__slots__` (`recent` flattened, `orig` without the key it
-        always starts with): a thousand claims take about 150 kB."""
-        recent = [x for pair in self.recent for x in pair]
-        return [self.key, self.rep, self.t0, self.last, self.n, self.nt, self.nm, self.ne,
-                self.bits, self.fac, self.alarm, self.peak, self.reach, self.authors, self.more_authors,
-                recent, self.orig[1:], self.reposts, self.refs, self.url, self.extra, self.places, self.inc]
-
-    @classmethod
-    def from_state(cls, s: list[Any], recent_cap: int) -> _Claim:
-        c = cls(s[0], s[1], s[2], recent_cap)
-        (c.last, c.n, c.nt, c.nm, c.ne, c.bits, c.fac, c.alarm, c.peak, c.reach) = s[3:13]
-        c.authors, c.more_authors = list(s[13]), s[14]
-        c.author_set = set(c.authors)
-        flat = s[15]
-        c.recent.extend(zip(flat[::2], flat[1::2]))
-        c.orig, c.reposts, c.refs, c.url, c.extra, c.places, c.inc = (
-            [c.key, *s[16]], list(s[17]), list(s[18]), s[19], list(s[20]), list(s[21]), s[22])
-        return c
-
-    @property
-    def distinct_authors(self) -> int:
-        return len(self.authors) + self.more_authors
-
-    def evidence(self, cap: int, reposts: int) -> list[str]:
-        """The claim's posts, originals first, with a few reposts."""
-        shown = self.reposts[:reposts]
-        return self.orig[:cap - len(shown)] + shown
-
-
 class MisinformationDetector:
     """デマ: one incident per claim that spreads faster than it can be checked."""
 
@@ -378,23 +127,23 @@ class MisinformationDetector:
         markers = SPREAD_PHRASES + HEARSAY_PHRASES + DOUBT_PHRASES + COVERUP_PHRASES
         # らしい after 素晴, 秋, 和光市 … is an adjective (素晴らしい, 秋らしい), not hearsay.
         not_after = "".join(f"(?<!{re.escape(p)}らしい)" for p in RASHII_NOT_AFTER + self.names)
-        self._markers = re.compile(f"{_alternation(markers)}|らしい{not_after}|{MITAI}|{TATTE}")
-        self._enquiry = re.compile(_alternation(ENQUIRY_PHRASES))
+        self._markers = re.compile(f"{alternation(markers)}|らしい{not_after}|{MITAI}|{TATTE}")
+        self._enquiry = re.compile(alternation(ENQUIRY_PHRASES))
         # One literal scan of the quickly folded raw text finds every post that may carry
         # a marker; most posts carry none and, unless they share a watched claim's words,
         # stop there.
-        self._worth_a_look = re.compile(_alternation(
+        self._worth_a_look = re.compile(alternation(
             markers + ENQUIRY_PHRASES + ("らしい", "みたい", "たって", "だって")))
         # The city's full names go from the content; a short one (和光) only where it is
         # the city, not part of a place named after it (和光駅, 和光小学校).
         full = tuple(n for n in self.names if n[-1] in "市町村区")
         short = tuple(n for n in self.names if n not in full) + self.areas
         self._strip = re.compile("|".join(filter(None, (
-            _alternation(markers + ENQUIRY_PHRASES + ("らしい", "みたい") + full),
-            f"(?:{_alternation(short)})(?!{_KANJI})" if short else "",
+            alternation(markers + ENQUIRY_PHRASES + ("らしい", "みたい") + full),
+            f"(?:{alternation(short)})(?!{KANJI})" if short else "",
         ))))
         self.index = NearDuplicateIndex(cfg.similarity)
-        self.claims: dict[str, _Claim] = {}  # least recently active first
+        self.claims: dict[str, Claim] = {}  # least recently active first
         self.ids: dict[str, str] = {}  # post id → claim key
         self.urls: dict[int, list[Any]] = {}  # crc32 of a link → [posts, last seen]
         state = state or {}
@@ -402,7 +151,7 @@ class MisinformationDetector:
         for h, count, last in state.get("urls", ()):
             self.urls[h] = [count, last]
         for s in state.get("claims", ()):
-            self._install(_Claim.from_state(s, cfg.recent_cap))
+            self._install(Claim.from_state(s, cfg.recent_cap))
 
     def shrink(self) -> None:
         """Forget the least recently active half of the claims (those without an incident
@@ -464,19 +213,27 @@ class MisinformationDetector:
         addressed = self._addressed(m)
         refs = [r.post_id for r in (m.quote_of, None if addressed else m.reply_to) if r is not None]
         key = next((self.ids[r] for r in refs if r in self.ids), None)
+        return self._on_text(m, ctx, key=key, refs=refs, addressed=addressed, url=url)
+
+    def _on_text(self, m: Mention, ctx: Context, *, key: str | None, refs: list[str], addressed: bool,
+                 url: int) -> list[Finding]:
+        """A post that is neither the city's nor a repost of a claim: read what it says.
+
+        `key` is the claim it quotes or replies to, if any; `refs` the posts it points to."""
+        now, raw = m.ts, m.text
         if not raw:
             return [] if key is None else self._amplify(key, m, 0, now, ctx, repost=False)
-        flagged = self._worth_a_look.search(raw.translate(_QUICK_FOLD)) is not None
+        flagged = self._worth_a_look.search(raw.translate(QUICK_FOLD)) is not None
         if key is None and not flagged and not self.index.touches(raw):
             return []  # everyday chatter: no marker and no word of a watched claim
-        text = _rep_text(raw)
+        text = rep_text(raw)
         norm = normalize(text)
         cats = self._categories(norm, addressed) if flagged else 0
         if key is not None:
             return self._amplify(key, m, cats, now, ctx, repost=False)
         clean = cleaned(norm, self._strip)
         tokens = keywords(clean, text)
-        fac, alarm = _masks(norm)
+        fac, alarm = place_and_alarm_masks(norm)
         # Only a post that may start a claim needs its LSH bands (a claim's are those of its text).
         feats = Features.of(content_of(clean), tokens, lsh=cats != 0, names=place_names(clean))
         if feats.empty:
@@ -509,7 +266,7 @@ class MisinformationDetector:
         # dilutes it but does not spread it, nor teach it words: only alarming or strongly
         # marked texts do, or hedged worry about an alarming claim (ごみ処理場がやばいって).
         carries = (alarm != 0 or (cats & (SPREAD | COVERUP | ENQUIRY)) != 0
-                   or (cats != 0 and c.alarm != 0 and _CONCERN.search(norm) is not None))
+                   or (cats != 0 and c.alarm != 0 and CONCERN.search(norm) is not None))
         if learn and carries and key != m.id:
             self._learn(c, feats.tokens, feats.names)
         self._watch(c)
@@ -521,12 +278,12 @@ class MisinformationDetector:
     def _addressed(self, m: Mention) -> bool:
         if m.reply_to is not None and m.reply_to.account.lower() in self.official:
             return True
-        return "@" in m.text and any(h.lower() in self.official for h in _HANDLE.findall(m.text))
+        return "@" in m.text and any(h.lower() in self.official for h in HANDLE_MENTION.findall(m.text))
 
     def _categories(self, norm: str, addressed: bool) -> int:
         bits = 0
         for found in self._markers.findall(norm):
-            bits |= _MARKER_CATEGORY[found]
+            bits |= MARKER_CATEGORY[found]
         if addressed and self._enquiry.search(norm):
             bits |= ENQUIRY
         return bits
@@ -549,13 +306,13 @@ class MisinformationDetector:
         self._record(c, m, now, original=not repost)
         return self._evaluate(c, now, ctx)
 
-    def _record(self, c: _Claim, m: Mention, now: float, *, original: bool, carries: bool = True) -> None:
+    def _record(self, c: Claim, m: Mention, now: float, *, original: bool, carries: bool = True) -> None:
         """Count a post in its claim; only posts that carry the claim (`carries`) count as its spread."""
         cfg = self.config
         c.n += 1
         c.last = max(c.last, now)
         author = zlib.crc32(m.author.id.encode())
-        if _count_author(c, author, cfg.authors_cap):
+        if count_author(c, author, cfg.authors_cap):
             c.reach += m.author.followers
         if carries:
             c.recent.append((round(now - c.t0), author))
@@ -567,7 +324,7 @@ class MisinformationDetector:
             c.reposts.append(m.id)
         self.claims[c.key] = self.claims.pop(c.key)  # most recently active last
 
-    def _learn(self, c: _Claim, tokens: frozenset[str], names: frozenset[str]) -> None:
+    def _learn(self, c: Claim, tokens: frozenset[str], names: frozenset[str]) -> None:
         """Teach a claim the words and places of a post that retells it (both capped)."""
         cfg = self.config
         room = cfg.extra_tokens_cap - len(c.extra)
@@ -583,12 +340,12 @@ class MisinformationDetector:
             c.places.extend(new)
             self.index.add_names(c.key, new)
 
-    def _refer(self, c: _Claim, post_id: str) -> None:
+    def _refer(self, c: Claim, post_id: str) -> None:
         if post_id not in self.ids and len(c.refs) < self.config.refs_cap:
             c.refs.append(post_id)
             self.ids[post_id] = c.key
 
-    def _watch(self, c: _Claim) -> None:
+    def _watch(self, c: Claim) -> None:
         """Watch a claim that could ever alarm, so that unmarked posts repeating it are counted."""
         if not c.bits & OFFICIAL and (c.alarm or c.bits & (SPREAD | COVERUP | ENQUIRY) or c.inc is not None):
             self.index.watch(c.key)
@@ -641,7 +398,7 @@ class MisinformationDetector:
     @staticmethod
     def _places(fac: int, names: frozenset[str]) -> set[str]:
         """Where a post or claim is: the kinds of facility and of named place it mentions."""
-        found = {f"f{family}" for bit, family in _FAMILY_OF_BIT if fac & bit}
+        found = {f"f{family}" for bit, family in FAMILY_OF_BIT if fac & bit}
         found.update(f"n{name.partition(':')[0]}" for name in names)
         return found
 
@@ -653,7 +410,7 @@ class MisinformationDetector:
 
     def features(self, text: str) -> Features:
         """How the claim index sees a post's text (markers and the municipality's names left out)."""
-        rep = _rep_text(text)
+        rep = rep_text(text)
         clean = cleaned(normalize(rep), self._strip)
         return Features.of(content_of(clean), keywords(clean, rep), names=place_names(clean))
 
@@ -664,7 +421,7 @@ class MisinformationDetector:
             key = next((k for k, c in self.claims.items() if post_id in c.reposts), None)
         return None if key is None or self.claims[key].bits & OFFICIAL else claim_id(key)
 
-    def _install(self, c: _Claim) -> None:
+    def _install(self, c: Claim) -> None:
         self.claims[c.key] = c
         self.index.add(c.key, self.features(c.rep))
         self.index.extend(c.key, c.extra)
@@ -678,7 +435,7 @@ class MisinformationDetector:
         while len(self.claims) >= cfg.max_claims:
             victim = next((k for k, c in self.claims.items() if c.inc is None), None)
             self._drop(victim if victim is not None else next(iter(self.claims)))
-        self.claims[key] = _Claim(key, text, now, cfg.recent_cap)
+        self.claims[key] = Claim(key, text, now, cfg.recent_cap)
         self.index.add(key, feats)
         return key
 
@@ -686,7 +443,7 @@ class MisinformationDetector:
         """The city's own post: a claim that never alarms, so its echoes stay quiet."""
         if post_id in self.ids:
             return
-        rep = _rep_text(text)
+        rep = rep_text(text)
         c = self.claims[self._create(post_id, rep, now, self.features(rep))]
         c.bits |= OFFICIAL
         c.orig.append(post_id)
@@ -710,7 +467,7 @@ class MisinformationDetector:
             del self.urls[h]
 
     def _count_links(self, m: Mention, now: float) -> int:
-        links = m.urls or tuple(_URL.findall(m.text))
+        links = m.urls or tuple(LINK.findall(m.text))
         if not links:
             return 0
         h = zlib.crc32(links[0].lower().rstrip("/").encode())
@@ -720,7 +477,7 @@ class MisinformationDetector:
             del self.urls[next(iter(self.urls))]
         return h
 
-    def _merge(self, src: _Claim, dst: _Claim) -> None:
+    def _merge(self, src: Claim, dst: Claim) -> None:
         """Fold a claim found to be another wording of the same story into `dst`."""
         cfg = self.config
         self._drop(src.key)
@@ -735,7 +492,7 @@ class MisinformationDetector:
         dst.reach += src.reach
         dst.more_authors += src.more_authors
         for author in src.authors:
-            _count_author(dst, author, cfg.authors_cap)
+            count_author(dst, author, cfg.authors_cap)
         shift = round(src.t0 - dst.t0)
         merged = sorted([*dst.recent, *((dt + shift, a) for dt, a in src.recent)])
         dst.recent = deque(merged[-cfg.recent_cap:], maxlen=cfg.recent_cap)
@@ -754,7 +511,7 @@ class MisinformationDetector:
 
     # --- judging ---------------------------------------------------------------------
 
-    def intensity(self, c: _Claim, ctx: Context) -> int:
+    def intensity(self, c: Claim, ctx: Context) -> int:
         """The claim's most alarming marked post, one point more in a disaster.
 
         Taken per post, not over the claim's words together, so that a post asking
@@ -772,7 +529,7 @@ class MisinformationDetector:
                 return authors
         return None
 
-    def _window(self, c: _Claim, now: float, window_s: int) -> tuple[int, int, int]:
+    def _window(self, c: Claim, now: float, window_s: int) -> tuple[int, int, int]:
         """Distinct authors and posts in the window, and posts in the window before it."""
         edge = now - c.t0 - window_s
         authors = set()
@@ -785,7 +542,7 @@ class MisinformationDetector:
                 before += 1
         return len(authors), posts, before
 
-    def _qualifies(self, c: _Claim, now: float, ctx: Context) -> dict[str, Any] | None:
+    def _qualifies(self, c: Claim, now: float, ctx: Context) -> dict[str, Any] | None:
         """The signals that open an incident for this claim now, or None."""
         cfg = self.config
         disaster = ctx.disaster_active
@@ -810,12 +567,12 @@ class MisinformationDetector:
                         "previous_window_posts": before, "marked_share": round(share, 2)}
         return None
 
-    def severity(self, c: _Claim, ctx: Context) -> int:
-        spread = max(_tier(c.distinct_authors, (10, 30, 100)), _tier(c.reach, (10_000, 100_000, 1_000_000)))
+    def severity(self, c: Claim, ctx: Context) -> int:
+        spread = max(tier(c.distinct_authors, (10, 30, 100)), tier(c.reach, (10_000, 100_000, 1_000_000)))
         strong = c.peak >= self.config.authors_needed[0][0]
         return min(spread + strong + ctx.disaster_active, len(SEVERITIES) - 1)
 
-    def _evaluate(self, c: _Claim, now: float, ctx: Context) -> list[Finding]:
+    def _evaluate(self, c: Claim, now: float, ctx: Context) -> list[Finding]:
         if c.bits & OFFICIAL:
             return []
         if c.inc is not None:
@@ -836,7 +593,7 @@ class MisinformationDetector:
         c.inc = [now, 0, c.n, self.severity(c, ctx)]
         return [self._finding(c, "opened", now, ctx, signals)]
 
-    def _update(self, c: _Claim, now: float, ctx: Context) -> list[Finding]:
+    def _update(self, c: Claim, now: float, ctx: Context) -> list[Finding]:
         inc = c.inc
         assert inc is not None
         severity = max(inc[3], self.severity(c, ctx))
@@ -847,11 +604,11 @@ class MisinformationDetector:
         inc[3] = severity
         return [self._finding(c, "updated", now, ctx, {})]
 
-    def _finding(self, c: _Claim, change: str, now: float, ctx: Context,
+    def _finding(self, c: Claim, change: str, now: float, ctx: Context,
                  signals: dict[str, Any]) -> Finding:
         assert c.inc is not None
         authors = c.distinct_authors
-        summary = f"「{_snippet(c.rep)}」という未確認情報が {c.n} 件（{authors} 人）拡散中"
+        summary = f"「{snippet(c.rep)}」という未確認情報が {c.n} 件（{authors} 人）拡散中"
         if c.ne:
             summary += f"。{self.municipality}への問い合わせ {c.ne} 件"
         if ctx.disaster_active:
