@@ -229,9 +229,6 @@ class NearDuplicateIndex:
             for token in self._tokens[key]:
                 self._watch_postings.setdefault(token, set()).add(key)
 
-    def is_watched(self, key: str) -> bool:
-        return key in self._watched
-
     def vocabulary(self, key: str) -> set[str]:
         return self._tokens[key]
 
