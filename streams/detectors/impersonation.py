@@ -1,16 +1,16 @@
 """なりすまし impersonation detection: unregistered accounts that pose as one of the city's own.
 
-It owns the folding that makes look-alike handles and names compare equal
-(l/1/I, O/0, rn/m, カ/力, ロ/口 …), the named features an account is scored on,
-and one small record per suspicious account, so that one fake account opens
-one incident and later evidence (a report, scam posts) updates it.
+It owns the named features an account is scored on and one small record per
+suspicious account, so that one fake account opens one incident and later
+evidence (a report, scam posts) updates it. The folding that makes look-alike
+handles and names compare equal (l/1/I, O/0, rn/m, カ/力, ロ/口 …) and the scam
+markers are in `impersonation_text`; the city's own accounts, folded once, in
+`impersonation_officials`.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -18,6 +18,18 @@ from typing import Any, NamedTuple
 
 from vocabulary.contract import AccountEvent, ContractError, Event, Mention, Profile, parse_ts
 from streams.detectors.common import Context, Finding
+from streams.detectors.impersonation_officials import Officials
+from streams.detectors.impersonation_text import (
+    HANDLE_DISCLAIMER,
+    NAME_FOLD,
+    REPORT_SAYS_FAKE,
+    claims_official,
+    disclaims_official,
+    fold_handle,
+    fold_text,
+    phash_distance,
+    scam_markers,
+)
 
 #: Points per named feature; an account opens an incident at `threshold` points
 #: when one of the guards (`poses_as_official`, `harms_residents`) also holds.
@@ -76,399 +88,6 @@ class ImpersonationConfig:
     tracked_cap: int = 1000
     verdict_cache: int = 5000  # per-author screening results, not saved in the state
 
-
-# --- folding ----------------------------------------------------------------
-
-_NO_SEPARATORS = str.maketrans({"_": None, ".": None, "-": None})
-#: One pass that drops separators (moved or doubled _ . - compare equal) and folds confusables.
-_ASCII_HANDLE_FOLD = bytes.maketrans(b"1i|!05", b"llllos")
-_HANDLE_FOLD = str.maketrans({"_": None, ".": None, "-": None, "1": "l", "i": "l", "|": "l", "!": "l",
-                              "0": "o", "5": "s"})
-#: Cyrillic and Greek letters that pass for Latin ones in a handle.
-_HOMOGLYPHS = str.maketrans("аеосрхуіјӏѕοαν", "aeocpxyljlsoav")
-#: Affixes that impersonators add to an official handle (compared after folding).
-_HANDLE_AFFIXES_RAW = ("official", "offical", "offcial", "koushiki", "koshiki", "japan", "jp",
-                       "info", "pr", "kouhou", "kohou", "koho", "staff", "city", "shi", "town",
-                       "office", "gov", "real", "the", "true", "new", "of", "account", "acct")
-_EDGE_DIGITS = re.compile(r"^[0-9]+|[0-9]+$")
-_MIN_VARIANT = 6  # shorter stripped forms ("wako") only count as naming the city
-
-
-def fold_handle(handle: str) -> str:
-    """Lower-case, drop separators and fold confusables: `Wak0_Clty` → `wakoclty`."""
-    h = handle.lower()
-    if "@" in h:  # mastodon user@instance
-        h = h.lstrip("@").split("@", 1)[0]
-    if h.endswith(".bsky.social"):
-        h = h[: -len(".bsky.social")]
-    if h.isascii():
-        h = h.encode().translate(_ASCII_HANDLE_FOLD, b"_.-").decode()
-    else:  # full-width forms and Cyrillic/Greek look-alikes too
-        h = unicodedata.normalize("NFKC", h).lower().translate(_HOMOGLYPHS).translate(_HANDLE_FOLD)
-    if "rn" in h:
-        h = h.replace("rn", "m")
-    if "vv" in h:
-        h = h.replace("vv", "w")
-    return h
-
-
-_HANDLE_AFFIXES = frozenset(fold_handle(a) for a in _HANDLE_AFFIXES_RAW)
-_PREFIXES_BY_FIRST = {c: tuple(a for a in _HANDLE_AFFIXES if a[0] == c) for c in {a[0] for a in _HANDLE_AFFIXES}}
-_SUFFIXES_BY_LAST = {c: tuple(a for a in _HANDLE_AFFIXES if a[-1] == c) for c in {a[-1] for a in _HANDLE_AFFIXES}}
-
-
-def handle_variants(handle: str) -> set[str]:
-    """The folded handle and every form left after stripping affixes and edge digits."""
-    lowered = handle.lower()
-    todo = [fold_handle(lowered), fold_handle(_EDGE_DIGITS.sub("", lowered.translate(_NO_SEPARATORS)))]
-    seen: set[str] = set()
-    while todo and len(seen) < 40:
-        v = todo.pop()
-        if not v or v in seen:
-            continue
-        seen.add(v)
-        for affix in _PREFIXES_BY_FIRST.get(v[0], ()):
-            if len(v) > len(affix) and v.startswith(affix):
-                todo.append(v[len(affix):])
-        for affix in _SUFFIXES_BY_LAST.get(v[-1], ()):
-            if len(v) > len(affix) and v.endswith(affix):
-                todo.append(v[: -len(affix)])
-    return seen
-
-
-_LOOKALIKES = {"力": "カ", "口": "ロ", "囗": "ロ", "工": "エ", "一": "ー", "-": "ー", "‐": "ー",
-               "‑": "ー", "–": "ー", "—": "ー", "―": "ー", "−": "ー", "ｰ": "ー", "二": "ニ",
-               "卜": "ト", "夕": "タ", "八": "ハ", "巿": "市", "帀": "市",
-               "塲": "場"}
-#: Hiragana → katakana (so ぺ/ペ and へ/ヘ fold too) plus the kanji/kana look-alikes.
-_NAME_FOLD = str.maketrans({**{chr(c): chr(c + 0x60) for c in range(0x3041, 0x3097)}, **_LOOKALIKES})
-_DISCLAIMER_WORDS = re.compile(r"非公式|非公認|unofficial|non-?official")
-_CLAIM_WORDS = re.compile(r"公式|official|オフィシャル")
-_NOT_A_NAME_CHAR = re.compile(r"[\W_]+")
-
-
-def fold_name(name: str) -> str:
-    """NFKC, look-alike folding, claims (【公式】, official …) and punctuation removed."""
-    s = unicodedata.normalize("NFKC", name).lower()
-    s = _DISCLAIMER_WORDS.sub("", s)
-    s = _CLAIM_WORDS.sub("", s)
-    return _NOT_A_NAME_CHAR.sub("", s.translate(_NAME_FOLD))
-
-
-def _fold_text(text: str) -> str:
-    s = unicodedata.normalize("NFKC", text).lower().translate(_NAME_FOLD)
-    return _NOT_A_NAME_CHAR.sub("", s)
-
-
-_CLAIM = re.compile(r"(?<!非)公式|(?<!un)(?<!non)(?<!non-)official|オフィシャル")
-_DISCLAIMER = re.compile(
-    r"非公式|非公認|unofficial|non-?official|not official|ファン|(?<![a-z])fans?(?![a-z])"
-    r"|パロディ|parody|なりきり|個人(?:の|で|運営|アカ)|関係ありません|無関係|ではありません")
-_HANDLE_DISCLAIMER = re.compile(r"(?:^|[_.\-])fans?(?:$|[_.\-])|fans?$|^fans?|fanclub|unofficial"
-                                r"|parody|hikou?shiki")
-
-
-def claims_official(text: str) -> bool:
-    return bool(_CLAIM.search(unicodedata.normalize("NFKC", text).lower()))
-
-
-def disclaims_official(text: str) -> bool:
-    return bool(_DISCLAIMER.search(unicodedata.normalize("NFKC", text).lower()))
-
-
-# --- scam markers -------------------------------------------------------------
-
-_LURE = re.compile(r"ギフトカード|ギフト券|amazonギフト|アマゾンギフト|アマギフ|商品券|プレゼント"
-                   r"|給付金|当選|キャンペーン|現金|賞金|還元")
-_CONTACT = re.compile(r"dm(?:で|にて|へ|を|から|まで|に|ください|下さい)"
-                      r"|フォロー(?:&|と|and|\+|・)?(?:リポスト|rt|リツイート)|line(?:で|を|に)?(?:追加|登録)")
-_SHORTENER = re.compile(r"bit\.ly|tinyurl|is\.gd|ow\.ly|cutt\.ly|shorturl")
-_SECRET = re.compile(r"暗証番号|カード番号|パスワード|セキュリティコード")
-_PERSONAL = re.compile(r"口座|マイナンバー")
-#: Residents warning each other about a scam quote its words; they are not the scam.
-_WARNING = re.compile(r"詐欺|注意|偽|なりすまし|成りすまし|騙|だまさ|怪し|あやし|気をつけ|気を付け"
-                      r"|スパム|通報|不審")
-
-
-#: Every scam asks for something: contact, a click on a short link, or a secret.
-_ASKS = re.compile("|".join(rx.pattern for rx in (_CONTACT, _SHORTENER, _SECRET)))
-_MARKERS = (("lure", _LURE), ("contact", _CONTACT), ("shortener", _SHORTENER), ("secret", _SECRET),
-            ("personal", _PERSONAL))
-
-
-def scam_markers(text: str, urls: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """The scam marker kinds in a post, or () when it is not a scam (one lure word is not).
-
-    A scam pairs an ask (DM us, follow & repost, a short link, a PIN) with a lure
-    (gift cards, 給付金, 当選 …) or a request for personal data, or asks twice.
-    """
-    t = unicodedata.normalize("NFKC", text).lower()
-    if urls:
-        t = t + " " + " ".join(urls).lower()
-    if not _ASKS.search(t) or _WARNING.search(t):
-        return ()  # the common path: nothing asked of the reader
-    found = tuple(kind for kind, rx in _MARKERS if rx.search(t))
-    kinds = set(found)
-    asks = kinds & {"contact", "shortener", "secret"}
-    return found if asks and len(kinds) >= 2 else ()
-
-_REPORT_SAYS_FAKE = re.compile(r"なりすまし|成りすまし|偽|ニセ|にせ|fake|impersonat|公式を名乗|詐欺")
-
-# --- distances -----------------------------------------------------------------
-
-
-def edit_distance(a: str, b: str, limit: int) -> int:
-    """Optimal-string-alignment distance (adjacent swaps cost 1), or `limit + 1` once above it."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    if a == b:
-        return 0
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    last_a = ""
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        left = i
-        last_b = ""
-        for j, cb in enumerate(b, 1):
-            d = prev[j - 1] if ca == cb else prev[j - 1] + 1
-            if prev[j] + 1 < d:
-                d = prev[j] + 1
-            if left + 1 < d:
-                d = left + 1
-            if ca == last_b and cb == last_a and prev2[j - 2] + 1 < d:
-                d = prev2[j - 2] + 1
-            cur.append(d)
-            left = d
-            last_b = cb
-        if min(cur) > limit:
-            return limit + 1
-        prev2, prev, last_a = prev, cur, ca
-    return min(prev[-1], limit + 1)
-
-
-def _handle_allowance(length: int) -> int:
-    return 0 if length <= 5 else 1 if length <= 9 else 2 if length <= 14 else 3
-
-
-def _name_allowance(length: int) -> int:
-    return 0 if length <= 4 else 1 if length <= 8 else 2 if length <= 12 else 3
-
-
-def phash_distance(a: str, b: str) -> int | None:
-    """Hamming distance of two 64-bit perceptual hashes in hex, None if either is unreadable."""
-    try:
-        return (int(a, 16) ^ int(b, 16)).bit_count()
-    except ValueError:
-        return None
-
-
-# --- the profile's official accounts, folded once ------------------------------
-
-#: Blocks whose characters can fold (NFKC, kana, look-alikes) into a Japanese name.
-_FOLDABLE_BLOCKS = ((0x3000, 0x9FFF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF))
-
-
-@functools.lru_cache(maxsize=1)
-def _fold_sources() -> dict[str, frozenset[str]]:
-    """For each character, the characters of the foldable blocks that fold into it
-    (built once per process; it does not depend on the profile)."""
-    sources: dict[str, set[str]] = {}
-    for lo, hi in _FOLDABLE_BLOCKS:
-        for cp in range(lo, hi + 1):
-            c = chr(cp)
-            for folded in set(unicodedata.normalize("NFKC", c).lower().translate(_NAME_FOLD)):
-                sources.setdefault(folded, set()).add(c)
-    return {k: frozenset(v) for k, v in sources.items()}
-
-
-@functools.lru_cache(maxsize=64)
-def _chars_folding_into(targets: frozenset[str]) -> frozenset[str]:
-    """Every character that `fold_name` may turn into one of `targets`: a raw-name pre-screen."""
-    found = set(targets) | {c for c in _LOOKALIKES if _LOOKALIKES[c] in targets}
-    sources = _fold_sources()
-    for target in targets:
-        found |= sources.get(target, frozenset())
-    return frozenset(found)
-
-
-class _Variant(NamedTuple):
-    form: str
-    chars: frozenset[str]
-    slack: int  # at most this many of its letters may be missing from a look-alike
-    #: Whether a handle that merely contains it looks alike: not for the bare city
-    #: name left after stripping every affix (`yukimori_news` is not `yukimori_town`).
-    contained_counts: bool
-
-
-class _Official(NamedTuple):
-    handle: str
-    variants: tuple[_Variant, ...]
-    name: str  # folded
-    phash: str | None
-    bio: str  # folded, "" when the profile does not have it
-
-
-#: Words that, next to the city's name, make a display name pose as the city government.
-_OFFICE_WORDS = tuple(fold_name(w) for w in ("市役所", "役所", "役場", "市庁", "広報", "市長", "防災",
-                                              "危機管理"))
-_OFFICE_SUFFIX = re.compile(r"(?:課|局|室)$")
-#: Display names whose `name_match` is remembered per municipality (a few hundred KB at most).
-_NAME_MATCHES_CAP = 4096
-
-
-class _Officials:
-    """Everything about the registered accounts that each comparison needs, precomputed."""
-
-    def __init__(self, profile: Profile) -> None:
-        # Entries may carry fields the contract does not parse (an official `bio`).
-        raw_accounts = (profile.raw.get("accounts") if isinstance(profile.raw, dict) else None) or []
-        self.handles = frozenset(a.handle.lower() for a in profile.accounts)
-        self.handles_cased = frozenset(a.handle for a in profile.accounts)
-        accounts = []
-        cores: set[str] = set()
-        for i, acct in enumerate(profile.accounts):
-            extra = raw_accounts[i] if i < len(raw_accounts) and isinstance(raw_accounts[i], dict) else {}
-            variants = handle_variants(acct.handle)
-            full = fold_handle(acct.handle)
-            kept = [v for v in variants if v == full or len(v) >= _MIN_VARIANT]
-            bare = min(variants, key=len, default="")
-            cores.update(v for v in variants if len(v) >= 4)
-            bio = extra.get("bio") if isinstance(extra.get("bio"), str) else ""
-            accounts.append(_Official(
-                handle=acct.handle,
-                variants=tuple(self._variant(v, v != bare) for v in sorted(kept, key=len, reverse=True)),
-                name=fold_name(acct.name),
-                phash=acct.avatar_phash,
-                bio=_fold_text(bio) if bio else "",
-            ))
-        self.accounts = tuple(accounts)
-        # The shortest stripped handle of each account ("wako") stands for the city's name.
-        self.handle_cores = tuple(sorted(c for c in cores if not any(o in c and o != c for o in cores)))
-        muni = [profile.name, *profile.names]
-        self.city_names = tuple(dict.fromkeys(n for n in map(fold_name, muni) if len(n) >= 2))
-        self.display_name = profile.name
-        targets = [a.name for a in self.accounts if len(a.name) >= 2] + list(self.city_names)
-        self.name_targets = tuple(dict.fromkeys(targets))
-        #: Official account names ("和光市役所"): containing one poses; containing a city name does not.
-        self.account_names = frozenset(a.name for a in self.accounts if len(a.name) >= 2) - set(self.city_names)
-        self.name_target_chars = tuple((t, frozenset(t)) for t in self.name_targets)
-        self.name_chars = frozenset("".join(self.name_targets))
-        self.name_screen = _chars_folding_into(self.name_chars)
-        # One handle on several platforms gives the same variants once per account. A
-        # repeated variant measures every handle exactly as its first occurrence did, and
-        # `handle_match` keeps the first account on ties, so only the first is compared.
-        first_with: dict[_Variant, str] = {}
-        for a in self.accounts:
-            for v in a.variants:
-                first_with.setdefault(v, a.handle)
-        self.variants = tuple((official, v) for v, official in first_with.items())
-        self.variant_chars = frozenset().union(*(v.chars for _, v in self.variants))
-        self.variant_need = min((len(v.chars) - v.slack for _, v in self.variants), default=0)
-        names_rx = "|".join(re.escape(n) for n in sorted(set(self.name_targets), key=len, reverse=True))
-        self.bio_claim = re.compile(
-            rf"(?:{names_rx})(?:\w{{0,8}}?(?:役所|役場|市庁|広報|課|局|室))?[のノ]?(?:公式|オフィシャル|official)"
-        ) if names_rx else None
-        #: `name_match` of the display names that get past its character screens; many
-        #: residents share a name ("ゆき@東湊"). Emptied when full: it only saves work.
-        self._name_matches: dict[str, tuple[float, str | None, bool]] = {}
-
-    @staticmethod
-    def _variant(form: str, contained_counts: bool) -> _Variant:
-        # Each letter of `form` that a candidate lacks costs at least one edit, and a
-        # candidate within the allowance is at most 3 longer, so this screen never
-        # drops a real look-alike.
-        return _Variant(form, frozenset(form), _handle_allowance(len(form) + 3), contained_counts)
-
-    def handle_match(self, handle: str, folded: str | None = None) -> tuple[float, str | None]:
-        """Best similarity of a handle to an official one, and that account when it is a look-alike."""
-        if folded is None:
-            folded = fold_handle(handle)
-        if not self.may_look_alike(folded):
-            return 0.0, None  # the common path: too few letters of any official handle
-        chars = frozenset(folded)
-        near = [(h, v) for h, v in self.variants if len(v.chars - chars) <= v.slack]
-        if not near:
-            return 0.0, None  # the common path: an ordinary handle
-        # Each candidate's length and letters once, not once per official variant.
-        candidates = [(c, len(c), frozenset(c)) for c in handle_variants(handle)]
-        best, match = 0.0, None
-        for official, v in near:
-            form, form_len, form_chars = v.form, len(v.form), v.chars
-            if v.contained_counts and form_len >= _MIN_VARIANT and form in folded:
-                sim = form_len / len(folded)
-                if match is None or sim > best:
-                    best, match = sim, official
-            for c, c_len, c_chars in candidates:
-                n = c_len if c_len > form_len else form_len
-                allowed = _handle_allowance(n)
-                if abs(c_len - form_len) > allowed or len(form_chars - c_chars) > allowed:
-                    continue  # each letter only one side has costs an edit
-                if len(c_chars - form_chars) > allowed:
-                    continue
-                d = edit_distance(c, form, allowed)
-                if d <= allowed and (match is None or 1 - d / n > best):
-                    best, match = 1 - d / n, official
-        return best, match
-
-    def may_look_alike(self, folded: str) -> bool:
-        """False when a folded handle lacks too many letters to be near any official one."""
-        return len(self.variant_chars.intersection(folded)) >= self.variant_need
-
-    def names_city(self, folded_handle: str) -> bool:
-        for core in self.handle_cores:
-            if core in folded_handle:
-                return True
-        return False
-
-    def name_match(self, name: str) -> tuple[float, str | None, bool]:
-        """(similarity, official handle or city it resembles, whether it names the city)."""
-        if name.isascii():  # "Wako City Official" is compared like a handle
-            if len(name) < _MIN_VARIANT or not self.may_look_alike(fold_handle(name)):
-                return 0.0, None, False
-        elif self.name_screen.isdisjoint(name):
-            return 0.0, None, False  # the common path: no character of any official name
-        found = self._name_matches.get(name)
-        if found is None:
-            found = self._name_match(name)
-            if len(self._name_matches) >= _NAME_MATCHES_CAP:
-                self._name_matches.clear()
-            self._name_matches[name] = found
-        return found
-
-    def _name_match(self, name: str) -> tuple[float, str | None, bool]:
-        """`name_match` of a name that got past the character screens."""
-        if name.isascii():
-            folded = _NOT_A_NAME_CHAR.sub("", _CLAIM_WORDS.sub("", name.lower()))
-            if len(folded) >= _MIN_VARIANT:
-                sim, handle = self.handle_match(folded)
-                return sim, handle, False
-            return 0.0, None, False
-        folded = fold_name(name)
-        if not folded or self.name_chars.isdisjoint(folded):
-            return 0.0, None, False
-        mentions_city = any(c in folded for c in self.city_names)
-        chars = frozenset(folded)
-        best, match = 0.0, None
-        for target, target_chars in self.name_target_chars:
-            n = max(len(folded), len(target))
-            allowed = _name_allowance(n)
-            if abs(len(folded) - len(target)) > allowed or len(target_chars - chars) > allowed \
-                    or len(chars - target_chars) > allowed:
-                d = allowed + 1  # each character only one side has costs an edit
-            else:
-                d = edit_distance(folded, target, allowed)
-            if d <= allowed and 1 - d / n >= best:
-                best, match = 1 - d / n, target
-            elif target in self.account_names and len(target) >= 4 and target in folded and best < 0.75:
-                best, match = 0.75, target
-        if match is None and mentions_city and (any(w in folded for w in _OFFICE_WORDS)
-                                                or _OFFICE_SUFFIX.search(folded)):
-            best, match = 0.75, next(c for c in self.city_names if c in folded)
-        if match is not None:
-            official = next((a.handle for a in self.accounts if a.name == match), None)
-            return best, official or self.display_name, mentions_city
-        return 0.0, None, mentions_city
 
 
 # --- what one observation of an account shows ---------------------------------
@@ -564,7 +183,7 @@ class ImpersonationDetector:
     def __init__(self, profile: Profile, state: dict[str, Any] | None = None,
                  config: ImpersonationConfig | None = None) -> None:
         self.config = config or ImpersonationConfig()
-        self.officials = _Officials(profile)
+        self.officials = Officials(profile)
         self.city = profile.name
         self.default_official = profile.accounts[0].handle if profile.accounts else None
         # Records in least-recently-seen order, keyed "platform:handle" (lower case).
@@ -639,12 +258,12 @@ class ImpersonationDetector:
         if acct.name and claims_official(acct.name):
             snap.features.add("official_claim")
         snap.disclaims = snap.disclaims or disclaims_official(acct.name) or bool(
-            _HANDLE_DISCLAIMER.search(handle_lower))
+            HANDLE_DISCLAIMER.search(handle_lower))
         self._add_profile(snap, acct.bio, acct.avatar_phash)
         self._add_context(snap, acct.followers, acct.created_at, e.ts)
         if e.type == "reported":
             snap.features.add("reported")
-            if e.note and _REPORT_SAYS_FAKE.search(unicodedata.normalize("NFKC", e.note).lower()):
+            if e.note and REPORT_SAYS_FAKE.search(unicodedata.normalize("NFKC", e.note).lower()):
                 snap.features.add("report_says_impersonation")
         key = f"{e.platform}:{handle_lower}"
         if key not in self.accounts and not self._worth_tracking(snap):
@@ -674,7 +293,7 @@ class ImpersonationDetector:
                 if name and claims_official(name):
                     snap.features.add("official_claim")
                 snap.disclaims = bool(name and disclaims_official(name)) or bool(
-                    _HANDLE_DISCLAIMER.search(handle_lower))
+                    HANDLE_DISCLAIMER.search(handle_lower))
         return _Look(handle_lower, snap)
 
     def _track(self, handle_lower: str, delta: int) -> None:
@@ -706,9 +325,9 @@ class ImpersonationDetector:
             if claims_official(bio):
                 snap.features.add("official_claim")
             snap.disclaims = snap.disclaims or disclaims_official(bio)
-            folded = _fold_text(bio)
+            folded = fold_text(bio)
             if officials.bio_claim is not None and officials.bio_claim.search(
-                    unicodedata.normalize("NFKC", bio).lower().translate(_NAME_FOLD).replace(" ", "")):
+                    unicodedata.normalize("NFKC", bio).lower().translate(NAME_FOLD).replace(" ", "")):
                 snap.features.add("bio_claims_city")
             for acct in officials.accounts:
                 if not acct.bio or not folded:

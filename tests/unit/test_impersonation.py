@@ -12,13 +12,8 @@ import pytest
 
 from vocabulary.contract import AccountEvent, Mention, event_from_dict, profile_from_dict
 from streams.detectors.common import Context, Finding
-from streams.detectors.impersonation import (
-    ImpersonationConfig,
-    ImpersonationDetector,
-    fold_handle,
-    fold_name,
-    scam_markers,
-)
+from streams.detectors.impersonation import ImpersonationConfig, ImpersonationDetector
+from streams.detectors.impersonation_text import fold_handle, fold_name, scam_markers
 from streams.stage import STATE_WARN_BYTES
 from tests.unit.builders import at
 
