@@ -11,13 +11,14 @@ it, not when five minutes finally get loud; an emergency (特別警報) opens an
 episode by itself. A report of a small quake (震度4 or less) is not a warning: it
 raises the bars for a while, since everyone who felt it says so. The episode
 closes after a quiet period and a later surge opens a new one.
+
+What a post says (vocabulary, rescue requests, places) is read in `disaster_posts`,
+how strong an alert is in `disaster_alerts`; each channel's windows are `disaster_window`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 import unicodedata
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -25,227 +26,24 @@ from typing import Any
 
 from vocabulary.contract import Alert, Event, Mention, Profile
 from streams.detectors.common import SEVERITIES, Context, Finding
+from streams.detectors.disaster_alerts import (
+    DAMAGING_INTENSITY,
+    EMERGENCY,
+    WARNING,
+    alert_level,
+    seismic_intensity,
+)
+from streams.detectors.disaster_posts import (
+    NOT_A_REPORT_FOLDED,
+    PREFILTER,
+    STRONG_VOCABULARY_FOLDED,
+    VOCABULARY_FOLDED,
+    place_from_geo,
+    rescue_in,
+    rescue_key,
+)
+from streams.detectors.disaster_window import Channel
 from streams.detectors.text import contains_any, fold_phrases, normalize
-
-# --- lexicon ----------------------------------------------------------------
-
-#: Words of a disaster as it happens (被害・災害語彙). A local name plus one of
-#: these makes a post count in the names channel; on the hashtag a post with
-#: one of these is a first-hand report and weighs more than a bare hashtag.
-VOCABULARY = (
-    "地震", "揺れ", "震度", "停電", "断水", "冠水", "浸水", "洪水", "氾濫", "越水", "水位",
-    "土砂崩れ", "土砂災害", "がけ崩れ", "崖崩れ", "崩落", "陥没", "液状化", "避難", "火事",
-    "火災", "延焼", "倒壊", "津波", "台風", "大雨", "豪雨", "暴風", "竜巻", "突風", "大雪",
-    "決壊", "孤立", "通行止め", "救助", "救急車", "消防車", "被害", "被災", "閉じ込め",
-    "下敷き", "取り残され", "ガス漏れ", "噴火",
-)
-#: Words that ordinary days use too (「日陰に避難」「台風みたいな人混み」): in the names
-#: channel a post with only these weighs half.
-EVERYDAY_VOCABULARY = (
-    "避難", "大雨", "台風", "暴風", "突風", "大雪", "通行止め", "孤立", "救助", "救急車",
-    "消防車", "被害",
-)
-
-#: Phrases that make a post a rescue request by themselves, with its kind:
-#: trapped (閉じ込め・下敷き), flooding (浸水から逃げている), stranded (取り残され・孤立),
-#: help (救助を求める一般の要請).
-RESCUE_STRONG = {
-    "閉じ込められ": "trapped", "閉じこめられ": "trapped", "とじこめられ": "trapped",
-    "下敷き": "trapped", "生き埋め": "trapped",
-    "取り残され": "stranded", "とり残され": "stranded", "孤立しています": "stranded",
-    "孤立している": "stranded",
-    "屋根の上": "flooding", "水が来て": "flooding", "水が入ってき": "flooding",
-    "2階に避難": "flooding", "二階に避難": "flooding",
-    "救助を": "help", "救助して": "help", "救助お願い": "help", "救助要請": "help",
-    "救助求む": "help", "救助待ち": "help", "救助が必要": "help", "#救助": "help", "sos": "help",
-}
-#: Phrases that are a rescue request only with disaster context around them
-#: (「助けて」 alone is everyday speech: 「宿題終わらない、助けて」).
-RESCUE_WEAK = {  # the most specific first: its kind wins
-    "挟まれて": "trapped", "逃げられない": "trapped", "出られない": "trapped",
-    "流されて": "flooding",
-    "動けない": "injured", "身動きが取れ": "injured", "身動きがとれ": "injured",
-    "助けてください": "help", "助けて下さい": "help", "助けて": "help", "たすけて": "help",
-    "誰か来て": "help",
-}
-RESCUE_CONTEXT = VOCABULARY + (
-    "災害", "崩れ", "瓦礫", "がれき", "水が", "濁流", "家が", "壁が", "天井", "119",
-)
-#: Thanks, news and hypotheticals that use the same words (「救助隊が来てくれた」,
-#: 「助けてくれてありがとう」, 「〜で救助された」, 「閉じ込められたら」, drills).
-NOT_RESCUE = (
-    "救助隊が来てくれ", "来てくれた", "助けてくれて", "助けてくれた", "助けていただ",
-    "助けてもらっ", "助けられ", "てくれてありがとう", "ありがとうございました", "救助された",
-    "救助されました", "救出された", "救出されました", "無事救助", "無事に救助", "救助に向か", "救助活動", "救助を行", "救助を開始",
-    "相次", "模様", "とのこと", "によると", "速報", "ニュース", "報道", "訓練", "られたら",
-    "時のため", "ときのため", "場合に備え",
-)
-#: Drills and announcements that use the disaster hashtag in peacetime (防災訓練のお知らせ).
-NOT_A_REPORT = (
-    "訓練", "防災の日", "防災週間", "防災フェア", "防災講座", "防災イベント", "お知らせ",
-    "参加者募集", "開催", "ハザードマップ", "備蓄", "備えよう", "備えましょう",
-)
-
-_VOCAB = fold_phrases(VOCABULARY)
-_STRONG_VOCAB = tuple(p for p in _VOCAB if p not in fold_phrases(EVERYDAY_VOCABULARY))
-_STRONG = tuple((p, k) for raw, k in RESCUE_STRONG.items() for p in fold_phrases((raw,)))
-_WEAK = tuple((p, k) for raw, k in RESCUE_WEAK.items() for p in fold_phrases((raw,)))
-_CONTEXT = fold_phrases(RESCUE_CONTEXT)
-_NOT_RESCUE = fold_phrases(NOT_RESCUE)
-_NOT_A_REPORT = fold_phrases(NOT_A_REPORT)
-
-#: One search over the raw text decides the common path: a post without any of
-#: these can neither count in the names channel nor be a rescue request.
-_PREFILTER = re.compile("|".join(sorted(
-    {re.escape(p) for p in (*VOCABULARY, *RESCUE_STRONG, *RESCUE_WEAK, "SOS", "ＳＯＳ",
-                            *_VOCAB, *(p for p, _ in _STRONG), *(p for p, _ in _WEAK))},
-    key=len, reverse=True)))
-
-# --- places -----------------------------------------------------------------
-
-_K = "\u3005\u3006\u4e00-\u9fff\u30a1-\u30fa\u30fc"  # kanji, 々, katakana: a place name's run
-_NUM = "0-9一二三四五六七八九十"
-_DASH = "\\-‐‑–—−ー"
-_CHOME = re.compile(
-    rf"([{_K}]{{0,10}})([{_NUM}]+丁目(?:\s?[0-9]{{1,4}}(?:番地?|[{_DASH}])(?:[0-9]{{1,4}}号?)?)?)")
-_BANCHI = re.compile(  # 123番地, 3番5号, 3-5(-7); not 2-3人, 090-…
-    rf"([{_K}]{{1,10}})([1-9][0-9]{{0,3}}(?:番地|番[0-9]{{1,4}}号|"
-    rf"[{_DASH}][0-9]{{1,4}}(?:[{_DASH}][0-9]{{1,4}})?))(?![0-9人名時分階台件回歳日月年])")
-_LANDMARK = re.compile(
-    rf"([{_K}]{{1,12}})(小学校|中学校|高等学校|高校|公園|駅|病院|公民館|体育館|市民センター|"
-    rf"保育園|幼稚園|団地|神社|交差点|橋|川)(付近|近く|周辺|の近く|沿い|前)?")
-_MUNICIPAL_SUFFIX = "都道府県市区郡"
-_URL_OR_HANDLE = re.compile(r"https?://\S+|@[A-Za-z0-9_.\-]+")
-_HASHTAG = re.compile(r"#\S+")
-_NOT_WORD = re.compile(r"[\W_]+")
-
-
-@dataclass(frozen=True, slots=True)
-class RescueRequest:
-    """A 救助要請 spotted in a post: what kind, where (if it says), and the phrase that told."""
-
-    kind: str  # trapped | stranded | flooding | injured | help
-    place: str | None
-    phrase: str
-
-
-def _without_municipality(town: str) -> str:
-    """「和光市新倉」→「新倉」: the town is what a rescuer needs; a 1-char head is a town name."""
-    for i in range(len(town) - 2, 0, -1):
-        if town[i] in _MUNICIPAL_SUFFIX:
-            return town[i + 1:]
-    return town
-
-
-def place_in(text: str) -> str | None:
-    """The most precise place a post names: 丁目, then 番地, then a landmark."""
-    text = _URL_OR_HANDLE.sub(" ", unicodedata.normalize("NFKC", text))
-    m = _CHOME.search(text)
-    if m:
-        return _without_municipality(m.group(1)) + m.group(2).replace(" ", "")
-    m = _BANCHI.search(text)
-    if m:
-        return _without_municipality(m.group(1)) + m.group(2)
-    for m in _LANDMARK.finditer(text):
-        name, kind, near = m.group(1), m.group(2), m.group(3)
-        if kind in ("川", "橋", "駅") and len(name) < 2 and not near:
-            continue  # 河川, 鉄橋: a word, not a place
-        return name + kind + (near or "")
-    return None
-
-
-def place_from_geo(geo: Any) -> str | None:
-    """The contract's optional `geo`: `{"place"}` or `{"lat", "lon"}`."""
-    if not isinstance(geo, dict):
-        return None
-    if isinstance(geo.get("place"), str) and geo["place"]:
-        return geo["place"]
-    lat, lon = geo.get("lat"), geo.get("lon")
-    if isinstance(lat, int | float) and isinstance(lon, int | float):
-        return f"{lat:.5f},{lon:.5f}"
-    return None
-
-
-def _rescue_in(norm: str, text: str) -> RescueRequest | None:
-    if contains_any(norm, _NOT_RESCUE):
-        return None
-    for phrase, kind in _STRONG:
-        if phrase in norm:
-            return RescueRequest(kind, place_in(text), phrase)
-    for phrase, kind in _WEAK:
-        if phrase in norm:
-            place = place_in(text)
-            addressed = place is not None and ("丁目" in place or any(c.isdigit() for c in place))
-            if addressed or contains_any(norm, _CONTEXT):
-                return RescueRequest(kind, place, phrase)
-            return None
-    return None
-
-
-def rescue_request(text: str) -> RescueRequest | None:
-    """A rescue request (救助要請) in `text`, or None for thanks, news and everyday 「助けて」."""
-    if not text or _PREFILTER.search(text) is None:
-        return None
-    return _rescue_in(normalize(text), text)
-
-
-def rescue_key(text: str) -> str:
-    """Near-identical copies (another link, addressee, hashtag, punctuation, 「RT」) share a key.
-
-    A short digest of the folded text, so that two thousand of them stay small in the state.
-    """
-    norm = _HASHTAG.sub(" ", normalize(text))
-    norm = re.sub(r"^(?:rt|qt)\b\s*:?", "", norm.strip())
-    return hashlib.blake2b(_NOT_WORD.sub("", norm).encode(), digest_size=6).hexdigest()
-
-
-# --- alerts -----------------------------------------------------------------
-
-WARNING, EMERGENCY = 1, 2
-_EMERGENCY_SEVERITIES = frozenset({"emergency", "特別警報", "extreme", "critical"})
-_WARNING_SEVERITIES = frozenset({"warning", "警報", "severe", "high"})
-#: 震度5弱: from here the 気象庁 scale speaks of damage; below it a quake is felt, not a disaster.
-DAMAGING_INTENSITY = 5.0
-_INTENSITY = re.compile(r"震度\s*([0-7])\s*([弱強])?")
-
-
-def seismic_intensity(alert: Alert) -> float | None:
-    """The largest 震度 a 震度速報 or 震源・震度に関する情報 names (5弱 = 5.0, 5強 = 5.5), else None.
-
-    None too for a report that is, or comes with, a warning or a tsunami advisory
-    (緊急地震速報（警報）, 津波警報・注意報): those keep their own level.
-    """
-    title = unicodedata.normalize("NFKC", alert.title)
-    if "震度" not in title and "震源" not in title:
-        return None
-    text = title + " " + unicodedata.normalize("NFKC", alert.text or "")
-    if "警報" in title or "津波警報" in text or "津波注意報" in text:
-        return None
-    found = [int(d) + (0.5 if mod == "強" else 0.0) for d, mod in _INTENSITY.findall(text)]
-    return max(found) if found else None
-
-
-def small_quake(alert: Alert) -> bool:
-    """An earthquake report whose largest intensity is below 震度5弱: felt, not damaging."""
-    intensity = seismic_intensity(alert)
-    return intensity is not None and intensity < DAMAGING_INTENSITY
-
-
-def alert_level(alert: Alert) -> int:
-    """0 for advisories, information, small-quake reports and cancellations (解除); WARNING;
-    EMERGENCY (特別警報)."""
-    sev = unicodedata.normalize("NFKC", alert.severity).strip().lower()
-    title = unicodedata.normalize("NFKC", alert.title)
-    if "解除" in title:
-        return 0
-    if sev in _EMERGENCY_SEVERITIES or "特別警報" in title or "緊急安全確保" in title:
-        return EMERGENCY
-    if small_quake(alert):
-        return 0  # 「震度3を観測」 is news of a felt quake, whatever severity the feed gave it
-    if sev in _WARNING_SEVERITIES or any(w in title for w in ("警報", "避難指示", "警戒情報")):
-        return WARNING
-    return 0
-
 
 # --- severity ---------------------------------------------------------------
 
@@ -319,97 +117,6 @@ _TAG, _NAMES = "tag", "names"
 _REPORT, _BARE, _ECHO, _RESCUE = 1.0, 0.5, 0.5, 2.0
 
 
-class _Channel:
-    """A five-minute window and a longer one, each with running score and authors, plus hourly history.
-
-    Entries are `[ts, weight, author or "", event id, tag index]`. `recent` holds the
-    short window; entries that leave it move to `earlier`, which holds the rest of the
-    long window. Both are pruned from the left, so each post costs O(1) however loud
-    the channel is, and each is capped.
-    """
-
-    __slots__ = ("recent", "earlier", "hours", "score", "authors", "long_score", "long_authors")
-
-    def __init__(self, state: dict[str, Any] | None = None) -> None:
-        state = state or {}
-        self.recent: deque[list[Any]] = deque(state.get("recent", ()))
-        self.earlier: deque[list[Any]] = deque(state.get("earlier", ()))  # absent in old state
-        self.hours: dict[int, float] = {int(h): c for h, c in state.get("hours", {}).items()}
-        self.score = 0.0
-        self.authors: Counter[str] = Counter()
-        self.long_score = 0.0
-        self.long_authors: Counter[str] = Counter()
-        for entry in self.earlier:
-            self._count_long(entry, 1)
-        for entry in self.recent:
-            self._count_short(entry, 1)
-            self._count_long(entry, 1)
-
-    def to_state(self) -> dict[str, Any]:
-        return {"recent": [list(e) for e in self.recent],
-                "earlier": [list(e) for e in self.earlier],
-                "hours": {str(h): c for h, c in self.hours.items()}}
-
-    def _count_short(self, entry: list[Any], sign: int) -> None:
-        self.score += sign * entry[1]
-        _count_author(self.authors, entry[2], sign)
-
-    def _count_long(self, entry: list[Any], sign: int) -> None:
-        self.long_score += sign * entry[1]
-        _count_author(self.long_authors, entry[2], sign)
-
-    def add(self, entry: list[Any], cfg: DisasterConfig, *, into_baseline: bool) -> None:
-        now = entry[0]
-        if into_baseline:
-            hour = int(now // 3600)
-            if hour not in self.hours:
-                for old in [h for h in self.hours if h <= hour - cfg.history_hours]:
-                    del self.hours[old]
-            self.hours[hour] = self.hours.get(hour, 0.0) + entry[1]
-        self.recent.append(entry)
-        self._count_short(entry, 1)
-        self._count_long(entry, 1)
-        self.prune(now, cfg)
-
-    def prune(self, now: float, cfg: DisasterConfig) -> None:
-        recent, earlier = self.recent, self.earlier
-        while recent and (now - recent[0][0] > cfg.window_s or len(recent) > cfg.window_cap):
-            entry = recent.popleft()
-            self._count_short(entry, -1)
-            earlier.append(entry)  # still in the long window, or dropped just below
-        while earlier and (now - earlier[0][0] > cfg.long_window_s
-                           or len(earlier) > cfg.long_window_cap):
-            self._count_long(earlier.popleft(), -1)
-        if not recent:
-            self.score = 0.0  # no float drift to carry into the next surge
-            if not earlier:
-                self.long_score = 0.0
-
-    def long_entries(self) -> list[list[Any]]:
-        """The long window, oldest first."""
-        return [*self.earlier, *self.recent]
-
-    def baseline(self, now: float, first_hour: int, cfg: DisasterConfig, window_s: int,
-                 *, before_window: bool = False) -> float:
-        """Expected score per `window_s` from this channel's own past hours (outside episodes).
-
-        The hours before the current one, or with `before_window` the hours before the one
-        the window starts in: the long window's own early posts (a slow build crossing an
-        hour) must not raise its bar.
-        """
-        end = int((now - window_s if before_window else now) // 3600)
-        span = min(max(1, end - first_hour), cfg.history_hours)
-        past = sum(c for h, c in self.hours.items() if end - span <= h < end)
-        return past / span * window_s / 3600
-
-
-def _count_author(authors: Counter[str], author: str, sign: int) -> None:
-    if author:  # reposts and copies give no author credit
-        authors[author] += sign
-        if not authors[author]:
-            del authors[author]
-
-
 class DisasterDetector:
     """災害 monitoring of one municipality; `active` is true while an episode is open."""
 
@@ -426,7 +133,7 @@ class DisasterDetector:
         self.names = fold_phrases(tuple(dict.fromkeys((profile.name, *profile.names))))
         self.areas = frozenset(unicodedata.normalize("NFKC", a) for a in profile.areas)
         self.municipality_name = unicodedata.normalize("NFKC", profile.name)
-        self.channels = {name: _Channel(state.get("channels", {}).get(name)) for name in (_TAG, _NAMES)}
+        self.channels = {name: Channel(state.get("channels", {}).get(name)) for name in (_TAG, _NAMES)}
         self.first_hour: int | None = state.get("first_hour")
         self.episode: dict[str, Any] | None = state.get("episode")
         self.alert: dict[str, Any] | None = state.get("alert")
@@ -467,7 +174,7 @@ class DisasterDetector:
             drop = len(entries) - len(entries) // 2 if len(entries) > 1 else len(entries)
             state["earlier"], state["recent"] = (state["earlier"][drop:],
                                                  state["recent"][max(0, drop - len(state["earlier"])):])
-            self.channels[name] = _Channel(state)
+            self.channels[name] = Channel(state)
         keys = list(self.rescue_keys.items())
         keys = keys[len(keys) - len(keys) // 2:] if len(keys) > 1 else []
         self.rescue_keys = dict(keys)
@@ -511,24 +218,24 @@ class DisasterDetector:
     def on_mention(self, m: Mention) -> list[Finding]:
         tag = self._disaster_tag(m.hashtags) if m.hashtags else -1
         text = m.text
-        if tag < 0 and (not text or _PREFILTER.search(text) is None):
+        if tag < 0 and (not text or PREFILTER.search(text) is None):
             repost = m.repost_of
             if repost is None or repost.post_id not in self.rescue_ids:
                 return []  # the common path: nothing about a disaster here
         if m.author.handle.lower() in self.official:
             return []  # the city's own posts (drill notices, 災害情報) are not a surge
         norm = normalize(text) if text else ""
-        if norm and contains_any(norm, _NOT_A_REPORT):
+        if norm and contains_any(norm, NOT_A_REPORT_FOLDED):
             return []
         rescue, copy = self._rescue(m, norm)
         echo = m.repost_of is not None or copy
         if tag >= 0:
             channel: str | None = _TAG
-            weight = _weight(echo, rescue, norm, _VOCAB)
+            weight = _weight(echo, rescue, norm, VOCABULARY_FOLDED)
         elif norm and contains_any(norm, self.names) and (
-                rescue is not None or contains_any(norm, _VOCAB)):
+                rescue is not None or contains_any(norm, VOCABULARY_FOLDED)):
             channel = _NAMES
-            weight = _weight(echo, rescue, norm, _STRONG_VOCAB)
+            weight = _weight(echo, rescue, norm, STRONG_VOCABULARY_FOLDED)
         else:
             channel = None
         findings: list[Finding] = []
@@ -551,7 +258,7 @@ class DisasterDetector:
             return None, True
         if not norm:
             return None, False
-        found = _rescue_in(norm, m.text)
+        found = rescue_in(norm, m.text)
         if found is None:
             return None, False
         key = rescue_key(m.text)

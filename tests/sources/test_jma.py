@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from vocabulary.contract import event_from_dict, profile_from_dict
-from streams.detectors.disaster import EMERGENCY, WARNING, alert_level, seismic_intensity, small_quake
+from streams.detectors.disaster_alerts import EMERGENCY, WARNING, alert_level, seismic_intensity, small_quake
 from sources.base import Backoff, Cursor, MemorySink
 from sources.jma import (
     DEFAULT_TYPES,

@@ -13,14 +13,9 @@ import pytest
 
 from vocabulary.contract import Alert, Event, Mention, event_from_dict, load_profile, profile_from_dict
 from streams.detectors.common import Context, Finding
-from streams.detectors.disaster import (
-    WARNING,
-    DisasterConfig,
-    DisasterDetector,
-    RescueRequest,
-    alert_level,
-    rescue_request,
-)
+from streams.detectors.disaster import DisasterConfig, DisasterDetector
+from streams.detectors.disaster_alerts import WARNING, alert_level
+from streams.detectors.disaster_posts import RescueRequest, rescue_request
 from vocabulary.records import iso
 from tests.unit.builders import SAMPLE, SAMPLE_PROFILE, at, mention_dict, ts
 
