@@ -27,8 +27,11 @@ webhook URL with a key in it, or signed header ever goes into an exception, log 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from vocabulary.waits import retry_after_seconds
 
 #: A peer that recognises a repeated key however late it comes.
 ALWAYS = math.inf
@@ -99,30 +102,9 @@ def http_error(channel: str, status: int, retry_after: str | None = None, what: 
     reason = f"HTTP {status}" + (f" ({what})" if what else "")
     if status == 429 or status == 408 or status >= 500:
         code = {429: "rate_limited", 408: "timeout"}.get(status, "server")
-        return Transient(channel, reason, retry_after=parse_retry_after(retry_after), code=code)
+        return Transient(channel, reason, retry_after=retry_after_seconds(retry_after, time.time()), code=code)
     code = {401: "credentials", 403: "forbidden"}.get(status, "refused")
     return Permanent(channel, reason, code=code)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-    from datetime import datetime, timezone
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class FakeChannel:

@@ -38,7 +38,8 @@ import aiohttp
 import structlog
 
 from vocabulary.settings import Secret
-from responders.base import ALWAYS, DeliveryError, Permanent, Receipt, Transient, http_error, parse_retry_after
+from vocabulary.waits import retry_after_seconds
+from responders.base import ALWAYS, DeliveryError, Permanent, Receipt, Transient, http_error
 from responders.textsplit import Platform, bluesky_facets, fits, split_thread, urls
 
 log = structlog.get_logger(__name__)
@@ -329,7 +330,7 @@ class XChannel(_ThreadChannel):
             return Transient(
                 self.name,
                 "rate limited (HTTP 429)",
-                retry_after=wait if wait is not None else parse_retry_after(headers.get("retry-after")),
+                retry_after=wait if wait is not None else retry_after_seconds(headers.get("retry-after"), time.time()),
             )
         if status == 401:
             return Permanent(self.name, "HTTP 401 (X refused the credentials: renew the token or keys)")
@@ -496,7 +497,7 @@ class BlueskyChannel(_ThreadChannel):
             return Transient(
                 self.name,
                 f"{what}: rate limited (HTTP 429)",
-                retry_after=wait if wait is not None else parse_retry_after(headers.get("retry-after")),
+                retry_after=wait if wait is not None else retry_after_seconds(headers.get("retry-after"), time.time()),
             )
         if status == 401 and what == "sign-in":
             return Permanent(self.name, "sign-in refused (HTTP 401): check the handle and the app password")
@@ -546,7 +547,7 @@ class MastodonChannel(_ThreadChannel):
             raise Transient(
                 self.name,
                 "rate limited (HTTP 429)",
-                retry_after=wait if wait is not None else parse_retry_after(headers.get("retry-after")),
+                retry_after=wait if wait is not None else retry_after_seconds(headers.get("retry-after"), time.time()),
             )
         if status == 401:
             raise Permanent(self.name, "HTTP 401 (the instance refused the access token)")

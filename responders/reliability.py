@@ -1,4 +1,4 @@
-"""Trying again without hammering: exponential backoff with jitter, and a circuit breaker per channel.
+"""Trying again without hammering: retries with backoff (`vocabulary.waits.Backoff`), and a circuit breaker per channel.
 
 `attempt_delivery` sends one message through one channel with retries. Every attempt,
 success and failure is returned as an `Attempt`, so the caller can put each of them in
@@ -13,20 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vocabulary.waits import Backoff
 from responders.base import DeliveryError, Receipt, Transient
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Delay before attempt n+1: base × factor^n, capped, with full jitter in [½, 1] of it."""
-
-    base_s: float = 1.0
-    factor: float = 2.0
-    cap_s: float = 30.0
-
-    def delay(self, failures: int, rng: random.Random) -> float:
-        ceiling = min(self.cap_s, self.base_s * self.factor ** max(0, failures - 1))
-        return ceiling * rng.uniform(0.5, 1.0)
 
 
 @dataclass
@@ -63,7 +51,7 @@ class CircuitBreaker:
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 4  # in all, the first included
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = field(default_factory=lambda: Backoff(cap_s=30.0))  # a person waits on a delivery
     #: A Retry-After longer than this is not waited out here: the delivery fails now and the
     #: playbook decides (it retries the effect once, then tells a person by another channel).
     max_wait_s: float = 60.0

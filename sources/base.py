@@ -13,7 +13,7 @@ platform's odd frame never stops a source nor loses the frames around it. Event
 ids already published (a reconnect that replays a few seconds, a cursor set a
 little early on purpose) are dropped by a bounded memory of recent ids.
 
-Sources run until `stop` is set, reconnecting with `Backoff` after a failure
+Sources run until `stop` is set, reconnecting with `Backoff` (`vocabulary.waits`) after a failure
 and resuming from a `Cursor` where the platform has one.
 
 Also here, for the adapters to share: `Unusable` (a frame or object that cannot
@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -45,6 +43,8 @@ from vocabulary.contract import ContractError, Event, Profile, event_from_dict
 from vocabulary.records import DeadLetter
 from vocabulary.terms import JST
 from vocabulary.topics import TopicNames
+# Backoff: re-exported for the sources that reconnect with it (its home is the vocabulary).
+from vocabulary.waits import Backoff as Backoff, retry_after_seconds
 
 log = structlog.get_logger(__name__)
 
@@ -122,17 +122,21 @@ def wait_asked(headers: Mapping[str, str], now: float) -> float:
         value = (folded.get(name) or "").strip()
         if not value:
             continue
+        if name == "retry-after":  # says *how long*, or until when
+            asked = retry_after_seconds(value, now)
+            if asked is not None:
+                waits.append(asked)
+            continue
         try:
             number = float(value)
         except ValueError:
             number = None
         if number is not None:
-            # A reset header with a POSIX time says *when*; Retry-After says *how long*.
-            waits.append(number - now if name != "retry-after" and number > 1e9 else number)
+            # A reset header with a POSIX time says *when*, else how long.
+            waits.append(number - now if number > 1e9 else number)
             continue
         try:
-            when = (parsedate_to_datetime(value) if name == "retry-after"
-                    else datetime.fromisoformat(value.replace("Z", "+00:00")))
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except (TypeError, ValueError):
             continue
         if when.tzinfo is not None:
@@ -282,25 +286,6 @@ class KafkaSink:
                                key=self.key, raw=body, failed_at=now_iso())
         log.warning("source_frame_dead_lettered", source=source, reason=reason)
         await self.producer.send_and_wait(self.names.deadletters, letter.to_json(), key=self.key)
-
-
-@dataclass
-class Backoff:
-    """Reconnect delays: base × 2^n up to cap, with full jitter in [½, 1]; `reset` after a
-    connection has worked. `at_least` honours a server's own wait (Retry-After, a 429's reset)."""
-
-    base_s: float = 1.0
-    cap_s: float = 60.0
-    failures: int = 0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def next_delay(self, at_least: float = 0.0) -> float:
-        self.failures += 1
-        ceiling = min(self.cap_s, self.base_s * 2 ** (self.failures - 1))
-        return max(at_least, ceiling * self.rng.uniform(0.5, 1.0))
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 async def sleep_or_stop(delay: float, stop: asyncio.Event) -> bool:

@@ -23,9 +23,9 @@ from yarl import URL
 
 from vocabulary.contract import OfficialAccount, Profile, hashtags_in
 from vocabulary.terms import JST
+from vocabulary.waits import Backoff
 from sources.base import (
     USER_AGENT,
-    Backoff,
     BoundedMap,
     Cursor,
     Relevance,

@@ -24,9 +24,9 @@ from yarl import URL
 
 from vocabulary.settings import Secret
 from vocabulary.contract import OfficialAccount, Profile
+from vocabulary.waits import Backoff
 from sources.base import (
     USER_AGENT,
-    Backoff,
     BoundedMap,
     Cursor,
     Relevance,

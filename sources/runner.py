@@ -23,7 +23,8 @@ import structlog
 
 from vocabulary.settings import Settings, SourceSettings
 from vocabulary.contract import Profile
-from sources.base import ACCEPTED, REJECTED, Backoff, Cursor, KafkaSink, Offered, Sink, sleep_or_stop
+from vocabulary.waits import Backoff
+from sources.base import ACCEPTED, REJECTED, Cursor, KafkaSink, Offered, Sink, sleep_or_stop
 from vocabulary.topics import TopicNames
 
 log = structlog.get_logger(__name__)

@@ -23,9 +23,9 @@ import structlog
 
 from vocabulary.settings import Secret
 from vocabulary.contract import Profile
+from vocabulary.waits import Backoff, retry_after_seconds
 from sources.base import (
     USER_AGENT,
-    Backoff,
     RecentIds,
     Relevance,
     Sink,
@@ -314,12 +314,9 @@ def rate_limit_wait(headers: Mapping[str, str], now: float) -> float:
     reset = headers.get("x-rate-limit-reset")
     if reset and reset.strip().isdigit():
         wait = max(wait, int(reset) - now + 1.0)  # the reset second itself may still be refused
-    retry_after = headers.get("retry-after")
-    if retry_after:
-        try:
-            wait = max(wait, float(retry_after))
-        except ValueError:
-            pass
+    asked = retry_after_seconds(headers.get("retry-after"), now)
+    if asked is not None:
+        wait = max(wait, asked)
     return max(0.0, wait)
 
 

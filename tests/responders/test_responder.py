@@ -8,7 +8,8 @@ import pytest
 
 from responders.base import FakeChannel, Permanent, Transient
 from responders.holds import Holds
-from responders.reliability import Backoff, CircuitBreaker, RetryPolicy
+from responders.reliability import CircuitBreaker, RetryPolicy
+from vocabulary.waits import Backoff
 from responders.responder import Channels, Responder
 from vocabulary.records import Effect
 

@@ -15,7 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from vocabulary.contract import Mention, PostRef, event_from_dict, profile_from_dict
-from sources.base import Backoff, MemorySink, Relevance, Unusable, wait_asked
+from sources.base import MemorySink, Relevance, Unusable, wait_asked
+from vocabulary.waits import Backoff
 from sources.jetstream import (
     JetstreamConfig,
     JetstreamSource,

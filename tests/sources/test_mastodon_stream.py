@@ -18,7 +18,8 @@ from aiohttp.test_utils import TestServer
 
 from vocabulary.settings import Secret
 from vocabulary.contract import AccountEvent, Mention, PostRef, event_from_dict, profile_from_dict
-from sources.base import Backoff, MemorySink, Relevance, Unusable
+from sources.base import MemorySink, Relevance, Unusable
+from vocabulary.waits import Backoff
 from sources.mastodon import (
     MastodonConfig,
     MastodonInstance,

@@ -10,7 +10,8 @@ import pytest
 
 from vocabulary.settings import Settings, SettingsError, SourceSettings
 from vocabulary.contract import load_profile
-from sources.base import Backoff, MemorySink, Sink
+from sources.base import MemorySink, Sink
+from vocabulary.waits import Backoff
 from sources.discovery import Discovery
 from sources.jetstream import JetstreamSource
 from sources.jma import JmaSource
