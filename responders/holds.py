@@ -59,10 +59,6 @@ class Holds:
             if not holders:
                 del self._holders[account]
 
-    def release_all(self, incident_id: str) -> None:
-        for account in list(self._holders):
-            self.release(account, incident_id)
-
     def holders(self, account: str) -> frozenset[str]:
         return frozenset(self._holders.get(account, ()))
 
