@@ -89,7 +89,6 @@ class ImpersonationConfig:
     verdict_cache: int = 5000  # per-author screening results, not saved in the state
 
 
-
 # --- what one observation of an account shows ---------------------------------
 
 

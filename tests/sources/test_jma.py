@@ -18,22 +18,10 @@ from aiohttp.test_utils import TestServer
 from vocabulary.contract import event_from_dict, profile_from_dict
 from streams.detectors.disaster_alerts import EMERGENCY, WARNING, alert_level, seismic_intensity, small_quake
 from sources.base import Backoff, Cursor, MemorySink
-from sources.jma import (
-    DEFAULT_TYPES,
-    LEGACY_WARNINGS,
-    Entry,
-    JmaConfig,
-    JmaSource,
-    JmaUnavailable,
-    JmaXmlError,
-    Place,
-    alert_from_report,
-    fresh_entries,
-    municipality_code,
-    parse_feed,
-    type_of,
-    with_types,
-)
+from sources.jma import JmaSource, JmaUnavailable
+from sources.jma_config import DEFAULT_TYPES, LEGACY_WARNINGS, JmaConfig, Place, municipality_code, with_types
+from sources.jma_feed import Entry, JmaXmlError, fresh_entries, parse_feed, type_of
+from sources.jma_reports import alert_from_report
 
 DATA = Path(__file__).parent / "data" / "jma"
 PROFILE = profile_from_dict({
