@@ -101,6 +101,15 @@ def test_bluesky_counts_graphemes_and_links_as_written() -> None:
     assert fits("あ" * 300, "bluesky") and not fits("あ" * 301, "bluesky")
 
 
+def test_the_counts_the_pre_post_check_once_pinned_are_this_one_counts() -> None:
+    """Moved from tests/unit/test_checks.py: playbooks.checks.post_length, which no production
+    path reached, measured the same posts; this module is the one measure of a post."""
+    assert length("あ" * 141, "x") == 282 and not fits("あ" * 141, "x")
+    assert length("詳細 https://www.city.wako.lg.jp/" + "a" * 100, "x") == 2 * 2 + 1 + 23
+    assert length("あ" * 301, "bluesky") == 301
+    assert length("か\u3099", "bluesky") == 1
+
+
 def test_bluesky_also_limits_utf8_bytes() -> None:
     family = "👨‍👩‍👧‍👦"  # 25 bytes, one grapheme
     text = family * 121
