@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 BLOCK, WARN = "block", "warn"
@@ -216,6 +215,25 @@ def _mask(text: str, start: int, end: int) -> str:
     return text[:start] + " " * (end - start) + text[end:]
 
 
+class _Scan:
+    """One draft being checked: the working text, in which each link, address or number is
+    blanked once a check has claimed it (so the next check does not read it again), and
+    the findings with their positions."""
+
+    def __init__(self, text: str) -> None:
+        self.work = _DASH_BETWEEN_DIGITS.sub("-", _nfkc(text))  # same length as the NFKC text
+        self.found: list[tuple[int, CheckFinding]] = []
+
+    def add(self, at: int, code: str, level: str, ja: str, en: str, excerpt: str) -> None:
+        self.found.append((at, CheckFinding(code, level, ja, en, excerpt)))
+
+    def claim(self, start: int, end: int) -> None:
+        self.work = _mask(self.work, start, end)
+
+    def findings(self) -> tuple[CheckFinding, ...]:
+        return tuple(f for _, f in sorted(self.found, key=lambda pair: pair[0]))
+
+
 def prepost_check(
     text: str,
     *,
@@ -230,64 +248,81 @@ def prepost_check(
     published phone numbers, e-mail addresses and postal addresses: these are not personal data.
     With `platform`, a draft over that platform's length limit is blocked.
     """
-    work = _DASH_BETWEEN_DIGITS.sub("-", _nfkc(text))  # same length as the NFKC text
-    trust = [_trust_rule(d) for d in (*GOVERNMENT_DOMAINS, *trusted_domains)]
+    scan = _Scan(text)
     official = [_nfkc(c).strip() for c in official_contacts]
-    official_emails = {c.casefold().removeprefix("mailto:") for c in official if "@" in c}
-    official_phones = {k for c in official if "@" not in c and (k := _phone_key(c.removeprefix("tel:")))}
-    official_places = [c for c in official if "@" not in c]
-    found: list[tuple[int, CheckFinding]] = []
+    # The order matters: a link is claimed before the e-mail address in it, an address
+    # before the phone number that looks like its digits.
+    check_links(scan, [_trust_rule(d) for d in (*GOVERNMENT_DOMAINS, *trusted_domains)])
+    check_emails(scan, {c.casefold().removeprefix("mailto:") for c in official if "@" in c})
+    check_phones(scan, {k for c in official if "@" not in c and (k := _phone_key(c.removeprefix("tel:")))})
+    check_addresses(scan, [c for c in official if "@" not in c])
+    check_discriminatory_words(scan)
+    check_prohibited_words(scan)
+    check_rumour_wording(scan)
+    if platform is not None:
+        check_length(scan, text, platform)
+    return scan.findings()
 
-    def add(at: int, code: str, level: str, ja: str, en: str, excerpt: str) -> None:
-        found.append((at, CheckFinding(code, level, ja, en, excerpt)))
 
-    for m in _URL.finditer(work):
+def check_links(scan: _Scan, trust: list[tuple[str, str]]) -> None:
+    """URL短縮サービス and obscene sites are blocked; a link outside what the city trusts is a warning."""
+    for m in _URL.finditer(scan.work):
         url = _trim_url(m.group())
         host = m["host"].casefold()
         if not (m["scheme"] or host.startswith("www.") or len(url) > len(m["host"]) + 1) or (
                 host[0].isdigit() and not m["scheme"]):
             continue  # a bare name such as "example.jp" in running text is not a link
-        work = _mask(work, m.start(), m.start() + len(url))
+        scan.claim(m.start(), m.start() + len(url))
         bare_host = host.removeprefix("www.")
         parts = urlsplit(url if m["scheme"] else "http://" + url)
         if bare_host in URL_SHORTENERS:
-            add(m.start(), "url_shortener", BLOCK, "短縮URLは使えません（URL短縮サービスは禁止）。リンク先のURLをそのまま書いてください",
-                "Short links are not allowed (no URL shorteners); write the full address", url)
+            scan.add(m.start(), "url_shortener", BLOCK, "短縮URLは使えません（URL短縮サービスは禁止）。リンク先のURLをそのまま書いてください",
+                     "Short links are not allowed (no URL shorteners); write the full address", url)
         elif bare_host in OBSCENE_HOSTS or host.rsplit(".", 1)[-1] in OBSCENE_TLDS:
-            add(m.start(), "prohibited_link", BLOCK, "わいせつな内容を含むサイトへのリンクは掲載できません",
-                "Links to obscene sites are not allowed", url)
+            scan.add(m.start(), "prohibited_link", BLOCK, "わいせつな内容を含むサイトへのリンクは掲載できません",
+                     "Links to obscene sites are not allowed", url)
         elif not _trusted(host, parts.path, trust):
-            add(m.start(), "untrusted_link", WARN,
-                "市・国・自治体以外のリンクです。信頼できるリンク先か確認してください（信頼性のない第三者の投稿へのリンクは禁止）",
-                "A link outside the city's and government sites; make sure it is trustworthy "
-                "(no links to untrusted third-party posts)", url)
+            scan.add(m.start(), "untrusted_link", WARN,
+                     "市・国・自治体以外のリンクです。信頼できるリンク先か確認してください（信頼性のない第三者の投稿へのリンクは禁止）",
+                     "A link outside the city's and government sites; make sure it is trustworthy "
+                     "(no links to untrusted third-party posts)", url)
 
-    for m in _EMAIL.finditer(work):
-        work = _mask(work, m.start(), m.end())
+
+def check_emails(scan: _Scan, official_emails: set[str]) -> None:
+    """A personal e-mail address is blocked; the city's published ones are not personal."""
+    for m in _EMAIL.finditer(scan.work):
+        scan.claim(m.start(), m.end())
         if m.group().casefold() not in official_emails:
-            add(m.start(), "personal_email", BLOCK,
-                "個人のメールアドレスは掲載できません（市の公式窓口ならプロフィールの公式連絡先に登録してください）",
-                "Personal e-mail addresses are not allowed (a city contact must be in the profile's official contacts)",
-                m.group())
+            scan.add(m.start(), "personal_email", BLOCK,
+                     "個人のメールアドレスは掲載できません（市の公式窓口ならプロフィールの公式連絡先に登録してください）",
+                     "Personal e-mail addresses are not allowed (a city contact must be in the profile's official contacts)",
+                     m.group())
 
-    for m in _PHONE.finditer(work):
+
+def check_phones(scan: _Scan, official_phones: set[str]) -> None:
+    """A personal phone number is blocked; an organisation's number not listed is a warning."""
+    for m in _PHONE.finditer(scan.work):
         key = _phone_key(m.group())
         if key is None:
             continue
-        work = _mask(work, m.start(), m.end())
+        scan.claim(m.start(), m.end())
         if key in official_phones:
             continue
         if key.startswith(_ORGANISATION_PREFIXES):
-            add(m.start(), "unlisted_phone", WARN,
-                "市の公式連絡先にない番号です（フリーダイヤル等）。掲載してよい団体の番号か確認してください",
-                "A number not among the city's official contacts (free dial or similar); "
-                "make sure the organisation's number may be published", m.group().strip())
+            scan.add(m.start(), "unlisted_phone", WARN,
+                     "市の公式連絡先にない番号です（フリーダイヤル等）。掲載してよい団体の番号か確認してください",
+                     "A number not among the city's official contacts (free dial or similar); "
+                     "make sure the organisation's number may be published", m.group().strip())
         else:
-            add(m.start(), "personal_phone", BLOCK,
-                "個人の電話番号は掲載できません（市の公式番号ならプロフィールの公式連絡先に登録してください）",
-                "Personal phone numbers are not allowed (a city number must be in the profile's official contacts)",
-                m.group().strip())
+            scan.add(m.start(), "personal_phone", BLOCK,
+                     "個人の電話番号は掲載できません（市の公式番号ならプロフィールの公式連絡先に登録してください）",
+                     "Personal phone numbers are not allowed (a city number must be in the profile's official contacts)",
+                     m.group().strip())
 
+
+def check_addresses(scan: _Scan, official_places: list[str]) -> None:
+    """A street address down to the lot is a warning, unless it is one the city publishes."""
+    work = scan.work
     for m in _ADDRESS.finditer(work):
         start = m.start()
         while start > 0 and m.start() - start < 12 and _PLACE_CHAR.match(work[start - 1]):
@@ -296,23 +331,33 @@ def prepost_check(
         if any(lot in c and _common_suffix(place, c[:c.index(lot)]) >= min(2, len(place), c.index(lot))
                for c in official_places):
             continue
-        add(start, "personal_address", WARN,
-            "番地・号までの住所があります。個人の住所でないか確認してください（個人情報は掲載しない）",
-            "A street address down to the lot number; make sure it is not a person's (no personal data)",
-            place + lot)
+        scan.add(start, "personal_address", WARN,
+                 "番地・号までの住所があります。個人の住所でないか確認してください（個人情報は掲載しない）",
+                 "A street address down to the lot number; make sure it is not a person's (no personal data)",
+                 place + lot)
 
+
+def check_discriminatory_words(scan: _Scan) -> None:
+    """差別用語・放送禁止用語 are blocked, with a word to say instead where there is one."""
     for pattern, category_ja, category_en, instead in _DISCRIMINATORY:
-        for m in pattern.finditer(work):
+        for m in pattern.finditer(scan.work):
             ja = f"差別用語・放送禁止用語です（{category_ja}）。" + (f"「{instead}」などに言い換えてください" if instead else "使わないでください")
             en = f"A discriminatory or broadcast-banned word ({category_en}); " + (
                 f"say {instead} instead" if instead else "do not use it")
-            add(m.start(), "discriminatory_word", BLOCK, ja, en, m.group())
+            scan.add(m.start(), "discriminatory_word", BLOCK, ja, en, m.group())
 
+
+def check_prohibited_words(scan: _Scan) -> None:
+    """Obscene content and incitement to an illegal act are blocked."""
     for pattern, what_ja, what_en in _PROHIBITED:
-        for m in pattern.finditer(work):
-            add(m.start(), "prohibited_word", BLOCK, f"公の発信にふさわしくない表現です（{what_ja}）",
-                f"Not for a public body's post ({what_en})", m.group())
+        for m in pattern.finditer(scan.work):
+            scan.add(m.start(), "prohibited_word", BLOCK, f"公の発信にふさわしくない表現です（{what_ja}）",
+                     f"Not for a public body's post ({what_en})", m.group())
 
+
+def check_rumour_wording(scan: _Scan) -> None:
+    """Rumour in the city's own voice is a warning; a rumour quoted in 「」 to deny it is not."""
+    work = scan.work
     quoted = [q.span() for q in _QUOTED.finditer(work)]
     for m in _RUMOUR.finditer(work):
         if any(a < m.start() < b for a, b in quoted):
@@ -321,53 +366,17 @@ def prepost_check(
             before = work[:m.start()].rstrip()
             if not before.endswith(tuple(_RASHII_AFTER)) or before.endswith(_RASHII_WORDS):
                 continue
-        add(m.start(), "rumour_wording", WARN,
-            "噂や未確認の情報と読める表現です。市の発信では確認できた事実だけを書いてください（噂を否定するため引用するなら「」で囲む）",
-            "Reads as rumour or unverified information; the city states only confirmed facts "
-            "(to deny a rumour, quote it in 「」)", m.group())
-
-    if platform is not None:
-        if platform not in LENGTH_LIMITS and platform not in _NO_LENGTH_LIMIT:
-            raise ValueError(f"platform: {platform!r} is not one of {', '.join([*LENGTH_LIMITS, *_NO_LENGTH_LIMIT])}")
-        limit, length = LENGTH_LIMITS.get(platform), post_length(text, platform)
-        if limit is not None and length > limit:
-            add(len(work), "too_long", BLOCK, f"{platform}の文字数の上限（{limit}）を超えています（{length}）",
-                f"Longer than {platform} allows: {length} of {limit}", f"{length}/{limit}")
-
-    return tuple(f for _, f in sorted(found, key=lambda pair: pair[0]))
+        scan.add(m.start(), "rumour_wording", WARN,
+                 "噂や未確認の情報と読める表現です。市の発信では確認できた事実だけを書いてください（噂を否定するため引用するなら「」で囲む）",
+                 "Reads as rumour or unverified information; the city states only confirmed facts "
+                 "(to deny a rumour, quote it in 「」)", m.group())
 
 
-# --- what the profile says the city owns ------------------------------------
-
-
-def _profile_strings(obj: Mapping[str, Any], key: str, where: str) -> list[str]:
-    value = obj.get(key)
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ValueError(f"{where}.{key}: expected a string or a list of strings, got {value!r}")
-    return value
-
-
-def trusted_links_from_profile(profile_raw: Mapping[str, Any]) -> tuple[str, ...]:
-    """The city's own link targets: `municipality.website` and `municipality.domains` (optional
-    fields), and each official account's page (trusted by path, not the whole platform)."""
-    muni = profile_raw.get("municipality")
-    if not isinstance(muni, Mapping):
-        raise ValueError("municipality: missing or not an object")
-    links = _profile_strings(muni, "website", "municipality") + _profile_strings(muni, "domains", "municipality")
-    for i, account in enumerate(profile_raw.get("accounts") or []):
-        if isinstance(account, Mapping):
-            links += _profile_strings(account, "url", f"accounts[{i}]")
-    return tuple(dict.fromkeys(links))
-
-
-def official_contacts_from_profile(profile_raw: Mapping[str, Any]) -> tuple[str, ...]:
-    """`municipality.official_contacts` (optional): the phone numbers, e-mail and postal addresses
-    the city publishes, which drafts may quote."""
-    muni = profile_raw.get("municipality")
-    if not isinstance(muni, Mapping):
-        raise ValueError("municipality: missing or not an object")
-    return tuple(_profile_strings(muni, "official_contacts", "municipality"))
+def check_length(scan: _Scan, text: str, platform: str) -> None:
+    """A draft longer than the platform allows is blocked."""
+    if platform not in LENGTH_LIMITS and platform not in _NO_LENGTH_LIMIT:
+        raise ValueError(f"platform: {platform!r} is not one of {', '.join([*LENGTH_LIMITS, *_NO_LENGTH_LIMIT])}")
+    limit, length = LENGTH_LIMITS.get(platform), post_length(text, platform)
+    if limit is not None and length > limit:
+        scan.add(len(scan.work), "too_long", BLOCK, f"{platform}の文字数の上限（{limit}）を超えています（{length}）",
+                 f"Longer than {platform} allows: {length} of {limit}", f"{length}/{limit}")

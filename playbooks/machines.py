@@ -1,27 +1,47 @@
 """The four playbooks — 炎上 flame, なりすまし impersonation, デマ misinformation and
-災害 disaster — as transition tables: states, and for each event the named guards
-that must hold and the named step the engine carries out.
+災害 disaster — as transition tables: states, and for each event the guards that must
+hold and the step the engine carries out, named as the functions themselves.
 
-This module holds only the shape, so a reader can check a playbook against the
-guidelines without reading code that runs; `playbooks.engine` owns the guards
-and steps. A row with no event (`at_once`) is taken as soon as its guards hold
-after any other transition, which is how a playbook passes through a state
-that needs nobody (`approved` → post, or → `queued` out of hours).
+This module holds only the tables, so a reader can check a playbook against the
+guidelines without reading code that runs; `playbooks.guards`, `playbooks.steps` and
+`playbooks.drafts` own the guards and steps, `playbooks.transitions` the shape. A row
+with no event (`at_once`) is taken as soon as its guards hold after any other
+transition, which is how a playbook passes through a state that needs nobody
+(`approved` → post, or → `queued` out of hours).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
-NEW = "new"  # before the opening detection: the only way out is the event "opened"
-RESOLVED = "resolved"
-CLOSED = "closed"  # 誤検知: a false positive, ended without a response
-TERMINAL = (RESOLVED, CLOSED)
-#: A target that means "the state the incident was in when it ended" (reopen).
-RESUME = "<resume>"
-#: How long after it ended an incident may be reopened.
-REOPEN_WINDOW_S = 7 * 24 * 3600
+from playbooks.drafts import (
+    edit_draft, lapse_approval, notify_press_of_correction, notify_press_with_release,
+    offer_holding_statement, override_warnings, post_correction_everywhere,
+    post_statement_on_account, publish_notice, queue_until_business_hours, record_approval,
+    reject_draft, store_draft,
+)
+from playbooks.guards import (
+    a_draft_awaits_approval, account_is_gone, account_not_yet_gone, actor_may_resolve,
+    approval_lapsed, approval_still_valid, approval_valid, at_top_level, below_top_level,
+    cites_source_in_every_language, draft_editable, draft_has_those_warnings, draft_payload_valid,
+    draft_pending, draft_ready, effect_known, final_statement, gives_a_reason, has_source_url,
+    holding_statement, is_the_queued_draft, kind_expected_here, may_post_now,
+    must_wait_for_business_hours, no_draft_awaits_approval, no_statement_out, not_yet_acknowledged,
+    nothing_published, preapproval_permitted, press_not_warranted, press_warranted,
+    quiet_long_enough, rescue_known, rescue_not_yet_handled, still_active, within_reopen_window,
+)
+from playbooks.steps import (
+    acknowledge, acknowledge_and_start_statement_clock, apply_evidence, ask_about_possibly_sent,
+    enter_disaster_mode, escalate, escalate_unanswered, handle_failed_channel,
+    hold_replies_and_notify, keep_watching, mark_rescue_handled, note_account_gone,
+    note_unanswered_at_top, notify_on_call, queue_rescues, raise_to_the_top, record_source, reopen,
+    report_to_pr_and_info_policy, request_takedown, watch_for_quiet, wind_down,
+)
+from playbooks.texts import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, action_label, state_label
+from playbooks.transitions import (
+    CLOSED, NEW, REOPEN_WINDOW_S, RESOLVED, RESUME, TERMINAL, Guard, Machine, Step, Transition, at_once, on,
+)
+
 #: Board actions a person (or a responder, for channel_failed) may send.
 COMMANDS = frozenset({
     "acknowledge", "escalate", "mark_false_positive", "resolve", "reopen", "draft",
@@ -47,87 +67,29 @@ ROLE_COMMANDS: Mapping[str, frozenset[str]] = {
 #: What a responder may report back: that a channel kept failing, or that a send was cut off by
 #: a crash through a channel that cannot tell a repeat (送信済みの可能性: a person checks).
 RESPONDER_COMMANDS = frozenset({"channel_failed", "delivery_possibly_sent"})
-ROLE_LABELS: Mapping[str, tuple[str, str]] = {
-    "operator": ("運用担当者", "an operator"), "owner": ("所属長", "the account owner"),
-    "pr_head": ("広報課長", "the head of PR"), "pr": ("広報課", "PR division staff"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    source: tuple[str, ...]
-    event: str | None  # None: taken at once when the guards hold
-    target: str | None  # None: stays in the state
-    guards: tuple[str, ...] = ()
-    step: str | None = None
-
-
-def _states(source: str | Iterable[str]) -> tuple[str, ...]:
-    return (source,) if isinstance(source, str) else tuple(source)
-
-
-def on(event: str, source: str | Iterable[str], to: str | None = None, *,
-       when: tuple[str, ...] = (), do: str | None = None) -> Transition:
-    """`event` in `source` moves to `to` (or stays) when every guard in `when` holds."""
-    return Transition(_states(source), event, to, when, do)
-
-
-def at_once(source: str | Iterable[str], to: str, *, when: tuple[str, ...] = (),
-            do: str | None = None) -> Transition:
-    return Transition(_states(source), None, to, when, do)
-
-
-@dataclass(frozen=True)
-class Machine:
-    type: str
-    states: tuple[str, ...]  # without NEW; terminal states last
-    transitions: tuple[Transition, ...]
-    #: the step a person is expected to take next, per state (the board's 「対応待ち」)
-    awaiting: Mapping[str, str] = field(default_factory=dict)
-    #: the draft kinds a state accepts
-    draft_kinds: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    #: steps carried out on entering a state, however it was entered
-    on_enter: Mapping[str, str] = field(default_factory=dict)
-    #: where reopen leads, from the state the incident ended in (default: that state)
-    reopen_to: Mapping[str, str] = field(default_factory=dict)
-    #: monitoring ends when no new evidence arrived for this long
-    quiet_s: float = 2 * 3600
-
-    @property
-    def open_states(self) -> tuple[str, ...]:
-        return tuple(s for s in self.states if s not in TERMINAL)
-
-    def candidates(self, state: str, event: str) -> tuple[Transition, ...]:
-        return tuple(t for t in self.transitions if t.event == event and state in t.source)
-
-    def completions(self, state: str) -> tuple[Transition, ...]:
-        return tuple(t for t in self.transitions if t.event is None and state in t.source)
-
-    def knows(self, event: str) -> bool:
-        return any(t.event == event for t in self.transitions)
 
 
 def _machine(type_: str, states: tuple[str, ...], rows: list[Transition], *,
              awaiting: Mapping[str, str] | None = None,
              draft_kinds: Mapping[str, frozenset[str]] | None = None,
-             on_enter: Mapping[str, str] | None = None,
+             on_enter: Mapping[str, Step] | None = None,
              reopen_to: Mapping[str, str] | None = None,
              quiet_s: float = 2 * 3600) -> Machine:
     """A machine with the rows every playbook shares appended after its own."""
     every = (*states, RESOLVED, CLOSED)
     open_ = tuple(states)
     common = [
-        on("acknowledge", open_, when=("not_yet_acknowledged",), do="acknowledge"),
-        on("escalate", open_, when=("below_top_level",), do="escalate"),
-        on("deadline:ack", open_, when=("not_yet_acknowledged", "below_top_level"),
-           do="escalate_unanswered"),
-        on("deadline:ack", open_, when=("not_yet_acknowledged", "at_top_level"),
-           do="note_unanswered_at_top"),
-        on("resolve", open_, RESOLVED, when=("actor_may_resolve",)),
-        on("reopen", TERMINAL, RESUME, when=("within_reopen_window",), do="reopen"),
-        on("channel_failed", every, when=("effect_known",), do="handle_failed_channel"),
-        on("delivery_possibly_sent", every, when=("effect_known",), do="ask_about_possibly_sent"),
-        on("evidence", every, do="apply_evidence"),
+        on("acknowledge", open_, when=(not_yet_acknowledged,), do=acknowledge),
+        on("escalate", open_, when=(below_top_level,), do=escalate),
+        on("deadline:ack", open_, when=(not_yet_acknowledged, below_top_level),
+           do=escalate_unanswered),
+        on("deadline:ack", open_, when=(not_yet_acknowledged, at_top_level),
+           do=note_unanswered_at_top),
+        on("resolve", open_, RESOLVED, when=(actor_may_resolve,)),
+        on("reopen", TERMINAL, RESUME, when=(within_reopen_window,), do=reopen),
+        on("channel_failed", every, when=(effect_known,), do=handle_failed_channel),
+        on("delivery_possibly_sent", every, when=(effect_known,), do=ask_about_possibly_sent),
+        on("evidence", every, do=apply_evidence),
     ]
     known = {NEW, RESUME, None, *every}
     for t in rows:
@@ -136,40 +98,40 @@ def _machine(type_: str, states: tuple[str, ...], rows: list[Transition], *,
     return Machine(
         type=type_, states=every, transitions=(*rows, *common),
         awaiting=dict(awaiting or {}), draft_kinds=dict(draft_kinds or {}),
-        on_enter={RESOLVED: "wind_down", CLOSED: "wind_down", **(on_enter or {})},
+        on_enter={RESOLVED: wind_down, CLOSED: wind_down, **(on_enter or {})},
         reopen_to=dict(reopen_to or {}), quiet_s=quiet_s,
     )
 
 
-def publication(*, drafting: str, awaiting: str, approved: str, queued: str, publish: str,
-                then: tuple[tuple[tuple[str, ...], str], ...],
-                approval_guards: tuple[str, ...] = ()) -> list[Transition]:
+def publication(*, drafting: str, awaiting: str, approved: str, queued: str, publish: Step,
+                then: tuple[tuple[tuple[Guard, ...], str], ...],
+                approval_guards: tuple[Guard, ...] = ()) -> list[Transition]:
     """Draft → approval (所属長の承認) → publish, or queue until business hours:
     the path every outbound text takes. `then` lists (guards, state) for after publishing."""
     return [
         on("draft", (drafting, awaiting),
-           when=("draft_payload_valid", "kind_expected_here", "preapproval_permitted"),
-           do="store_draft"),
-        on("edit_draft", (drafting, awaiting), when=("draft_editable",), do="edit_draft"),
-        on("override_warning", awaiting, when=("draft_has_those_warnings",), do="override_warnings"),
-        on("reject", awaiting, when=("draft_pending", "gives_a_reason"), do="reject_draft"),
-        at_once(drafting, awaiting, when=("a_draft_awaits_approval",)),
-        at_once(awaiting, drafting, when=("no_draft_awaits_approval",)),
+           when=(draft_payload_valid, kind_expected_here, preapproval_permitted),
+           do=store_draft),
+        on("edit_draft", (drafting, awaiting), when=(draft_editable,), do=edit_draft),
+        on("override_warning", awaiting, when=(draft_has_those_warnings,), do=override_warnings),
+        on("reject", awaiting, when=(draft_pending, gives_a_reason), do=reject_draft),
+        at_once(drafting, awaiting, when=(a_draft_awaits_approval,)),
+        at_once(awaiting, drafting, when=(no_draft_awaits_approval,)),
         on("approve", awaiting, approved,
-           when=("draft_pending", "draft_ready", *approval_guards, "approval_valid"),
-           do="record_approval"),
-        *(at_once(approved, state, when=("may_post_now", *guards), do=publish)
+           when=(draft_pending, draft_ready, *approval_guards, approval_valid),
+           do=record_approval),
+        *(at_once(approved, state, when=(may_post_now, *guards), do=publish)
           for guards, state in then),
-        at_once(approved, queued, when=("must_wait_for_business_hours",),
-                do="queue_until_business_hours"),
-        *(on("deadline:business_open", queued, state, when=("approval_still_valid", *guards),
+        at_once(approved, queued, when=(must_wait_for_business_hours,),
+                do=queue_until_business_hours),
+        *(on("deadline:business_open", queued, state, when=(approval_still_valid, *guards),
              do=publish) for guards, state in then),
-        on("deadline:business_open", queued, awaiting, when=("approval_lapsed",),
-           do="lapse_approval"),
-        on("edit_draft", queued, awaiting, when=("draft_editable", "is_the_queued_draft"),
-           do="edit_draft"),
-        on("reject", queued, awaiting, when=("is_the_queued_draft", "gives_a_reason"),
-           do="reject_draft"),
+        on("deadline:business_open", queued, awaiting, when=(approval_lapsed,),
+           do=lapse_approval),
+        on("edit_draft", queued, awaiting, when=(draft_editable, is_the_queued_draft),
+           do=edit_draft),
+        on("reject", queued, awaiting, when=(is_the_queued_draft, gives_a_reason),
+           do=reject_draft),
     ]
 
 
@@ -180,26 +142,26 @@ FLAME = _machine(
     "flame",
     ("escalated", "drafting", "awaiting_approval", "approved", "queued", "monitoring"),
     [
-        on("opened", NEW, "escalated", do="hold_replies_and_notify"),
-        on("acknowledge", "escalated", "drafting", when=("not_yet_acknowledged",),
-           do="acknowledge_and_start_statement_clock"),
+        on("opened", NEW, "escalated", do=hold_replies_and_notify),
+        on("acknowledge", "escalated", "drafting", when=(not_yet_acknowledged,),
+           do=acknowledge_and_start_statement_clock),
         *publication(drafting="drafting", awaiting="awaiting_approval", approved="approved",
-                     queued="queued", publish="post_statement_on_account",
-                     then=((("final_statement",), "monitoring"),
-                           (("holding_statement",), "drafting"))),
-        on("deadline:statement", ("drafting", "awaiting_approval"), when=("no_statement_out",),
-           do="offer_holding_statement"),
+                     queued="queued", publish=post_statement_on_account,
+                     then=(((final_statement,), "monitoring"),
+                           ((holding_statement,), "drafting"))),
+        on("deadline:statement", ("drafting", "awaiting_approval"), when=(no_statement_out,),
+           do=offer_holding_statement),
         on("deadline:week_open", ("escalated", "drafting", "awaiting_approval", "queued", "monitoring"),
-           do="raise_to_the_top"),
+           do=raise_to_the_top),
         on("back_to_baseline", "monitoring", RESOLVED),
-        on("deadline:monitoring_end", "monitoring", RESOLVED, when=("quiet_long_enough",)),
-        on("deadline:monitoring_end", "monitoring", when=("still_active",), do="keep_watching"),
+        on("deadline:monitoring_end", "monitoring", RESOLVED, when=(quiet_long_enough,)),
+        on("deadline:monitoring_end", "monitoring", when=(still_active,), do=keep_watching),
         on("mark_false_positive", ("escalated", "drafting", "awaiting_approval"), CLOSED,
-           when=("nothing_published",)),
+           when=(nothing_published,)),
     ],
     awaiting={"escalated": "acknowledge", "drafting": "draft", "awaiting_approval": "approve"},
     draft_kinds={"drafting": STATEMENT_KINDS, "awaiting_approval": STATEMENT_KINDS},
-    on_enter={"monitoring": "watch_for_quiet"},
+    on_enter={"monitoring": watch_for_quiet},
     reopen_to={"queued": "awaiting_approval"},
     quiet_s=2 * 3600,  # the flame detector closes an episode after 2 h without criticism
 )
@@ -212,21 +174,21 @@ IMPERSONATION = _machine(
      "notice_queued", "notice_published", "press_awaiting_approval", "press_approved",
      "press_queued", "watching"),
     [
-        on("opened", NEW, "verifying", do="notify_on_call"),
-        on("verify", "verifying", "reported", do="report_to_pr_and_info_policy"),
+        on("opened", NEW, "verifying", do=notify_on_call),
+        on("verify", "verifying", "reported", do=report_to_pr_and_info_policy),
         on("mark_false_positive", "verifying", CLOSED),
-        at_once("reported", "takedown_requested", do="request_takedown"),
+        at_once("reported", "takedown_requested", do=request_takedown),
         *publication(drafting="takedown_requested", awaiting="notice_awaiting_approval",
-                     approved="notice_approved", queued="notice_queued", publish="publish_notice",
+                     approved="notice_approved", queued="notice_queued", publish=publish_notice,
                      then=(((), "notice_published"),)),
         *publication(drafting="notice_published", awaiting="press_awaiting_approval",
                      approved="press_approved", queued="press_queued",
-                     publish="notify_press_with_release", then=(((), "watching"),)),
+                     publish=notify_press_with_release, then=(((), "watching"),)),
         on("account_gone", ("verifying", "takedown_requested", "notice_awaiting_approval",
                             "notice_queued", "notice_published", "press_awaiting_approval",
                             "press_queued", "watching"),
-           when=("account_not_yet_gone",), do="note_account_gone"),
-        at_once("watching", RESOLVED, when=("account_is_gone",)),
+           when=(account_not_yet_gone,), do=note_account_gone),
+        at_once("watching", RESOLVED, when=(account_is_gone,)),
     ],
     awaiting={"verifying": "verify", "takedown_requested": "draft",
               "notice_awaiting_approval": "approve", "notice_published": "draft",
@@ -245,26 +207,26 @@ MISINFORMATION = _machine(
     "misinformation",
     ("checking", "drafting", "awaiting_approval", "approved", "queued", "corrected", "monitoring"),
     [
-        on("opened", NEW, "checking", do="notify_on_call"),
-        on("fact_check", "checking", "drafting", when=("has_source_url",), do="record_source"),
-        on("fact_check", ("drafting", "awaiting_approval"), when=("has_source_url",),
-           do="record_source"),
+        on("opened", NEW, "checking", do=notify_on_call),
+        on("fact_check", "checking", "drafting", when=(has_source_url,), do=record_source),
+        on("fact_check", ("drafting", "awaiting_approval"), when=(has_source_url,),
+           do=record_source),
         *publication(drafting="drafting", awaiting="awaiting_approval", approved="approved",
-                     queued="queued", publish="post_correction_everywhere",
+                     queued="queued", publish=post_correction_everywhere,
                      then=(((), "corrected"),),
-                     approval_guards=("cites_source_in_every_language",)),
-        at_once("corrected", "monitoring", when=("press_warranted",), do="notify_press_of_correction"),
-        at_once("corrected", "monitoring", when=("press_not_warranted",)),
+                     approval_guards=(cites_source_in_every_language,)),
+        at_once("corrected", "monitoring", when=(press_warranted,), do=notify_press_of_correction),
+        at_once("corrected", "monitoring", when=(press_not_warranted,)),
         on("mark_false_positive", ("checking", "drafting", "awaiting_approval"), CLOSED,
-           when=("nothing_published",)),
+           when=(nothing_published,)),
         on("back_to_baseline", "monitoring", RESOLVED),
-        on("deadline:monitoring_end", "monitoring", RESOLVED, when=("quiet_long_enough",)),
-        on("deadline:monitoring_end", "monitoring", when=("still_active",), do="keep_watching"),
+        on("deadline:monitoring_end", "monitoring", RESOLVED, when=(quiet_long_enough,)),
+        on("deadline:monitoring_end", "monitoring", when=(still_active,), do=keep_watching),
     ],
     awaiting={"checking": "fact_check", "drafting": "draft", "awaiting_approval": "approve"},
     draft_kinds={"drafting": frozenset({"correction"}),
                  "awaiting_approval": frozenset({"correction"})},
-    on_enter={"monitoring": "watch_for_quiet"},
+    on_enter={"monitoring": watch_for_quiet},
     reopen_to={"queued": "awaiting_approval"},
     quiet_s=24 * 3600,
 )
@@ -274,68 +236,19 @@ DISASTER = _machine(
     "disaster",
     ("disaster_mode",),
     [
-        on("opened", NEW, "disaster_mode", do="enter_disaster_mode"),
-        on("rescue_requests", ("disaster_mode", RESOLVED, CLOSED), do="queue_rescues"),
-        on("rescue_handled", ("disaster_mode", RESOLVED, CLOSED), when=("rescue_known", "rescue_not_yet_handled"),
-           do="mark_rescue_handled"),
-        on("disaster_mode_off", "disaster_mode", RESOLVED, when=("actor_may_resolve",)),
+        on("opened", NEW, "disaster_mode", do=enter_disaster_mode),
+        on("rescue_requests", ("disaster_mode", RESOLVED, CLOSED), do=queue_rescues),
+        on("rescue_handled", ("disaster_mode", RESOLVED, CLOSED), when=(rescue_known, rescue_not_yet_handled),
+           do=mark_rescue_handled),
+        on("disaster_mode_off", "disaster_mode", RESOLVED, when=(actor_may_resolve,)),
         on("mark_false_positive", "disaster_mode", CLOSED),
     ],
 )
 
 MACHINES: Mapping[str, Machine] = {m.type: m for m in (FLAME, IMPERSONATION, MISINFORMATION, DISASTER)}
 
-#: Words for rejections and the board: (日本語, English).
-STATE_LABELS: Mapping[str, tuple[str, str]] = {
-    NEW: ("未開始", "not opened"),
-    "escalated": ("受付待ち", "awaiting acknowledgement"),
-    "drafting": ("文案作成中", "drafting"),
-    "awaiting_approval": ("承認待ち", "awaiting approval"),
-    "approved": ("承認済み", "approved"),
-    "queued": ("開庁時間待ち", "queued until business hours"),
-    "monitoring": ("経過観察中", "monitoring"),
-    "verifying": ("確認待ち", "awaiting verification"),
-    "reported": ("報告済み", "reported"),
-    "takedown_requested": ("削除依頼済み・周知文作成待ち", "takedown requested, notice to draft"),
-    "notice_awaiting_approval": ("周知文の承認待ち", "notice awaiting approval"),
-    "notice_approved": ("周知文承認済み", "notice approved"),
-    "notice_queued": ("周知文の開庁時間待ち", "notice queued until business hours"),
-    "notice_published": ("周知済み・報道提供文作成待ち", "notice published, press release to draft"),
-    "press_awaiting_approval": ("報道提供文の承認待ち", "press release awaiting approval"),
-    "press_approved": ("報道提供文承認済み", "press release approved"),
-    "press_queued": ("報道提供の開庁時間待ち", "press release queued until business hours"),
-    "watching": ("削除待ち", "watching until the account is gone"),
-    "checking": ("事実確認待ち", "awaiting a fact check"),
-    "corrected": ("訂正済み", "corrected"),
-    "disaster_mode": ("災害モード", "disaster mode"),
-    RESOLVED: ("解決済み", "resolved"),
-    CLOSED: ("誤検知として終了", "closed as a false positive"),
-}
-
-ACTION_LABELS: Mapping[str, tuple[str, str]] = {
-    "acknowledge": ("受付", "acknowledge"),
-    "escalate": ("エスカレーション", "escalate"),
-    "mark_false_positive": ("誤検知", "mark as false positive"),
-    "resolve": ("解決", "resolve"),
-    "reopen": ("再開", "reopen"),
-    "draft": ("文案作成", "draft"),
-    "edit_draft": ("文案修正", "edit draft"),
-    "override_warning": ("警告の確認", "override warning"),
-    "approve": ("承認", "approve"),
-    "reject": ("差し戻し", "reject"),
-    "verify": ("なりすまし確認", "verify"),
-    "fact_check": ("事実確認", "fact check"),
-    "channel_failed": ("送信失敗", "channel failed"),
-    "delivery_possibly_sent": ("送信済みの可能性", "possibly sent"),
-    "account_gone": ("アカウント削除確認", "account gone"),
-    "disaster_mode_off": ("災害モード解除", "disaster mode off"),
-    "rescue_handled": ("救助要請の対応済み", "mark rescue request handled"),
-}
-
-
-def state_label(state: str) -> tuple[str, str]:
-    return STATE_LABELS.get(state, (state, state))
-
-
-def action_label(action: str) -> tuple[str, str]:
-    return ACTION_LABELS.get(action, (action, action))
+__all__ = [
+    "ACTION_LABELS", "CLOSED", "COMMANDS", "MACHINES", "NEW", "REOPEN_WINDOW_S", "RESOLVED", "RESPONDER_COMMANDS",
+    "RESUME", "ROLE_COMMANDS", "ROLE_LABELS", "STATE_LABELS", "TERMINAL", "Machine", "Transition",
+    "action_label", "state_label",
+]

@@ -12,11 +12,10 @@ from playbooks.checks import (
     URL_SHORTENERS,
     CheckFinding,
     blocking,
-    official_contacts_from_profile,
     post_length,
     prepost_check,
-    trusted_links_from_profile,
 )
+from playbooks.profile import official_contacts_from_profile, trusted_links_from_profile
 
 SAMPLE_PROFILE = Path(__file__).parents[1] / "data" / "wako-sample.profile.json"
 CITY_PHONE, CITY_MAIL, CITY_ADDRESS = "048-424-1111", "koho@city.wako.lg.jp", "埼玉県和光市広沢1番5号"

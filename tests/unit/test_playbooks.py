@@ -1088,3 +1088,19 @@ def test_the_fake_business_hours_are_what_the_scenarios_assume() -> None:
     assert not rules.may_post_now(ts(FRIDAY_18), incident_type="flame", severity="low", disaster=False)
     assert rules.next_business_open(ts(FRIDAY_18)) == ts(MONDAY_0830)
     assert rules.next_business_open(ts(MONDAY_07)) == ts(MONDAY_0830)
+
+
+def test_every_transition_names_its_guards_and_steps_as_functions_of_their_own_modules() -> None:
+    for machine in MACHINES.values():
+        for t in machine.transitions:
+            assert all(callable(g) and g.__module__ == "playbooks.guards" for g in t.guards), t
+            assert t.step is None or t.step.__module__ in ("playbooks.steps", "playbooks.drafts"), t
+        assert all(s.__module__ == "playbooks.steps" for s in machine.on_enter.values()), machine.type
+
+
+def test_a_command_the_state_does_not_allow_is_refused_with_the_state_named() -> None:
+    play = Play(flame_opened())
+    play.open()
+    refused = play.send(play.command("verify", 5))  # an impersonation's step, not a flame-up's
+    assert refused.rejection == {"reason_ja": "「なりすまし確認」は現在の状態（受付待ち）ではできません。",
+                                 "reason_en": "'verify' is not allowed while the incident is awaiting acknowledgement."}
