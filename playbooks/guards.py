@@ -17,10 +17,10 @@ from playbooks.state import DRAFT_LIMIT, Draft
 from playbooks.texts import LANGUAGES, Refusal
 from playbooks.transitions import REOPEN_WINDOW_S
 from vocabulary.contract import parse_ts
+from vocabulary.terms import SEVERITY_RANK
 
 #: Who may resolve an incident (the guidelines: the operator or the account owner).
 RESOLVER_ROLES = frozenset({"operator", "owner"})
-SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 def _unless(ok: bool, ja: str, en: str) -> Refusal | None:

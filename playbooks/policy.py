@@ -10,12 +10,11 @@ import json
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-JST = timezone(timedelta(hours=9), "JST")
-SEVERITIES = ("low", "medium", "high", "critical")
-INCIDENT_TYPES = ("flame", "impersonation", "misinformation", "disaster")
+from vocabulary.terms import INCIDENT_TYPES, JST, SEVERITIES
+
 
 # --- the roster (連絡体制) -----------------------------------------------------
 

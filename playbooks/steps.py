@@ -10,13 +10,13 @@ from collections.abc import Mapping
 
 from playbooks.context import Context
 from playbooks.drafts import STATEMENT_AFTER_S, drop_approval
-from playbooks.guards import SEVERITY_RANK
 from playbooks.notify import at_level, held_account, notify, with_role
 from playbooks.profile import city_name, city_website, takedown_report_pages
 from playbooks.state import RESCUE_MEMORY
 from playbooks.texts import HOLD_REASON_OPENED, HOLD_REASON_REOPENED, possibly_sent_note, takedown_report_ja
 from vocabulary.contract import parse_ts
 from vocabulary.records import Detection, iso
+from vocabulary.terms import SEVERITY_RANK
 
 #: Attempts per effect before a person is asked to do it by hand.
 MAX_ATTEMPTS = 2

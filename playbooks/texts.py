@@ -12,8 +12,7 @@ from typing import Any, NamedTuple
 
 from playbooks.state import tree_copy
 from playbooks.transitions import CLOSED, NEW, RESOLVED
-
-DRILL_LABEL = "【訓練】"
+from vocabulary.terms import DRILL_LABEL
 
 #: The languages every outbound text is drafted in: Japanese, やさしい日本語, English.
 LANGUAGES = ("ja", "easy_ja", "en")

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vocabulary.terms import CLOSED, RESOLVED, TERMINAL_STATES
+
 NEW = "new"  # before the opening detection: the only way out is the event "opened"
-RESOLVED = "resolved"
-CLOSED = "closed"  # 誤検知: a false positive, ended without a response
-TERMINAL = (RESOLVED, CLOSED)
+#: Where every playbook ends: resolved, or closed (誤検知: a false positive, ended without a response).
+TERMINAL = TERMINAL_STATES
 #: A target that means "the state the incident was in when it ended" (reopen).
 RESUME = "<resume>"
 #: How long after it ended an incident may be reopened.
@@ -76,3 +77,9 @@ class Machine:
 
     def knows(self, event: str) -> bool:
         return any(t.event == event for t in self.transitions)
+
+
+__all__ = [
+    "CLOSED", "NEW", "REOPEN_WINDOW_S", "RESOLVED", "RESUME", "TERMINAL", "Guard", "Machine", "Step",
+    "Transition", "at_once", "on",
+]

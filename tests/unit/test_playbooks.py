@@ -1104,3 +1104,10 @@ def test_a_command_the_state_does_not_allow_is_refused_with_the_state_named() ->
     refused = play.send(play.command("verify", 5))  # an impersonation's step, not a flame-up's
     assert refused.rejection == {"reason_ja": "「なりすまし確認」は現在の状態（受付待ち）ではできません。",
                                  "reason_en": "'verify' is not allowed while the incident is awaiting acknowledgement."}
+
+
+def test_every_incident_type_has_a_playbook_and_words_for_it() -> None:
+    from playbooks.texts import TYPE_LABELS
+    from vocabulary.terms import INCIDENT_TYPES
+
+    assert tuple(MACHINES) == tuple(TYPE_LABELS) == INCIDENT_TYPES
