@@ -1,5 +1,5 @@
 """Which actions a signed-in person may take on an incident now, and how a submitted
-form becomes a `BoardCommand` for the playbooks. Pure.
+form becomes a typed command (`vocabulary.commands`) and then a `BoardCommand` for the playbooks. Pure.
 
 Two layers: the role decides what a person may ever do (enforced here, on the
 server, whatever the form says); the incident's state and drafts decide what is
@@ -10,7 +10,7 @@ its refusal appears in the timeline and on the page).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +18,12 @@ from urllib.parse import urlsplit
 from dashboards.users import ACTOR_ROLES, User
 from playbooks.machines import MACHINES, ROLE_COMMANDS, TERMINAL
 from playbooks.policy import APPROVER_ROLES
+from vocabulary.commands import (
+    COMMAND_TYPES, AccountGone, Acknowledge, Approve, DisasterModeOff, EditDraft, Escalate, FactCheck,
+    MarkFalsePositive, NewDraft, OverrideWarning, Reject, Reopen, RescueHandled, Resolve, TypedCommand, Verify,
+)
 from vocabulary.records import BoardCommand, Incident, iso
+from vocabulary.typed import ABSENT
 
 #: What each board role may ever do: what the playbooks let the role it acts as send.
 ROLE_ACTIONS: Mapping[str, frozenset[str]] = {
@@ -164,49 +169,100 @@ def _category(form: Mapping[str, Any]) -> str | None:
     return category or None
 
 
-def payload_for(action: str, form: Mapping[str, Any], codes: list[str] | None = None) -> dict[str, Any]:
-    """The command payload an action form carries, checked for shape (not for meaning:
+Form = Mapping[str, Any]
+#: Reads one command type's form: (the type, the form, the warning codes ticked) → the command.
+FormReader = Callable[[type[TypedCommand], Form, list[str]], TypedCommand]
+_FORMS: dict[type[TypedCommand], FormReader] = {}
+#: Command type → how its form is read (a test checks every board action has one).
+FORMS: Mapping[type[TypedCommand], FormReader] = _FORMS
+
+
+def reads(*types: type[TypedCommand]) -> Callable[[FormReader], FormReader]:
+    def register(fn: FormReader) -> FormReader:
+        _FORMS.update(dict.fromkeys(types, fn))
+        return fn
+    return register
+
+
+def command_for(action: str, form: Form, codes: list[str] | None = None) -> TypedCommand:
+    """The typed command an action form carries, checked for shape (not for meaning:
     whether the draft may be approved is the playbook's to decide)."""
-    if action == "approve":
-        return {"draft_id": _one(form, "draft_id", required=True),
-                "draft_hash": _one(form, "draft_hash", limit=200, required=True)}
-    if action == "reject":
-        return {"draft_id": _one(form, "draft_id", required=True),
-                "reason": _one(form, "reason", limit=REASON_LIMIT, required=True)}
-    if action == "edit_draft":
-        payload: dict[str, Any] = {"draft_id": _one(form, "draft_id", required=True), "texts": _texts(form)}
-        if "category" in form:
-            payload["category"] = _category(form)
-        return payload
-    if action == "draft":
-        return {"kind": _one(form, "kind", limit=40, required=True), "texts": _texts(form),
-                "category": _category(form)}
-    if action == "override_warning":
-        chosen = [c.strip() for c in codes or () if c.strip()][:50]
-        if not chosen:
-            raise FormError("code")
-        return {"draft_id": _one(form, "draft_id", required=True), "codes": chosen}
-    if action == "fact_check":
-        url = _one(form, "source_url", limit=2000, required=True)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise FormError("source_url")
-        return {"source_url": url}
-    if action == "rescue_handled":
-        return {"request_id": _one(form, "request_id", required=True),
-                "note": _one(form, "note", limit=REASON_LIMIT)}
-    if action in ("escalate", "mark_false_positive", "resolve", "reopen", "disaster_mode_off"):
-        note = _one(form, "reason", limit=REASON_LIMIT)
-        return {"reason": note} if note else {}
-    return {}
+    kind = COMMAND_TYPES.get(action)
+    reader = None if kind is None else _FORMS.get(kind)
+    if kind is None or reader is None:  # a responder's report is no form
+        raise FormError("action")
+    return reader(kind, form, list(codes or ()))
+
+
+def payload_for(action: str, form: Form, codes: list[str] | None = None) -> dict[str, Any]:
+    """The payload an action form becomes on the commands topic."""
+    return command_for(action, form, codes).to_payload()
+
+
+@reads(Acknowledge, Verify, AccountGone)
+def _bare(kind: type[TypedCommand], form: Form, codes: list[str]) -> TypedCommand:
+    return kind()
+
+
+@reads(Escalate, MarkFalsePositive, Resolve, Reopen, DisasterModeOff)
+def _with_reason(kind: type[TypedCommand], form: Form, codes: list[str]) -> TypedCommand:
+    note = _one(form, "reason", limit=REASON_LIMIT)
+    return kind(reason=note) if note else kind()  # type: ignore[call-arg]
+
+
+@reads(Approve)
+def _approve(kind: type[TypedCommand], form: Form, codes: list[str]) -> TypedCommand:
+    return Approve(draft_id=_one(form, "draft_id", required=True),
+                   draft_hash=_one(form, "draft_hash", limit=200, required=True))
+
+
+@reads(Reject)
+def _reject(kind: type[TypedCommand], form: Form, codes: list[str]) -> TypedCommand:
+    return Reject(draft_id=_one(form, "draft_id", required=True),
+                  reason=_one(form, "reason", limit=REASON_LIMIT, required=True))
+
+
+@reads(NewDraft)
+def _new_draft(kind: type[TypedCommand], form: Form, codes: list[str]) -> TypedCommand:
+    return NewDraft(draft_kind=_one(form, "kind", limit=40, required=True), texts=_texts(form),
+                    category=_category(form))
+
+
+@reads(EditDraft)
+def _edit_draft(kind: type[TypedCommand], form: Form, codes: list[str]) -> TypedCommand:
+    draft_id, texts = _one(form, "draft_id", required=True), _texts(form)
+    # A form without a category field leaves the draft's own (an empty field clears it).
+    return EditDraft(draft_id=draft_id, texts=texts, category=_category(form) if "category" in form else ABSENT)
+
+
+@reads(OverrideWarning)
+def _override_warning(kind: type[TypedCommand], form: Form, codes: list[str]) -> TypedCommand:
+    chosen = [c.strip() for c in codes if c.strip()][:50]
+    if not chosen:
+        raise FormError("code")
+    return OverrideWarning(draft_id=_one(form, "draft_id", required=True), codes=chosen)
+
+
+@reads(FactCheck)
+def _fact_check(kind: type[TypedCommand], form: Form, codes: list[str]) -> TypedCommand:
+    url = _one(form, "source_url", limit=2000, required=True)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise FormError("source_url")
+    return FactCheck(source_url=url)
+
+
+@reads(RescueHandled)
+def _rescue_handled(kind: type[TypedCommand], form: Form, codes: list[str]) -> TypedCommand:
+    return RescueHandled(request_id=_one(form, "request_id", required=True),
+                         note=_one(form, "note", limit=REASON_LIMIT))
 
 
 def known_action(action: str) -> bool:
     return any(action in actions for actions in ROLE_ACTIONS.values())
 
 
-def command(user: User, incident: Incident, action: str, payload: dict[str, Any], now: float) -> BoardCommand:
+def command(user: User, incident: Incident, order: TypedCommand, now: float) -> BoardCommand:
     """A person's action as the playbooks receive it (keyed by incident id on the commands topic)."""
-    return BoardCommand(command_id=f"board-{uuid.uuid4().hex}", incident_id=incident.incident_id,
-                        municipality=incident.municipality, action=action, actor=user.actor(),
-                        at=iso(now), payload=payload)
+    return order.to_command(command_id=f"board-{uuid.uuid4().hex}", incident_id=incident.incident_id,
+                            municipality=incident.municipality, actor=user.actor(), at=iso(now))

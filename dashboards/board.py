@@ -418,10 +418,10 @@ async def act(request: web.Request) -> web.StreamResponse:
                     incident_id=incident.incident_id)
         return _message(request, frame, 403, "error.forbidden")
     try:
-        payload = actions.payload_for(action, form, [v for v in form.getall("code", []) if isinstance(v, str)])
+        order = actions.command_for(action, form, [v for v in form.getall("code", []) if isinstance(v, str)])
     except actions.FormError as exc:
         return _message(request, frame, 400, "error.bad_form", what=str(exc))
-    command = actions.command(user, incident, action, payload, time.time())
+    command = actions.command(user, incident, order, time.time())
     outcome = feed.expect(command.command_id)
     try:
         await feed.send_command(command.incident_id, command.to_json())

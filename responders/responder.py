@@ -1,4 +1,4 @@
-"""Carry out a playbook's effects: one table from effect kind to what the responders do.
+"""Carry out a playbook's effects: one table from effect type to what the responders do.
 
 `Responder.carry_out(effect)` turns an effect into deliveries (an e-mail, a chat message,
 a post, a website notice, a press release), sends each with retries and a circuit
@@ -38,7 +38,13 @@ from responders.email import EmailMessageSpec
 from responders.holds import HeldError, Holds, OutboundPost, account_key
 from responders.press import PressReleaseError, press_release
 from responders.reliability import Attempt, CircuitBreaker, Outcome, RetryPolicy, attempt_delivery
+from vocabulary.commands import ChannelFailed, DeliveryPossiblySent
+from vocabulary.effects import (
+    EFFECT_TYPES, DisasterMode, HoldReplies, Notify, NotifyPress, PostStatement, PublishNotice, QueueRescue,
+    ReleaseHold, RequestTakedown, TypedEffect, effect_from,
+)
 from vocabulary.records import JST, BoardCommand, Effect, TimelineEntry
+from vocabulary.typed import present
 
 log = structlog.get_logger(__name__)
 
@@ -140,12 +146,9 @@ class Responder:
         (`on_delivered(key)`) and after it failed for good (`on_given_up(key)`)."""
         result = Result()
         in_flight = in_flight or {}
-        handler = _HANDLERS.get(effect.kind)
-        if handler is None:
-            self._fail(result, effect, "responder", f"unknown effect kind {effect.kind!r}", code="config")
-            return result
         try:
-            jobs = handler(self, effect, result)
+            order = effect_from(effect)  # an unknown kind or a missing field: MalformedPayload, named
+            jobs = HANDLERS[type(order)](self, effect, order, result)
         except (Unroutable, HeldError, PressReleaseError, ValueError) as exc:
             self._fail(result, effect, "responder", str(exc), code="config")
             return result
@@ -246,12 +249,10 @@ class Responder:
                     "kind": effect.kind, "drill": effect.drill, "key": job.key, "code": "possibly_sent",
                     "started_at": _iso(started), **job.what}))
         n = len(result.commands)
-        result.commands.append(BoardCommand(
-            command_id=f"{effect.effect_id}:possibly_sent:{n}", incident_id=effect.incident_id,
-            municipality=effect.municipality, action="delivery_possibly_sent", actor=dict(RESPONDER),
-            at=datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="seconds"),
-            payload={"effect_id": effect.effect_id, "channel": channel, "key": job.key,
-                     "to": str(to), "started_at": _iso(started)}))
+        result.commands.append(DeliveryPossiblySent(
+            effect_id=effect.effect_id, channel=channel, key=job.key, to=str(to), started_at=_iso(started),
+        ).to_command(command_id=f"{effect.effect_id}:possibly_sent:{n}", incident_id=effect.incident_id,
+                     municipality=effect.municipality, actor=RESPONDER, at=self._utc_now()))
 
     def _fail(self, result: Result, effect: Effect, channel: str, error: str,
               what: Mapping[str, Any] | None = None, *, code: str | None = None) -> None:
@@ -262,11 +263,12 @@ class Responder:
         self._entry(result, effect, "effect_failed", channel,
                     {"error": error, **({"code": code} if code else {}), **(what or {})})
         n = len(result.commands)
-        result.commands.append(BoardCommand(
+        result.commands.append(ChannelFailed(effect_id=effect.effect_id, channel=channel, error=error).to_command(
             command_id=f"{effect.effect_id}:failed:{n}", incident_id=effect.incident_id,
-            municipality=effect.municipality, action="channel_failed", actor=dict(RESPONDER),
-            at=datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="seconds"),
-            payload={"effect_id": effect.effect_id, "channel": channel, "error": error}))
+            municipality=effect.municipality, actor=RESPONDER, at=self._utc_now()))
+
+    def _utc_now(self) -> str:
+        return datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="seconds")
 
     # --- helpers for the handlers -----------------------------------------------------------
 
@@ -285,32 +287,34 @@ class Responder:
         return self.channels.dry_run_posts(platform)
 
 
-# --- one handler per effect kind: effect → jobs (and timeline notes for the immediate ones) ---
+# --- one handler per effect type: effect → jobs (and timeline notes for the immediate ones) ---
+# A handler gets the record (its id, incident and drill flag) and its typed payload.
 
-Handler = Callable[[Responder, Effect, Result], list[Job]]
-_HANDLERS: dict[str, Handler] = {}
+Handler = Callable[[Responder, Effect, Any, Result], list[Job]]
+_HANDLERS: dict[type[TypedEffect], Handler] = {}
+#: Effect type → what carries it out (a test checks every type in `EFFECT_TYPES` is here).
+HANDLERS: Mapping[type[TypedEffect], Handler] = _HANDLERS
 
 
-def handles(kind: str) -> Callable[[Handler], Handler]:
+def handles(kind: type[TypedEffect]) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         _HANDLERS[kind] = fn
         return fn
     return register
 
 
-@handles("notify")
-def _notify(r: Responder, effect: Effect, result: Result) -> list[Job]:
-    p = effect.payload
-    person = p.get("to") or {}
+@handles(Notify)
+def _notify(r: Responder, effect: Effect, p: Notify, result: Result) -> list[Job]:
+    person = p.to or {}
     name = str(person.get("name") or "?")
-    message_ja, message_en = str(p.get("message_ja") or ""), str(p.get("message_en") or "")
+    message_ja, message_en = str(p.message_ja or ""), str(p.message_en or "")
     title = _first_line(message_ja) or "狼煙 Noroshi"
     body = "\n".join(message_ja.strip().splitlines()[1:])
     text = f"{body}\n\n{message_en}".strip()
-    severity = str(p.get("severity") or "high")
+    severity = str(p.severity or "high")
     facts = [("宛先 / To", name)]
-    if p.get("ack_due"):
-        facts.append(("受付期限 / Acknowledge by", str(p["ack_due"])))
+    if p.ack_due:
+        facts.append(("受付期限 / Acknowledge by", str(p.ack_due)))
     jobs: list[Job] = []
     for address in person.get("channels") or ():
         kind, _, target = str(address).partition(":")
@@ -334,79 +338,76 @@ def _notify(r: Responder, effect: Effect, result: Result) -> list[Job]:
         else:
             raise Unroutable(f"unknown channel {address!r} for {name} / 不明な連絡手段です")
     if not jobs:
-        r._entry(result, effect, "notified_on_board", "board", {"to": name, "reason": p.get("reason")})
+        r._entry(result, effect, "notified_on_board", "board", {"to": name, "reason": p.reason})
     return jobs
 
 
-@handles("hold_replies")
-def _hold(r: Responder, effect: Effect, result: Result) -> list[Job]:
-    account = account_key(effect.payload.get("account") or {})
+@handles(HoldReplies)
+def _hold(r: Responder, effect: Effect, p: HoldReplies, result: Result) -> list[Job]:
+    account = account_key(p.account or {})
     r.holds.hold(account, effect.incident_id)
     r._entry(result, effect, "replies_held", "outbound",
-             {"account": account, "held_by": sorted(r.holds.holders(account)),
-              "reason": effect.payload.get("reason")})
+             {"account": account, "held_by": sorted(r.holds.holders(account)), "reason": p.reason})
     return []
 
 
-@handles("release_hold")
-def _release(r: Responder, effect: Effect, result: Result) -> list[Job]:
-    account = account_key(effect.payload.get("account") or {})
+@handles(ReleaseHold)
+def _release(r: Responder, effect: Effect, p: ReleaseHold, result: Result) -> list[Job]:
+    account = account_key(p.account or {})
     r.holds.release(account, effect.incident_id)
     r._entry(result, effect, "hold_released", "outbound",
              {"account": account, "still_held_by": sorted(r.holds.holders(account))})
     return []
 
 
-@handles("post_statement")
-def _post(r: Responder, effect: Effect, result: Result) -> list[Job]:
+@handles(PostStatement)
+def _post(r: Responder, effect: Effect, p: PostStatement, result: Result) -> list[Job]:
     from responders.posts import Post
 
-    p = effect.payload
-    acct = p.get("account") or {}
+    acct = p.account or {}
     account = account_key(acct)
-    kind = str(p.get("kind") or "statement")
-    approved = bool((p.get("approval") or {}).get("approver"))
+    kind = str(p.draft_kind or "statement")
+    approved = bool((p.approval or {}).get("approver"))
     r.holds.check(OutboundPost(account, kind, effect.incident_id, approved=approved))
-    text = str((p.get("texts") or {}).get("ja") or "").strip()
+    text = str((p.texts or {}).get("ja") or "").strip()
     if not text:
         raise Unroutable("the approved draft has no Japanese text / 承認済み文案に日本語の本文がありません")
     platform = str(acct.get("platform") or "x")
     channel = r.post_channel(account, platform, effect.drill)
-    post = Post(account=str(acct.get("handle") or ""), text=text, source_url=p.get("source_url"),
+    post = Post(account=str(acct.get("handle") or ""), text=text, source_url=present(p.source_url),
                 kind=kind, drill=effect.drill)
     return [Job(f"{effect.effect_id}:{account}", channel, post, account,
-                {"account": account, "draft_id": p.get("draft_id")})]
+                {"account": account, "draft_id": p.draft_id})]
 
 
-@handles("publish_notice")
-def _notice(r: Responder, effect: Effect, result: Result) -> list[Job]:
+@handles(PublishNotice)
+def _notice(r: Responder, effect: Effect, p: PublishNotice, result: Result) -> list[Job]:
     from responders.website import Notice
 
-    p = effect.payload
     if effect.drill:
         r._entry(result, effect, "notice_not_published", "website",
                  {"why": "訓練のためウェブサイトには掲載しません / a drill is never published",
-                  "texts": p.get("texts")})
+                  "texts": p.texts})
         return []
     if r.channels.notice is None:
         raise Unroutable("no website notice channel is configured / ウェブサイト掲載の手段が設定されていません")
-    texts = p.get("texts") or {}
+    texts = p.texts or {}
     body = str(texts.get("ja") or "").strip()
     if not body:
         raise Unroutable("the approved notice has no Japanese text / 承認済み文案に日本語の本文がありません")
-    incident = p.get("incident") or {}
-    kind = "impersonation_warning" if p.get("kind") == "warning" else "correction"
+    incident = p.incident or {}
+    kind = "impersonation_warning" if p.draft_kind == "warning" else "correction"
     title = str(incident.get("title") or _first_line(body))
     city = str((r.profile(effect).get("municipality") or {}).get("name") or effect.municipality)
     notice = Notice(notice_id=effect.effect_id, municipality=city, kind=kind, title=title, body=body,
-                    published_at=datetime.fromtimestamp(r.clock(), JST), source_url=p.get("source_url"),
+                    published_at=datetime.fromtimestamp(r.clock(), JST), source_url=present(p.source_url),
                     drill=effect.drill)
     return [Job(f"{effect.effect_id}:notice", r.channels.notice, notice, "notice",
-                {"draft_id": p.get("draft_id"), "notice_kind": kind})]
+                {"draft_id": p.draft_id, "notice_kind": kind})]
 
 
-@handles("notify_press")
-def _press(r: Responder, effect: Effect, result: Result) -> list[Job]:
+@handles(NotifyPress)
+def _press(r: Responder, effect: Effect, p: NotifyPress, result: Result) -> list[Job]:
     profile = r.profile(effect)
     press = profile.get("press") or {}
     recipients = list(dict.fromkeys([*r.channels.press_to, *(press.get("recipients") or ())]))
@@ -421,7 +422,7 @@ def _press(r: Responder, effect: Effect, result: Result) -> list[Job]:
                          " / 報道提供先が設定されていません")
     if r.channels.email is None:
         raise Unroutable("e-mail is not configured (NOROSHI_SMTP_URL) / メール送信が設定されていません")
-    release = press_release(_press_fields(r, effect, profile))
+    release = press_release(_press_fields(r, effect, p, profile))
     message = EmailMessageSpec(to=recipients, subject=release.subject, text=release.text, html=release.html)
     r._entry(result, effect, "press_release_prepared", "press",
              {"subject": release.subject, "recipients": len(recipients), "text": release.text})
@@ -429,13 +430,12 @@ def _press(r: Responder, effect: Effect, result: Result) -> list[Job]:
                 {"recipients": len(recipients), "subject": release.subject})]
 
 
-def _press_fields(r: Responder, effect: Effect, profile: Mapping[str, Any]) -> dict[str, Any]:
-    p = effect.payload
+def _press_fields(r: Responder, effect: Effect, p: NotifyPress, profile: Mapping[str, Any]) -> dict[str, Any]:
     muni = profile.get("municipality") or {}
     city = str(muni.get("name") or effect.municipality)
-    incident = p.get("incident") or {}
+    incident = p.incident or {}
     type_ja = TYPE_LABELS.get(str(incident.get("type")), (None,))[0]
-    texts = p.get("texts") or {}
+    texts = p.texts or {}
     body = str(texts.get("ja") or "").strip()
     lines = body.splitlines()
     subject = lines[0] if lines and len(lines[0]) <= 60 and len(lines) > 1 else (
@@ -453,8 +453,8 @@ def _press_fields(r: Responder, effect: Effect, profile: Mapping[str, Any]) -> d
         fields["background"] = f"{incident.get('opened_at', '')} {incident['summary']}".strip()
     if press.get("request") or _REQUESTS.get(str(incident.get("type"))):
         fields["request"] = press.get("request") or _REQUESTS[str(incident.get("type"))]
-    if p.get("source_url"):
-        fields["response"] = f"正しい情報を以下に掲載しています。{p['source_url']}"
+    if present(p.source_url):
+        fields["response"] = f"正しい情報を以下に掲載しています。{p.source_url}"
     return fields
 
 
@@ -466,31 +466,29 @@ _REQUESTS = {
 }
 
 
-@handles("request_takedown")
-def _takedown(r: Responder, effect: Effect, result: Result) -> list[Job]:
+@handles(RequestTakedown)
+def _takedown(r: Responder, effect: Effect, p: RequestTakedown, result: Result) -> list[Job]:
     """The report is for a person to file (platforms offer no API for it): ready text, form link, tracked."""
-    p = effect.payload
     r._entry(result, effect, "takedown_request_prepared", "takedown",
-             {"platform": p.get("platform"), "handle": p.get("handle"), "report_url": p.get("report_url"),
-              "report_text_ja": p.get("report_text_ja"), "status": "ready_to_file"})
+             {"platform": p.platform, "handle": p.handle, "report_url": p.report_url,
+              "report_text_ja": p.report_text_ja, "status": "ready_to_file"})
     return []
 
 
-@handles("queue_rescue")
-def _rescue(r: Responder, effect: Effect, result: Result) -> list[Job]:
+# The board's timeline shows these two as they were asked for (the whole payload, a retry's `retry_of` too).
+
+@handles(QueueRescue)
+def _rescue(r: Responder, effect: Effect, p: QueueRescue, result: Result) -> list[Job]:
     r._entry(result, effect, "rescue_request_queued", "board", dict(effect.payload))
     return []
 
 
-@handles("disaster_mode")
-def _disaster_mode(r: Responder, effect: Effect, result: Result) -> list[Job]:
-    on = bool(effect.payload.get("on"))
-    r._entry(result, effect, "disaster_mode_on" if on else "disaster_mode_off", "board", dict(effect.payload))
+@handles(DisasterMode)
+def _disaster_mode(r: Responder, effect: Effect, p: DisasterMode, result: Result) -> list[Job]:
+    r._entry(result, effect, "disaster_mode_on" if p.on else "disaster_mode_off", "board", dict(effect.payload))
     return []
 
 
-def handled_kinds() -> frozenset[str]:
-    return frozenset(_HANDLERS)
+assert set(_HANDLERS) == set(EFFECT_TYPES.values()), "an effect type without a handler"
 
-
-__all__ = ["Channels", "Job", "Permanent", "Responder", "Result", "Unroutable", "handled_kinds"]
+__all__ = ["HANDLERS", "Channels", "Job", "Permanent", "Responder", "Result", "Unroutable"]
