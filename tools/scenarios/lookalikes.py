@@ -1,0 +1,126 @@
+"""Look-alike handles, names and avatars for the impersonation episodes and the honest
+look-alikes the detectors must leave alone, per bank.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import TYPE_CHECKING
+
+from tools.scenarios.common import hamming, hex16
+from tools.scenarios.people import X_MAX
+
+if TYPE_CHECKING:  # only for annotations: the Sim runs the episodes
+    from tools.scenarios.traffic import Sim
+
+
+#: Character swaps of a fake official name, per bank (katakana vs kanji look-alikes).
+LOOKALIKE_CHARS = {
+    "main": {"カ": "力", "ロ": "口", "エ": "工", "ー": "一", "ペ": "ぺ", "市": "巿", "ニ": "二"},
+    "variant": {"ト": "卜", "ハ": "八", "タ": "夕", "場": "塲", "ン": "ソ", "シ": "ツ", "（": "(", "）": ")"},
+}
+#: How a fake handle is made from the official one, per bank.
+HANDLE_TRICKS = {
+    "main": ("l1", "i_l", "o0", "rn_m", "underscore", "suffix_official", "suffix_jp", "info"),
+    "variant": ("double", "drop", "swap", "suffix_pr", "suffix_koho", "hyphen", "vv_w", "suffix_staff"),
+}
+_STEM = re.compile(r"[_\-.]?(city|town|ward|vil|village|ku|pr|koho|official|t|c|tokyo)$")
+
+
+def _local_part(handle: str) -> tuple[str, str]:
+    """A handle's user part and its domain (bluesky) for the tricks to work on."""
+    if "." in handle:
+        local, _, domain = handle.partition(".")
+        return local, "." + domain
+    return handle, ""
+
+
+def confusable(handle: str, platform: str, bank: str, rng: random.Random, taken: set[str]) -> str:
+    """A handle that reads like `handle` at a glance (l/1, O/0, rn/m, a stray underscore …)."""
+    local, domain = _local_part(handle)
+    stem = _STEM.sub("", local) or local
+    limit = X_MAX if platform == "x" else 30
+    tricks = list(HANDLE_TRICKS[bank])
+    rng.shuffle(tricks)
+    for trick in tricks + tricks:
+        out = None
+        letters = [i for i, c in enumerate(local) if c.isalpha()]
+        if trick == "l1" and "l" in local:
+            i = rng.choice([i for i, c in enumerate(local) if c == "l"])
+            out = local[:i] + rng.choice("1I") + local[i + 1:]
+        elif trick == "i_l" and "i" in local:
+            i = rng.choice([i for i, c in enumerate(local) if c == "i"])
+            out = local[:i] + rng.choice("l1") + local[i + 1:]
+        elif trick == "o0" and "o" in local:
+            i = rng.choice([i for i, c in enumerate(local) if c == "o"])
+            out = local[:i] + "0" + local[i + 1:]
+        elif trick == "rn_m" and ("m" in local or "rn" in local):
+            out = local.replace("rn", "m", 1) if "rn" in local else local.replace("m", "rn", 1)
+        elif trick == "underscore":
+            if "_" in local:
+                out = local.replace("_", rng.choice(("", "__")), 1)
+            else:
+                i = rng.randrange(2, len(local) - 1)
+                out = local[:i] + "_" + local[i:]
+        elif trick in ("suffix_official", "suffix_jp", "suffix_pr", "suffix_koho", "suffix_staff", "info"):
+            suffix = {"suffix_official": "_official", "suffix_jp": "_jp", "suffix_pr": "_pr",
+                      "suffix_koho": "_koho", "suffix_staff": "_staff", "info": "_info"}[trick]
+            options = [local + suffix, stem + suffix]
+            if trick == "info":
+                options.insert(1, "info_" + stem)
+            out = next((o for o in options if len(o) <= limit and o != local), None)
+        elif trick == "double" and letters:
+            i = rng.choice(letters)
+            out = local[:i] + local[i] + local[i:]
+        elif trick == "drop" and len(letters) > 4:
+            i = rng.choice(letters[1:-1])
+            out = local[:i] + local[i + 1:]
+        elif trick == "swap" and len(letters) > 4:
+            i = rng.choice([i for i in letters[1:-2] if local[i + 1].isalpha() and local[i] != local[i + 1]] or [1])
+            out = local[:i] + local[i + 1] + local[i] + local[i + 2:]
+        elif trick == "hyphen":
+            if platform == "bluesky":
+                i = rng.randrange(2, len(local) - 1)
+                out = local[:i] + "-" + local[i:] if "-" not in local else local.replace("-", "", 1)
+            else:
+                out = local.replace("_", "-" if platform == "mastodon" else "__", 1) if "_" in local else local + "_"
+        elif trick == "vv_w":
+            out = local.replace("w", "vv", 1) if "w" in local else local.replace("m", "nn", 1) if "m" in local else None
+        if out and platform == "bluesky":
+            out = out.replace("_", "-").strip("-")  # bluesky handles are letters, digits and hyphens
+        if not out or out == local or len(out) > limit:
+            continue
+        candidate = out + domain
+        if candidate.lower() not in taken:
+            taken.add(candidate.lower())
+            return candidate
+    candidate = f"{stem}_{rng.randint(10, 99)}"[:limit] + domain
+    taken.add(candidate.lower())
+    return candidate
+
+
+def lookalike_name(name: str, bank: str, rng: random.Random) -> str:
+    """The official name with one or two characters swapped for look-alikes, or 【公式】 added."""
+    table = LOOKALIKE_CHARS[bank]
+    spots = [i for i, c in enumerate(name) if c in table]
+    out = name
+    if spots:
+        for i in rng.sample(spots, min(len(spots), rng.choice((1, 1, 2)))):
+            out = out[:i] + table[out[i]] + out[i + 1:]
+    if out == name or rng.random() < .4:
+        if "公式" not in out:
+            out += rng.choice(("【公式】", "（公式）", " 公式", "【公式アカウント】")) if bank == "main" else \
+                rng.choice((" 公式", "(公式)", "｜公式", "\u200b公式"))
+        else:
+            out = out.replace("公式", "公式 ", 1)
+    return out
+
+
+def far_phash(sim: Sim, key: str) -> str:
+    """An avatar hash far from every official avatar (an unrelated picture)."""
+    value = hex16(key)
+    while min(hamming(value, a.phash) for a in sim.town.accounts) < 20:
+        value = hex16(value)
+    return value
+
