@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
 from vocabulary.records import BoardCommand
-from vocabulary.typed import ABSENT, Absent, MalformedPayload, Payload, UnknownKind, on_wire
+from vocabulary.typed import ABSENT, Absent, MalformedPayload, Payload, UnknownKind, json_copy, on_wire
 
 __all__ = [
     "ABSENT", "COMMAND_TYPES", "AccountGone", "Acknowledge", "AnyCommand", "Approve", "ChannelFailed",
@@ -40,7 +40,7 @@ class TypedCommand(Payload):
                    actor: Mapping[str, str], at: str) -> BoardCommand:
         """The record for the commands topic (keyed by incident id)."""
         return BoardCommand(command_id=command_id, incident_id=incident_id, municipality=municipality,
-                            action=self.action, actor=dict(actor), at=at, payload=self.to_payload())
+                            action=self.action, actor=dict(actor), at=at, payload=json_copy(self.to_payload()))
 
 
 # --- a person's actions without a payload, or with a note only ---------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
 from vocabulary.records import Effect
-from vocabulary.typed import ABSENT, Absent, MalformedPayload, Payload, UnknownKind, on_wire, readable
+from vocabulary.typed import ABSENT, Absent, MalformedPayload, Payload, UnknownKind, json_copy, on_wire, readable
 
 __all__ = [
     "ABSENT", "EFFECT_TYPES", "AnyEffect", "DisasterMode", "HoldReplies", "MalformedPayload", "Notify",
@@ -38,7 +38,7 @@ class TypedEffect(Payload):
     def to_effect(self, *, effect_id: str, incident_id: str, municipality: str, at: str,
                   drill: bool = False, retry_of: str | None = None) -> Effect:
         """The record for the effects topic; a retry names the effect it repeats last."""
-        payload = self.to_payload()
+        payload = json_copy(self.to_payload())
         if retry_of is not None:
             payload["retry_of"] = retry_of
         return Effect(effect_id=effect_id, incident_id=incident_id, municipality=municipality,

@@ -126,7 +126,8 @@ class TimelineEntry(_Json):
 
 @dataclass(frozen=True, slots=True)
 class BoardCommand(_Json):
-    """An action a person took on the board, for the playbooks to carry out."""
+    """An action a person took on the board (or a responder's report), for the playbooks to carry
+    out: the envelope; `vocabulary.commands` types the payload of each action."""
 
     command_id: str
     incident_id: str
@@ -215,12 +216,13 @@ class Deadline(_Json):
 
 @dataclass(frozen=True, slots=True)
 class Effect(_Json):
-    """A side effect a playbook asks the responders to carry out (exactly once per effect_id)."""
+    """A side effect a playbook asks the responders to carry out (exactly once per effect_id): the
+    envelope; `vocabulary.effects` types the payload of each kind."""
 
     effect_id: str  # stable idempotency key: f"{incident_id}:{kind}:{n}"
     incident_id: str
     municipality: str
-    kind: str  # hold_replies, release_hold, notify, post_statement, publish_notice, notify_press, ...
+    kind: str  # one of vocabulary.effects.EFFECT_TYPES: notify, hold_replies, post_statement, ...
     at: str
     payload: dict[str, Any] = field(default_factory=dict)
     drill: bool = False  # 訓練: responders route it to drill channels and label it

@@ -81,6 +81,24 @@ def _required(f: Field[Any]) -> bool:
     return f.default is MISSING and f.default_factory is MISSING
 
 
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def json_copy(value: Any) -> Any:
+    """A copy of a JSON-like tree (dicts, lists, scalars) that shares nothing mutable with it, so a
+    record put on a topic cannot change with the state it was built from."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if isinstance(value, Mapping):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(json_copy(v) for v in value)
+    return value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Payload:
     """A message's payload as typed fields; subclasses list their fields in wire order."""
