@@ -52,5 +52,3 @@ class Detector(Protocol):
 
     def shrink(self) -> None: ...  # forget the older half of what it keeps (a snapshot too big)
 
-
-SEVERITIES = ("low", "medium", "high", "critical")

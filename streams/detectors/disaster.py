@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from vocabulary.contract import Alert, Event, Mention, Profile
-from streams.detectors.common import SEVERITIES, Context, Finding
+from vocabulary.terms import SEVERITIES
+from streams.detectors.common import Context, Finding
 from streams.detectors.disaster_alerts import (
     DAMAGING_INTENSITY,
     EMERGENCY,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vocabulary.contract import Event, Mention, Profile
+from vocabulary.terms import SEVERITY_RANK
 from streams.detectors.common import Context, Finding
 from streams.detectors.text import KATA_TO_HIRA, contains_any, fold_phrases, normalize
 
@@ -400,7 +401,7 @@ class FlameDetector:
         grew = episode["count"] - episode["reported_count"] >= cfg.update_every
         if severity == episode["severity"] and not grew:
             return []
-        episode["severity"] = max(severity, episode["severity"], key=_SEVERITY_RANK.__getitem__)
+        episode["severity"] = max(severity, episode["severity"], key=SEVERITY_RANK.__getitem__)
         episode["reported_count"] = episode["count"]
         episode["reports"] += 1
         return [self._finding(target, episode, "updated", m.ts)]
@@ -424,9 +425,6 @@ class FlameDetector:
                      "baseline_critical_per_window": episode["baseline_critical"]},
             seq=episode["reports"],
         )
-
-
-_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 def _newer_half(items: list[Any]) -> list[Any]:

@@ -17,6 +17,7 @@ from difflib import SequenceMatcher
 from typing import Any, NamedTuple
 
 from vocabulary.contract import AccountEvent, ContractError, Event, Mention, Profile, parse_ts
+from vocabulary.terms import SEVERITIES
 from streams.detectors.common import Context, Finding
 from streams.detectors.impersonation_officials import Officials
 from streams.detectors.impersonation_text import (
@@ -171,7 +172,7 @@ def severity_for(score: int, matched: list[str] | set[str], followers: int, veri
         level = max(level, 2)
         if ("scam_markers" in matched and "reported" in matched) or followers >= 10_000:
             level = 3
-    return ("low", "medium", "high", "critical")[level]
+    return SEVERITIES[level]
 
 
 class ImpersonationDetector:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vocabulary.contract import AccountEvent, Event, Mention, Profile
+from vocabulary.terms import SEVERITIES
 from streams.detectors.cluster import (
     Features,
     NearDuplicateIndex,
@@ -35,7 +36,7 @@ from streams.detectors.cluster import (
     keywords,
     names_conflict,
 )
-from streams.detectors.common import SEVERITIES, Context, Finding
+from streams.detectors.common import Context, Finding
 from streams.detectors.misinformation_claims import Claim, claim_id, count_author
 from streams.detectors.misinformation_text import (
     CHATTER_POINTS,
