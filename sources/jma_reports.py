@@ -28,7 +28,8 @@ JMX = "http://xml.kishou.go.jp/jmaxml1/"  # the Report element; Head and Body ha
                                           # namespaces (informationBasis1, body/meteorology1, body/seismology1)
 _LEVEL_IN_NAME = re.compile(r"レベル\s*([1-5])")
 
-SEVERITIES = ("info", "advisory", "warning", "emergency")  # low → high
+#: JMA's own classes of a warning (not our incident severities), low → high.
+WARNING_CLASSES = ("info", "advisory", "warning", "emergency")
 #: Kind/Status of a warning that has ended, and of an area with nothing in effect.
 ENDED = frozenset({"解除"})
 NOTHING = frozenset({"発表警報・注意報はなし", "なし"})
@@ -89,7 +90,7 @@ class Finding:
 
 
 def _highest(severities: Iterable[str]) -> str:
-    return max(severities, key=SEVERITIES.index, default="info")
+    return max(severities, key=WARNING_CLASSES.index, default="info")
 
 
 def warning_class(kind: str) -> str:
@@ -149,12 +150,12 @@ def weather_warning(report: Report, place: Place) -> Finding | None:
                     continue
                 effective.append(kind_name)
                 last = text_at(kind, "LastKind", "Name")
-                if "から" in status and last and SEVERITIES.index(warning_class(last)) > SEVERITIES.index(
-                        warning_class(kind_name)):
+                rank = WARNING_CLASSES.index
+                if "から" in status and last and rank(warning_class(last)) > rank(warning_class(kind_name)):
                     ended.append(last)  # 警報から注意報: the warning has ended
     if not city:
         return None
-    effective = sorted(dict.fromkeys(effective), key=lambda k: -SEVERITIES.index(warning_class(k)))
+    effective = sorted(dict.fromkeys(effective), key=lambda k: -WARNING_CLASSES.index(warning_class(k)))
     # Only a warning's end is news: 「…解除」 makes the detector drop its warning, so an
     # advisory's end must not say it (another report's warning may still be in effect).
     ended = [k for k in dict.fromkeys(ended) if warning_class(k) in ("emergency", "warning")]
