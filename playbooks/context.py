@@ -10,10 +10,12 @@ from typing import Any
 
 from playbooks.rules import Roster, Rules
 from playbooks.state import EFFECT_MEMORY, Decision, PlaybookState, incident_of, tree_copy
-from playbooks.texts import Refusal, labelled, not_allowed_here
+from playbooks.texts import Refusal, not_allowed_here
 from playbooks.transitions import RESUME, TERMINAL, Machine, Transition
 from vocabulary.contract import parse_ts
+from vocabulary.effects import TypedEffect
 from vocabulary.records import BoardCommand, Deadline, Detection, Effect, TimelineEntry, iso
+from vocabulary.terms import DRILL_LABEL
 
 Input = Detection | BoardCommand | Deadline
 
@@ -119,16 +121,17 @@ class Context:
             municipality=self.st.municipality, at=self.at, actor=dict(self.actor),
             action=action, detail=detail))
 
-    def effect(self, kind: str, payload: dict[str, Any], *, root: str | None = None,
-               attempt: int = 1) -> Effect:
+    def effect(self, order: TypedEffect, *, root: str | None = None, attempt: int = 1) -> Effect:
+        """Ask a responder to carry `order` out; a drill's texts are labelled 【訓練】 on the way
+        out, and the unlabelled payload is remembered so a failed effect can be retried."""
+        kind = order.kind
         effect_id = f"{self.st.incident_id}:{kind}:{self.next_number('effect:' + kind)}"
-        sent = labelled(payload) if self.st.drill else tree_copy(payload)
-        if root is not None:
-            sent["retry_of"] = root
-        made = Effect(effect_id=effect_id, incident_id=self.st.incident_id,
-                      municipality=self.st.municipality, kind=kind, at=self.at, payload=sent,
-                      drill=self.st.drill)
+        outgoing = order.labelled(DRILL_LABEL) if self.st.drill else order
+        made = outgoing.to_effect(effect_id=effect_id, incident_id=self.st.incident_id,
+                                  municipality=self.st.municipality, at=self.at, drill=self.st.drill,
+                                  retry_of=root)
         self.effects.append(made)
+        payload = order.to_payload()
         self.st.sent[effect_id] = {"kind": kind, "payload": tree_copy(payload),
                                    "root": root or effect_id, "attempt": attempt}
         while len(self.st.sent) > EFFECT_MEMORY:

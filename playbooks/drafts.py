@@ -17,6 +17,7 @@ from playbooks.profile import official_accounts, official_contacts_from_profile,
 from playbooks.rules import CheckFinding
 from playbooks.state import DRAFT_LIMIT, Draft
 from playbooks.texts import HOLDING_TEXTS
+from vocabulary.effects import NotifyPress, PostStatement, PublishNotice
 from vocabulary.records import iso
 
 #: The statement deadline: this long after acknowledgement with nothing posted, offer a holding statement.
@@ -163,11 +164,12 @@ def _incident_brief(ctx: Context) -> dict[str, Any]:
             "opened_at": ctx.st.opened_at, "summary": ctx.st.summary}
 
 
-def _post_payload(draft: Draft, **extra: Any) -> dict[str, Any]:
+def _published(draft: Draft) -> dict[str, Any]:
+    """What every publishing effect carries of its draft: the texts and who wrote and approved them."""
     approval = dict(draft.approval or {})
     approval["at"] = iso(approval["at"]) if "at" in approval else None
-    return {"draft_id": draft.draft_id, "kind": draft.kind, "texts": dict(draft.texts),
-            "drafter": dict(draft.drafter), "approval": approval, **extra}
+    return {"draft_id": draft.draft_id, "draft_kind": draft.kind, "texts": dict(draft.texts),
+            "drafter": dict(draft.drafter), "approval": approval}
 
 
 def _report_preapproved(ctx: Context, draft: Draft) -> None:
@@ -177,7 +179,7 @@ def _report_preapproved(ctx: Context, draft: Draft) -> None:
 
 def post_statement_on_account(ctx: Context) -> None:
     draft = _publish(ctx)
-    ctx.effect("post_statement", _post_payload(draft, account=held_account(ctx)))
+    ctx.effect(PostStatement(**_published(draft), account=held_account(ctx)))
     ctx.stop("statement")
     _report_preapproved(ctx, draft)
 
@@ -186,27 +188,27 @@ def post_correction_everywhere(ctx: Context) -> None:
     """One effect per official account, so one channel failing does not stop the others."""
     draft = _publish(ctx)
     for account in official_accounts(ctx.profile):
-        ctx.effect("post_statement", _post_payload(draft, account=account, source_url=ctx.st.source_url))
+        ctx.effect(PostStatement(**_published(draft), account=account, source_url=ctx.st.source_url))
     _report_preapproved(ctx, draft)
 
 
 def publish_notice(ctx: Context) -> None:
     draft = _publish(ctx)
     fake = {"platform": ctx.st.metrics.get("platform"), "handle": ctx.st.target}
-    ctx.effect("publish_notice", _post_payload(draft, where="website", fake=fake, incident=_incident_brief(ctx)))
+    ctx.effect(PublishNotice(**_published(draft), where="website", fake=fake, incident=_incident_brief(ctx)))
     _report_preapproved(ctx, draft)
 
 
 def notify_press_with_release(ctx: Context) -> None:
     draft = _publish(ctx)
-    ctx.effect("notify_press", _post_payload(draft, incident=_incident_brief(ctx)))
+    ctx.effect(NotifyPress(**_published(draft), incident=_incident_brief(ctx)))
     _report_preapproved(ctx, draft)
 
 
 def notify_press_of_correction(ctx: Context) -> None:
     draft = next(d for d in reversed(ctx.st.drafts) if d.status == "posted")
-    ctx.effect("notify_press", _post_payload(draft, source_url=ctx.st.source_url, incident=_incident_brief(ctx),
-                                             reason="disaster" if ctx.disaster else "severity"))
+    ctx.effect(NotifyPress(**_published(draft), source_url=ctx.st.source_url, incident=_incident_brief(ctx),
+                           reason="disaster" if ctx.disaster else "severity"))
 
 
 def offer_holding_statement(ctx: Context) -> None:

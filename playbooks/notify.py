@@ -12,6 +12,7 @@ from playbooks.context import Context
 from playbooks.profile import official_accounts
 from playbooks.rules import Contact
 from playbooks.texts import notification_message
+from vocabulary.effects import Notify
 from vocabulary.records import iso
 
 
@@ -52,11 +53,10 @@ def notify(ctx: Context, contacts: Iterable[Contact], reason: str, *, ack: bool 
         if contact.name in seen:
             continue
         seen.add(contact.name)
-        ctx.effect("notify", {
-            "to": contact_record(contact), "level": ctx.st.level, "reason": reason, "severity": ctx.st.severity,
-            "message_ja": message_ja, "message_en": message_en,
-            "ack_due": ctx.st.ack_due if ack else None, **(extra or {}),
-        })
+        ctx.effect(Notify(
+            to=contact_record(contact), level=ctx.st.level, reason=reason, severity=ctx.st.severity,
+            message_ja=message_ja, message_en=message_en, ack_due=ctx.st.ack_due if ack else None,
+            **(extra or {})))
 
 
 def at_level(ctx: Context, level: int) -> list[Contact]:

@@ -12,9 +12,12 @@ from playbooks.context import Context
 from playbooks.drafts import STATEMENT_AFTER_S, drop_approval
 from playbooks.notify import at_level, held_account, notify, with_role
 from playbooks.profile import city_name, city_website, takedown_report_pages
-from playbooks.state import RESCUE_MEMORY
+from playbooks.state import RESCUE_MEMORY, tree_copy
 from playbooks.texts import HOLD_REASON_OPENED, HOLD_REASON_REOPENED, possibly_sent_note, takedown_report_ja
 from vocabulary.contract import parse_ts
+from vocabulary.effects import (
+    DisasterMode, HoldReplies, QueueRescue, ReleaseHold, RequestTakedown, effect_payload,
+)
 from vocabulary.records import Detection, iso
 from vocabulary.terms import SEVERITY_RANK
 
@@ -27,8 +30,7 @@ WEEK_S = 7 * 24 * 3600
 def hold_replies_and_notify(ctx: Context) -> None:
     """炎上: no rebuttal on anyone's own judgement — hold replies first, then 広報課 and the owner."""
     ctx.st.hold = True
-    ctx.effect("hold_replies", {"account": held_account(ctx),
-                                "reason": HOLD_REASON_OPENED})
+    ctx.effect(HoldReplies(account=held_account(ctx), reason=HOLD_REASON_OPENED))
     notify(ctx, [*at_level(ctx, 1), *with_role(ctx, "pr")], "opened", ack=True)
     ctx.schedule("week_open", parse_ts(ctx.st.opened_at) + WEEK_S)
 
@@ -39,8 +41,7 @@ def notify_on_call(ctx: Context) -> None:
 
 def enter_disaster_mode(ctx: Context) -> None:
     ctx.st.disaster_mode = True
-    ctx.effect("disaster_mode", {"on": True, "hashtag": ctx.st.target, "allow_out_of_hours": True,
-                                 "queue_rescues": True, "tighten_misinformation": True})
+    ctx.effect(DisasterMode.entered(hashtag=ctx.st.target))
     notify(ctx, at_level(ctx, 1), "opened", ack=True)
     queue_rescues(ctx)
 
@@ -118,9 +119,9 @@ def request_takedown(ctx: Context) -> None:
     official = ctx.st.metrics.get("resembles")
     text = takedown_report_ja(city=city_name(ctx.profile, ctx.st.municipality), official=official,
                               fake=ctx.st.target, site=city_website(ctx.profile), summary=ctx.st.summary)
-    ctx.effect("request_takedown", {"platform": platform or None, "handle": ctx.st.target,
-                                    "report_url": takedown_report_pages(ctx.profile).get(platform), "report_text_ja": text,
-                                    "resembles": official})
+    ctx.effect(RequestTakedown(platform=platform or None, handle=ctx.st.target,
+                               report_url=takedown_report_pages(ctx.profile).get(platform),
+                               report_text_ja=text, resembles=official))
 
 
 def note_account_gone(ctx: Context) -> None:
@@ -141,8 +142,9 @@ def queue_rescues(ctx: Context) -> None:
         if not request_id or request_id in ctx.st.rescues:
             continue
         ctx.st.rescues = [*ctx.st.rescues, request_id][-RESCUE_MEMORY:]
-        ctx.effect("queue_rescue", {"request_id": request_id, "hashtag": ctx.st.target,
-                                    **{k: request.get(k) for k in ("at", "place", "text", "kind", "copies")}})
+        ctx.effect(QueueRescue(request_id=request_id, hashtag=ctx.st.target, at=request.get("at"),
+                               place=request.get("place"), text=request.get("text"),
+                               rescue_kind=request.get("kind"), copies=request.get("copies")))
 
 
 def mark_rescue_handled(ctx: Context) -> None:
@@ -164,10 +166,10 @@ def wind_down(ctx: Context) -> None:
         ctx.note("queued_post_cancelled", {"draft_id": queued.draft_id})
     if ctx.st.hold:
         ctx.st.hold = False
-        ctx.effect("release_hold", {"account": held_account(ctx)})
+        ctx.effect(ReleaseHold(account=held_account(ctx)))
     if ctx.st.disaster_mode:
         ctx.st.disaster_mode = False
-        ctx.effect("disaster_mode", {"on": False, "hashtag": ctx.st.target})
+        ctx.effect(DisasterMode.left(hashtag=ctx.st.target))
 
 
 def reopen(ctx: Context) -> None:
@@ -176,12 +178,10 @@ def reopen(ctx: Context) -> None:
     ctx.st.account_gone = False
     if ctx.st.type == "flame":
         ctx.st.hold = True
-        ctx.effect("hold_replies", {"account": held_account(ctx),
-                                    "reason": HOLD_REASON_REOPENED})
+        ctx.effect(HoldReplies(account=held_account(ctx), reason=HOLD_REASON_REOPENED))
     if ctx.st.type == "disaster":
         ctx.st.disaster_mode = True
-        ctx.effect("disaster_mode", {"on": True, "hashtag": ctx.st.target, "allow_out_of_hours": True,
-                                     "queue_rescues": True, "tighten_misinformation": True})
+        ctx.effect(DisasterMode.entered(hashtag=ctx.st.target))
 
 
 def handle_failed_channel(ctx: Context) -> None:
@@ -191,7 +191,8 @@ def handle_failed_channel(ctx: Context) -> None:
     ctx.note("channel_failed", {"effect_id": p["effect_id"], "kind": sent["kind"],
                                 "channel": p.get("channel"), "error": p.get("error")})
     if sent["attempt"] < MAX_ATTEMPTS:
-        ctx.effect(sent["kind"], sent["payload"], root=sent["root"], attempt=sent["attempt"] + 1)
+        again = effect_payload(sent["kind"], tree_copy(sent["payload"]))
+        ctx.effect(again, root=sent["root"], attempt=sent["attempt"] + 1)
     elif sent["kind"] != "notify":
         notify(ctx, at_level(ctx, ctx.st.level), "channel_failed",
                extra={"failed_effect": sent["root"], "failed_kind": sent["kind"],

@@ -1,5 +1,5 @@
 """The playbooks' words: what a person reads in a notification, a holding statement, a
-takedown report or a refusal, in Japanese and English, and the 【訓練】 label on a drill's texts.
+takedown report or a refusal, in Japanese and English, and the labels of states and actions.
 
 Pure data and small functions of plain values; the steps and guards choose which words
 to use, this module owns how they read.
@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from playbooks.state import tree_copy
 from playbooks.transitions import CLOSED, NEW, RESOLVED
-from vocabulary.terms import DRILL_LABEL
 
 #: The languages every outbound text is drafted in: Japanese, やさしい日本語, English.
 LANGUAGES = ("ja", "easy_ja", "en")
@@ -155,17 +153,6 @@ def possibly_sent_note(channel: Any, to: Any) -> tuple[str, str]:
             f"Possibly sent through {channel}: not resent; the people on call are asked to check it.")
 
 
-def labelled(payload: dict[str, Any]) -> dict[str, Any]:
-    """訓練: every text a person could read starts with 【訓練】."""
-    out = tree_copy(payload)
-    for key in ("message_ja", "message_en", "report_text_ja", "subject_ja"):
-        if isinstance(out.get(key), str):
-            out[key] = DRILL_LABEL + out[key]
-    if isinstance(out.get("texts"), dict):
-        out["texts"] = {lang: DRILL_LABEL + text for lang, text in out["texts"].items()}
-    return out
-
-
 def not_allowed_here(event: str, state: str) -> Refusal:
     action_ja, action_en = action_label(event)
     state_ja, state_en = state_label(state)
@@ -189,6 +176,6 @@ def unknown_action(action: str) -> Refusal:
 
 
 __all__ = [
-    "ACTION_LABELS", "DRILL_LABEL", "HOLDING_TEXTS", "LANGUAGES", "ROLE_LABELS", "STATE_LABELS", "TYPE_LABELS",
-    "Refusal", "labelled", "notification_message", "possibly_sent_note", "takedown_report_ja",
+    "ACTION_LABELS", "HOLDING_TEXTS", "LANGUAGES", "ROLE_LABELS", "STATE_LABELS", "TYPE_LABELS",
+    "Refusal", "notification_message", "possibly_sent_note", "takedown_report_ja",
 ]

@@ -1111,3 +1111,17 @@ def test_every_incident_type_has_a_playbook_and_words_for_it() -> None:
     from vocabulary.terms import INCIDENT_TYPES
 
     assert tuple(MACHINES) == tuple(TYPE_LABELS) == INCIDENT_TYPES
+
+
+def test_every_effect_the_playbooks_ask_for_reads_back_as_its_typed_class() -> None:
+    from vocabulary.effects import effect_from
+
+    play = Play(impersonation_opened(drill=True))
+    iid = play.incident_id
+    sent = [*play.open().effects, *play.send(play.command("verify", 10)).effects,
+            *play.send(play.command("draft", 20, kind="warning", texts=WARNING)).effects,
+            *play.send(play.command("approve", 30, who=OWNER, draft_id=f"{iid}:draft:1")).effects]
+    sent += Play(disaster_opened()).open().effects
+    assert {e.kind for e in sent} >= {"notify", "request_takedown", "publish_notice", "disaster_mode", "queue_rescue"}
+    for effect in sent:
+        assert effect_from(effect).to_payload() == effect.payload, effect.kind
