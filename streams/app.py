@@ -1,34 +1,38 @@
-"""The Faust application: topics, tables and the agents that connect them.
+"""The Faust application: topics, tables, and the thin agents and timers that connect them.
 
-Agents are thin: they move raw bytes between topics and the pure core
-(`streams.stage`, `playbooks.runner`), log every message they give up on
-with its topic, partition and offset, and send it to the dead letters.
+Each agent decodes, calls its stage and sends what the stage returned; the stages hold the logic
+and no Faust (`streams.stage` detects, `streams.playbook_stage` plays, `streams.respond_stage`
+carries out, `streams.clock` says which deadlines are due). Every message is handled inside
+`streams.boundary.handling`: its position is bound to the log context, and a message that cannot
+be handled is logged and dead-lettered. `create_app` only wires topics, tables, stages and agents.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import faust
 import structlog
 from faust.serializers import codecs
+from structlog.contextvars import bound_contextvars
 
-from vocabulary.settings import Settings
 from playbooks.engine import default_rules
-from playbooks.runner import Stored, due, parse_input, step
 from responders.config import responder_for
-from responders.ledger import Ledger, carry_out, cut_off_effects, finish, restore_holds
 from streams import durable, tansu
-from vocabulary.contract import Profile
-from streams.gaps import BrokerRefetch, Gap, GapFiller
+from streams.boundary import DeadLetters, Outgoing, handling, key_text, utc_now
+from streams.clock import DeadlineClock
+from streams.gaps import BrokerRefetch, GapFiller
 from streams.lineage import BrokerProbe, LineageGuard, loss_letter
-from vocabulary.records import DeadLetter, Effect
-from streams.stage import DetectionStage, Message, dead_letter
+from streams.playbook_stage import PlaybookStage
+from streams.respond_stage import RespondStage
+from streams.stage import DetectionStage, Message
+from vocabulary.contract import Profile
+from vocabulary.settings import Settings
 from vocabulary.topics import TopicNames
 
 log = structlog.get_logger(__name__)
@@ -36,6 +40,8 @@ log = structlog.get_logger(__name__)
 #: Events per detector batch: one state snapshot is written per municipality per batch.
 BATCH_MAX = 1000
 BATCH_WITHIN_S = 0.2
+#: The topics the agents send to, by the role name stages use in `Outgoing.topic`.
+OUTPUTS = ("detections", "commands", "deadlines", "effects", "incidents", "timeline", "deadletters")
 
 
 class _StrCodec(codecs.Codec):
@@ -63,10 +69,6 @@ class StrKeyTable(faust.Table):
         return "str" if typ is str else super()._serializer_from_type(typ)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
 def _message(event: faust.EventT) -> Message:
     m = event.message
     return Message(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value)
@@ -86,10 +88,33 @@ def _group_timeouts(settings: Settings) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Shell:
+    """One app's topics, tables, stages and guards: everything its agents and timers use."""
+
+    app: faust.App
+    topics: dict[str, faust.types.TopicT]  # by role, see OUTPUTS
+    detector_state: faust.types.TableT
+    playbook_state: faust.types.TableT
+    responder_state: faust.types.TableT
+    detection: DetectionStage
+    playbooks: PlaybookStage
+    responding: RespondStage
+    clock: DeadlineClock
+    letters: DeadLetters
+    lineage: LineageGuard
+    # Every agent's input: no topic of ours is compacted, so a hole in a partition's offsets is a
+    # message the stream skipped (streams/gaps.py); offsets that go back are checked against the
+    # broker's log before anything is skipped (streams/lineage.py).
+    guards: dict[str, GapFiller]
+    delivering: asyncio.Lock  # the respond agent and `resume_cut_off` carry out one effect at a time
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """The app and the parts tests and start-up need to reach."""
 
     app: faust.App
+    shell: Shell
     detect: faust.types.AgentT
     playbook: faust.types.AgentT
     respond: faust.types.AgentT
@@ -105,230 +130,171 @@ class Pipeline:
     responder_state: faust.types.TableT
 
 
-def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
+# --- the shell's steps, each around a stage ------------------------------------------------
+
+
+async def publish(shell: Shell, outputs: Iterable[Outgoing]) -> None:
+    for out in outputs:
+        await shell.topics[out.topic].send(key=out.key, value=out.value)
+
+
+async def complete(shell: Shell, agent: str, messages: list[Message]) -> list[Message]:
+    """`messages` with any the stream skipped before them put back (streams/gaps.py)."""
+    try:
+        return await shell.guards[agent].complete(messages)
+    except Exception:  # noqa: BLE001 - the boundary: the messages in hand are still handled
+        log.exception("input_gap_check_failed", agent=agent, **messages[-1].position)
+        return messages
+
+
+async def arrivals(shell: Shell, stream: faust.StreamT, agent: str) -> AsyncIterator[Message]:
+    """The stream's messages one by one, none skipped."""
+    async for event in stream.events():
+        for msg in await complete(shell, agent, [_message(event)]):
+            yield msg
+
+
+async def apply_detections(shell: Shell, muni: str, messages: list[Message]) -> None:
+    """One municipality's messages of a batch → detections, then its state snapshot."""
+    stage, stored = shell.detection, shell.detector_state.get(muni)
+    lost = await shell.lineage.lost(stage.applied(muni, stored, messages), municipality=muni)
+    out = stage.process(muni, stored, messages, utc_now(), lost)
+    # Outputs before state (see streams/playbook_stage.py): the playbook ignores a repeated detection.
+    await shell.letters.send(out.dead_letters)
+    for found, msg in out.detections:
+        log.info("incident_detected", **msg.position, incident_id=found.incident_id,
+                 change=found.change, type=found.type, severity=found.severity)
+        await shell.topics["detections"].send(key=found.incident_id, value=found.to_json())
+    shell.detector_state[muni] = out.state
+
+
+async def deliver(shell: Shell, msg: Message) -> None:
+    """One effect → its delivery; its timeline entries and any failure report, then the ledger."""
+    delivery = await shell.responding.carry_out(msg)
+    if delivery is not None:
+        await publish(shell, delivery.outputs)
+        shell.responding.finish(delivery)
+
+
+# --- agents and timers -----------------------------------------------------------------------
+
+
+async def detect(shell: Shell, stream: faust.StreamT) -> None:
+    """Contract events → detections, one state snapshot per municipality per batch."""
+    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        messages = await complete(shell, "detect", [_message(e) for e in events])
+        groups, rejected = shell.detection.group(messages, utc_now())
+        await shell.letters.send(rejected)
+        for muni, group in groups.items():
+            async with handling(group, shell.letters, "detect", municipality=muni):
+                await apply_detections(shell, muni, group)
+
+
+async def playbook(shell: Shell, stream: faust.StreamT) -> None:
+    """Detections, board commands and deadlines → the incident's playbook step."""
+    async for msg in arrivals(shell, stream, "playbook"):
+        async with handling([msg], shell.letters, "playbook", incident_id=key_text(msg.key)):
+            step = shell.playbooks.play(msg, shell.playbook_state)
+            await publish(shell, step.outputs)
+            shell.playbook_state[step.incident_id] = step.state
+            step.log_outcome()
+
+
+async def respond(shell: Shell, stream: faust.StreamT) -> None:
+    """Effects → deliveries, each once (the ledger), none skipped (the gap guard)."""
+    async for msg in arrivals(shell, stream, "respond"):
+        async with shell.delivering, handling([msg], shell.letters, "respond", incident_id=key_text(msg.key)):
+            await deliver(shell, msg)
+
+
+async def deliver_deadlines(shell: Shell) -> None:
+    """The clock: scheduled deadlines whose time has come go to the playbook as events."""
+    for incident_id, deadline in shell.clock.due(shell.playbook_state.items(), time.time()):
+        with bound_contextvars(incident_id=incident_id):
+            try:
+                log.info("deadline_passed", incident_id=incident_id, name=deadline.name,
+                         deadline_id=deadline.deadline_id)
+                await shell.topics["deadlines"].send(key=incident_id, value=deadline.to_json())
+                shell.clock.delivered(incident_id, deadline)
+            except Exception:  # noqa: BLE001 - keep the timer alive: the next tick tries again
+                log.exception("deadline_not_sent", deadline_id=deadline.deadline_id)
+
+
+async def resume_cut_off(shell: Shell) -> None:
+    """Effects with a send a crash left in flight, carried out again once the tables are back."""
+    app = shell.app
+    if not shell.responding.resume_due or app.rebalancing or app.in_recovery \
+            or not app.tables.recovery.completed.is_set():
+        return
+    assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+    async for msg in shell.responding.read_cut_off_again(assigned):
+        with bound_contextvars(**msg.position, incident_id=key_text(msg.key)):
+            try:
+                async with shell.delivering:  # a redelivery handled meanwhile leaves it finished: then a no-op
+                    await deliver(shell, msg)
+            except Exception:  # noqa: BLE001 - keep the timer alive; a redelivery may still bring it
+                log.exception("cut_off_effect_not_resumed", **msg.position)
+
+
+async def forget_positions(shell: Shell, sender: Any, revoked: Any, **_: Any) -> None:
+    for guard in shell.guards.values():
+        guard.forget()  # the streams start again from the committed offsets
+
+
+async def look_for_cut_off_sends(shell: Shell, sender: Any, assigned: Any, **_: Any) -> None:
+    shell.responding.partitions_assigned()
+
+
+# --- wiring ----------------------------------------------------------------------------------
+
+
+def _faust_app(settings: Settings) -> faust.App:
     broker = settings.broker
     if settings.broker_is_tansu:
         tansu.register()
         broker = f"{tansu.SCHEME}://{settings.broker_servers}"
-    app = faust.App(
-        settings.worker_id,
-        broker=broker,
-        store="memory://",
-        autodiscover=False,
-        web_enabled=False,
-        datadir=str(settings.data_dir / settings.worker_id),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        key_serializer="str",
-        value_serializer="raw",
-        Table=StrKeyTable,
-        **_group_timeouts(settings),
-    )
+    return faust.App(
+        settings.worker_id, broker=broker, store="memory://", autodiscover=False, web_enabled=False,
+        datadir=str(settings.data_dir / settings.worker_id), topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication, consumer_auto_offset_reset="earliest",
+        producer_acks=-1, key_serializer="str", value_serializer="raw", Table=StrKeyTable,
+        **_group_timeouts(settings))
+
+
+def _shell(app: faust.App, settings: Settings, profiles: dict[str, Profile]) -> Shell:
     names = TopicNames(settings.topic_prefix)
-    wire = {"key_serializer": "str", "value_serializer": "raw"}
-    inputs = app.topic(*names.inputs, key_serializer="raw", value_serializer="raw")
-    detections = app.topic(names.detections, **wire)
-    incidents = app.topic(names.incidents, **wire)
-    timeline = app.topic(names.timeline, **wire)
-    deadletters = app.topic(names.deadletters, **wire)
-    commands = app.topic(names.commands, **wire)
-    deadlines = app.topic(names.deadlines, **wire)
-    effects = app.topic(names.effects, **wire)
-
-    table = {"key_type": str, "value_type": bytes, "use_partitioner": True,
-             "partitions": settings.partitions}
-    detector_state = app.Table("detector-state", **table)
-    playbook_state = app.Table("playbooks", **table)
-    rules = default_rules()
-    stage = DetectionStage(profiles)
-    # Every agent's input: no topic of ours is compacted, so a hole in a partition's offsets
-    # is a message the stream skipped (see streams/gaps.py).
-    # Offsets that go back are checked against the broker's log before anything is skipped
-    # (see streams/lineage.py): a log the broker lost is said once, on the board too, and read afresh.
+    topics = {role: app.topic(getattr(names, role), key_serializer="str", value_serializer="raw")
+              for role in OUTPUTS}
+    table = {"key_type": str, "value_type": bytes, "use_partitioner": True, "partitions": settings.partitions}
+    detector_state, playbook_state, responded = (app.Table(name, **table)
+                                                 for name in ("detector-state", "playbooks", "responders"))
+    letters = DeadLetters(topics["deadletters"])
     lineage = LineageGuard(BrokerProbe(settings.broker_servers),
-                           notify=lambda applied, why: send_dead_letters([loss_letter(applied, why, _now())]))
-    gaps, inbox_gaps, effect_gaps = (GapFiller(BrokerRefetch(settings.broker_servers), lineage, name)
-                                     for name in ("detect", "playbook", "respond"))
+                           notify=lambda applied, why: letters.send([loss_letter(applied, why, utc_now())]))
+    responding = RespondStage(responder_for(settings, profiles), durable.TableLedgers(responded),
+                              BrokerRefetch(settings.broker_servers))
+    return Shell(
+        app=app, topics=topics, detector_state=detector_state, playbook_state=playbook_state,
+        responder_state=responded, detection=DetectionStage(profiles),
+        playbooks=PlaybookStage(profiles, default_rules()), responding=responding, clock=DeadlineClock(),
+        letters=letters, lineage=lineage, delivering=asyncio.Lock(),
+        guards={name: GapFiller(BrokerRefetch(settings.broker_servers), lineage, name)
+                for name in ("detect", "playbook", "respond")})
 
-    @app.on_partitions_revoked.connect
-    async def _revoked(sender: Any, revoked: Any, **_: Any) -> None:
-        for guard in (gaps, inbox_gaps, effect_gaps):
-            guard.forget()  # the streams start again from the committed offsets
 
-    unsent_letters = 0  # dead letters the producer refused (each logged once)
-
-    async def send_dead_letters(letters: Iterable[DeadLetter]) -> None:
-        """Each letter is bounded (`DeadLetter.of`); if even so it cannot be sent, say so once and go on:
-        raising here would restart the agent and lose the batch around the message."""
-        nonlocal unsent_letters
-        for letter in letters:
-            log.warning("event_dead_lettered", topic=letter.topic, partition=letter.partition,
-                        offset=letter.offset, reason=letter.reason, size=letter.size,
-                        sha256=letter.sha256, truncated=letter.truncated)
-            try:
-                await deadletters.send(key=letter.key or "", value=letter.to_json())
-            except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
-                unsent_letters += 1
-                log.error("dead_letter_send_failed", topic=letter.topic, partition=letter.partition,
-                          offset=letter.offset, reason=letter.reason, sha256=letter.sha256,
-                          error=f"{type(exc).__name__}: {exc}", unsent_total=unsent_letters)
-
-    @app.agent(inputs, name="detect")
-    async def detect(stream: faust.StreamT) -> None:
-        """Contract events → detections, one state snapshot per municipality per batch."""
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            messages = await gaps.complete([_message(e) for e in events])
-            groups, rejected = stage.group(messages, _now())
-            await send_dead_letters(rejected)
-            for muni, messages in groups.items():
-                stored = detector_state.get(muni)
-                lost = await lineage.lost(stage.applied(muni, stored, messages), municipality=muni)
-                out = stage.process(muni, stored, messages, _now(), lost)
-                # Outputs before state: after a crash between the two, the batch is
-                # processed again and re-sends the same detections (same id and seq),
-                # which the playbook ignores. The other order could lose them.
-                await send_dead_letters(out.dead_letters)
-                for found, msg in out.detections:
-                    log.info("incident_detected", **msg.position, incident_id=found.incident_id,
-                             change=found.change, type=found.type, severity=found.severity)
-                    await detections.send(key=found.incident_id, value=found.to_json())
-                detector_state[muni] = out.state
-
-    inbox = app.topic(names.detections, names.commands, names.deadlines, **wire)
-    fired: set[str] = set()  # deadlines this process already delivered (the engine ignores repeats)
-
-    async def play(msg: Message) -> None:
-        """One detection, board command or deadline → the incident's playbook step."""
-        try:
-            inp = parse_input(msg.value or b"")
-            profile = profiles.get(inp.municipality)
-            if profile is None:
-                raise ValueError(f"unknown municipality {inp.municipality!r}")
-            stored, decision = step(Stored.load(playbook_state.get(inp.incident_id)), inp,
-                                    profile_raw=profile.raw, rules=rules)
-        except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
-            log.exception("playbook_input_rejected", **msg.position)
-            await send_dead_letters([dead_letter(msg, f"bad playbook input: {exc}", _now())])
-            return
-        # Publish before storing, for the same reason as in `detect`: a repeated
-        # output is harmless (ids are stable, readers keep the highest version), a lost one is not.
-        for effect in decision.effects:
-            await effects.send(key=effect.incident_id, value=effect.to_json())
-        for entry in decision.timeline:
-            await timeline.send(key=entry.incident_id, value=entry.to_json())
-        if decision.incident is not None:
-            await incidents.send(key=decision.incident.incident_id, value=decision.incident.to_json())
-        playbook_state[inp.incident_id] = stored.dump()
-        if decision.rejection:
-            log.info("command_rejected", **msg.position, incident_id=inp.incident_id,
-                     reason=decision.rejection.get("reason_en"))
-        elif decision.incident is not None:
-            log.info("incident_" + decision.incident.change, **msg.position,
-                     incident_id=inp.incident_id, state=decision.incident.state,
-                     version=decision.incident.version, effects=len(decision.effects))
-
-    @app.agent(inbox, name="playbook")
-    async def playbook(stream: faust.StreamT) -> None:
-        """Detections, board commands and deadlines → the incident's playbook step."""
-        async for event in stream.events():
-            for msg in await inbox_gaps.complete([_message(event)]):
-                await play(msg)
-
-    responded = app.Table("responders", **table)
-    responder = responder_for(settings, profiles)
-    holds_restored = False
-
-    async def deliver(msg: Message) -> None:
-        """One effect → its delivery; its timeline entries and any failure report, then the ledger."""
-        nonlocal holds_restored
-        if not holds_restored:  # the table is recovered before the first message arrives
-            restore_holds(responder.holds, responded.items())
-            holds_restored = True
-        try:
-            effect = Effect.from_json(msg.value or b"")
-        except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
-            await send_dead_letters([dead_letter(msg, f"bad effect: {exc}", _now())])
-            return
-        ledger = Ledger.load(responded.get(effect.incident_id))
-
-        async def save(current: Ledger, incident_id: str = effect.incident_id) -> None:
-            # On the broker before the peer is called (in flight) and as soon as it answered.
-            await durable.store(responded, incident_id, current.dump())
-
-        result = await carry_out(responder, effect, ledger, save, at=(msg.topic, msg.partition, msg.offset))
-        if result is None:
-            log.info("effect_already_carried_out", **msg.position, effect_id=effect.effect_id)
-            return
-        for key in result.possibly_sent:
-            log.warning("delivery_possibly_sent", **msg.position, incident_id=effect.incident_id,
-                        effect_id=effect.effect_id, key=key)
-        for entry in result.timeline:
-            await timeline.send(key=entry.incident_id, value=entry.to_json())
-        for command in result.commands:
-            await commands.send(key=command.incident_id, value=command.to_json())
-        finish(responder, effect, ledger, result)
-        responded[effect.incident_id] = ledger.dump()
-        log.info("effect_carried_out" if not result.failed else "effect_failed", **msg.position,
-                 incident_id=effect.incident_id, effect_id=effect.effect_id, kind=effect.kind)
-
-    delivering = asyncio.Lock()  # the agent and `resume_cut_off` carry out one effect at a time
-
-    @app.agent(effects, name="respond")
-    async def respond(stream: faust.StreamT) -> None:
-        """Effects → deliveries, each once (the ledger), none skipped (the gap guard)."""
-        async for event in stream.events():
-            for msg in await effect_gaps.complete([_message(event)]):
-                async with delivering:
-                    await deliver(msg)
-
-    resume_due = False  # set by an assignment: look for sends a crash cut off
-    refetch_effect = BrokerRefetch(settings.broker_servers)
-
-    @app.on_partitions_assigned.connect
-    async def _assigned(sender: Any, assigned: Any, **_: Any) -> None:
-        nonlocal resume_due
-        resume_due = True
-
-    @app.timer(interval=1.0)
-    async def resume_cut_off() -> None:
-        """Effects with a send a crash left in flight, read again from the effects topic once the
-        tables are back. Faust may skip the last messages of a partition when a worker starts, and
-        such an effect is nearly always the last: waiting for its redelivery could wait forever."""
-        nonlocal resume_due
-        if not resume_due or app.rebalancing or app.in_recovery or not app.tables.recovery.completed.is_set():
-            return
-        resume_due = False
-        assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
-        for topic, partition, offset in cut_off_effects(responded.items()):
-            if (topic, partition) not in assigned:
-                continue  # another worker's (a standby copy of its ledger)
-            try:
-                found = [m for m in await refetch_effect(Gap(topic, partition, offset, offset)) if m.offset == offset]
-                if not found:
-                    log.error("cut_off_effect_unreadable", topic=topic, partition=partition, offset=offset)
-                    continue
-                log.info("cut_off_effect_read_again", topic=topic, partition=partition, offset=offset)
-                async with delivering:  # a redelivery handled meanwhile leaves it finished: then a no-op
-                    await deliver(found[0])
-            except Exception:  # noqa: BLE001 - keep the timer alive; a redelivery may still bring it
-                log.exception("cut_off_effect_not_resumed", topic=topic, partition=partition, offset=offset)
-
-    @app.timer(interval=1.0)
-    async def deliver_deadlines() -> None:
-        """The clock: scheduled deadlines whose time has come go to the playbook as events."""
-        now = time.time()
-        for incident_id, raw in list(playbook_state.items()):
-            for deadline in due(raw, now):
-                if deadline.deadline_id not in fired:
-                    fired.add(deadline.deadline_id)
-                    log.info("deadline_passed", incident_id=incident_id, name=deadline.name,
-                             deadline_id=deadline.deadline_id)
-                    await deadlines.send(key=incident_id, value=deadline.to_json())
-
-    return Pipeline(app=app, detect=detect, playbook=playbook, respond=respond, detections=detections,
-                    commands=commands, deadlines=deadlines, effects=effects,
-                    incidents=incidents, timeline=timeline, deadletters=deadletters,
-                    detector_state=detector_state, playbook_state=playbook_state,
-                    responder_state=responded)
+def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
+    app = _faust_app(settings)
+    shell = _shell(app, settings, profiles)
+    names = TopicNames(settings.topic_prefix)
+    inputs = app.topic(*names.inputs, key_serializer="raw", value_serializer="raw")
+    inbox = app.topic(names.detections, names.commands, names.deadlines, key_serializer="str",
+                      value_serializer="raw")
+    agents = {name: app.agent(topic, name=name)(partial(fun, shell))
+              for name, topic, fun in (("detect", inputs, detect), ("playbook", inbox, playbook),
+                                       ("respond", shell.topics["effects"], respond))}
+    for timer in (resume_cut_off, deliver_deadlines):
+        app.timer(interval=1.0, name=timer.__name__)(partial(timer, shell))
+    app.on_partitions_revoked.connect(partial(forget_positions, shell))
+    app.on_partitions_assigned.connect(partial(look_for_cut_off_sends, shell))
+    return Pipeline(app=app, shell=shell, **agents, **shell.topics, detector_state=shell.detector_state,
+                    playbook_state=shell.playbook_state, responder_state=shell.responder_state)

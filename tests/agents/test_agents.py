@@ -1,45 +1,15 @@
-"""The Faust agents through `agent.test_context()`, with a memory store and fake sends."""
+"""The Faust agents through `agent.test_context()`, with a memory store and fake sends (conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
-import pytest
 
-from vocabulary.settings import Settings
-from streams.app import Pipeline, create_app
-from vocabulary.contract import load_profiles
+from streams.app import Pipeline
 from vocabulary.records import DeadLetter, Detection, Incident
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-
-
-class FakeSend:
-    """Stands in for `topic.send`: records what was sent instead of producing it."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-
-    async def __call__(self, *, key: str, value: bytes, **_: object) -> None:
-        self.sent.append((key, value))
-
-
-@pytest.fixture
-async def pipeline(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pipeline]:
-    # async, so that Faust takes the test's running loop instead of making its own
-    settings = Settings.from_env({"NOROSHI_BROKER": "kafka://127.0.0.1:9", "NOROSHI_PARTITIONS": "1"})
-    p = create_app(settings, load_profiles([DATA / "wako-sample.profile.json"]))
-    p.app.finalize()
-    p.app.flow_control.resume()
-    for topic in (p.detections, p.incidents, p.timeline, p.deadletters, p.effects, p.deadlines):
-        monkeypatch.setattr(topic, "send", FakeSend())
-    for table in (p.detector_state, p.playbook_state):
-        monkeypatch.setattr(table, "on_key_set", lambda key, value: None)  # no changelog producer
-    yield p
-    # Faust's consumer thread makes its own loop when built; in a test context it never runs.
-    p.app.consumer._thread.thread_loop.close()
 
 
 def opening(incident_id: str) -> Detection:

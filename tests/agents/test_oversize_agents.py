@@ -6,9 +6,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from streams.app import Pipeline
-from tests.agents.test_agents import pipeline, sample  # noqa: F401 - the fixture
-
-pytestmark = pytest.mark.usefixtures("pipeline")
+from tests.agents.test_agents import sample
 
 
 class RefusingSend:
@@ -23,7 +21,7 @@ class RefusingSend:
 
 
 async def test_a_dead_letter_that_cannot_be_sent_is_logged_once_and_the_batch_goes_on(
-        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     refusing = RefusingSend()
     monkeypatch.setattr(pipeline.deadletters, "send", refusing)
 
