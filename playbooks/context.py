@@ -6,18 +6,20 @@ that follows at once; the steps ask the context for effects, deadlines and timel
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from playbooks.rules import Roster, Rules
 from playbooks.state import EFFECT_MEMORY, Decision, PlaybookState, incident_of, tree_copy
-from playbooks.texts import Refusal, not_allowed_here
+from playbooks.texts import Refusal, malformed_command, not_allowed_here
 from playbooks.transitions import RESUME, TERMINAL, Machine, Transition
 from vocabulary.contract import parse_ts
+from vocabulary.commands import MalformedPayload, TypedCommand, command_from
 from vocabulary.effects import TypedEffect
 from vocabulary.records import BoardCommand, Deadline, Detection, Effect, TimelineEntry, iso
 from vocabulary.terms import DRILL_LABEL
 
 Input = Detection | BoardCommand | Deadline
+C = TypeVar("C", bound=TypedCommand)
 
 #: Who acts when no person does.
 DETECTOR = {"kind": "detector", "name": "noroshi"}
@@ -40,11 +42,20 @@ class Context:
         self.timeline: list[TimelineEntry] = []
         self.applied = False
         self._roster: Roster | None = None
+        self._command: TypedCommand | None = None
 
     # -- inputs --------------------------------------------------------------
-    @property
-    def payload(self) -> dict[str, Any]:
-        return dict(self.inp.payload) if isinstance(self.inp, BoardCommand) else {}
+    def command_as(self, *kinds: type[C]) -> C:
+        """The board command as its typed class, which must be one of `kinds` (only the guards
+        and steps of that command's rows ask). Read on first use, so a command that is not
+        allowed in this state is refused as such before its payload is looked at; a payload
+        that is not the command it names raises `MalformedPayload`, which `fire` refuses."""
+        if self._command is None:
+            assert isinstance(self.inp, BoardCommand), f"{self.event}: not a board command"
+            self._command = command_from(self.inp)
+        command = self._command
+        assert isinstance(command, kinds), f"{self.event}: {type(command).__name__} is not one of {kinds}"
+        return command
 
     @property
     def roster(self) -> Roster:
@@ -74,7 +85,10 @@ class Context:
 
     def _first_refusal(self, t: Transition) -> Refusal | None:
         for guard in t.guards:
-            refusal = guard(self)
+            try:
+                refusal = guard(self)
+            except MalformedPayload as exc:
+                return malformed_command(exc.field, exc.problem)
             if refusal is not None:
                 return refusal
         return None

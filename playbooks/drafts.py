@@ -17,6 +17,7 @@ from playbooks.profile import official_accounts, official_contacts_from_profile,
 from playbooks.rules import CheckFinding
 from playbooks.state import DRAFT_LIMIT, Draft
 from playbooks.texts import HOLDING_TEXTS
+from vocabulary.commands import ABSENT, Approve, EditDraft, NewDraft, OverrideWarning, Reject
 from vocabulary.effects import NotifyPress, PostStatement, PublishNotice
 from vocabulary.records import iso
 
@@ -63,11 +64,11 @@ def new_draft(ctx: Context, kind: str, texts: dict[str, str], category: str | No
 
 
 def store_draft(ctx: Context) -> None:
-    p = ctx.payload
-    texts = valid_texts(p["texts"])
+    command = ctx.command_as(NewDraft)
+    texts = valid_texts(command.texts)
     assert texts is not None
-    category = p.get("category")
-    new_draft(ctx, p["kind"], texts, None if category is None else str(category),
+    category = command.category
+    new_draft(ctx, command.draft_kind, texts, None if category is None else str(category),
                {"name": ctx.actor.get("name", ""), "role": ctx.actor.get("role", "")})
 
 
@@ -82,14 +83,15 @@ def drop_approval(ctx: Context, draft: Draft) -> bool:
 
 
 def edit_draft(ctx: Context) -> None:
-    draft = ctx.st.draft(ctx.payload["draft_id"])
+    command = ctx.command_as(EditDraft)
+    draft = ctx.st.draft(command.draft_id)
     assert draft is not None
-    texts = valid_texts(ctx.payload["texts"])
+    texts = valid_texts(command.texts)
     assert texts is not None
     invalidated = drop_approval(ctx, draft)
     draft.texts, draft.revision, draft.reason = texts, draft.revision + 1, None
-    if "category" in ctx.payload:
-        draft.category = None if ctx.payload["category"] is None else str(ctx.payload["category"])
+    if command.category is not ABSENT:  # absent: the draft keeps its category
+        draft.category = None if command.category is None else str(command.category)
     draft.hash = ctx.rules.draft_hash(texts)
     draft.status, draft.findings = _check(ctx, texts)
     draft.overridden = []
@@ -100,26 +102,28 @@ def edit_draft(ctx: Context) -> None:
 
 
 def override_warnings(ctx: Context) -> None:
-    draft = ctx.st.draft(ctx.payload["draft_id"])
+    command = ctx.command_as(OverrideWarning)
+    draft = ctx.st.draft(command.draft_id)
     assert draft is not None
-    draft.overridden = sorted({*draft.overridden, *ctx.payload["codes"]})
+    draft.overridden = sorted({*draft.overridden, *command.codes})
     if draft.warning_codes <= set(draft.overridden):
         draft.status = "ready"
-    ctx.note("warnings_overridden", {"draft_id": draft.draft_id, "codes": sorted(ctx.payload["codes"]),
+    ctx.note("warnings_overridden", {"draft_id": draft.draft_id, "codes": sorted(command.codes),
                                      "status": draft.status})
     _ask_owner_if_ready(ctx, draft)
 
 
 def reject_draft(ctx: Context) -> None:
-    draft = ctx.st.draft(ctx.payload["draft_id"])
+    command = ctx.command_as(Reject)
+    draft = ctx.st.draft(command.draft_id)
     assert draft is not None
     drop_approval(ctx, draft)
-    draft.status, draft.reason = "rejected", ctx.payload["reason"].strip()
+    draft.status, draft.reason = "rejected", command.reason.strip()
     ctx.note("draft_rejected", {"draft_id": draft.draft_id, "reason": draft.reason})
 
 
 def record_approval(ctx: Context) -> None:
-    draft = ctx.st.draft(ctx.payload["draft_id"])
+    draft = ctx.st.draft(ctx.command_as(Approve).draft_id)
     assert draft is not None
     draft.status = "approved"
     draft.approval = asdict(Approval(

@@ -16,8 +16,13 @@ from playbooks.policy import Approval
 from playbooks.state import DRAFT_LIMIT, Draft
 from playbooks.texts import LANGUAGES, Refusal
 from playbooks.transitions import REOPEN_WINDOW_S
+from vocabulary.commands import (
+    Approve, ChannelFailed, DeliveryPossiblySent, EditDraft, FactCheck, NewDraft, OverrideWarning, Reject,
+    RescueHandled,
+)
 from vocabulary.contract import parse_ts
 from vocabulary.terms import SEVERITY_RANK
+from vocabulary.typed import present
 
 #: Who may resolve an incident (the guidelines: the operator or the account owner).
 RESOLVER_ROLES = frozenset({"operator", "owner"})
@@ -28,13 +33,13 @@ def _unless(ok: bool, ja: str, en: str) -> Refusal | None:
 
 
 def rescue_known(ctx: Context) -> Refusal | None:
-    request_id = ctx.payload.get("request_id")
+    request_id = ctx.command_as(RescueHandled).request_id
     return _unless(request_id in ctx.st.rescues, f"この救助要請はありません: {request_id}",
                    f"No such rescue request: {request_id}")
 
 
 def rescue_not_yet_handled(ctx: Context) -> Refusal | None:
-    return _unless(ctx.payload.get("request_id") not in ctx.st.rescues_handled,
+    return _unless(ctx.command_as(RescueHandled).request_id not in ctx.st.rescues_handled,
                    "この救助要請は対応済みです。", "This rescue request is already marked handled.")
 
 
@@ -69,7 +74,7 @@ def within_reopen_window(ctx: Context) -> Refusal | None:
 
 
 def effect_known(ctx: Context) -> Refusal | None:
-    return _unless(ctx.payload.get("effect_id") in ctx.st.sent,
+    return _unless(ctx.command_as(ChannelFailed, DeliveryPossiblySent).effect_id in ctx.st.sent,
                    "この事案の最近の送信ではありません。", "Not a recent effect of this incident.")
 
 
@@ -81,9 +86,10 @@ def valid_texts(value: Any) -> dict[str, str] | None:
 
 
 def draft_payload_valid(ctx: Context) -> Refusal | None:
-    if not isinstance(ctx.payload.get("kind"), str):
+    command = ctx.command_as(NewDraft)
+    if not isinstance(command.draft_kind, str):
         return Refusal("文案の種類（kind）がありません。", "The draft has no kind.")
-    if valid_texts(ctx.payload.get("texts")) is None:
+    if valid_texts(command.texts) is None:
         return Refusal("日本語の本文（texts.ja）が必要です。", "The draft needs a Japanese text (texts.ja).")
     if sum(d.pending or d.status == "approved" for d in ctx.st.drafts) >= DRAFT_LIMIT:
         return Refusal("未処理の文案が多すぎます。", "Too many open drafts.")
@@ -91,7 +97,7 @@ def draft_payload_valid(ctx: Context) -> Refusal | None:
 
 
 def kind_expected_here(ctx: Context) -> Refusal | None:
-    kind, kinds = ctx.payload.get("kind"), ctx.machine.draft_kinds.get(ctx.st.state, frozenset())
+    kind, kinds = ctx.command_as(NewDraft).draft_kind, ctx.machine.draft_kinds.get(ctx.st.state, frozenset())
     if kind in kinds:
         return None
     if ctx.st.hold:
@@ -112,7 +118,7 @@ def _preapproval(ctx: Context, category: Any) -> Refusal | None:
 
 
 def preapproval_permitted(ctx: Context) -> Refusal | None:
-    return _preapproval(ctx, ctx.payload.get("category"))
+    return _preapproval(ctx, ctx.command_as(NewDraft).category)
 
 
 def _in_phase(ctx: Context, draft: Draft) -> bool:
@@ -122,10 +128,10 @@ def _in_phase(ctx: Context, draft: Draft) -> bool:
 
 
 def _payload_draft(ctx: Context) -> tuple[Draft | None, Refusal | None]:
-    draft = ctx.st.draft(ctx.payload.get("draft_id"))
+    draft_id = ctx.command_as(EditDraft, OverrideWarning, Approve, Reject).draft_id
+    draft = ctx.st.draft(draft_id)
     if draft is None:
-        return None, Refusal(f"文案 {ctx.payload.get('draft_id')} はありません。",
-                             f"There is no draft {ctx.payload.get('draft_id')}.")
+        return None, Refusal(f"文案 {draft_id} はありません。", f"There is no draft {draft_id}.")
     if not _in_phase(ctx, draft):
         return None, Refusal(f"文案 {draft.draft_id}（{draft.kind}）は現在の手順の文案ではありません。",
                              f"Draft {draft.draft_id} ({draft.kind}) does not belong to the current step.")
@@ -139,19 +145,20 @@ def draft_editable(ctx: Context) -> Refusal | None:
     if draft.status == "posted":
         return Refusal("公開済みの投稿は修正できません（公開記録です）。訂正は新しい文案で行ってください。",
                        "A published post cannot be edited (it is a public record); draft a correction instead.")
-    if valid_texts(ctx.payload.get("texts")) is None:
+    command = ctx.command_as(EditDraft)
+    if valid_texts(command.texts) is None:
         return Refusal("日本語の本文（texts.ja）が必要です。", "The draft needs a Japanese text (texts.ja).")
-    if ctx.payload.get("kind", draft.kind) != draft.kind:
+    if present(command.draft_kind, draft.kind) != draft.kind:
         return Refusal("文案の種類は変更できません。新しい文案を作成してください。",
                        "A draft's kind cannot change; create a new draft.")
-    return _preapproval(ctx, ctx.payload.get("category", draft.category))
+    return _preapproval(ctx, present(command.category, draft.category))
 
 
 def draft_has_those_warnings(ctx: Context) -> Refusal | None:
     draft, missing = _payload_draft(ctx)
     if draft is None:
         return missing
-    codes = ctx.payload.get("codes")
+    codes = ctx.command_as(OverrideWarning).codes
     if draft.status == "blocked":
         return Refusal("投稿できない内容があります。警告の確認ではなく、文案を修正してください。",
                        "The draft has blocking findings: edit it, they cannot be overridden.")
@@ -178,7 +185,7 @@ def draft_ready(ctx: Context) -> Refusal | None:
 
 
 def gives_a_reason(ctx: Context) -> Refusal | None:
-    reason = ctx.payload.get("reason")
+    reason = ctx.command_as(Reject).reason
     return _unless(isinstance(reason, str) and bool(reason.strip()),
                    "差し戻しの理由を書いてください。", "Give a reason for the rejection.")
 
@@ -195,7 +202,7 @@ def _approval_verdict(ctx: Context, draft: Draft, approval: Approval) -> Refusal
 def approval_valid(ctx: Context) -> Refusal | None:
     draft, _ = _payload_draft(ctx)
     assert draft is not None
-    seen_hash = ctx.payload.get("draft_hash", draft.hash)
+    seen_hash = present(ctx.command_as(Approve).draft_hash, draft.hash)
     return _approval_verdict(ctx, draft, Approval(
         approver=ctx.actor.get("name", ""), approver_role=ctx.actor.get("role", ""),
         draft_id=draft.draft_id, draft_hash=str(seen_hash), at=ctx.now, category=draft.category))
@@ -264,7 +271,7 @@ def holding_statement(ctx: Context) -> Refusal | None:
 
 
 def is_the_queued_draft(ctx: Context) -> Refusal | None:
-    return _unless(ctx.payload.get("draft_id") == ctx.st.approved_draft,
+    return _unless(ctx.command_as(EditDraft, Reject).draft_id == ctx.st.approved_draft,
                    "開庁時間待ちの文案ではありません。", "That is not the queued draft.")
 
 
@@ -293,7 +300,7 @@ def still_active(ctx: Context) -> Refusal | None:
 
 
 def has_source_url(ctx: Context) -> Refusal | None:
-    url = ctx.payload.get("source_url")
+    url = ctx.command_as(FactCheck).source_url
     ok = isinstance(url, str) and urlsplit(url).scheme in ("http", "https") and bool(urlsplit(url).netloc)
     return _unless(ok, "正しい情報が載っている公式ページのURL（source_url）が必要です。",
                    "The URL of the official page with the correct information (source_url) is required.")

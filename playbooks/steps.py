@@ -15,6 +15,7 @@ from playbooks.profile import city_name, city_website, takedown_report_pages
 from playbooks.state import RESCUE_MEMORY, tree_copy
 from playbooks.texts import HOLD_REASON_OPENED, HOLD_REASON_REOPENED, possibly_sent_note, takedown_report_ja
 from vocabulary.contract import parse_ts
+from vocabulary.commands import ChannelFailed, DeliveryPossiblySent, FactCheck, RescueHandled
 from vocabulary.effects import (
     DisasterMode, HoldReplies, QueueRescue, ReleaseHold, RequestTakedown, effect_payload,
 )
@@ -131,7 +132,7 @@ def note_account_gone(ctx: Context) -> None:
 
 def record_source(ctx: Context) -> None:
     _acknowledge(ctx, implicit=True)
-    before, ctx.st.source_url = ctx.st.source_url, ctx.payload["source_url"]
+    before, ctx.st.source_url = ctx.st.source_url, ctx.command_as(FactCheck).source_url
     ctx.note("fact_checked", {"source_url": ctx.st.source_url, "replaces": before})
 
 
@@ -149,9 +150,10 @@ def queue_rescues(ctx: Context) -> None:
 
 def mark_rescue_handled(ctx: Context) -> None:
     """An operator took a rescue request in hand (passed to 消防・警察, or answered): on the record."""
-    request_id = str(ctx.payload.get("request_id"))
+    command = ctx.command_as(RescueHandled)
+    request_id = str(command.request_id)
     ctx.st.rescues_handled = [*ctx.st.rescues_handled, request_id][-RESCUE_MEMORY:]
-    ctx.note("rescue_handled", {"request_id": request_id, "note": str(ctx.payload.get("note") or "")[:500]})
+    ctx.note("rescue_handled", {"request_id": request_id, "note": str(command.note or "")[:500]})
 
 
 def wind_down(ctx: Context) -> None:
@@ -186,46 +188,46 @@ def reopen(ctx: Context) -> None:
 
 def handle_failed_channel(ctx: Context) -> None:
     """A responder could not carry an effect out: retry once, then ask a person. Others stand."""
-    p = ctx.payload
-    sent = ctx.st.sent[p["effect_id"]]
-    ctx.note("channel_failed", {"effect_id": p["effect_id"], "kind": sent["kind"],
-                                "channel": p.get("channel"), "error": p.get("error")})
+    failed = ctx.command_as(ChannelFailed)
+    sent = ctx.st.sent[failed.effect_id]
+    ctx.note("channel_failed", {"effect_id": failed.effect_id, "kind": sent["kind"],
+                                "channel": failed.channel, "error": failed.error})
     if sent["attempt"] < MAX_ATTEMPTS:
         again = effect_payload(sent["kind"], tree_copy(sent["payload"]))
         ctx.effect(again, root=sent["root"], attempt=sent["attempt"] + 1)
     elif sent["kind"] != "notify":
         notify(ctx, at_level(ctx, ctx.st.level), "channel_failed",
                extra={"failed_effect": sent["root"], "failed_kind": sent["kind"],
-                      "channel": p.get("channel"), "error": p.get("error")})
+                      "channel": failed.channel, "error": failed.error})
     elif sent["payload"].get("reason") != "unreachable":
         # A person no channel reaches: tell the others — this level, the next, and 広報課 —
         # through their own channels, so the notification is carried, not dropped.
         unreached = str((sent["payload"].get("to") or {}).get("name") or "")
         others = [c for c in (*at_level(ctx, ctx.st.level), *at_level(ctx, ctx.st.level + 1),
                               *with_role(ctx, "pr")) if c.name != unreached]
-        ctx.note("delivery_gave_up", {"effect_id": p["effect_id"], "to": unreached,
+        ctx.note("delivery_gave_up", {"effect_id": failed.effect_id, "to": unreached,
                                       "handed_to": sorted({c.name for c in others})})
         notify(ctx, others, "unreachable",
                extra={"failed_effect": sent["root"], "failed_kind": "notify", "unreached": unreached,
-                      "channel": p.get("channel"), "error": p.get("error")})
+                      "channel": failed.channel, "error": failed.error})
     else:
-        ctx.note("delivery_gave_up", {"effect_id": p["effect_id"]})  # the board shows it (no loop)
+        ctx.note("delivery_gave_up", {"effect_id": failed.effect_id})  # the board shows it (no loop)
 
 
 def ask_about_possibly_sent(ctx: Context) -> None:
     """送信済みの可能性: a send cut off by a crash, through a channel that cannot tell a repeat.
     Not retried (it may have arrived); the people at the current level are asked to check it."""
-    p = ctx.payload
-    sent = ctx.st.sent[p["effect_id"]]
-    message_ja, message_en = possibly_sent_note(p.get("channel"), p.get("to"))
+    report = ctx.command_as(DeliveryPossiblySent)
+    sent = ctx.st.sent[report.effect_id]
+    message_ja, message_en = possibly_sent_note(report.channel, report.to)
     ctx.note("delivery_possibly_sent", {
         "message_ja": message_ja, "message_en": message_en,
-        "effect_id": p["effect_id"], "kind": sent["kind"], "channel": p.get("channel"), "to": p.get("to"),
-        "key": p.get("key")})
+        "effect_id": report.effect_id, "kind": sent["kind"], "channel": report.channel, "to": report.to,
+        "key": report.key})
     if sent["payload"].get("reason") != "possibly_sent":  # never a chain of checks about checks
         notify(ctx, at_level(ctx, ctx.st.level), "possibly_sent",
                extra={"failed_effect": sent["root"], "failed_kind": sent["kind"],
-                      "channel": p.get("channel"), "possibly_sent_to": p.get("to")})
+                      "channel": report.channel, "possibly_sent_to": report.to})
 
 
 def apply_evidence(ctx: Context) -> None:

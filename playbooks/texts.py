@@ -171,6 +171,13 @@ ANOTHER_MUNICIPALITY = Refusal("他の自治体の事案は操作できません
                                "This incident belongs to another municipality.")
 
 
+def malformed_command(field: str, problem: str) -> Refusal:
+    """A command whose payload is not what its action needs (a board or responder bug, on the record)."""
+    if problem == "missing":
+        return Refusal(f"操作の内容に「{field}」がありません。", f"The command has no {field!r}.")
+    return Refusal(f"操作の内容「{field}」が不正です。", f"The command's {field!r} {problem}.")
+
+
 def unknown_action(action: str) -> Refusal:
     return Refusal(f"不明な操作です: {action}", f"Unknown action: {action}")
 

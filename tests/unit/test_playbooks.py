@@ -1125,3 +1125,19 @@ def test_every_effect_the_playbooks_ask_for_reads_back_as_its_typed_class() -> N
     assert {e.kind for e in sent} >= {"notify", "request_takedown", "publish_notice", "disaster_mode", "queue_rescue"}
     for effect in sent:
         assert effect_from(effect).to_payload() == effect.payload, effect.kind
+
+
+def test_a_command_without_what_its_action_needs_is_refused_on_the_record_not_a_crash() -> None:
+    play = acknowledged_flame()
+    play.send(play.command("draft", 20, kind="statement", texts=STATEMENT))
+    refused = play.send(play.command("approve", 25, who=OWNER))  # which draft?
+    assert refused.rejection == {"reason_ja": "操作の内容に「draft_id」がありません。",
+                                 "reason_en": "The command has no 'draft_id'."}
+    assert actions(refused) == ["command_rejected"] and not refused.effects
+    assert play.at_state == "awaiting_approval"
+
+
+def test_a_malformed_command_in_a_state_that_does_not_take_it_is_refused_for_the_state() -> None:
+    play = acknowledged_flame()
+    refused = play.send(play.command("approve", 25, who=OWNER))  # nothing awaits approval yet
+    assert refused.rejection is not None and "文案作成中" in refused.rejection["reason_ja"]
