@@ -12,8 +12,8 @@ from playbooks.rules import Roster, Rules
 from playbooks.state import EFFECT_MEMORY, Decision, PlaybookState, incident_of, tree_copy
 from playbooks.texts import Refusal, malformed_command, not_allowed_here
 from playbooks.transitions import RESUME, TERMINAL, Machine, Transition
-from vocabulary.contract import parse_ts
 from vocabulary.commands import MalformedPayload, TypedCommand, command_from
+from vocabulary.contract import parse_ts
 from vocabulary.effects import TypedEffect
 from vocabulary.records import BoardCommand, Deadline, Detection, Effect, TimelineEntry, iso
 from vocabulary.terms import DRILL_LABEL

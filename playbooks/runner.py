@@ -13,11 +13,10 @@ from typing import Any
 
 import orjson
 
+from playbooks.context import Input
 from playbooks.engine import Decision, PlaybookState, Rules, decide
 from vocabulary.contract import parse_ts
 from vocabulary.records import BoardCommand, Deadline, Detection
-
-Input = Detection | BoardCommand | Deadline
 
 
 @dataclass
