@@ -7,7 +7,8 @@ required fields named when missing, and a key that is not on the wire told apart
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from typing import Any, ClassVar, Final, TypeVar
 
@@ -73,6 +74,34 @@ def readable(kind: str, *, default: Any = MISSING) -> Any:
     return field(default=default, metadata={"label": kind})
 
 
+#: What each word of a field's annotation admits from JSON (the annotations are strings here).
+_ADMITS: dict[str, Callable[[Any], bool]] = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "None": lambda v: v is None,
+    "Absent": lambda v: False,  # never on the wire: it is the key's absence
+    "JsonObject": lambda v: isinstance(v, Mapping),
+    "Mapping": lambda v: isinstance(v, Mapping),
+    "Sequence": lambda v: isinstance(v, (list, tuple)),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def admits(annotation: str) -> Callable[[Any], bool]:
+    """The check for a field annotated `annotation` ("str | None | Absent", "Mapping[str, str]")."""
+    words = [part.strip().split("[", 1)[0] for part in annotation.split("|")]
+    unknown = [w for w in words if w not in _ADMITS]
+    if unknown:
+        raise TypeError(f"no JSON check for {unknown} in {annotation!r}")
+    checks = [_ADMITS[w] for w in words]
+    return lambda value: any(check(value) for check in checks)
+
+
+def _fits(value: Any, annotation: str) -> bool:
+    return admits(annotation)(value)
+
+
 def _wire_name(f: Field[Any]) -> str:
     return str(f.metadata.get("wire", f.name))
 
@@ -126,7 +155,10 @@ class Payload:
         for f in fields(cls):  # type: ignore[arg-type]
             key = _wire_name(f)
             if key in payload:
-                values[f.name] = payload[key]
+                value = payload[key]
+                if not _fits(value, str(f.type)):
+                    raise MalformedPayload(cls.wire_kind(), key, f"is {type(value).__name__}, not {f.type}")
+                values[f.name] = value
             elif _required(f):
                 raise MalformedPayload(cls.wire_kind(), key)
         return cls(**values)

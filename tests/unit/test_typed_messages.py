@@ -4,6 +4,7 @@ responders wrote before the types existed (one per payload shape the unit tests 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from vocabulary.effects import (
     EFFECT_TYPES, DisasterMode, Notify, PostStatement, RequestTakedown, effect_from, effect_payload,
 )
 from vocabulary.records import BoardCommand, Effect
-from vocabulary.typed import ABSENT, MalformedPayload, UnknownKind
+from vocabulary.typed import ABSENT, MalformedPayload, UnknownKind, admits
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 EFFECT_WIRE = (DATA / "wire-effects.jsonl").read_bytes().splitlines()
@@ -162,6 +163,31 @@ def test_a_payload_without_a_required_field_is_an_error_naming_it(
     with pytest.raises(MalformedPayload, match=f"'{missing}'") as raised:
         parse(name, payload)
     assert raised.value.field == missing and name in str(raised.value)
+
+
+def test_every_field_of_every_type_has_a_json_check() -> None:
+    for cls in [*EFFECT_TYPES.values(), *COMMAND_TYPES.values()]:
+        for f in dataclasses.fields(cls):
+            admits(str(f.type))  # raises for an annotation it cannot check
+
+
+@pytest.mark.parametrize(("name", "payload", "field"), [
+    ("notify", {"to": "山田", "reason": "opened", "message_ja": "a", "message_en": "b"}, "to"),
+    ("disaster_mode", {"on": "yes", "hashtag": "#h"}, "on"),
+    ("hold_replies", {"account": {"handle": "x"}, "reason": 3}, "reason"),
+    ("post_statement", {"texts": {"ja": "x"}, "account": {}, "source_url": ["u"]}, "source_url"),
+])
+def test_a_field_of_the_wrong_type_is_an_error_naming_it(name: str, payload: dict[str, Any], field: str) -> None:
+    with pytest.raises(MalformedPayload, match=f"'{field}' is ") as raised:
+        effect_payload(name, payload)
+    assert raised.value.field == field
+
+
+def test_a_command_field_of_the_wrong_type_is_an_error_naming_it() -> None:
+    with pytest.raises(MalformedPayload, match="'codes'"):
+        command_payload("override_warning", {"draft_id": "d", "codes": "rumour"})
+    with pytest.raises(MalformedPayload, match="'draft_id'"):
+        command_payload("approve", {"draft_id": None})
 
 
 def test_an_unknown_kind_is_an_error_naming_it() -> None:
