@@ -180,30 +180,6 @@ _RASHII_WORDS = ("あた", "かわい", "可愛", "にくた", "憎た", "あな
 _QUOTED = re.compile(r"「[^「」]*」|『[^『』]*』|“[^”]*”")
 
 
-# --- length ----------------------------------------------------------------
-
-# Post length limits as the platforms publish them. X counts a URL as 23 and CJK characters as 2
-# (twitter-text v3); Mastodon counts a URL as 23 (the default instance limit is 500); Bluesky counts
-# graphemes. YouTube and web pages have no limit that matters here.
-LENGTH_LIMITS = {"x": 280, "bluesky": 300, "mastodon": 500, "instagram": 2200, "facebook": 63206, "line": 5000}
-_NO_LENGTH_LIMIT = frozenset({"youtube", "web"})
-_X_LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))  # twitter-text: weight 1, else 2
-
-
-def post_length(text: str, platform: str) -> int:
-    text = unicodedata.normalize("NFC", text)
-    if platform in ("x", "mastodon"):
-        urls = [m for m in _URL.finditer(text) if m["scheme"]]
-        for m in reversed(urls):
-            text = text[:m.start()] + text[m.end():]
-        if platform == "x":
-            return 23 * len(urls) + sum(1 if any(a <= ord(c) <= b for a, b in _X_LIGHT) else 2 for c in text)
-        return 23 * len(urls) + len(text)
-    if platform == "bluesky":  # graphemes, near enough: combining marks, joiners and selectors add none
-        return sum(1 for c in text if not unicodedata.combining(c) and c not in "\u200d\ufe0e\ufe0f")
-    return len(text)
-
-
 # --- the check -------------------------------------------------------------
 
 
@@ -239,14 +215,13 @@ def prepost_check(
     *,
     trusted_domains: Iterable[str] = (),
     official_contacts: Iterable[str] = (),
-    platform: str | None = None,
 ) -> tuple[CheckFinding, ...]:
     """Findings on a draft, in the order they appear in it.
 
     `trusted_domains` are the city's own domains and any other sources it trusts (a domain trusts
     its subdomains; 'x.com/handle' trusts that path only). `official_contacts` are the city's
     published phone numbers, e-mail addresses and postal addresses: these are not personal data.
-    With `platform`, a draft over that platform's length limit is blocked.
+    Post length is the responders' (`responders/textsplit.py`): a long statement becomes a thread.
     """
     scan = _Scan(text)
     official = [_nfkc(c).strip() for c in official_contacts]
@@ -259,8 +234,6 @@ def prepost_check(
     check_discriminatory_words(scan)
     check_prohibited_words(scan)
     check_rumour_wording(scan)
-    if platform is not None:
-        check_length(scan, text, platform)
     return scan.findings()
 
 
@@ -370,13 +343,3 @@ def check_rumour_wording(scan: _Scan) -> None:
                  "噂や未確認の情報と読める表現です。市の発信では確認できた事実だけを書いてください（噂を否定するため引用するなら「」で囲む）",
                  "Reads as rumour or unverified information; the city states only confirmed facts "
                  "(to deny a rumour, quote it in 「」)", m.group())
-
-
-def check_length(scan: _Scan, text: str, platform: str) -> None:
-    """A draft longer than the platform allows is blocked."""
-    if platform not in LENGTH_LIMITS and platform not in _NO_LENGTH_LIMIT:
-        raise ValueError(f"platform: {platform!r} is not one of {', '.join([*LENGTH_LIMITS, *_NO_LENGTH_LIMIT])}")
-    limit, length = LENGTH_LIMITS.get(platform), post_length(text, platform)
-    if limit is not None and length > limit:
-        scan.add(len(scan.work), "too_long", BLOCK, f"{platform}の文字数の上限（{limit}）を超えています（{length}）",
-                 f"Longer than {platform} allows: {length} of {limit}", f"{length}/{limit}")

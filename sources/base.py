@@ -43,8 +43,7 @@ from vocabulary.contract import ContractError, Event, Profile, event_from_dict
 from vocabulary.records import DeadLetter
 from vocabulary.terms import JST
 from vocabulary.topics import TopicNames
-# Backoff: re-exported for the sources that reconnect with it (its home is the vocabulary).
-from vocabulary.waits import Backoff as Backoff, retry_after_seconds
+from vocabulary.waits import retry_after_seconds
 
 log = structlog.get_logger(__name__)
 

@@ -55,13 +55,15 @@ the Atom feed and the XML helpers in `sources.jma_feed`, the reports read into a
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 
 import aiohttp
 import structlog
 
 from vocabulary.contract import Profile
-from sources.base import Backoff, Cursor, Sink, sleep_or_stop
+from sources.base import Cursor, Sink, sleep_or_stop
+from vocabulary.waits import Backoff, retry_after_seconds
 from sources.jma_config import SOURCE, JmaConfig, Place
 from sources.jma_feed import Entry, JmaXmlError, fresh_entries, parse_feed
 from sources.jma_reports import alert_from_report
@@ -78,13 +80,6 @@ class JmaUnavailable(Exception):
 
 
 # --- the poller ----------------------------------------------------------------------------
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(0.0, float(value)) if value else 0.0
-    except ValueError:
-        return 0.0
 
 
 class JmaSource:
@@ -122,7 +117,7 @@ class JmaSource:
             async with session.get(url, headers=headers or {}, allow_redirects=True) as resp:
                 if resp.status == 429 or resp.status >= 500:
                     raise JmaUnavailable(f"HTTP {resp.status} from {url}",
-                                         _retry_after(resp.headers.get("Retry-After")))
+                                         retry_after_seconds(resp.headers.get("Retry-After"), time.time()) or 0.0)
                 if resp.status != 200:
                     return resp.status, b"", None
                 if (resp.content_length or 0) > self.config.max_bytes:

@@ -17,7 +17,8 @@ from aiohttp.test_utils import TestServer
 
 from vocabulary.contract import event_from_dict, profile_from_dict
 from streams.detectors.disaster_alerts import EMERGENCY, WARNING, alert_level, seismic_intensity, small_quake
-from sources.base import Backoff, Cursor, MemorySink
+from sources.base import Cursor, MemorySink
+from vocabulary.waits import Backoff
 from sources.jma import JmaSource, JmaUnavailable
 from sources.jma_config import DEFAULT_TYPES, LEGACY_WARNINGS, JmaConfig, Place, municipality_code, with_types
 from sources.jma_feed import Entry, JmaXmlError, fresh_entries, parse_feed, type_of

@@ -12,7 +12,6 @@ from playbooks.checks import (
     URL_SHORTENERS,
     CheckFinding,
     blocking,
-    post_length,
     prepost_check,
 )
 from playbooks.profile import official_contacts_from_profile, trusted_links_from_profile
@@ -271,38 +270,6 @@ def test_rumour_wording_in_the_citys_own_voice_is_warned_about(text: str, excerp
 ])
 def test_ordinary_japanese_and_a_quoted_rumour_being_denied_pass(text: str) -> None:
     assert codes(text) == []
-
-
-# --- length ---------------------------------------------------------------------------------
-
-
-def test_x_counts_japanese_as_two_and_blocks_over_280() -> None:
-    assert codes("あ" * 140, platform="x") == []
-    assert codes("あ" * 141, platform="x") == [("too_long", "block", "282/280")]
-    assert codes("a" * 280, platform="x") == []
-
-
-def test_x_counts_every_link_as_23() -> None:
-    url = "https://www.city.wako.lg.jp/" + "a" * 100
-
-    assert post_length(f"詳細 {url}", "x") == 2 * 2 + 1 + 23
-
-
-def test_bluesky_counts_graphemes_up_to_300() -> None:
-    assert codes("あ" * 300, platform="bluesky") == []
-    assert codes("あ" * 301, platform="bluesky") == [("too_long", "block", "301/300")]
-    assert post_length("か\u3099", "bluesky") == 1
-
-
-def test_platforms_without_a_limit_and_no_platform_are_not_measured() -> None:
-    long = "あ" * 10_000
-
-    assert codes(long) == codes(long, platform="web") == codes(long, platform="youtube") == []
-
-
-def test_an_unknown_platform_is_an_error() -> None:
-    with pytest.raises(ValueError, match="platform: 'twitter'"):
-        prepost_check("こんにちは", platform="twitter")
 
 
 # --- from the profile ------------------------------------------------------------------------
