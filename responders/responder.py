@@ -44,13 +44,13 @@ from vocabulary.effects import (
     ReleaseHold, RequestTakedown, TypedEffect, effect_from,
 )
 from vocabulary.records import JST, BoardCommand, Effect, TimelineEntry
+from vocabulary.terms import DRILL_LABEL, SEVERITIES
 from vocabulary.typed import present
 
 log = structlog.get_logger(__name__)
 
 Send = Callable[[], Awaitable[Receipt]]
 RESPONDER = {"kind": "responder", "name": "noroshi"}
-SEVERITIES = ("low", "medium", "high", "critical")
 CHAT_KINDS = ("slack", "teams", "lineworks", "webhook")
 
 
@@ -323,7 +323,7 @@ def _notify(r: Responder, effect: Effect, p: Notify, result: Result) -> list[Job
         if kind == "email":
             if r.channels.email is None:
                 raise Unroutable("e-mail is not configured (NOROSHI_SMTP_URL) / メール送信が設定されていません")
-            subject = ("【訓練】" if effect.drill and not title.startswith("【訓練】") else "") + title
+            subject = (DRILL_LABEL if effect.drill and not title.startswith(DRILL_LABEL) else "") + title
             message = EmailMessageSpec(to=[target], subject=subject[:200], text=f"{body}\n\n{message_en}".strip(),
                                        link=r.link(effect))
             jobs.append(Job(key, r.channels.email, message, name, {**what, "address": target}))

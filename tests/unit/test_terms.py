@@ -20,12 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("vocabulary", "playbooks", "responders", "streams", "sources", "dashboards", "tools", "noroshi")
 HOME = Path("vocabulary/terms.py")
 
-#: Copies not yet replaced, in files their owners are changing now (see the notes of issue 13):
-#: "path: what". Allowed, not required, so that each owner's change can land on its own.
-PENDING: frozenset[str] = frozenset({
-    "responders/responder.py: the severities",
-    "responders/responder.py: 【訓練】",
-})
 #: Not copies, though they look alike: what residents post in the generated scenarios
 #: (a city's own 【訓練】 announcement on the disaster hashtag) is test data, not our label.
 #: ("path prefix", "what"): tools/scenarios.py or the package it becomes.
@@ -165,7 +159,7 @@ def test_the_copy_finder_finds_each_kind_of_copy(tmp_path: Path) -> None:
 
 
 def _allowed(path: str, what: str) -> bool:
-    return f"{path}: {what}" in PENDING or any(path.startswith(prefix) and what == kind for prefix, kind in NOT_COPIES)
+    return any(path.startswith(prefix) and what == kind for prefix, kind in NOT_COPIES)
 
 
 def test_no_package_copies_a_term_of_the_vocabulary() -> None:
