@@ -73,7 +73,7 @@ class DeadlineClock:
         try:
             pending = [(parse_ts(d.due_at, "due_at"), d) for d in self.read(raw, math.inf)]
         except Exception:  # noqa: BLE001 - one unreadable entry must not stop every deadline
-            log.exception("deadlines_unreadable", incident_id=incident_id)
+            log.exception("deadlines_not_read", incident_id=incident_id)
             pending = []
         held = {d.deadline_id for _, d in pending}
         fresh = _Entry(raw, pending, entry.delivered & held if entry is not None else set())

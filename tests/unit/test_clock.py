@@ -138,4 +138,4 @@ def test_an_unreadable_entry_is_logged_and_the_others_are_still_due() -> None:
         assert ids(clock.due(table.items(), NOW + 600)) == [("a", "a:ack:1")]
         clock.due(table.items(), NOW + 601)
 
-    assert [line["incident_id"] for line in logs if line["event"] == "deadlines_unreadable"] == ["bad"]
+    assert [line["incident_id"] for line in logs if line["event"] == "deadlines_not_read"] == ["bad"]
