@@ -9,7 +9,7 @@ from responders.base import FakeChannel
 from responders.ledger import Ledger
 from responders.responder import Channels
 from streams.app import Pipeline
-from tests.responders.test_responder import notify, responder
+from tests.unit.responders.test_responder import notify, responder
 from vocabulary.records import DeadLetter, Effect, TimelineEntry
 
 INCIDENT = "wako-flame-1"

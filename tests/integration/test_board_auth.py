@@ -17,7 +17,7 @@ from yarl import URL
 from dashboards import session
 from dashboards.users import UserStore
 from vocabulary.settings import Settings
-from tests.board.world import FAST_HASHER
+from tests.peers.board.world import FAST_HASHER
 
 from .board_client import start_board
 from .conftest import Proc

@@ -29,7 +29,7 @@ from dashboards.users import UserStore
 from noroshi.broker import free_port
 from vocabulary.settings import Settings
 from vocabulary.contract import profile_from_dict
-from tests.board.world import (
+from tests.peers.board.world import (
     DISASTER, FAST_HASHER, FLAME, IMPERSONATION, PASSWORD, PROFILES, World, build, make_users,
 )
 
@@ -334,7 +334,7 @@ async def test_the_incident_page_reloads_itself_when_the_playbook_moves_on(board
 
 
 def _opening(world: World):
-    from tests.board.world import detection
+    from tests.peers.board.world import detection
 
     return detection(world, "wako-flame-9999", type_="flame", target="wako_city_official", minutes=0,
                      severity="critical", summary="", metrics={"critical": 9, "total": 10})

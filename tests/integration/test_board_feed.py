@@ -28,7 +28,7 @@ from vocabulary.settings import Settings
 from vocabulary.records import Incident, TimelineEntry
 from vocabulary.topics import TopicNames
 from streams.topics import ensure_topics
-from tests.board.world import FAST_HASHER
+from tests.peers.board.world import FAST_HASHER
 
 from tests.sse import next_event
 

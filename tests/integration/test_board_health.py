@@ -27,8 +27,8 @@ from vocabulary.settings import Settings
 from vocabulary.records import Incident
 from vocabulary.topics import TopicNames
 from streams.topics import ensure_topics
-from tests.board.world import FAST_HASHER, build, make_users
-from tests.board.world import PASSWORD as BOARD_PASSWORD
+from tests.peers.board.world import FAST_HASHER, build, make_users
+from tests.peers.board.world import PASSWORD as BOARD_PASSWORD
 
 from .board_client import launch_chromium, start_board
 from .conftest import PARTITIONS, Proc, produce, read_until

@@ -21,7 +21,7 @@ from streams.lineage import BROKER_LOG_LOST
 from vocabulary.records import DeadLetter, Detection
 from streams.topics import ensure_topics
 
-from tests.board.world import FAST_HASHER
+from tests.peers.board.world import FAST_HASHER
 
 from .conftest import PARTITIONS, produce, read_until, sample_lines, shifted_to_now
 

@@ -23,8 +23,8 @@ from dashboards.users import UserStore
 from vocabulary.settings import Settings
 from vocabulary.records import Effect, Incident, TimelineEntry
 from vocabulary.topics import TopicNames
-from tests.board.conftest import csrf_of
-from tests.board.world import FAST_HASHER
+from tests.peers.board.conftest import csrf_of
+from tests.peers.board.world import FAST_HASHER
 from tests.sse import next_event
 
 USER = "kouhou"

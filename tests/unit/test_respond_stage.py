@@ -13,7 +13,7 @@ from streams.boundary import Rejected
 from streams.gaps import Gap
 from streams.respond_stage import RespondStage
 from streams.stage import Message
-from tests.responders.test_responder import Clock, notify, responder
+from tests.unit.responders.test_responder import Clock, notify, responder
 from vocabulary.records import BoardCommand
 
 TOPIC = "noroshi.effects"

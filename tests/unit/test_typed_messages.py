@@ -25,8 +25,8 @@ from vocabulary.records import BoardCommand, Effect
 from vocabulary.typed import ABSENT, MalformedPayload, UnknownKind, admits
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-EFFECT_WIRE = (DATA / "wire-effects.jsonl").read_bytes().splitlines()
-COMMAND_WIRE = (DATA / "wire-commands.jsonl").read_bytes().splitlines()
+EFFECT_WIRE = (DATA / "wire" / "effects.jsonl").read_bytes().splitlines()
+COMMAND_WIRE = (DATA / "wire" / "commands.jsonl").read_bytes().splitlines()
 DRILL = "【訓練】"
 
 

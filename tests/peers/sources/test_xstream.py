@@ -34,7 +34,7 @@ from sources.xstream import (
     rule_terms,
     tweet_event,
 )
-from tests.sources.peers import AppServer, CountingSink
+from tests.peers.sources.peers import AppServer, CountingSink
 
 TOKEN = "AAAAAAAAAAAAAAAAAAAAAbearer-wako-4711"
 PROFILE = profile_from_dict({

@@ -26,7 +26,7 @@ from sources.jetstream import (
     mention_from_frame,
     read_frame,
 )
-from tests.sources.peers import AppServer, CountingSink, Start, stopped, until
+from tests.peers.sources.peers import AppServer, CountingSink, Start, stopped, until
 
 PROFILE = profile_from_dict({
     "municipality": {"id": "wako", "name": "和光市", "names": ["和光市", "和光"], "areas": ["埼玉県南部"]},

@@ -31,7 +31,7 @@ from sources.mastodon import (
     sse_events,
     text_and_links,
 )
-from tests.sources.peers import AppServer, Start, stopped, until
+from tests.peers.sources.peers import AppServer, Start, stopped, until
 
 PROFILE = profile_from_dict({
     "municipality": {"id": "wako", "name": "和光市", "names": ["和光市", "和光"], "areas": ["埼玉県南部"]},

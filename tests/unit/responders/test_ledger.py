@@ -18,7 +18,7 @@ from responders.reliability import RetryPolicy
 from responders.responder import Channels, Responder
 from responders.website import FolderNoticeChannel, WebhookNoticeChannel
 from streams import durable
-from tests.responders.test_responder import Clock, notify
+from tests.unit.responders.test_responder import Clock, notify
 
 KEY = "wako-flame-1:notify:1:slack:koho"
 

@@ -21,7 +21,7 @@ from dashboards.users import (
 )
 from noroshi.cli import main
 
-from .world import FAST_HASHER, PASSWORD
+from tests.peers.board.world import FAST_HASHER, PASSWORD
 
 
 @pytest.fixture

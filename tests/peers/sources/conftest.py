@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from sources.base import MemorySink
-from tests.sources.peers import AppServer, Runs, Start
+from tests.peers.sources.peers import AppServer, Runs, Start
 
 
 @pytest.fixture

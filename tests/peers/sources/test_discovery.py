@@ -31,7 +31,7 @@ from sources.discovery import (
     seen_event,
     x_account,
 )
-from tests.sources.peers import AppServer
+from tests.peers.sources.peers import AppServer
 
 X_TOKEN = "AAAAAAAAAAAAAAAAAAAAAx-discovery-0815"
 MASTODON_TOKEN = "mastodon-token-4242"

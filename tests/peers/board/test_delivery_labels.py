@@ -11,8 +11,8 @@ from responders.base import ALWAYS, FakeChannel
 from responders.ledger import carry_out
 from responders.responder import Channels
 from vocabulary.records import Effect
-from tests.responders.test_ledger import Store, crashed_during, responder
-from tests.responders.test_responder import Clock
+from tests.unit.responders.test_ledger import Store, crashed_during, responder
+from tests.unit.responders.test_responder import Clock
 
 from .conftest import Client
 from .world import FLAME, World
