@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from vocabulary.effects import DisasterMode, HoldReplies, QueueRescue, ReleaseHold, effect_from
 from vocabulary.records import BROKER_LOG_LOST, STATE_TOO_LARGE, Effect, Incident, TimelineEntry
 # ALL: a notice for everyone (the broker is shared) has this municipality, as an admin's scope does.
 from vocabulary.terms import ALL as ALL, TERMINAL_STATES
@@ -197,6 +198,10 @@ def parse_notice(raw: bytes | None) -> Notice | None:
     return notice
 
 
+#: The effects the board shows (the others it learns from the timeline).
+SHOWN_EFFECTS = frozenset(cls.kind for cls in (QueueRescue, DisasterMode, HoldReplies, ReleaseHold))
+
+
 class BoardState:
     """Everything the pages are drawn from; each `add_*` says whether anything changed."""
 
@@ -333,32 +338,33 @@ class BoardState:
 
     # -- effects ---------------------------------------------------------------
     def add_effect(self, effect: Effect) -> bool:
-        p = effect.payload
-        if effect.kind not in ("queue_rescue", "disaster_mode", "hold_replies", "release_hold"):
+        """What the board shows of an effect: the rescue queue, disaster mode and held accounts.
+
+        The payload is read as its typed class (`vocabulary.effects`); a malformed one raises
+        `MalformedPayload` for the feed to log and skip, as any record it cannot read."""
+        if effect.kind not in SHOWN_EFFECTS:
             return False
+        typed = effect_from(effect)
         data = self._touch(effect.incident_id)
-        if effect.kind == "queue_rescue":
-            request_id = p.get("request_id")
-            if not isinstance(request_id, str) or request_id in data.rescues:
+        if isinstance(typed, QueueRescue):
+            if typed.request_id in data.rescues:
                 return False
-            data.rescues[request_id] = {
-                "request_id": request_id, "hashtag": _clip(p.get("hashtag"), 100),
-                "at": _clip(p.get("at"), 40), "place": _clip(p.get("place"), 200),
-                "text": _clip(p.get("text")), "kind": _clip(p.get("kind"), 40),
-                "copies": p.get("copies") if isinstance(p.get("copies"), int) else 0,
+            data.rescues[typed.request_id] = {
+                "request_id": typed.request_id, "hashtag": _clip(typed.hashtag, 100),
+                "at": _clip(typed.at, 40), "place": _clip(typed.place, 200),
+                "text": _clip(typed.text), "kind": _clip(typed.rescue_kind, 40),
+                "copies": typed.copies or 0,
             }
             while len(data.rescues) > RESCUES_PER_INCIDENT:
                 data.rescues.popitem(last=False)
-        elif effect.kind == "disaster_mode":
-            data.disaster_mode = p.get("on") is True
-        else:
-            account = p.get("account") if isinstance(p.get("account"), dict) else {}
-            handle = _clip(account.get("handle"), 100)
-            if effect.kind == "hold_replies":
-                data.holds[handle] = {"handle": handle, "platform": _clip(account.get("platform"), 20),
-                                      "reason": _clip(p.get("reason"), 300), "at": effect.at}
-            else:
-                data.holds.pop(handle, None)
+        elif isinstance(typed, DisasterMode):
+            data.disaster_mode = typed.on
+        elif isinstance(typed, HoldReplies):
+            handle = _clip(typed.account.get("handle"), 100)
+            data.holds[handle] = {"handle": handle, "platform": _clip(typed.account.get("platform"), 20),
+                                  "reason": _clip(typed.reason, 300), "at": effect.at}
+        elif isinstance(typed, ReleaseHold):
+            data.holds.pop(_clip(typed.account.get("handle"), 100), None)
         data.rev += 1
         self._evict()
         return True

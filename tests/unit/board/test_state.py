@@ -16,6 +16,7 @@ from dashboards.state import BoardState, Summary, measure, parse_post
 from dashboards.users import User
 from dashboards.views import now_list
 from vocabulary.records import JST, Effect, Incident, TimelineEntry
+from vocabulary.typed import MalformedPayload
 
 
 def incident(**changes: Any) -> Incident:
@@ -181,6 +182,15 @@ def test_rescue_requests_disaster_mode_and_holds_come_from_the_effects() -> None
     assert not state.add_effect(effect("notify", to={"name": "x"}))
     data = state.detail("d")
     assert data.disaster_mode is True and list(data.rescues) == ["r1"] and data.holds == {}
+
+
+def test_an_effect_the_board_shows_is_read_as_its_typed_class_and_a_malformed_one_is_refused() -> None:
+    state = BoardState()
+    with pytest.raises(MalformedPayload, match="request_id"):
+        state.add_effect(effect("queue_rescue", place="新倉"))  # no request id: nothing to queue
+    with pytest.raises(MalformedPayload, match="on"):
+        state.add_effect(effect("disaster_mode", on="yes"))
+    assert state.detail("d") is None or not state.detail("d").rescues
 
 
 def test_a_handled_rescue_is_read_from_the_timeline() -> None:
