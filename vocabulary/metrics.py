@@ -1,0 +1,153 @@
+"""Every Prometheus metric of Noroshi, in the process's default registry, and the words their labels
+may take. Each process serves the ones it sets on `GET /metrics` (the worker and `noroshi sources`
+on their own HTTP port, the board beside its pages).
+
+Labels are bounded: a topic, a partition, a channel, a source, a reason word, an incident type, an
+HTTP status code. Never an id (incident, event, municipality key as typed by a sender) — a label
+value that grows with traffic would make a series per message. Free text is turned into one of a
+few words by the helpers below before it becomes a label.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from vocabulary.records import BROKER_LOG_LOST, STATE_TOO_LARGE
+
+#: Arrival → detection takes milliseconds when the worker keeps up; minutes when it is behind.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: Event time → detection also counts the platform's and the source's delay, and a replay's age.
+EVENT_LATENCY_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0)
+
+# --- the worker ------------------------------------------------------------------------------
+
+CONSUMER_LAG = Gauge(
+    "noroshi_consumer_lag_messages",
+    "Messages of a partition not yet consumed: the broker's end offset minus the group's committed "
+    "offset, sampled every few seconds for the partitions assigned to this worker.",
+    ["group", "topic", "partition"])
+
+EVENTS = Counter(
+    "noroshi_events_total",
+    "Input messages the detect stage took, by topic and outcome: processed (fed to the detectors), "
+    "dead_lettered (could not be used), skipped (already applied, a redelivery), heartbeat.",
+    ["topic", "outcome"])
+
+#: The outcomes of EVENTS.
+EVENT_OUTCOMES = ("processed", "dead_lettered", "skipped", "heartbeat")
+
+DETECTION_LATENCY = Histogram(
+    "noroshi_detection_latency_seconds",
+    "Seconds from a message's arrival at the broker (its timestamp) to the end of its detection.",
+    buckets=LATENCY_BUCKETS)
+
+DETECTION_EVENT_LATENCY = Histogram(
+    "noroshi_detection_event_time_latency_seconds",
+    "Seconds from an event's own time (when it was posted) to the end of its detection.",
+    buckets=EVENT_LATENCY_BUCKETS)
+
+DEADLETTERS = Counter(
+    "noroshi_deadletters_total",
+    "Dead letters sent, by the word of their reason (see DEADLETTER_REASONS).",
+    ["reason"])
+
+#: The reason words of DEADLETTERS.
+DEADLETTER_REASONS = ("contract", "unknown_municipality", "too_large", "detector_failed", "playbook_input",
+                      "effect", "state_too_large", "broker_log_lost", "other")
+
+INPUT_GAPS_REFETCHED = Counter(
+    "noroshi_input_gaps_refetched_total",
+    "Messages the stream skipped and the gap guard fetched again from the broker (streams/gaps.py).")
+
+INCIDENTS_OPENED = Counter(
+    "noroshi_incidents_opened_total",
+    "Incidents the detectors opened, by type (flame, impersonation, misinformation, disaster, …).",
+    ["type"])
+
+DELIVERIES = Counter(
+    "noroshi_deliveries_total",
+    "Deliveries that ended, by channel, outcome (delivered, failed, …) and HTTP status code "
+    "(`none` when there was no HTTP answer).",
+    ["channel", "outcome", "code"])
+
+CIRCUIT_OPEN = Gauge(
+    "noroshi_circuit_open",
+    "1 while the circuit breaker of a channel is open (its sends are held back), else 0.",
+    ["channel"])
+
+HEARTBEAT_AGE = Gauge(
+    "noroshi_heartbeat_age_seconds",
+    "Seconds since the last heartbeat of an input partition came out at the far end of the pipeline.",
+    ["partition"])
+
+# --- noroshi sources -------------------------------------------------------------------------
+
+SOURCE_CONNECTED = Gauge(
+    "noroshi_source_connected",
+    "1 while a source is connected to its platform (or its receiver is listening), else 0.",
+    ["source"])
+
+SOURCE_LAST_EVENT_AGE = Gauge(
+    "noroshi_source_last_event_age_seconds",
+    "Seconds since a source last produced an event (measured at scrape time); absent before its first.",
+    ["source"])
+
+JMA_LAST_POLL_AGE = Gauge(
+    "noroshi_jma_last_poll_age_seconds",
+    "Seconds since the JMA feed was last polled successfully (measured at scrape time).")
+
+# --- the board -------------------------------------------------------------------------------
+
+BOARD_SSE_CLIENTS = Gauge(
+    "noroshi_board_sse_clients",
+    "Browsers connected to the board's live feed (server-sent events).")
+
+
+# --- bounded label words ---------------------------------------------------------------------
+
+#: A reason's beginning → its word; the first that matches wins.
+_REASON_STARTS: tuple[tuple[str, str], ...] = (
+    ("contract:", "contract"),
+    ("unknown municipality key", "unknown_municipality"),
+    ("message has no key", "unknown_municipality"),
+    (STATE_TOO_LARGE, "state_too_large"),
+    (BROKER_LOG_LOST, "broker_log_lost"),
+    ("detector failed", "detector_failed"),
+    ("bad playbook input", "playbook_input"),
+    ("playbook failed", "playbook_input"),
+    ("bad effect", "effect"),
+    ("respond failed", "effect"),
+    ("too large", "too_large"),
+    ("too_large", "too_large"),
+)
+
+
+def deadletter_reason(reason: str) -> str:
+    """The bounded word (one of DEADLETTER_REASONS) for a dead letter's free-text reason."""
+    text = reason.lstrip()
+    lowered = text.lower()
+    for start, word in _REASON_STARTS:
+        if lowered.startswith(start):
+            return word
+    return "other"
+
+
+def status_code(code: int | str | None) -> str:
+    """An HTTP status code as a label: `200`, `503`…; `none` when there was none or it is not one."""
+    try:
+        number = int(code)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "none"
+    return str(number) if 100 <= number <= 599 else "none"
+
+
+#: Characters a label word built from a name (a channel, a source, an incident type) may keep.
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+def word(name: str | None, fallback: str = "other", limit: int = 40) -> str:
+    """A short lower-case word for a name from configuration or code (never from a message)."""
+    text = (name or "").strip().lower()
+    if not text or len(text) > limit or not set(text) <= _WORD_CHARS:
+        return fallback
+    return text
