@@ -162,13 +162,27 @@ class RevokedSessions:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout = 5000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS revoked_sessions "
-                         "(sid TEXT PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID")
-        self._db.execute("CREATE INDEX IF NOT EXISTS revoked_sessions_expires ON revoked_sessions (expires)")
+        self._prepare(deadline=time.monotonic() + 10.0)
         self._failing = 0  # refusals since the store stopped answering
         self.prune(time.time())
+
+    def _prepare(self, deadline: float) -> None:
+        """WAL mode and the table. Two boards starting at once can both be here: switching the
+        journal mode takes an exclusive lock and SQLite answers "database is locked" at once
+        instead of waiting (the busy timeout does not cover it), so the loser tries again."""
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS revoked_sessions "
+                                 "(sid TEXT PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID")
+                self._db.execute("CREATE INDEX IF NOT EXISTS revoked_sessions_expires "
+                                 "ON revoked_sessions (expires)")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def is_revoked(self, sid: str) -> bool:
         try:
