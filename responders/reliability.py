@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vocabulary.metrics import CIRCUIT_OPEN, word
 from vocabulary.waits import Backoff
 from responders.base import DeliveryError, Receipt, Transient
 
@@ -110,6 +111,7 @@ async def attempt_delivery(channel: str, send: Callable[[], Awaitable[Receipt]],
             receipt = await send()
         except DeliveryError as exc:
             breaker.failed(clock())
+            CIRCUIT_OPEN.labels(word(channel)).set(breaker.state == "open")
             attempts.append(Attempt(channel, number, ok=False, error=str(exc), code=exc.code,
                                     permanent=exc.permanent, waited_s=waited))
             if exc.permanent or number == policy.attempts:
@@ -123,6 +125,7 @@ async def attempt_delivery(channel: str, send: Callable[[], Awaitable[Receipt]],
             await sleep(wait)
             continue
         breaker.succeeded()
+        CIRCUIT_OPEN.labels(word(channel)).set(0)
         attempts.append(Attempt(channel, number, ok=True, waited_s=waited, ref=receipt.ref,
                                 detail=dict(receipt.detail)))
         return Outcome(tuple(attempts), receipt)

@@ -43,6 +43,7 @@ from vocabulary.effects import (
     EFFECT_TYPES, DisasterMode, HoldReplies, Notify, NotifyPress, PostStatement, PublishNotice, QueueRescue,
     ReleaseHold, RequestTakedown, TypedEffect, effect_from,
 )
+from vocabulary.metrics import DELIVERIES, word
 from vocabulary.records import JST, BoardCommand, Effect, TimelineEntry
 from vocabulary.terms import DRILL_LABEL, SEVERITIES
 from vocabulary.typed import present
@@ -180,6 +181,8 @@ class Responder:
                 clock=self.clock, sleep=self.sleep, rng=self.rng)
             for attempt in outcome.attempts:
                 self._attempt(result, effect, job, attempt)
+            DELIVERIES.labels(word(job.channel.name), "delivered" if outcome.ok else "failed",
+                              "none" if outcome.ok else word(outcome.code, "other")).inc()
             if outcome.ok:
                 groups[job.group] = True
                 result.delivered.append(job.key)
@@ -229,6 +232,7 @@ class Responder:
         """A send cut off by a crash through a channel that cannot recognise a repeat: not sent
         again (that could reach people twice); the operator is asked to check and decide."""
         result.possibly_sent.append(job.key)
+        DELIVERIES.labels(word(job.channel.name), "possibly_sent", "none").inc()
         channel = job.channel.name
         to = job.what.get("to") or job.what.get("account") or job.what.get("address") or ""
         where = f"{channel}（{to}）" if to else channel

@@ -94,6 +94,10 @@ class JmaSource:
         self.cursor = cursor or Cursor(None, SOURCE)
         self.backoff = backoff or Backoff(base_s=5.0, cap_s=600.0)
         self._session = session
+        #: For /metrics and /readyz (sources/http.py): the last poll that read every feed, and
+        #: whether the last poll did.
+        self.last_poll_at: float | None = None
+        self.connected = True
         state = self.cursor.load()
         seen = state.get("seen")
         self.seen: dict[str, None] = dict.fromkeys(s for s in seen if isinstance(s, str)) \
@@ -203,12 +207,14 @@ class JmaSource:
                 try:
                     await self.poll_once(session, sink)
                 except JmaUnavailable as exc:
+                    self.connected = False
                     delay = self.backoff.next_delay(exc.retry_after)
                     log.warning("jma_poll_failed", reason=str(exc), retry_in_s=round(delay, 1))
                 except Exception:  # noqa: BLE001 — a source keeps going; the log has the trace
                     delay = self.backoff.next_delay()
                     log.exception("jma_poll_crashed", retry_in_s=round(delay, 1))
                 else:
+                    self.last_poll_at, self.connected = time.time(), True
                     self.backoff.reset()
                     delay = self.config.poll_interval_s
                 if await sleep_or_stop(delay, stop):

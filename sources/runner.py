@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ import structlog
 from vocabulary.settings import Settings, SourceSettings
 from vocabulary.contract import Profile
 from vocabulary.waits import Backoff
+from sources.http import SourcesHTTP
 from sources.base import ACCEPTED, REJECTED, Cursor, KafkaSink, Offered, Sink, sleep_or_stop
 from vocabulary.topics import TopicNames
 
@@ -40,6 +42,40 @@ class Planned:
     name: str  # e.g. "jetstream:wako"
     municipality: str | None  # None: the webhook receiver, routed per event
     source: Source
+
+
+@dataclass
+class SourceState:
+    """What `noroshi sources` knows of one planned source, for /readyz and /metrics (sources/http.py)."""
+
+    name: str
+    source: Any = field(repr=False, default=None)
+    running: bool = False  # inside its `run` (not ended, not waiting to be restarted)
+    last_event: float | None = None  # epoch seconds of the last event it published
+
+    @property
+    def connected(self) -> bool:
+        """Running, and connected by its own account when it keeps one (`connected`, e.g. the JMA poll)."""
+        return self.running and bool(getattr(self.source, "connected", True))
+
+
+class TrackedSink:
+    """A source's view of its sink: the same sink, noting when the source last published."""
+
+    def __init__(self, sink: Sink, state: SourceState) -> None:
+        self.sink, self.state = sink, state
+
+    async def publish(self, event: dict[str, Any]) -> bool:
+        return (await self.offer(event)).status == ACCEPTED
+
+    async def offer(self, event: dict[str, Any]) -> Offered:
+        offered = await self.sink.offer(event)
+        if offered.status == ACCEPTED:
+            self.state.last_event = time.time()
+        return offered
+
+    async def reject(self, raw: bytes | str, reason: str, source: str) -> None:
+        await self.sink.reject(raw, reason, source)
 
 
 class RoutingSink:
@@ -131,22 +167,29 @@ def plan_sources(config: SourceSettings, profiles: Mapping[str, Profile], cursor
     return planned
 
 
-async def supervise(planned: Planned, sink: Sink, stop: asyncio.Event, backoff: Backoff | None = None) -> None:
+async def supervise(planned: Planned, sink: Sink, stop: asyncio.Event, backoff: Backoff | None = None,
+                    state: SourceState | None = None) -> None:
     """Run one source until `stop`; an unexpected failure is logged and the source started again."""
     backoff = backoff or Backoff(base_s=2.0, cap_s=300.0)
+    state = state or SourceState(planned.name, planned.source)
+    sink = TrackedSink(sink, state)
     while not stop.is_set():
         try:
             log.info("source_started", source=planned.name)
+            state.running = True
             await planned.source.run(sink, stop)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a source must never take the others down
+            state.running = False  # now, not after the wait below
             delay = backoff.next_delay()
             log.error("source_failed", source=planned.name, error=f"{type(exc).__name__}: {exc}",
                       restart_in_s=round(delay, 1))
             if await sleep_or_stop(delay, stop):
                 return
             continue
+        finally:
+            state.running = False
         if not stop.is_set():  # a source that returned by itself is restarted too
             if await sleep_or_stop(backoff.next_delay(), stop):
                 return
@@ -154,10 +197,11 @@ async def supervise(planned: Planned, sink: Sink, stop: asyncio.Event, backoff: 
 
 
 async def run_planned(planned: list[Planned], sinks: Mapping[str, Sink], default: str | None,
-                      stop: asyncio.Event) -> None:
+                      stop: asyncio.Event, states: Mapping[str, SourceState] | None = None) -> None:
     routing = RoutingSink(sinks, default)
-    tasks = [asyncio.create_task(supervise(p, sinks[p.municipality] if p.municipality else routing, stop),
-                                 name=p.name) for p in planned]
+    states = states or {}
+    tasks = [asyncio.create_task(supervise(p, sinks[p.municipality] if p.municipality else routing, stop,
+                                           state=states.get(p.name)), name=p.name) for p in planned]
     try:
         await asyncio.gather(*tasks)
     finally:
@@ -181,14 +225,20 @@ async def run_sources(settings: Settings, profiles: Mapping[str, Profile]) -> in
             loop.add_signal_handler(sig, stop.set)
     names = TopicNames(settings.topic_prefix)
     producer = AIOKafkaProducer(bootstrap_servers=settings.broker_servers, acks="all", linger_ms=5)
-    await producer.start()
+    states = {p.name: SourceState(p.name, p.source) for p in planned}
+    http = SourcesHTTP(settings, producer, list(states.values()))
+    await http.start()  # before the producer: /healthz answers, /readyz says what is missing
     try:
-        sinks: dict[str, Sink] = {muni: KafkaSink(producer, names, muni) for muni in profiles}
-        default = settings.sources.hooks_municipality or (next(iter(profiles)) if len(profiles) == 1 else None)
-        log.info("sources_running", sources=[p.name for p in planned])
-        await run_planned(planned, sinks, default, stop)
+        await producer.start()
+        try:
+            sinks: dict[str, Sink] = {muni: KafkaSink(producer, names, muni) for muni in profiles}
+            default = settings.sources.hooks_municipality or (next(iter(profiles)) if len(profiles) == 1 else None)
+            log.info("sources_running", sources=[p.name for p in planned])
+            await run_planned(planned, sinks, default, stop, states)
+        finally:
+            flushed = await stop_producer(producer)
     finally:
-        flushed = await stop_producer(producer)
+        await http.stop()
     return 0 if flushed else 1
 
 

@@ -23,7 +23,7 @@ from structlog.contextvars import bound_contextvars
 
 from playbooks.engine import default_rules
 from responders.config import responder_for
-from streams import durable, tansu
+from streams import durable, heartbeat, tansu
 from streams.boundary import DeadLetters, Outgoing, handling, key_text, utc_now
 from streams.clock import DeadlineClock
 from streams.gaps import BrokerRefetch, GapFiller
@@ -32,6 +32,7 @@ from streams.playbook_stage import PlaybookStage
 from streams.respond_stage import RespondStage
 from streams.stage import DetectionStage, Message
 from vocabulary.contract import Profile
+from vocabulary.metrics import DETECTION_EVENT_LATENCY, DETECTION_LATENCY, INCIDENTS_OPENED, word
 from vocabulary.settings import Settings
 from vocabulary.topics import TopicNames
 
@@ -41,7 +42,7 @@ log = structlog.get_logger(__name__)
 BATCH_MAX = 1000
 BATCH_WITHIN_S = 0.2
 #: The topics the agents send to, by the role name stages use in `Outgoing.topic`.
-OUTPUTS = ("detections", "commands", "deadlines", "effects", "incidents", "timeline", "deadletters")
+OUTPUTS = ("detections", "commands", "deadlines", "effects", "incidents", "timeline", "deadletters", "heartbeats")
 
 
 class _StrCodec(codecs.Codec):
@@ -125,6 +126,7 @@ class Pipeline:
     incidents: faust.types.TopicT
     timeline: faust.types.TopicT
     deadletters: faust.types.TopicT
+    heartbeats: faust.types.TopicT
     detector_state: faust.types.TableT
     playbook_state: faust.types.TableT
     responder_state: faust.types.TableT
@@ -164,7 +166,11 @@ async def apply_detections(shell: Shell, muni: str, messages: list[Message]) -> 
     for found, msg in out.detections:
         log.info("incident_detected", **msg.position, incident_id=found.incident_id,
                  change=found.change, type=found.type, severity=found.severity)
+        if found.change == "opened":
+            INCIDENTS_OPENED.labels(word(found.type)).inc()
         await shell.topics["detections"].send(key=found.incident_id, value=found.to_json())
+    for key, beat, _ in out.heartbeats:
+        await shell.topics["detections"].send(key=key, value=beat)
     shell.detector_state[muni] = out.state
 
 
@@ -174,6 +180,18 @@ async def deliver(shell: Shell, msg: Message) -> None:
     if delivery is not None:
         await publish(shell, delivery.outputs)
         shell.responding.finish(delivery)
+
+
+def observe_latency(events: Iterable[faust.EventT]) -> None:
+    """Each message's time from its arrival at this worker (Faust's `time_in`, monotonic) and from its
+    event time (the Kafka timestamp sources set to the event's own time) to the end of detection."""
+    now, wall = time.monotonic(), time.time()
+    for event in events:
+        message = event.message
+        if message.time_in is not None:
+            DETECTION_LATENCY.observe(max(0.0, now - message.time_in))
+        if message.timestamp:
+            DETECTION_EVENT_LATENCY.observe(max(0.0, wall - message.timestamp))
 
 
 # --- agents and timers -----------------------------------------------------------------------
@@ -188,6 +206,7 @@ async def detect(shell: Shell, stream: faust.StreamT) -> None:
         for muni, group in groups.items():
             async with handling(group, shell.letters, "detect", municipality=muni):
                 await apply_detections(shell, muni, group)
+        observe_latency(events)
 
 
 async def playbook(shell: Shell, stream: faust.StreamT) -> None:
@@ -196,7 +215,8 @@ async def playbook(shell: Shell, stream: faust.StreamT) -> None:
         async with handling([msg], shell.letters, "playbook", incident_id=key_text(msg.key)):
             step = shell.playbooks.play(msg, shell.playbook_state)
             await publish(shell, step.outputs)
-            shell.playbook_state[step.incident_id] = step.state
+            if step.state is not None:  # None: a heartbeat, no incident
+                shell.playbook_state[step.incident_id] = step.state
             step.log_outcome()
 
 
@@ -218,6 +238,17 @@ async def deliver_deadlines(shell: Shell) -> None:
                 shell.clock.delivered(incident_id, deadline)
             except Exception:  # noqa: BLE001 - keep the timer alive: the next tick tries again
                 log.exception("deadline_not_sent", deadline_id=deadline.deadline_id)
+
+
+async def send_heartbeats(beats: faust.types.TopicT, targets: dict[int, str]) -> None:
+    """The heartbeat: one per input partition in use onto the mentions topic (streams/heartbeat.py)."""
+    now = time.time()
+    for partition, muni in targets.items():
+        try:
+            await beats.send(key=muni, partition=partition,
+                             value=heartbeat.beat(partition, muni, int(now * 1000), utc_now()))
+        except Exception:  # noqa: BLE001 - keep the timer alive: the board shows the heartbeat late
+            log.exception("heartbeat_not_sent", partition=partition, municipality=muni)
 
 
 async def resume_cut_off(shell: Shell) -> None:
@@ -294,6 +325,9 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
                                        ("respond", shell.topics["effects"], respond))}
     for timer in (resume_cut_off, deliver_deadlines):
         app.timer(interval=1.0, name=timer.__name__)(partial(timer, shell))
+    beats = app.topic(names.mentions, key_serializer="str", value_serializer="raw")
+    app.timer(interval=settings.heartbeat_interval_s, name="send_heartbeats")(
+        partial(send_heartbeats, beats, heartbeat.targets(profiles, settings.partitions)))
     app.on_partitions_revoked.connect(partial(forget_positions, shell))
     app.on_partitions_assigned.connect(partial(look_for_cut_off_sends, shell))
     return Pipeline(app=app, shell=shell, **agents, **shell.topics, detector_state=shell.detector_state,

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import structlog
 
 from streams.stage import Message, dead_letter
+from vocabulary.metrics import DEADLETTERS, EVENTS, deadletter_reason
 from vocabulary.records import DeadLetter
 
 log = structlog.get_logger(__name__)
@@ -62,6 +63,7 @@ class DeadLetters:
         """Each letter is bounded (`DeadLetter.of`); if even so it cannot be sent, say so once and go on:
         raising here would restart the agent and lose the batch around the message."""
         for letter in letters:
+            DEADLETTERS.labels(deadletter_reason(letter.reason)).inc()
             log.warning("event_dead_lettered", topic=letter.topic, partition=letter.partition,
                         offset=letter.offset, reason=letter.reason, size=letter.size,
                         sha256=letter.sha256, truncated=letter.truncated)
@@ -87,8 +89,17 @@ async def handling(messages: Sequence[Message], letters: DeadLetters, agent: str
             yield
         except Rejected as exc:
             log.exception(exc.event, reason=str(exc))
+            _count_input(agent, messages)
             await letters.send([dead_letter(msg, str(exc), utc_now()) for msg in messages])
         except Exception as exc:  # noqa: BLE001 - the boundary: keep the stream alive
             log.exception("message_failed", agent=agent)
+            _count_input(agent, messages)
             reason = f"{agent} failed: {type(exc).__name__}: {exc}"
             await letters.send([dead_letter(msg, reason, utc_now()) for msg in messages])
+
+
+def _count_input(agent: str, messages: Sequence[Message]) -> None:
+    """Input events of the detect stage that a failure dead-lettered (the stage counts the others)."""
+    if agent == "detect":
+        for msg in messages:
+            EVENTS.labels(msg.topic, "dead_lettered").inc()

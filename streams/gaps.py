@@ -30,6 +30,7 @@ from aiokafka.structs import TopicPartition
 
 from streams.lineage import Applied, LineageGuard, fingerprint
 from streams.stage import Message
+from vocabulary.metrics import INPUT_GAPS_REFETCHED
 
 log = structlog.get_logger(__name__)
 
@@ -156,6 +157,7 @@ class GapFiller:
                         last=gap.last, found=len(offsets), unfilled=unfilled[:20])
             found.extend(got)
         self.filled += len(found)
+        INPUT_GAPS_REFETCHED.inc(len(found))
         return fill(messages, found)
 
 

@@ -3,7 +3,8 @@ deadline in, the incident's outputs and its new stored state out, in the order t
 
 Outputs come before the state that says they were sent: after a crash between the two the input
 is played again and repeats an output (ids are stable, readers keep the highest version), where
-the other order could lose one.
+the other order could lose one. A heartbeat (`streams.heartbeat`) touches no incident: it goes on to
+the heartbeats topic with its hop times, and there is no state to store.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 import structlog
 
 from playbooks.runner import Stored, parse_input, step
-from streams.boundary import Outgoing, Rejected
+from streams import heartbeat
+from streams.boundary import Outgoing, Rejected, utc_now
 from streams.stage import Message
 from vocabulary.contract import Profile
 
@@ -28,7 +30,7 @@ class PlaybookStep:
 
     incident_id: str
     outputs: list[Outgoing]
-    state: bytes
+    state: bytes | None  # None: nothing to store (a heartbeat)
     outcome: dict[str, Any] = field(default_factory=dict)  # the log line that says what happened
 
     def log_outcome(self) -> None:
@@ -44,6 +46,10 @@ class PlaybookStage:
     def play(self, msg: Message, stored: Mapping[str, bytes]) -> PlaybookStep:
         """The step `msg` makes for its incident, given the stored states (the playbook table).
         Raises `Rejected` for input that is not a playbook input or names no configured municipality."""
+        beat = heartbeat.parse(msg.value)
+        if beat is not None:  # never parsed as a playbook input, never stored
+            return PlaybookStep("", [Outgoing("heartbeats", heartbeat.detection_key(beat),
+                                              heartbeat.stamped(beat, "played_at", utc_now()))], None)
         try:
             inp = parse_input(msg.value or b"")
             profile = self.profiles.get(inp.municipality)

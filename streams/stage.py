@@ -6,7 +6,9 @@ changes nothing; each skip is logged with its position), feeds the detectors and
 returns the new state snapshot, the detections and the dead letters. The agent
 only moves bytes in and out. Before skipping, the agent checks with `applied` and
 `streams.lineage` that the broker still holds the log those offsets belong to; a
-partition whose log was lost is passed back as `lost` and processed afresh.
+partition whose log was lost is passed back as `lost` and processed afresh. A heartbeat
+(`streams.heartbeat`) is applied like any message but never reaches a detector: it is passed on,
+stamped with the time detect saw it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import orjson
 import structlog
 
 from vocabulary.contract import ContractError, Profile, parse_event
+from streams import heartbeat
 from streams.detectors import DetectorSet
 from streams.lineage import Applied, fingerprint
+from vocabulary.metrics import EVENTS
 from vocabulary.records import STATE_TOO_LARGE, DeadLetter, Detection
 
 log = structlog.get_logger(__name__)
@@ -56,6 +60,8 @@ class StageOutput:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     processed: int = 0
     skipped: int = 0
+    #: Heartbeats passed on (streams/heartbeat.py): (key, record for the detections topic, message).
+    heartbeats: list[tuple[str, bytes, Message]] = field(default_factory=list)
 
 
 def dead_letter(msg: Message, reason: str, failed_at: str) -> DeadLetter:
@@ -89,6 +95,7 @@ class DetectionStage:
             reason = (f"unknown municipality key {muni!r}: configure its profile in NOROSHI_PROFILES"
                       if muni else "message has no key: produce with key = municipality id")
             rejected.append(dead_letter(msg, reason, failed_at))
+            EVENTS.labels(msg.topic, "dead_lettered").inc()
         return groups, rejected
 
     def _load(self, muni: str, stored: bytes | None) -> tuple[DetectorSet, dict[str, int]]:
@@ -133,14 +140,21 @@ class DetectionStage:
             applied = offsets.get(where, -1)
             if msg.offset <= applied:
                 out.skipped += 1
+                EVENTS.labels(msg.topic, "skipped").inc()
                 log.info("event_already_applied", **msg.position, municipality=muni, applied_offset=applied)
                 continue
             offsets[where] = msg.offset
             last[where] = msg
+            beat = heartbeat.parse(msg.value)
+            if beat is not None:  # applied (its offset counts), never fed to a detector
+                out.heartbeats.append((heartbeat.detection_key(beat),
+                                       heartbeat.stamped(beat, "detected_at", failed_at), msg))
+                continue
             try:
                 event = parse_event(msg.value or b"")
             except ContractError as exc:
                 out.dead_letters.append(dead_letter(msg, f"contract: {exc}", failed_at))
+                EVENTS.labels(msg.topic, "dead_lettered").inc()
                 continue
             try:
                 found = detectors.feed(event)
@@ -148,8 +162,10 @@ class DetectionStage:
                 log.exception("detector_failed", **msg.position, event_id=event.id)
                 out.dead_letters.append(
                     dead_letter(msg, f"detector failed: {type(exc).__name__}: {exc}", failed_at))
+                EVENTS.labels(msg.topic, "dead_lettered").inc()
                 continue
             out.processed += 1
+            EVENTS.labels(msg.topic, "processed").inc()
             out.detections.extend((d, msg) for d in found)
         for where, msg in last.items():
             marks[where] = (msg.offset, fingerprint(msg.key, msg.value))

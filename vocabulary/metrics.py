@@ -10,9 +10,14 @@ few words by the helpers below before it becomes a label.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Callable
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from vocabulary.records import BROKER_LOG_LOST, STATE_TOO_LARGE
+
+log = structlog.get_logger(__name__)
 
 #: Arrival → detection takes milliseconds when the worker keeps up; minutes when it is behind.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -66,8 +71,9 @@ INCIDENTS_OPENED = Counter(
 
 DELIVERIES = Counter(
     "noroshi_deliveries_total",
-    "Deliveries that ended, by channel, outcome (delivered, failed, …) and HTTP status code "
-    "(`none` when there was no HTTP answer).",
+    "Deliveries that ended, by channel, outcome (delivered, failed, possibly_sent) and code: the "
+    "failure's code (timeout, unreachable, tls, rate_limited, server, credentials, forbidden, refused, "
+    "config, circuit_open; responders.base.FAILURE_CODES), `none` when it was delivered.",
     ["channel", "outcome", "code"])
 
 CIRCUIT_OPEN = Gauge(
@@ -142,7 +148,7 @@ def status_code(code: int | str | None) -> str:
 
 
 #: Characters a label word built from a name (a channel, a source, an incident type) may keep.
-_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.:")
 
 
 def word(name: str | None, fallback: str = "other", limit: int = 40) -> str:
@@ -151,3 +157,32 @@ def word(name: str | None, fallback: str = "other", limit: int = 40) -> str:
     if not text or len(text) > limit or not set(text) <= _WORD_CHARS:
         return fallback
     return text
+
+
+# --- the scrape ------------------------------------------------------------------------------
+
+#: Callables run before each scrape: they set the gauges measured at scrape time (ages, lag).
+_SCRAPE_HOOKS: list[Callable[[], None]] = []
+
+
+def on_scrape(hook: Callable[[], None]) -> Callable[[], None]:
+    """Run `hook` before every scrape of this process's /metrics (e.g. to set an age from a time)."""
+    _SCRAPE_HOOKS.append(hook)
+    return hook
+
+
+def exposition() -> tuple[bytes, str]:
+    """This process's metrics in the Prometheus text format, and its content type. A hook that
+    fails leaves its gauges as they were; it never takes the scrape down."""
+    for hook in list(_SCRAPE_HOOKS):
+        try:
+            hook()
+        except Exception:  # noqa: BLE001 - the scrape still answers with what it has
+            _SCRAPE_FAILURES.inc()
+            log.exception("metrics_hook_failed", hook=getattr(hook, "__qualname__", repr(hook)))
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+_SCRAPE_FAILURES = Counter(
+    "noroshi_scrape_hook_failures_total",
+    "Times a gauge measured at scrape time could not be set (its last value is served).")

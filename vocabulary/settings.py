@@ -65,6 +65,16 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
      "Name of the first user: the demo operator `noroshi run` creates, or the admin (広報課, every municipality) the board creates when the users file is empty."),
     ("NOROSHI_BOARD_PASSWORD", "(random per start)",
      "That first user's password, printed by `noroshi run` (or NOROSHI_BOARD_PASSWORD_FILE)."),
+    ("NOROSHI_HEARTBEAT_INTERVAL", "60",
+     "Seconds between two heartbeats the worker sends through the pipeline (one per input partition in use)."),
+    ("NOROSHI_HEARTBEAT_LATE", "180",
+     "Seconds after which the board shows the heartbeat as late (監視: 遅延, red)."),
+    ("NOROSHI_HTTP_HOST", "127.0.0.1",
+     "Address the worker and `noroshi sources` serve /healthz, /readyz and /metrics on."),
+    ("NOROSHI_WORKER_HTTP_PORT", "8081", "Port of the worker's /healthz, /readyz and /metrics."),
+    ("NOROSHI_SOURCES_HTTP_PORT", "8091", "Port of the /healthz, /readyz and /metrics of `noroshi sources`."),
+    ("NOROSHI_READY_MAX_LAG", "10000",
+     "The worker's /readyz answers 503 while its consumer lag (messages, all assigned partitions) is above this."),
     ("NOROSHI_LOG_FORMAT", "auto", "`json`, `console`, or `auto` (console on a terminal, else JSON)."),
     ("NOROSHI_LOG_LEVEL", "INFO", "Log level."),
 )
@@ -358,6 +368,12 @@ class Settings:
     board_trusted_proxies: tuple[str, ...] = ()  # networks, e.g. ("10.0.0.0/8",); see _networks
     responders: ResponderSettings = field(default_factory=ResponderSettings)
     sources: SourceSettings = field(default_factory=SourceSettings)
+    heartbeat_interval_s: float = 60.0  # the worker's heartbeat through the pipeline (streams/heartbeat.py)
+    heartbeat_late_s: float = 180.0  # the board's 監視: 遅延 past this age
+    http_host: str = "127.0.0.1"  # the worker's and the sources' /healthz /readyz /metrics
+    worker_http_port: int = 8081
+    sources_http_port: int = 8091
+    ready_max_lag: int = 10_000  # the worker is not ready while its consumer lag is above this
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -395,6 +411,13 @@ class Settings:
             board_trusted_proxies=_networks(get("BOARD_TRUSTED_PROXIES"), "NOROSHI_BOARD_TRUSTED_PROXIES"),
             responders=ResponderSettings.from_env(env),
             sources=SourceSettings.from_env(env),
+            heartbeat_interval_s=float(_int(get("HEARTBEAT_INTERVAL", "60"), "NOROSHI_HEARTBEAT_INTERVAL",
+                                            low=1, high=3600)),
+            heartbeat_late_s=float(_int(get("HEARTBEAT_LATE", "180"), "NOROSHI_HEARTBEAT_LATE", low=1, high=86400)),
+            http_host=get("HTTP_HOST", "127.0.0.1"),
+            worker_http_port=_int(get("WORKER_HTTP_PORT", "8081"), "NOROSHI_WORKER_HTTP_PORT", low=1, high=65535),
+            sources_http_port=_int(get("SOURCES_HTTP_PORT", "8091"), "NOROSHI_SOURCES_HTTP_PORT", low=1, high=65535),
+            ready_max_lag=_int(get("READY_MAX_LAG", "10000"), "NOROSHI_READY_MAX_LAG", low=0, high=10**12),
         )
 
     @property
@@ -429,6 +452,12 @@ class Settings:
             PREFIX + "LOG_LEVEL": self.log_level,
             PREFIX + "USERS_FILE": str(self.users_file),
             PREFIX + "BOARD_TRUSTED_PROXIES": ",".join(self.board_trusted_proxies),
+            PREFIX + "HEARTBEAT_INTERVAL": str(int(self.heartbeat_interval_s)),
+            PREFIX + "HEARTBEAT_LATE": str(int(self.heartbeat_late_s)),
+            PREFIX + "HTTP_HOST": self.http_host,
+            PREFIX + "WORKER_HTTP_PORT": str(self.worker_http_port),
+            PREFIX + "SOURCES_HTTP_PORT": str(self.sources_http_port),
+            PREFIX + "READY_MAX_LAG": str(self.ready_max_lag),
             **dict(self.responders.raw),
             **dict(self.sources.raw),
         }

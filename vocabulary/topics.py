@@ -12,6 +12,7 @@ Partitioning (which key each topic uses, and why):
 | `PREFIX.incidents` | incident id | every lifecycle change of one incident in order; the board keeps the latest |
 | `PREFIX.timeline` | incident id | an incident's audit trail in order |
 | `PREFIX.deadletters` | the original key | kept beside its source for inspection and re-drive |
+| `PREFIX.heartbeats` | `heartbeat:<input partition>` | the pipeline's heartbeat after detect and playbook, read by the board |
 
 All keys are UTF-8 strings hashed by Kafka's default (murmur2) partitioner,
 the same one Faust's tables use, so a table entry and the events that change
@@ -70,6 +71,11 @@ class TopicNames:
         return f"{self.prefix}.deadletters"
 
     @property
+    def heartbeats(self) -> str:
+        """The heartbeats that came out at the far end (detect → playbook), for the board."""
+        return f"{self.prefix}.heartbeats"
+
+    @property
     def inputs(self) -> tuple[str, str, str]:
         return (self.mentions, self.accounts, self.alerts)
 
@@ -79,4 +85,4 @@ class TopicNames:
 
     def all(self) -> tuple[str, ...]:
         return (*self.inputs, self.detections, self.commands, self.deadlines, self.effects,
-                self.incidents, self.timeline, self.deadletters)
+                self.incidents, self.timeline, self.deadletters, self.heartbeats)

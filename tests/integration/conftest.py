@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from noroshi.broker import EmbeddedBroker
+from noroshi.broker import EmbeddedBroker, free_port
 from vocabulary.contract import parse_ts
 from vocabulary.records import iso
 from vocabulary.settings import Settings
@@ -54,6 +54,9 @@ def env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
         "NOROSHI_LOG_FORMAT": "json",
         "NOROSHI_SECRET_KEY": "test-secret-key",
         "NOROSHI_BOARD_PASSWORD": "test-password",
+        # never the defaults (8081, 8091): tests run side by side
+        "NOROSHI_WORKER_HTTP_PORT": str(free_port()),
+        "NOROSHI_SOURCES_HTTP_PORT": str(free_port()),
     }
 
 
