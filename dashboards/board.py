@@ -30,8 +30,10 @@ from dashboards.feed import SEND_TIMEOUT_S, Change, CommandNotSent, KafkaFeed, M
 from dashboards.incident_page import Flash, incident_page
 from dashboards.ratelimit import LoginLimiter, client_address
 from dashboards.session import RevokedSessions, RevokedSessionsError, Session, SessionCodec
-from dashboards.state import BoardState, visible
+from dashboards.state import BoardState, visible, watch
+from streams import heartbeat
 from dashboards.users import User, UserError, UserStore, bootstrap
+from vocabulary.metrics import BOARD_SSE_CLIENTS, exposition
 from vocabulary.settings import Settings
 from vocabulary.terms import ALL
 from vocabulary.topics import TopicNames
@@ -52,6 +54,10 @@ LIMITER = web.AppKey("limiter", LoginLimiter)
 CODEC = web.AppKey("codec", SessionCodec)
 PROFILES = web.AppKey("profiles", dict)
 OUTCOME_WAIT = web.AppKey("outcome_wait", float)
+#: The input partitions in use (partition → the municipality whose key carries its heartbeat), and
+#: since when the board waits for their heartbeats: the 監視 indicator (streams/heartbeat.py).
+WATCHED = web.AppKey("watched", dict)
+WATCH_SINCE = web.AppKey("watch_since", float)
 ARCHIVE = web.AppKey("archive", object)  # ArchiveReader, or None: the report reads the feed (tests)
 #: The CSV from the topic (no archive file yet) gives up after this long, with a 503.
 TOPIC_EXPORT_TIMEOUT = 30.0
@@ -144,11 +150,16 @@ def _json(data: object) -> web.Response:
 def _frame(request: web.Request, user: User, sess: Session) -> pages.Frame:
     incidents = visible(request.app[FEED].latest.values(), user.municipality)
     status = request.app[FEED].status()  # not live: every page says 最新ではありません
+    now, late, watched = time.time(), request.app[SETTINGS].heartbeat_late_s, request.app[WATCHED]
+    beats = request.app[FEED].state.heartbeats
     return pages.Frame(lang=_lang(request), user=user, csrf=sess.csrf, path=request.path, now=time.time(),
                        query=dict(request.query), disasters=views.disaster_active(incidents),
                        names=request.app[FEED].display_names, feed_live=status.live,
                        last_fetch=status.last_fetch,
-                       notices=request.app[FEED].state.notices_for(user.municipality))
+                       notices=request.app[FEED].state.notices_for(user.municipality),
+                       watch=watch(beats, now, late, expected=watched, since=request.app[WATCH_SINCE]),
+                       watch_late=late, watch_since=request.app[WATCH_SINCE],
+                       watch_missing={p: m for p, m in watched.items() if p not in beats})
 
 
 def page_handler(render: Callable[[web.Request, pages.Frame], Any]) -> Callable[[web.Request], Any]:
@@ -475,6 +486,13 @@ async def readyz(request: web.Request) -> web.Response:
     return response
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text, without sign-in like /healthz: in production, let only the monitoring
+    network reach it (the reverse proxy's ACL)."""
+    body, content_type = exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
 def _page_stale(state: BoardState, user: User, query: Mapping[str, str]) -> bool:
     """Whether the incident page asking (`?incident=ID&rev=N`) shows an older revision than
     the board has: a change that arrived between drawing the page and opening its stream."""
@@ -499,6 +517,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     snapshot = views.now_rows(feed.state, user.municipality, feed.display_names)
     stale = _page_stale(feed.state, user, request.query)
     streams.add(queue)
+    BOARD_SSE_CLIENTS.set(len(streams))
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream; charset=utf-8",
         "X-Accel-Buffering": "no",  # a buffering proxy would hold events back
@@ -528,6 +547,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                 if change.live is not None and change.live != told_live:
                     told_live = change.live
                     await response.write(change.frame)
+            elif change.kind == "heartbeat":  # for every page's 監視 indicator (no municipality in it)
+                await response.write(change.frame)
             elif user.sees(change.municipality):
                 await response.write(change.frame)
     except ConnectionResetError:
@@ -535,6 +556,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     finally:
         feed.unsubscribe(queue)
         streams.discard(queue)
+        BOARD_SSE_CLIENTS.set(len(streams))
         log.info("sse_client_disconnected", user=user.name, clients=len(streams))
     return response
 
@@ -578,6 +600,8 @@ def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None 
                               RevokedSessions(settings.users_file.parent / session.REVOKED_FILE))
     app.on_cleanup.append(_close_session_store)
     app[PROFILES] = dict(profiles or {})
+    app[WATCHED] = heartbeat.targets(app[PROFILES], settings.partitions)
+    app[WATCH_SINCE] = time.time()
     app[OUTCOME_WAIT] = outcome_wait
     app[ARCHIVE] = archive
     store = app[USERS]
@@ -602,6 +626,7 @@ def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None 
     app.router.add_get("/api/incidents", api_incidents)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_static("/static", STATIC)
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(_close_streams)

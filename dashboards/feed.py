@@ -3,8 +3,8 @@
 `MemoryFeed` holds the `BoardState` and the subscribers (and is the fake for tests);
 `KafkaFeed` fills it from Kafka with one plain consumer (no group, so no join delay)
 reading the incidents, timeline and effects topics, the dead letters (only the workers'
-notices, such as "the broker lost its data" or "a detector state was cut down": banners)
-and, for the evidence posts, the mentions and accounts topics. Each change is serialized once, whatever the number
+notices, such as "the broker lost its data" or "a detector state was cut down": banners),
+the heartbeats (監視: 正常 · 12秒前; `noroshi_heartbeat_age_seconds`) and, for the evidence posts, the mentions and accounts topics. Each change is serialized once, whatever the number
 of browsers, and carries its municipality so that every stream sends only its own.
 
 Liveness (最新かどうか) is what the broker last answered, not whether a consumer was
@@ -27,7 +27,8 @@ import orjson
 import structlog
 
 from dashboards import views
-from dashboards.state import BoardState, Post, is_newer, parse_notice, parse_post
+from dashboards.state import BoardState, Heartbeat, Post, is_newer, parse_heartbeat, parse_notice, parse_post
+from vocabulary import metrics
 from vocabulary.records import Effect, Incident, TimelineEntry, iso
 from vocabulary.terms import ALL
 from vocabulary.topics import TopicNames
@@ -57,7 +58,7 @@ __all__ = ["Change", "CommandNotSent", "FeedStatus", "KafkaFeed", "MemoryFeed", 
 class Change:
     """One server-sent event: its municipality decides who receives it."""
 
-    kind: str  # "incident" | "timeline"
+    kind: str  # "incident" | "timeline" | "feed" | "heartbeat" (the last two: for every stream)
     municipality: str
     incident_id: str
     frame: bytes  # the whole `event:`/`data:` block, serialized once
@@ -253,6 +254,21 @@ class MemoryFeed:
     def push_post(self, post: Post) -> bool:
         return self.state.add_post(post)
 
+    def push_heartbeat(self, beat: Heartbeat) -> bool:
+        """The latest heartbeat of its partition: kept, measured at every scrape, told to every stream
+        (without its municipality: each page names only those its user may see)."""
+        new_partition = beat.partition not in self.state.heartbeats
+        if not self.state.add_heartbeat(beat):
+            return False
+        if new_partition:
+            beats, partition = self.state.heartbeats, beat.partition
+            metrics.HEARTBEAT_AGE.labels(partition=str(partition)).set_function(
+                lambda: max(0.0, time.time() - beats[partition].sent_ts))
+        if self._subscribers:
+            self._fan_out(Change("heartbeat", ALL, "", sse_frame(
+                "heartbeat", {"partition": beat.partition, "sent_at": beat.sent_at})))
+        return True
+
     # -- actions -----------------------------------------------------------------
     def expect(self, command_id: str) -> asyncio.Future[TimelineEntry]:
         """A future for the first timeline entry the playbook writes for this command."""
@@ -308,6 +324,8 @@ class MemoryFeed:
                 self.push_entry(parse_entry(record.value))
             elif kind == "effect":
                 self.push_effect(parse_effect(record.value))
+            elif kind == "heartbeat":
+                self.push_heartbeat(parse_heartbeat(record.value))
             elif kind == "deadletter":  # only the workers' notices (state.NOTICES); the rest is passed over
                 notice = parse_notice(record.value)
                 if notice is not None and self.state.add_notice(notice):
@@ -342,7 +360,7 @@ class KafkaFeed(MemoryFeed):
         self.servers = servers
         self.names = names
         self._kinds = {names.incidents: "incident", names.timeline: "timeline", names.effects: "effect",
-                       names.deadletters: "deadletter"}
+                       names.deadletters: "deadletter", names.heartbeats: "heartbeat"}
         if posts:
             self._kinds.update({names.mentions: "post", names.accounts: "post"})
         self._retry_delay = retry_delay

@@ -1,5 +1,5 @@
 """The board's HTML, as pure functions of data: the frame every page shares (navigation,
-the disaster banner, who is signed in), sign-in, Now, Outbound, Disaster mode, On call
+the disaster banner, who is signed in, the 監視 heartbeat indicator), sign-in, Now, Outbound, Disaster mode, On call
 and Report. The Incident page is in `incident_page`.
 
 Every value that comes from a record passes through `html.escape` here (`_e`); the
@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from dashboards import charts, i18n
 from dashboards.report import MonthReport, Times, month_of, shift_month
-from dashboards.state import Notice, parse_time
+from dashboards.state import HEARTBEAT_LATE_S, Notice, Watch, parse_time
 from dashboards.users import User
 from dashboards.views import DisasterView, DraftRef, Hold, Queued, RosterView
 from vocabulary.records import Incident
@@ -80,6 +80,58 @@ class Frame:
     feed_live: bool = True  # False: the board's data is not live (the 最新ではありません banner)
     last_fetch: float | None = None  # when the broker last answered the board's feed
     notices: Sequence[Notice] = ()  # the workers' notices this user may see (a banner each)
+    watch: Watch | None = None  # the pipeline's heartbeat (監視: 正常 · 12秒前); None: not shown
+    watch_late: float = HEARTBEAT_LATE_S  # seconds after which the heartbeat is late
+    watch_since: float | None = None  # when the board started waiting for heartbeats
+    watch_missing: Mapping[int, str] = field(default_factory=dict)  # partitions in use never heard from
+
+
+def age_text(lang: str, seconds: float) -> str:
+    """12秒前 / 4分前 / 2時間前 (board.js says it alike)."""
+    s = int(max(0.0, seconds))
+    if s < 60:
+        return t(lang, "watch.s", n=s)
+    if s < 3600:
+        return t(lang, "watch.m", n=s // 60)
+    return t(lang, "watch.h", n=s // 3600)
+
+
+def _part(lang: str, partition: int, municipality: str) -> str:
+    return t(lang, "watch.part", p=partition, m=municipality) if municipality else t(
+        lang, "watch.part_only", p=partition)
+
+
+def watch_text(lang: str, watch: Watch, sees: Callable[[str], bool] = lambda _: True) -> str:
+    """監視: 正常 · 12秒前, 監視: 遅延 · 4分前 — パーティション 1（wako）の心拍が届いていません, 監視: 心拍待ち.
+    A municipality is named only to those who may see it (`sees`)."""
+    if watch.state == "waiting":
+        return t(lang, "watch.waiting")
+    head = t(lang, f"watch.{watch.state}", age=age_text(lang, watch.age)) if watch.age is not None \
+        else t(lang, "watch.late_never")
+    if watch.state != "late":
+        return head
+    parts = t(lang, "watch.sep").join(_part(lang, p, m if sees(m) else "") for p, m in watch.late)
+    return head + t(lang, "watch.missing", parts=parts)
+
+
+def watch_indicator(frame: Frame) -> str:
+    """The header's 監視 indicator; board.js keeps its age ticking from the data attributes
+    (and moves it with the stream's `heartbeat` events), so it turns red by itself."""
+    if frame.watch is None:
+        return ""
+    lang, watch, sees = frame.lang, frame.watch, frame.user.sees
+    beats = [{"p": b.partition, "at": b.sent_at, "m": b.municipality if sees(b.municipality) else ""}
+             for b in watch.beats]
+    missing = [{"p": p, "m": m if sees(m) else ""} for p, m in sorted(frame.watch_missing.items())]
+    words = {k: v for k, v in i18n.TEXT[lang].items() if k.startswith("watch.")}
+    since = "" if frame.watch_since is None else datetime.fromtimestamp(frame.watch_since, JST).isoformat()
+    attrs = {"data-state": watch.state, "data-late-after": f"{frame.watch_late:g}",
+             "data-beats": json.dumps(beats), "data-missing": json.dumps(missing), "data-since": since,
+             "data-words": json.dumps(words, ensure_ascii=False)}
+    title = t(lang, "watch.title", late=f"{frame.watch_late:g}")
+    return (f'<p id="watch" class="watch" role="status" title="{_e(title)}"'
+            + "".join(f' {k}="{_e(v)}"' for k, v in attrs.items())
+            + f'>{_e(watch_text(lang, watch, sees))}</p>')
 
 
 def _lang_href(lang: str, path: str, query: Mapping[str, str]) -> str:
@@ -174,6 +226,7 @@ def layout(frame: Frame, title: str, main: str, *, page: str, live: bool = False
     body = f"""<header class="top">
 <a class="brand" href="/">{_e(t(lang, "app.name"))}</a>
 {connection}
+{watch_indicator(frame)}
 <div class="who">
 <span class="user">{_e(user.display_name)} <small>{_e(i18n.label(lang, "role", user.role))} · {_e(scope)}</small></span>
 {_lang_switch(lang, frame.path, frame.query)}

@@ -8,6 +8,7 @@ the detail of ended incidents is dropped first when there are too many. The
 monthly report needs only a small summary per incident, kept much longer. From the
 dead letters it keeps only the workers' notices to the operators (banners): the last of each
 kind per municipality, e.g. "the broker lost its data" or "a detector state was cut down".
+From the heartbeats topic it keeps the latest heartbeat per input partition (監視: 正常 · 12秒前).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from streams import heartbeat as heartbeats
 from vocabulary.effects import DisasterMode, HoldReplies, QueueRescue, ReleaseHold, effect_from
 from vocabulary.records import BROKER_LOG_LOST, STATE_TOO_LARGE, Effect, Incident, TimelineEntry
 # ALL: a notice for everyone (the broker is shared) has this municipality, as an admin's scope does.
@@ -198,6 +200,65 @@ def parse_notice(raw: bytes | None) -> Notice | None:
     return notice
 
 
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The pipeline's heartbeat as it came out at the far end (streams/heartbeat.py): one input
+    partition, the municipality whose key carried it there, and its three hop times."""
+
+    partition: int
+    municipality: str
+    sent_at: str
+    sent_ts: float
+    detected_at: str = ""
+    played_at: str = ""
+
+
+def parse_heartbeat(raw: bytes | None) -> Heartbeat:
+    beat = heartbeats.parse(raw)
+    sent = parse_time(beat.get("sent_at")) if beat is not None else None
+    if beat is None or sent is None:
+        raise ValueError("not a heartbeat")
+    return Heartbeat(partition=beat["partition"], municipality=beat["municipality"], sent_at=beat["sent_at"],
+                     sent_ts=sent, detected_at=_clip(beat.get("detected_at"), 40),
+                     played_at=_clip(beat.get("played_at"), 40))
+
+
+#: The board says the heartbeat is late (監視: 遅延, red) past this age, unless told otherwise
+#: (NOROSHI_HEARTBEAT_LATE).
+HEARTBEAT_LATE_S = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """What the header's 監視 indicator says: `waiting` (no heartbeat yet), `ok` or `late`; the age
+    of the oldest of the latest heartbeats per partition; the partitions that are late."""
+
+    state: str
+    age: float | None  # seconds
+    late: tuple[tuple[int, str], ...] = ()  # (partition, municipality) whose heartbeat is late
+    beats: tuple[Heartbeat, ...] = ()
+
+
+def watch(beats: Mapping[int, Heartbeat], now: float, late_after: float = HEARTBEAT_LATE_S, *,
+          expected: Mapping[int, str] | None = None, since: float | None = None) -> Watch:
+    """The 監視 indicator at `now`. `expected`: the partitions in use (partition → municipality);
+    one never heard from counts from `since` (when the board started reading)."""
+    ages = {p: max(0.0, now - b.sent_ts) for p, b in beats.items()}
+    names = {p: b.municipality for p, b in beats.items()}
+    if since is not None:
+        for p, muni in (expected or {}).items():
+            if p not in ages:
+                ages[p], names[p] = max(0.0, now - since), muni
+    kept = tuple(beats[p] for p in sorted(beats))
+    if not beats:
+        if ages and max(ages.values()) > late_after:
+            return Watch("late", None, tuple((p, names[p]) for p in sorted(ages)), kept)
+        return Watch("waiting", None, (), kept)
+    late = tuple((p, names[p]) for p in sorted(ages) if ages[p] > late_after)
+    oldest = max(ages[p] for p in beats)
+    return Watch("late" if late else "ok", oldest, late, kept)
+
+
 #: The effects the board shows (the others it learns from the timeline).
 SHOWN_EFFECTS = frozenset(cls.kind for cls in (QueueRescue, DisasterMode, HoldReplies, ReleaseHold))
 
@@ -217,6 +278,8 @@ class BoardState:
         self._wanted: dict[str, set[str]] = {}  # evidence post id → incident ids that show it
         #: The banners: the latest notice of each kind per municipality.
         self.notices: OrderedDict[tuple[str, str], Notice] = OrderedDict()
+        #: The latest heartbeat per input partition (bounded by the partitions).
+        self.heartbeats: dict[int, Heartbeat] = {}
 
     # -- bookkeeping -----------------------------------------------------------
     def _touch(self, incident_id: str) -> IncidentData:
@@ -386,6 +449,15 @@ class BoardState:
         """The banners a user of `municipality` sees, system-wide first, then by time."""
         return sorted((n for n in self.notices.values() if n.concerns(municipality)),
                       key=lambda n: (n.municipality != ALL, n.at, n.municipality))
+
+    # -- heartbeats --------------------------------------------------------------
+    def add_heartbeat(self, beat: Heartbeat) -> bool:
+        """Keep the latest heartbeat of its partition (by the time it was sent)."""
+        kept = self.heartbeats.get(beat.partition)
+        if kept is not None and kept.sent_ts >= beat.sent_ts:
+            return False
+        self.heartbeats[beat.partition] = beat
+        return True
 
     # -- evidence posts ----------------------------------------------------------
     def add_post(self, post: Post) -> bool:

@@ -51,10 +51,13 @@ def run_worker(settings: Settings) -> int:
     import faust
 
     from streams.app import create_app
+    from streams.http import WorkerHTTP
 
     app = create_app(settings, resolve_profiles(settings)).app
     (settings.data_dir / settings.worker_id).mkdir(parents=True, exist_ok=True)
-    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
+    # Before the app: /healthz and /readyz answer while it joins its group and recovers its tables.
+    worker = faust.Worker(app, WorkerHTTP(app, settings), loglevel=settings.log_level,
+                          override_logging=False, quiet=True)
     worker.spinner = None  # a terminal spinner would write escape codes into the log lines
     worker.execute_from_commandline()  # exits the process when the worker stops
     return 0

@@ -1,7 +1,9 @@
 // The board's live parts, from its server-sent events: the Now page's rows are inserted,
 // updated and removed; the Incident page reloads when its incident changes; the
 // acknowledgement deadlines count down; the disaster banner follows disaster mode; the
-// 最新ではありません banner shows while the board's feed is not live or the stream is lost.
+// 最新ではありません banner shows while the board's feed is not live or the stream is lost; the
+// header's 監視 indicator keeps the age of the last heartbeat ticking on every page and turns red
+// when it is late (the stream's `heartbeat` events move it on the live pages).
 // Record text only ever goes in via textContent (never parsed as HTML).
 "use strict";
 
@@ -30,6 +32,61 @@
         if (!submitting && !document.activeElement?.closest?.("main form")) window.location.reload();
       }, 1500);
     }
+  }
+
+  // --- 監視: the pipeline's heartbeat (every signed-in page) -----------------------------
+  // Its words and data come with the element: pages without the live script's labels tick too.
+  const watchEl = document.getElementById("watch");
+  const watchBeats = new Map(); // partition -> {at: ms, m: municipality or ""}
+  function watchFill(template, values) {
+    return String(template || "").replace(/\{(\w+)\}/g, (_, k) => String(values[k]));
+  }
+  function showWatch() {
+    if (!watchEl) return;
+    const words = JSON.parse(watchEl.dataset.words || "{}");
+    const lateAfter = Number(watchEl.dataset.lateAfter || 180);
+    const now = Date.now();
+    const ages = new Map(); // partition -> [seconds, municipality]
+    for (const [p, beat] of watchBeats) ages.set(p, [Math.max(0, (now - beat.at) / 1000), beat.m]);
+    const since = Date.parse(watchEl.dataset.since || "");
+    for (const missing of JSON.parse(watchEl.dataset.missing || "[]")) {
+      if (!ages.has(missing.p) && !Number.isNaN(since)) ages.set(missing.p, [Math.max(0, (now - since) / 1000), missing.m]);
+    }
+    const ageText = (seconds) => {
+      const s = Math.floor(seconds);
+      if (s < 60) return watchFill(words["watch.s"], { n: s });
+      if (s < 3600) return watchFill(words["watch.m"], { n: Math.floor(s / 60) });
+      return watchFill(words["watch.h"], { n: Math.floor(s / 3600) });
+    };
+    const late = [...ages.entries()].filter(([, [age]]) => age > lateAfter).sort((a, b) => a[0] - b[0]);
+    let state = "waiting";
+    let text = words["watch.waiting"];
+    if (watchBeats.size || late.length) {
+      state = late.length ? "late" : "ok";
+      const oldest = watchBeats.size ? Math.max(...[...watchBeats.keys()].map((p) => ages.get(p)[0])) : null;
+      text = oldest === null ? words["watch.late_never"] : watchFill(words[`watch.${state}`], { age: ageText(oldest) });
+      if (late.length) {
+        const parts = late.map(([p, [, m]]) => watchFill(words[m ? "watch.part" : "watch.part_only"], { p, m }));
+        text += watchFill(words["watch.missing"], { parts: parts.join(words["watch.sep"]) });
+      }
+    }
+    watchEl.dataset.state = state;
+    watchEl.textContent = text;
+  }
+  function noteHeartbeat(partition, sentAt) {
+    const at = Date.parse(sentAt);
+    if (Number.isNaN(at)) return;
+    const kept = watchBeats.get(partition);
+    if (kept && kept.at >= at) return;
+    watchBeats.set(partition, { at, m: kept ? kept.m : "" });
+    showWatch();
+  }
+  if (watchEl) {
+    for (const beat of JSON.parse(watchEl.dataset.beats || "[]")) {
+      const at = Date.parse(beat.at);
+      if (!Number.isNaN(at)) watchBeats.set(beat.p, { at, m: beat.m });
+    }
+    setInterval(showWatch, 1000);
   }
 
   const main = document.querySelector("main[data-labels]");
@@ -298,6 +355,10 @@
       feedLive = status.live === true;
       lastFetch = status.last_fetch || lastFetch;
       showLiveness();
+    });
+    source.addEventListener("heartbeat", (event) => {
+      const beat = JSON.parse(event.data);
+      noteHeartbeat(beat.partition, beat.sent_at);
     });
     source.addEventListener("snapshot", (event) => {
       const rows = JSON.parse(event.data);

@@ -222,5 +222,5 @@ def test_each_topic_feeds_its_part_of_the_state() -> None:
 def test_without_posts_the_feed_does_not_read_the_input_topics() -> None:
     assert NAMES.mentions not in KafkaFeed("x:1", NAMES, posts=False)._kinds
     assert {NAMES.mentions, NAMES.accounts, NAMES.incidents, NAMES.timeline, NAMES.effects,
-            NAMES.deadletters} == set(
+            NAMES.deadletters, NAMES.heartbeats} == set(
         KafkaFeed("x:1", NAMES)._kinds)
