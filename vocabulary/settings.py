@@ -73,6 +73,15 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
      "Address the worker and `noroshi sources` serve /healthz, /readyz and /metrics on."),
     ("NOROSHI_WORKER_HTTP_PORT", "8081", "Port of the worker's /healthz, /readyz and /metrics."),
     ("NOROSHI_SOURCES_HTTP_PORT", "8091", "Port of the /healthz, /readyz and /metrics of `noroshi sources`."),
+    ("NOROSHI_WATCHDOG_HTTP_PORT", "8092", "Port of the watchdog's /healthz, /readyz, /metrics and /status (on NOROSHI_HTTP_HOST)."),
+    ("NOROSHI_WORKER_URL", "http://HTTP_HOST:WORKER_HTTP_PORT",
+     "Where the watchdog and the board's システム状態 page reach the worker's /readyz and /metrics."),
+    ("NOROSHI_SOURCES_URL", "http://HTTP_HOST:SOURCES_HTTP_PORT",
+     "Where the watchdog and the board reach `noroshi sources`' /readyz and /metrics."),
+    ("NOROSHI_WATCHDOG_URL", "http://HTTP_HOST:WATCHDOG_HTTP_PORT",
+     "Where the board and `noroshi run` reach the watchdog's /status."),
+    ("NOROSHI_BOARD_INTERNAL_URL", "http://BOARD_HOST:BOARD_PORT",
+     "Where the watchdog reaches the board's /healthz (the public NOROSHI_BOARD_URL may not be reachable from inside)."),
     ("NOROSHI_READY_MAX_LAG", "10000",
      "The worker's /readyz answers 503 while its consumer lag (messages, all assigned partitions) is above this."),
     ("NOROSHI_LOG_FORMAT", "auto", "`json`, `console`, or `auto` (console on a terminal, else JSON)."),
@@ -374,6 +383,12 @@ class Settings:
     worker_http_port: int = 8081
     sources_http_port: int = 8091
     ready_max_lag: int = 10_000  # the worker is not ready while its consumer lag is above this
+    watchdog_http_port: int = 8092
+    #: Where the other processes are reached (the watchdog, the board's System page, `noroshi run`).
+    worker_url: str = "http://127.0.0.1:8081"
+    sources_url: str = "http://127.0.0.1:8091"
+    watchdog_url: str = "http://127.0.0.1:8092"
+    board_internal_url: str = "http://127.0.0.1:8080"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -389,6 +404,10 @@ class Settings:
         if log_format not in ("auto", "json", "console"):
             raise SettingsError(f"NOROSHI_LOG_FORMAT={log_format!r}: expected auto, json or console")
         profiles = tuple(Path(p.strip()) for p in get("PROFILES").split(",") if p.strip())
+        http_host = get("HTTP_HOST", "127.0.0.1")
+        worker_port = _int(get("WORKER_HTTP_PORT", "8081"), "NOROSHI_WORKER_HTTP_PORT", low=1, high=65535)
+        sources_port = _int(get("SOURCES_HTTP_PORT", "8091"), "NOROSHI_SOURCES_HTTP_PORT", low=1, high=65535)
+        watchdog_port = _int(get("WATCHDOG_HTTP_PORT", "8092"), "NOROSHI_WATCHDOG_HTTP_PORT", low=1, high=65535)
         return cls(
             broker=broker,
             broker_is_tansu=_truthy(get("BROKER_TANSU", "false" if broker else "true"), "NOROSHI_BROKER_TANSU"),
@@ -414,10 +433,15 @@ class Settings:
             heartbeat_interval_s=float(_int(get("HEARTBEAT_INTERVAL", "60"), "NOROSHI_HEARTBEAT_INTERVAL",
                                             low=1, high=3600)),
             heartbeat_late_s=float(_int(get("HEARTBEAT_LATE", "180"), "NOROSHI_HEARTBEAT_LATE", low=1, high=86400)),
-            http_host=get("HTTP_HOST", "127.0.0.1"),
-            worker_http_port=_int(get("WORKER_HTTP_PORT", "8081"), "NOROSHI_WORKER_HTTP_PORT", low=1, high=65535),
-            sources_http_port=_int(get("SOURCES_HTTP_PORT", "8091"), "NOROSHI_SOURCES_HTTP_PORT", low=1, high=65535),
+            http_host=http_host,
+            worker_http_port=worker_port,
+            sources_http_port=sources_port,
             ready_max_lag=_int(get("READY_MAX_LAG", "10000"), "NOROSHI_READY_MAX_LAG", low=0, high=10**12),
+            watchdog_http_port=watchdog_port,
+            worker_url=get("WORKER_URL", f"http://{http_host}:{worker_port}").rstrip("/"),
+            sources_url=get("SOURCES_URL", f"http://{http_host}:{sources_port}").rstrip("/"),
+            watchdog_url=get("WATCHDOG_URL", f"http://{http_host}:{watchdog_port}").rstrip("/"),
+            board_internal_url=get("BOARD_INTERNAL_URL", f"http://{host}:{port}").rstrip("/"),
         )
 
     @property
@@ -458,6 +482,9 @@ class Settings:
             PREFIX + "WORKER_HTTP_PORT": str(self.worker_http_port),
             PREFIX + "SOURCES_HTTP_PORT": str(self.sources_http_port),
             PREFIX + "READY_MAX_LAG": str(self.ready_max_lag),
+            PREFIX + "WATCHDOG_HTTP_PORT": str(self.watchdog_http_port),
+            # The URLs are not passed on: a child derives them from the ports it is given (or reads
+            # the NOROSHI_*_URL it inherits from the environment).
             **dict(self.responders.raw),
             **dict(self.sources.raw),
         }
