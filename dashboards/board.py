@@ -24,7 +24,7 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-from dashboards import actions, i18n, pages, report, session, views
+from dashboards import actions, i18n, pages, report, session, system, views
 from dashboards.archive import ArchiveReader, ArchiveUnavailable, archive_path
 from dashboards.feed import SEND_TIMEOUT_S, Change, CommandNotSent, KafkaFeed, MemoryFeed, Subscriber, sse_frame
 from dashboards.incident_page import Flash, incident_page
@@ -58,6 +58,8 @@ OUTCOME_WAIT = web.AppKey("outcome_wait", float)
 #: since when the board waits for their heartbeats: the 監視 indicator (streams/heartbeat.py).
 WATCHED = web.AppKey("watched", dict)
 WATCH_SINCE = web.AppKey("watch_since", float)
+#: The システム状態 page's HTTP client for the worker, the sources and the watchdog.
+SYSTEM = web.AppKey("system", system.Reader)
 ARCHIVE = web.AppKey("archive", object)  # ArchiveReader, or None: the report reads the feed (tests)
 #: The CSV from the topic (no archive file yet) gives up after this long, with a 503.
 TOPIC_EXPORT_TIMEOUT = 30.0
@@ -370,6 +372,46 @@ async def _report(request: web.Request, frame: pages.Frame) -> web.Response | st
     return report.with_note(pages.report_page(frame, figures), note, frame.lang)
 
 
+def _admin(user: User) -> bool:
+    return user.role == "admin"
+
+
+async def _system_view(request: web.Request, user: User, lang: str) -> dict[str, Any]:
+    """The システム状態 page's facts and sections: the other processes asked at once (each within
+    the reader's timeout), the rest from the board's own state."""
+    app, settings = request.app, request.app[SETTINGS]
+    feed, reader = app[FEED], app[SYSTEM]
+    remote = await reader.read()
+    status = feed.status()
+    own = system.Own(feed_live=status.live, feed_last_fetch=status.last_fetch, feed_error=status.error,
+                     broker=getattr(feed, "servers", ""), board_url=settings.board_url, streams=len(app[STREAMS]),
+                     beats=dict(feed.state.heartbeats), expected=app[WATCHED], since=app[WATCH_SINCE],
+                     late_after=settings.heartbeat_late_s, deadletters=tuple(feed.state.deadletters()),
+                     sources_enabled=settings.sources.enabled)
+    # Raw content only to admins, and of the municipalities they may see (defence in depth:
+    # both routes already refuse everyone else).
+    facts = system.facts(remote, own, time.time(), raw_for=lambda m: _admin(user) and user.sees(m))
+    reader.note(facts["components"])
+    return {**system.view(facts, lang), "facts": facts}
+
+
+async def _system(request: web.Request, frame: pages.Frame) -> web.Response | str:
+    """システム状態: admins only (403 for everyone else, and nothing is asked of the other processes)."""
+    if not _admin(frame.user):
+        log.warning("board_page_forbidden", user=frame.user.name, role=frame.user.role, path=request.path)
+        return _message(request, frame, 403, "error.forbidden")
+    return system.system_page(frame, await _system_view(request, frame.user, frame.lang))
+
+
+async def api_system(request: web.Request) -> web.Response:
+    """The システム状態 page's data, for its refreshes (board.js) and for admins' tools."""
+    user, _ = _require(request)
+    if not _admin(user):
+        log.warning("board_page_forbidden", user=user.name, role=user.role, path=request.path)
+        raise web.HTTPForbidden(text="admins only")
+    return _json(await _system_view(request, user, _lang(request)))
+
+
 async def _topic_entries(request: web.Request, month: str, scope: str) -> list[Any]:
     async with asyncio.timeout(TOPIC_EXPORT_TIMEOUT):
         return report.month_entries([e async for e in request.app[FEED].timeline_records()], month, scope)
@@ -571,6 +613,10 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.setdefault("Cache-Control", "no-store")
 
 
+async def _close_system_reader(app: web.Application) -> None:
+    await app[SYSTEM].close()
+
+
 async def _close_session_store(app: web.Application) -> None:
     if app[CODEC].revoked is not None:
         app[CODEC].revoked.close()
@@ -586,7 +632,7 @@ async def _close_streams(app: web.Application) -> None:
 def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None = None,
                profiles: Mapping[str, Any] | None = None, limiter: LoginLimiter | None = None,
                keepalive: float = KEEPALIVE_SECONDS, outcome_wait: float = 4.0,
-               archive: ArchiveReader | None = None) -> web.Application:
+               archive: ArchiveReader | None = None, system_timeout: float = system.TIMEOUT_S) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[FEED] = feed
@@ -604,6 +650,9 @@ def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None 
     app[WATCH_SINCE] = time.time()
     app[OUTCOME_WAIT] = outcome_wait
     app[ARCHIVE] = archive
+    app[SYSTEM] = system.Reader(settings.worker_url, settings.sources_url, settings.watchdog_url,
+                                timeout=system_timeout)
+    app.on_cleanup.append(_close_system_reader)
     store = app[USERS]
 
     def display_name(name: str) -> str:
@@ -619,11 +668,13 @@ def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None 
     app.router.add_get("/oncall", page_handler(_oncall))
     app.router.add_get("/report", page_handler(_report))
     app.router.add_get("/report/timeline.csv", page_handler(_timeline_csv))
+    app.router.add_get("/system", page_handler(_system))
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
     app.router.add_get("/events", events)
     app.router.add_get("/api/incidents", api_incidents)
+    app.router.add_get("/api/system", api_system)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -2,8 +2,9 @@
 
 `MemoryFeed` holds the `BoardState` and the subscribers (and is the fake for tests);
 `KafkaFeed` fills it from Kafka with one plain consumer (no group, so no join delay)
-reading the incidents, timeline and effects topics, the dead letters (only the workers'
-notices, such as "the broker lost its data" or "a detector state was cut down": banners),
+reading the incidents, timeline and effects topics, the dead letters (the newest few for the
+システム状態 page, and the workers' notices, such as "the broker lost its data" or "a detector
+state was cut down", as banners),
 the heartbeats (監視: 正常 · 12秒前; `noroshi_heartbeat_age_seconds`) and, for the evidence posts, the mentions and accounts topics. Each change is serialized once, whatever the number
 of browsers, and carries its municipality so that every stream sends only its own.
 
@@ -27,7 +28,8 @@ import orjson
 import structlog
 
 from dashboards import views
-from dashboards.state import BoardState, Heartbeat, Post, is_newer, parse_heartbeat, parse_notice, parse_post
+from dashboards.state import (BoardState, DeadLetterSeen, Heartbeat, Post, is_newer, parse_deadletter,
+                              parse_heartbeat, parse_notice, parse_post)
 from vocabulary import metrics
 from vocabulary.records import Effect, Incident, TimelineEntry, iso
 from vocabulary.terms import ALL
@@ -269,6 +271,10 @@ class MemoryFeed:
                 "heartbeat", {"partition": beat.partition, "sent_at": beat.sent_at})))
         return True
 
+    def push_deadletter(self, letter: DeadLetterSeen) -> bool:
+        """Kept for the システム状態 page if it is among the newest."""
+        return self.state.add_deadletter(letter)
+
     # -- actions -----------------------------------------------------------------
     def expect(self, command_id: str) -> asyncio.Future[TimelineEntry]:
         """A future for the first timeline entry the playbook writes for this command."""
@@ -326,7 +332,8 @@ class MemoryFeed:
                 self.push_effect(parse_effect(record.value))
             elif kind == "heartbeat":
                 self.push_heartbeat(parse_heartbeat(record.value))
-            elif kind == "deadletter":  # only the workers' notices (state.NOTICES); the rest is passed over
+            elif kind == "deadletter":  # the newest for the システム状態 page; the workers' notices are banners
+                self.push_deadletter(parse_deadletter(record.value))
                 notice = parse_notice(record.value)
                 if notice is not None and self.state.add_notice(notice):
                     log.info("board_notice_received", kind=notice.kind, municipality=notice.municipality,

@@ -27,6 +27,8 @@ from vocabulary.terms import ALL, INCIDENT_TYPES, JST, SEVERITIES
 
 PAGES = (("now", "/"), ("outbound", "/outbound"), ("disaster", "/disaster"),
          ("oncall", "/oncall"), ("report", "/report"))
+#: Pages only admins (広報課) reach: the システム状態 page.
+ADMIN_PAGES = (("system", "/system"),)
 
 
 def _e(value: object) -> str:
@@ -214,7 +216,7 @@ def layout(frame: Frame, title: str, main: str, *, page: str, live: bool = False
     current = ' aria-current="page"'
     nav = "".join(
         f'<a href="{href}"{current if name == page else ""}>{_e(t(lang, "nav." + name))}</a>'
-        for name, href in PAGES)
+        for name, href in PAGES + (ADMIN_PAGES if user.role == "admin" else ()))
     scope = t(lang, "scope.all") if user.municipality == ALL else user.municipality
     connection = (f'<p id="connection" class="conn" data-state="connecting" role="status">'
                   f'{_e(t(lang, "conn.connecting"))}</p>') if live else ""

@@ -9,10 +9,14 @@ monthly report needs only a small summary per incident, kept much longer. From t
 dead letters it keeps only the workers' notices to the operators (banners): the last of each
 kind per municipality, e.g. "the broker lost its data" or "a detector state was cut down".
 From the heartbeats topic it keeps the latest heartbeat per input partition (監視: 正常 · 12秒前).
+For the システム状態 page it also keeps the newest `MAX_DEADLETTERS` dead letters, each with the start
+of its content only.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -223,6 +227,72 @@ def parse_heartbeat(raw: bytes | None) -> Heartbeat:
                      played_at=_clip(beat.get("played_at"), 40))
 
 
+#: Dead letters kept for the システム状態 page (the newest by the time they failed), and how many
+#: characters of each one's content: enough to recognise it, bounded whatever the flood.
+MAX_DEADLETTERS = 50
+DEADLETTER_TEXT_CHARS = 2000
+#: Base64 characters decoded for that much text (UTF-8 takes at most 4 bytes a character).
+_RAW_B64_CHARS = (DEADLETTER_TEXT_CHARS * 4 + 2) // 3 * 4
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterSeen:
+    """A dead letter as the システム状態 page shows it: when and why it failed, where the message
+    came from, whose it was (when known), how big, and the start of its content as text."""
+
+    at: str  # failed_at, RFC 3339
+    at_ts: float
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+    municipality: str  # the message's own `municipality`, else its key; "" when neither says
+    size: int  # bytes of the original message
+    raw: str  # its first DEADLETTER_TEXT_CHARS characters (UTF-8, undecodable bytes replaced)
+    clipped: bool  # raw is not the whole message
+
+    @property
+    def key(self) -> tuple[str, int, int, str, str]:
+        """The same dead letter read again (the feed re-reads from the beginning) is not a new one."""
+        return self.topic, self.partition, self.offset, self.at, self.reason
+
+
+def _int(value: object, default: int = -1) -> int:
+    return value if type(value) is int else default
+
+
+def parse_deadletter(raw: bytes | None) -> DeadLetterSeen:
+    """A dead letter (`vocabulary.records.DeadLetter` as JSON) for the page; fields of the wrong type
+    are shown as unknown rather than dropping the letter. Not a JSON object: ValueError."""
+    obj = orjson.loads(raw or b"")
+    if not isinstance(obj, dict):
+        raise ValueError("a dead letter that is not a JSON object")
+    b64 = obj.get("raw_b64") if isinstance(obj.get("raw_b64"), str) else ""
+    try:
+        data = base64.b64decode(b64[:_RAW_B64_CHARS])
+    except (binascii.Error, ValueError):
+        data = b""
+    text = data.decode("utf-8", "replace")
+    whole = len(b64) <= _RAW_B64_CHARS and not obj.get("truncated")
+    municipality = ""
+    if whole and data[:1] == b"{":
+        try:
+            content = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            content = None
+        if isinstance(content, dict) and isinstance(content.get("municipality"), str):
+            municipality = content["municipality"]
+    key = obj.get("key")
+    if not municipality and isinstance(key, str) and ":" not in key:
+        municipality = key  # the input topics are keyed by municipality
+    at = _clip(obj.get("failed_at"), 64)
+    return DeadLetterSeen(at=at, at_ts=parse_time(at) or 0.0, reason=_clip(obj.get("reason"), 2000),
+                          topic=_clip(obj.get("topic"), 256), partition=_int(obj.get("partition")),
+                          offset=_int(obj.get("offset")), municipality=municipality[:100],
+                          size=_int(obj.get("size"), len(data)), raw=text[:DEADLETTER_TEXT_CHARS],
+                          clipped=not whole or len(text) > DEADLETTER_TEXT_CHARS)
+
+
 #: The board says the heartbeat is late (監視: 遅延, red) past this age, unless told otherwise
 #: (NOROSHI_HEARTBEAT_LATE).
 HEARTBEAT_LATE_S = 180.0
@@ -280,6 +350,9 @@ class BoardState:
         self.notices: OrderedDict[tuple[str, str], Notice] = OrderedDict()
         #: The latest heartbeat per input partition (bounded by the partitions).
         self.heartbeats: dict[int, Heartbeat] = {}
+        #: The newest dead letters (at most max_deadletters), by `DeadLetterSeen.key`.
+        self.max_deadletters = MAX_DEADLETTERS
+        self._deadletters: dict[tuple[str, int, int, str, str], DeadLetterSeen] = {}
 
     # -- bookkeeping -----------------------------------------------------------
     def _touch(self, incident_id: str) -> IncidentData:
@@ -459,6 +532,24 @@ class BoardState:
         self.heartbeats[beat.partition] = beat
         return True
 
+    # -- dead letters ------------------------------------------------------------
+    def add_deadletter(self, letter: DeadLetterSeen) -> bool:
+        """Keep `letter` if it is among the newest; a letter read again changes nothing."""
+        kept = self._deadletters
+        if letter.key in kept:
+            return False
+        if len(kept) >= self.max_deadletters:
+            oldest = min(kept.values(), key=lambda d: d.at_ts)
+            if letter.at_ts <= oldest.at_ts:
+                return False
+            del kept[oldest.key]
+        kept[letter.key] = letter
+        return True
+
+    def deadletters(self) -> list[DeadLetterSeen]:
+        """The kept dead letters, newest first."""
+        return sorted(self._deadletters.values(), key=lambda d: d.at_ts, reverse=True)
+
     # -- evidence posts ----------------------------------------------------------
     def add_post(self, post: Post) -> bool:
         wanting = self._wanted.get(post.post_id)
@@ -502,7 +593,8 @@ class BoardState:
         """How much is held, for /healthz and the tests of the bounds."""
         return {"incidents": len(self.latest), "details": len(self.data), "summaries": len(self.summaries),
                 "recent_posts": len(self._recent), "wanted_posts": len(self._wanted),
-                "timeline_entries": sum(len(d.timeline) for d in self.data.values())}
+                "timeline_entries": sum(len(d.timeline) for d in self.data.values()),
+                "deadletters": len(self._deadletters)}
 
 
 def actor_name(actor: Mapping[str, Any]) -> str:

@@ -3,7 +3,8 @@
 // acknowledgement deadlines count down; the disaster banner follows disaster mode; the
 // 最新ではありません banner shows while the board's feed is not live or the stream is lost; the
 // header's 監視 indicator keeps the age of the last heartbeat ticking on every page and turns red
-// when it is late (the stream's `heartbeat` events move it on the live pages).
+// when it is late (the stream's `heartbeat` events move it on the live pages); the システム状態 page
+// redraws its sections from /api/system every few seconds.
 // Record text only ever goes in via textContent (never parsed as HTML).
 "use strict";
 
@@ -410,6 +411,74 @@
         connect();
       }, 5000);
     });
+  }
+
+  // --- システム状態: asks /api/system again every few seconds ------------------------------
+  // The server sends each section already in the page's language; only text goes in.
+  function showSystem(view) {
+    const updated = document.getElementById("system-updated");
+    if (updated) updated.textContent = view.updated;
+    const alerts = document.getElementById("system-alerts");
+    if (alerts) {
+      alerts.replaceChildren(...view.alerts.map((text) => {
+        const li = document.createElement("li");
+        li.textContent = text;
+        return li;
+      }));
+      alerts.hidden = view.alerts.length === 0;
+    }
+    for (const section of view.sections) {
+      const el = document.getElementById(`sys-${section.id}`);
+      if (!el) continue;
+      const note = el.querySelector(".note");
+      if (note) {
+        note.textContent = section.note;
+        note.hidden = !section.note;
+      }
+      const body = el.querySelector("tbody");
+      if (body) {
+        body.replaceChildren(...section.rows.map((row) => {
+          const tr = document.createElement("tr");
+          tr.className = row.css;
+          row.cells.forEach((cell, i) => {
+            const td = document.createElement("td");
+            td.dataset.label = section.columns[i] ?? "";
+            td.className = cell.css;
+            td.textContent = cell.text;
+            tr.append(td);
+          });
+          return tr;
+        }));
+      }
+      const table = el.querySelector("table");
+      if (table) table.hidden = section.rows.length === 0;
+      const empty = el.querySelector(".empty");
+      if (empty) {
+        empty.textContent = section.empty;
+        empty.hidden = section.rows.length > 0;
+      }
+    }
+  }
+  if (page === "system") {
+    const every = Math.max(1, Number(main.dataset.refresh || 5)) * 1000;
+    let asking = false;
+    setInterval(async () => {
+      if (asking) return; // the last question is still out (each process has ~2 s to answer)
+      asking = true;
+      try {
+        const response = await fetch(`/api/system?lang=${encodeURIComponent(main.dataset.lang || "ja")}`,
+          { credentials: "same-origin" });
+        if (response.status === 401 || response.status === 403) {
+          window.location.assign("/login");
+          return;
+        }
+        if (response.ok) showSystem(await response.json());
+      } catch (_) {
+        // the board is unreachable: the stream's indicator and the 最新ではありません banner say so
+      } finally {
+        asking = false;
+      }
+    }, every);
   }
 
   if (page === "now") {
