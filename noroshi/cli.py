@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("board", help="run the status board (needs NOROSHI_BROKER)")
     sub.add_parser("sources", help="run the sources named by NOROSHI_SOURCES (needs NOROSHI_BROKER)")
     sub.add_parser("topics", help="create Noroshi's topics if missing (needs NOROSHI_BROKER)")
+    sub.add_parser("watchdog", help="watch Noroshi itself and alert the on-call roster and 広報課 "
+                                    "when a part of it fails (needs NOROSHI_BROKER)")
     archive = sub.add_parser("archive", help="archive incidents and the timeline (監査記録) in SQLite "
                                              "under NOROSHI_DATA_DIR (needs NOROSHI_BROKER)")
     archive.add_argument("--status", action="store_true",
@@ -134,6 +136,15 @@ def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
     from sources.runner import run_sources
 
     return asyncio.run(run_sources(settings, resolve_profiles(settings)))
+
+
+def cmd_watchdog(settings: Settings, args: argparse.Namespace) -> int:
+    _need_broker(settings)
+    from lookout.service import run_watchdog
+    from noroshi.stack import resolve_profiles
+
+    profiles = {muni: p.raw for muni, p in resolve_profiles(settings).items()}
+    return asyncio.run(run_watchdog(settings, profiles))
 
 
 def cmd_archive(settings: Settings, args: argparse.Namespace) -> int:
@@ -259,6 +270,6 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": cmd_run, "worker": cmd_worker, "board": cmd_board, "sources": cmd_sources, "topics": cmd_topics,
-    "archive": cmd_archive,
+    "archive": cmd_archive, "watchdog": cmd_watchdog,
     "produce": cmd_produce, "replay": cmd_replay, "evaluate": cmd_evaluate, "user": cmd_user,
 }

@@ -109,6 +109,24 @@ BOARD_SSE_CLIENTS = Gauge(
     "Browsers connected to the board's live feed (server-sent events).")
 
 
+# --- the watchdog (lookout/) -----------------------------------------------------------------
+
+WATCHDOG_CONDITIONS_FIRING = Gauge(
+    "noroshi_watchdog_conditions_firing",
+    "Conditions the watchdog finds firing now, by rule (heartbeat_late, component_down, broker_unreachable, "
+    "consumer_lag, circuit_open, deadletter_spike, source_disconnected, source_silent).",
+    ["rule"])
+
+WATCHDOG_NOTIFICATIONS = Counter(
+    "noroshi_watchdog_notifications_total",
+    "The watchdog's sends, one per recipient, by kind (alert, repeat, resolved) and outcome (delivered, failed).",
+    ["kind", "outcome"])
+
+WATCHDOG_CHECK_FAILURES = Counter(
+    "noroshi_watchdog_check_failures_total",
+    "Rounds of the watchdog's checks that failed as a whole (a bug; its log says which).")
+
+
 # --- bounded label words ---------------------------------------------------------------------
 
 #: A reason's beginning → its word; the first that matches wins.

@@ -259,6 +259,80 @@ SOURCE_DOCUMENTED: tuple[tuple[str, str, str], ...] = (
 )
 DOCUMENTED = DOCUMENTED + SOURCE_DOCUMENTED
 
+#: The watchdog's settings (`noroshi watchdog`, lookout/): how often it looks, when a condition fires.
+WATCHDOG_DOCUMENTED: tuple[tuple[str, str, str], ...] = (
+    ("NOROSHI_WATCHDOG_INTERVAL", "15",
+     "Seconds between two rounds of the watchdog's checks (each HTTP probe times out within min(5, this))."),
+    ("NOROSHI_WATCHDOG_GRACE", "120",
+     "Seconds after the watchdog starts during which a component never seen is `unknown`, not down, and nothing is resolved."),
+    ("NOROSHI_WATCHDOG_DOWN_FOR", "60",
+     "Seconds a component (worker, sources, board) must not answer, or the broker be unreachable, before the alert fires."),
+    ("NOROSHI_WATCHDOG_LAG_MAX", "10000", "Consumer lag (messages, all partitions) above which the lag rule holds."),
+    ("NOROSHI_WATCHDOG_LAG_FOR", "300", "Seconds the lag must stay above NOROSHI_WATCHDOG_LAG_MAX before the alert fires."),
+    ("NOROSHI_WATCHDOG_CIRCUIT_FOR", "120", "Seconds a channel's circuit must stay open before the alert fires."),
+    ("NOROSHI_WATCHDOG_SOURCE_FOR", "300", "Seconds a source must stay disconnected before the alert fires."),
+    ("NOROSHI_WATCHDOG_SOURCE_SILENT", "1800",
+     "Least silence (seconds) that counts as a source gone quiet; the bound is 3 × the longest of its last 100 gaps when larger."),
+    ("NOROSHI_WATCHDOG_DEADLETTER_MAX", "20", "Dead letters within NOROSHI_WATCHDOG_DEADLETTER_WINDOW above which the spike rule holds."),
+    ("NOROSHI_WATCHDOG_DEADLETTER_WINDOW", "300", "Seconds over which dead letters are counted."),
+    ("NOROSHI_WATCHDOG_GROUP_WAIT", "10",
+     "Seconds the watchdog waits after a condition fires (or ends) for others to join it in one notification."),
+    ("NOROSHI_WATCHDOG_REPEAT", "3600", "Seconds between two reminders while conditions keep firing."),
+    ("NOROSHI_WATCHDOG_CONTACTS", "(empty)",
+     "More contacts for the watchdog's alerts, separated by `,`, as in a roster: `email:ops@city.example.jp`, `webhook:ops`, `slack:ops`."),
+)
+DOCUMENTED = DOCUMENTED + WATCHDOG_DOCUMENTED
+
+
+@dataclass(frozen=True)
+class WatchdogSettings:
+    """When the watchdog's rules hold and how its notifications are grouped (lookout/)."""
+
+    interval_s: float = 15.0
+    grace_s: float = 120.0
+    down_for_s: float = 60.0
+    lag_max: int = 10_000
+    lag_for_s: float = 300.0
+    circuit_for_s: float = 120.0
+    source_for_s: float = 300.0
+    source_silent_s: float = 1800.0
+    deadletter_max: int = 20
+    deadletter_window_s: float = 300.0
+    group_wait_s: float = 10.0
+    repeat_s: float = 3600.0
+    contacts: tuple[str, ...] = ()
+    raw: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # the variables, for child processes
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WatchdogSettings:
+        def seconds(name: str, default: int, low: int = 0, high: int = 7 * 86400) -> float:
+            return float(_int(env.get(PREFIX + name, str(default)).strip() or str(default), PREFIX + name,
+                              low=low, high=high))
+
+        contacts = tuple(dict.fromkeys(c.strip() for c in env.get(PREFIX + "WATCHDOG_CONTACTS", "").split(",")
+                                       if c.strip()))
+        bad = [c for c in contacts if not (c.partition(":")[0] and c.partition(":")[2].strip())]
+        if bad:
+            raise SettingsError(f"NOROSHI_WATCHDOG_CONTACTS: {bad[0]!r} is not kind:address (e.g. email:ops@example.jp)")
+        names = {n for n, _d, _m in WATCHDOG_DOCUMENTED}
+        return cls(
+            interval_s=seconds("WATCHDOG_INTERVAL", 15, low=1, high=3600),
+            grace_s=seconds("WATCHDOG_GRACE", 120),
+            down_for_s=seconds("WATCHDOG_DOWN_FOR", 60),
+            lag_max=int(seconds("WATCHDOG_LAG_MAX", 10_000, high=10**12)),
+            lag_for_s=seconds("WATCHDOG_LAG_FOR", 300),
+            circuit_for_s=seconds("WATCHDOG_CIRCUIT_FOR", 120),
+            source_for_s=seconds("WATCHDOG_SOURCE_FOR", 300),
+            source_silent_s=seconds("WATCHDOG_SOURCE_SILENT", 1800, low=1),
+            deadletter_max=int(seconds("WATCHDOG_DEADLETTER_MAX", 20, high=10**9)),
+            deadletter_window_s=seconds("WATCHDOG_DEADLETTER_WINDOW", 300, low=1),
+            group_wait_s=seconds("WATCHDOG_GROUP_WAIT", 10, high=3600),
+            repeat_s=seconds("WATCHDOG_REPEAT", 3600, low=1),
+            contacts=contacts,
+            raw=tuple(sorted((k, v) for k, v in env.items() if k in names)),
+        )
+
+
 JETSTREAM_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
 SOURCE_KINDS = ("jetstream", "mastodon", "x", "discovery", "jma", "hooks")
 
@@ -389,6 +463,7 @@ class Settings:
     sources_url: str = "http://127.0.0.1:8091"
     watchdog_url: str = "http://127.0.0.1:8092"
     board_internal_url: str = "http://127.0.0.1:8080"
+    watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -442,6 +517,7 @@ class Settings:
             sources_url=get("SOURCES_URL", f"http://{http_host}:{sources_port}").rstrip("/"),
             watchdog_url=get("WATCHDOG_URL", f"http://{http_host}:{watchdog_port}").rstrip("/"),
             board_internal_url=get("BOARD_INTERNAL_URL", f"http://{host}:{port}").rstrip("/"),
+            watchdog=WatchdogSettings.from_env(env),
         )
 
     @property
@@ -487,6 +563,7 @@ class Settings:
             # the NOROSHI_*_URL it inherits from the environment).
             **dict(self.responders.raw),
             **dict(self.sources.raw),
+            **dict(self.watchdog.raw),
         }
 
 

@@ -21,7 +21,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "sources": frozenset({"vocabulary"}),
     "dashboards": frozenset({"vocabulary", "playbooks", "streams"}),
     "tools": frozenset({"vocabulary", "playbooks", "streams"}),
-    "noroshi": frozenset({"vocabulary", "playbooks", "responders", "streams", "sources", "dashboards", "tools"}),
+    "lookout": frozenset({"vocabulary", "playbooks", "responders"}),
+    "noroshi": frozenset({"vocabulary", "playbooks", "responders", "streams", "sources", "dashboards", "tools",
+                          "lookout"}),
 }
 
 

@@ -109,7 +109,8 @@ def test_prometheus_scrapes_each_process_on_the_port_the_settings_serve_metrics_
         "noroshi-worker": f"worker:{DEFAULTS['NOROSHI_WORKER_HTTP_PORT']}",
         "noroshi-sources": f"sources:{DEFAULTS['NOROSHI_SOURCES_HTTP_PORT']}",
         "noroshi-board": f"board:{DEFAULTS['NOROSHI_BOARD_PORT']}",
+        "noroshi-watchdog": f"watchdog:{DEFAULTS['NOROSHI_WATCHDOG_HTTP_PORT']}",
     }
-    assert PROMETHEUS.count("metrics_path: /metrics") == 3
+    assert PROMETHEUS.count("metrics_path: /metrics") == 4
     # the dashboard's "targets up" panel finds them by this prefix
     assert any('up{job=~"noroshi-.*"}' in e for e in expressions())
