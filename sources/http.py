@@ -12,20 +12,15 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
-import structlog
 from aiohttp import web
 
 from vocabulary.health import Readiness, SourceView, sources_readiness
-from vocabulary.metrics import (JMA_LAST_POLL_AGE, SOURCE_CONNECTED, SOURCE_LAST_EVENT_AGE, exposition,
-                                on_scrape)
+from vocabulary.metrics import JMA_LAST_POLL_AGE, SOURCE_CONNECTED, SOURCE_LAST_EVENT_AGE, on_scrape
+from vocabulary.serving import health_app, serve
 from vocabulary.settings import Settings
 
 if TYPE_CHECKING:
     from sources.runner import SourceState
-
-log = structlog.get_logger(__name__)
-
 
 PROBE_EVERY_S = 5.0  # how often the broker is asked for its metadata
 PROBE_FRESH_S = 15.0  # an answer older than this no longer counts as connected
@@ -78,37 +73,13 @@ class SourcesHTTP:
             SourceView(s.name, enabled=True, running=s.running, connected=s.connected) for s in self.states])
 
     def create_app(self) -> web.Application:
-        async def healthz(request: web.Request) -> web.Response:
-            return web.json_response({"alive": True, "process": "sources"})
-
-        async def readyz(request: web.Request) -> web.Response:
-            ready = self.readiness()
-            return web.Response(body=orjson.dumps({"process": "sources", **ready.to_dict()}),
-                                status=200 if ready.ready else 503, content_type="application/json")
-
-        async def metrics(request: web.Request) -> web.Response:
-            body, content_type = exposition()
-            return web.Response(body=body, headers={"Content-Type": content_type})
-
-        app = web.Application()
-        app.router.add_get("/healthz", healthz)
-        app.router.add_get("/readyz", readyz)
-        app.router.add_get("/metrics", metrics)
-        return app
+        return health_app("sources", self.readiness)
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.create_app(), access_log=None)
-        await self._runner.setup()
-        host, port = self.settings.http_host, self.settings.sources_http_port
-        try:
-            await web.TCPSite(self._runner, host, port).start()
-        except OSError as exc:  # the sources go on; the missing endpoint is what a watchdog sees
-            log.error("sources_http_not_started", host=host, port=port, error=str(exc),
-                      message=f"{host}:{port} で /healthz /readyz /metrics を開始できません（NOROSHI_SOURCES_HTTP_PORT を"
-                              f"確認してください） / cannot serve them on {host}:{port}: check NOROSHI_SOURCES_HTTP_PORT")
-            return
-        self._probe = asyncio.create_task(self._probe_broker(), name="sources-broker-probe")
-        log.info("sources_http_started", host=host, port=port, paths=["/healthz", "/readyz", "/metrics"])
+        self._runner = await serve(self.create_app(), self.settings.http_host, self.settings.sources_http_port,
+                                   process="sources", port_setting="NOROSHI_SOURCES_HTTP_PORT")
+        if self._runner is not None:
+            self._probe = asyncio.create_task(self._probe_broker(), name="sources-broker-probe")
 
     async def stop(self) -> None:
         if self._probe is not None:

@@ -15,13 +15,13 @@ import time
 from typing import Any
 
 import faust
-import orjson
 import structlog
 from aiohttp import web
 from mode import Service
 
 from vocabulary.health import CONSUMING_WITHIN_S, Readiness, WorkerView, worker_readiness
-from vocabulary.metrics import CONSUMER_LAG, exposition, on_scrape
+from vocabulary.metrics import CONSUMER_LAG, on_scrape
+from vocabulary.serving import health_app, serve
 from vocabulary.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -84,23 +84,7 @@ def create_app(watch: ConsumerWatch, settings: Settings,
         return worker_readiness(watch.sample(), time.time(), max_lag=settings.ready_max_lag,
                                 consuming_within_s=consuming_within_s)
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"alive": True, "process": "worker"})
-
-    async def readyz(request: web.Request) -> web.Response:
-        ready = readiness()
-        return web.Response(body=orjson.dumps({"process": "worker", **ready.to_dict()}),
-                            status=200 if ready.ready else 503, content_type="application/json")
-
-    async def metrics(request: web.Request) -> web.Response:
-        body, content_type = exposition()
-        return web.Response(body=body, headers={"Content-Type": content_type})
-
-    app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
-    return app
+    return health_app("worker", readiness)
 
 
 class WorkerHTTP(Service):
@@ -114,17 +98,9 @@ class WorkerHTTP(Service):
         on_scrape(self.watch.sample)
 
     async def on_start(self) -> None:
-        self._runner = web.AppRunner(create_app(self.watch, self.settings), access_log=None)
-        await self._runner.setup()
-        host, port = self.settings.http_host, self.settings.worker_http_port
-        try:
-            await web.TCPSite(self._runner, host, port).start()
-        except OSError as exc:  # the pipeline goes on; the missing endpoint is what a watchdog sees
-            log.error("worker_http_not_started", host=host, port=port, error=str(exc),
-                      message=f"{host}:{port} で /healthz /readyz /metrics を開始できません（NOROSHI_WORKER_HTTP_PORT を"
-                              f"確認してください） / cannot serve them on {host}:{port}: check NOROSHI_WORKER_HTTP_PORT")
-            return
-        log.info("worker_http_started", host=host, port=port, paths=["/healthz", "/readyz", "/metrics"])
+        self._runner = await serve(create_app(self.watch, self.settings), self.settings.http_host,
+                                   self.settings.worker_http_port, process="worker",
+                                   port_setting="NOROSHI_WORKER_HTTP_PORT")
 
     async def on_stop(self) -> None:
         if self._runner is not None:
