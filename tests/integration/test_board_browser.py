@@ -245,8 +245,12 @@ async def board(tmp_path: Path) -> AsyncIterator[Board]:
     store = make_users(tmp_path / "users.json")
     world = build(time.time(), store.users())
     port = free_port()
+    # The システム状態 page asks the worker, the sources and the watchdog: none runs here (応答なし).
     settings = dataclasses.replace(Settings.from_env({"NOROSHI_SECRET_KEY": "browser-test"}),
-                                   board_url=f"http://127.0.0.1:{port}")
+                                   board_url=f"http://127.0.0.1:{port}",
+                                   worker_url=f"http://127.0.0.1:{free_port()}",
+                                   sources_url=f"http://127.0.0.1:{free_port()}",
+                                   watchdog_url=f"http://127.0.0.1:{free_port()}")
     profiles = {k: profile_from_dict(v) for k, v in PROFILES.items()}
     running = Board(settings.board_url, world, port=port, make=lambda: create_app(
         settings, world.feed, users=store, profiles=profiles, outcome_wait=0.1))
@@ -277,6 +281,24 @@ async def test_every_page_at_phone_and_desktop_width(board: Board, browser: Brow
     await shoot(browser, "board-now-en")
     await browser.goto(f"{base}/incidents/{FLAME}?lang=en")
     await shoot(browser, "board-incident-en")
+
+    # システム状態, for admins only: live like the other pages, and it redraws itself from /api/system.
+    await browser.goto(base + "/system?lang=ja")
+    assert "この操作の権限がありません" in await browser.js("document.body.textContent")
+    await browser.sign_out()
+    await browser.sign_in(base, "yamamoto", PASSWORD)
+    await browser.goto(base + "/system")
+    await browser.until("document.getElementById('connection').textContent === '接続中'")
+    assert "自己監視の通知は送られていません" in await browser.js("document.getElementById('sys-components').textContent")
+    checked = await browser.js("document.getElementById('system-updated').textContent")
+    await browser.js("window.noReload = true")
+    await browser.until(f"document.getElementById('system-updated').textContent !== {json.dumps(checked)}", timeout=30)
+    assert await browser.js("window.noReload") is True  # redrawn in place, not reloaded
+    assert await browser.js("document.querySelectorAll('#sys-components tbody tr').length") == 5
+    assert await browser.js("document.fonts.check('16px \"Noto Sans CJK JP\"', 'システム状態')") is True
+    await shoot(browser, "board-system")
+    await browser.goto(base + "/system?lang=en")
+    await shoot(browser, "board-system-en")
 
 
 async def test_the_now_page_follows_changes_live_counts_down_and_reconnects(board: Board,
