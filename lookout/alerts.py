@@ -109,7 +109,7 @@ def step(book: Book, seen: Assessment, now: float, *, group_wait_s: float, repea
             book.urgent = book.urgent or h.urgent
         book.conditions[key] = c
     for key, c in list(book.conditions.items()):
-        if key in seen.holding or c.rule in seen.undetermined:
+        if key in seen.holding or c.rule in seen.undetermined or key in seen.undetermined:
             continue
         del book.conditions[key]
         if c.told:

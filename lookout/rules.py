@@ -115,15 +115,18 @@ class ComponentState:
 class Assessment:
     components: tuple[ComponentState, ...]
     holding: Mapping[str, Holding]
-    #: Rules that could not be judged this round: their conditions stay as they are.
+    #: Rules (or condition keys) that could not be judged this round: their conditions stay as they are.
     undetermined: frozenset[str] = frozenset()
 
 
 class Watch:
     """The rules, with what they learn from round to round."""
 
-    def __init__(self, config: WatchdogSettings, *, heartbeat_late_s: float, started_at: float) -> None:
+    def __init__(self, config: WatchdogSettings, *, heartbeat_late_s: float, started_at: float,
+                 optional: frozenset[str] = frozenset()) -> None:
         self.config = config
+        #: Components watched only once they have answered (`noroshi sources` where none is configured here).
+        self.optional = optional
         self.heartbeat_late_s = heartbeat_late_s
         self.started_at = started_at
         self.answered_at: dict[str, float] = {}  # component → last round it answered
@@ -146,6 +149,8 @@ class Watch:
         holding: dict[str, Holding] = {}
         undetermined: set[str] = set()
         states = tuple(self._component(p, r.now, holding) for p in r.probes)
+        undetermined |= {f"component_down:{c.name}" for c in states if c.name in self.optional
+                         and c.name not in self.answered_at}
         if r.heartbeats_read:
             self._heartbeats(r, holding)
         else:
@@ -173,6 +178,9 @@ class Watch:
             self.failing_since.pop(p.name, None)
             state = "ok" if p.ready else "not_ready"
             ja, en = (p.detail_ja, p.detail_en) if not p.ready else ("正常", "ok")
+        elif p.name not in self.answered_at and reported is None and p.name in self.optional:
+            state, ja, en = ("unknown", "設定されていないか、まだ応答していません（応答してから監視します）",
+                             "not configured here, or not seen yet (watched once it answers)")
         elif p.name not in self.answered_at and reported is None and now - self.started_at < self.config.grace_s:
             state, ja, en = "unknown", "起動待ち（まだ応答を確認していません）", "not seen yet (start-up grace)"
         else:

@@ -37,6 +37,8 @@ log = structlog.get_logger(__name__)
 
 #: A probe waits at most this long (and never longer than the interval).
 PROBE_TIMEOUT_S = 5.0
+#: POST /report answers once the alert is sent, or after this long (`noroshi run` waits for it).
+REPORT_WAIT_S = 14.0
 
 
 def partitions_in_use(municipalities: list[str], partitions: int) -> dict[int, str]:
@@ -56,7 +58,9 @@ class Watchdog:
         self.store = Store(settings.data_dir)
         self.book: Book = self.store.book()
         self.started_at = time.time()
-        self.watch = Watch(self.config, heartbeat_late_s=settings.heartbeat_late_s, started_at=self.started_at)
+        # `noroshi sources` is watched from the start where it is configured, elsewhere once it answered.
+        self.watch = Watch(self.config, heartbeat_late_s=settings.heartbeat_late_s, started_at=self.started_at,
+                           optional=frozenset() if settings.sources.enabled else frozenset({"sources"}))
         if sender is None:
             to = recipients(profiles, self.config.contacts)
             sender = Sender(build_channels(settings.responders, settings.data_dir), to, board_url=settings.board_url,
@@ -70,19 +74,20 @@ class Watchdog:
         self.outbox: asyncio.Queue[Notification] = asyncio.Queue()
         self.wake = asyncio.Event()
         self.sending: set[int] = set()
+        self.waiting: dict[str, list[asyncio.Future[list[dict[str, Any]]]]] = {}  # key → who waits for its alert
 
     # --- one round -------------------------------------------------------------------------------
 
     async def check(self, session: aiohttp.ClientSession) -> list[Notification]:
         s, t = self.settings, self.timeout
-        sources_url = s.sources_url if s.sources.enabled else None
+        sources_url = s.sources_url
         (worker, _), (sources, _), (board, _), broker, worker_text, sources_text = await asyncio.gather(
             probe_http(session, "worker", s.worker_url, "/readyz", t),
             probe_http(session, "sources", sources_url, "/readyz", t),
             probe_http(session, "board", s.board_internal_url, "/healthz", t),
             probe_broker(s.broker_servers, t),
             fetch_metrics(session, s.worker_url, t),
-            fetch_metrics(session, sources_url, t) if sources_url else _none())
+            fetch_metrics(session, sources_url, t))
         now = time.time()
         seen = self.watch.assess(Round(
             now=now, probes=(worker, sources, board, broker), beats=dict(self.heartbeats.beats),
@@ -103,9 +108,19 @@ class Watchdog:
             self.outbox.put_nowait(n)
         return made
 
-    def report_exit(self, name: str, how: str) -> None:
+    def report_exit(self, name: str, how: str) -> asyncio.Future[list[dict[str, Any]]]:
+        """`noroshi run` saw `name` die: it is alerted at once (no for-duration, no group wait); the
+        future ends with the recipients' outcomes once the alert has been sent."""
+        waiter: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        key = "broker_unreachable" if name == "broker" else f"component_down:{name}"
+        condition = self.book.conditions.get(key)
+        if condition is not None and condition.told:
+            waiter.set_result([])  # told already
+        else:
+            self.waiting.setdefault(key, []).append(waiter)
         self.watch.report_exit(name, how, time.time())
         self.wake.set()
+        return waiter
 
     # --- the loops -------------------------------------------------------------------------------
 
@@ -131,6 +146,10 @@ class Watchdog:
             try:
                 outcomes = await self.sender.send(n)
                 self.store.sent(n.number, outcomes, time.time())
+                for key in n.keys:
+                    for waiter in self.waiting.pop(key, []):
+                        if not waiter.done():
+                            waiter.set_result(outcomes)
             finally:
                 self.sending.discard(n.number)
 
@@ -156,10 +175,6 @@ class Watchdog:
 
     def ready(self) -> bool:
         return self.checked_at is not None and time.time() - self.checked_at <= 3 * self.config.interval_s + self.timeout
-
-
-async def _none() -> None:
-    return None
 
 
 def create_app(dog: Watchdog) -> web.Application:
@@ -197,8 +212,12 @@ def create_app(dog: Watchdog) -> web.Application:
         if name not in COMPONENTS:
             return web.json_response({"error": f"unknown process {name!r}"}, status=400)
         log.warning("watchdog_exit_reported", process=name, how=how)
-        dog.report_exit(name, how)
-        return web.json_response({"reported": name})
+        try:
+            async with asyncio.timeout(REPORT_WAIT_S):
+                outcomes = await dog.report_exit(name, how)
+        except TimeoutError:
+            return web.json_response({"reported": name, "notified": None}, status=202)
+        return web.json_response({"reported": name, "notified": outcomes})
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)

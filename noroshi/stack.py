@@ -10,11 +10,18 @@ which, in Japanese and English, stops the others in order (the reverse of their 
 each given `STOP_TIMEOUT_S` before it is killed) and exits non-zero: `BROKER_DIED` when
 it was the broker (the embedded broker keeps everything in memory, so the others could
 only fill the log with connection errors), 1 for any other child.
+
+The watchdog (`noroshi watchdog`, the safety net) is started right after the broker and is
+treated apart: when it dies the stack says so and starts it again with backoff (1 s, 2 s, 4 s …
+up to a minute) instead of stopping; when another child dies the stack first tells the watchdog
+(POST /report), which alerts the people on call at once, and stops it last, after the others,
+once that alert is sent (or after `REPORT_WAIT_S`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import subprocess
@@ -22,6 +29,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +49,10 @@ BROKER_DIED = 3
 STOP_TIMEOUT_S = 10.0
 #: How often the stack looks at its children.
 POLL_S = 0.2
+#: How long a dead child's report to the watchdog may hold the stack's stop (its alert is sent by then).
+REPORT_WAIT_S = 15.0
+#: The watchdog is started again after 1 s, 2 s, 4 s … at most this long after it died.
+WATCHDOG_BACKOFF_MAX_S = 60.0
 
 
 def resolve_profiles(settings: Settings) -> dict[str, Profile]:
@@ -95,13 +107,72 @@ def _wait_http(url: str, timeout: float, children: list[Child] = ()) -> bool | C
     return False
 
 
-def _supervise(children: list[Child]) -> Child:
-    """Wait until a child dies; return it."""
+class WatchdogChild:
+    """The watchdog under `noroshi run`: when it dies the stack says so and starts it again with
+    backoff, never stops because of it (it is the safety net, not a part of the pipeline)."""
+
+    def __init__(self, start: Callable[[], subprocess.Popen[bytes]], *, clock: Callable[[], float] = time.monotonic,
+                 backoff_max_s: float = WATCHDOG_BACKOFF_MAX_S) -> None:
+        self._start, self.clock, self.backoff_max_s = start, clock, backoff_max_s
+        self.proc = start()
+        self.started_at = clock()
+        self.deaths = 0  # in a row (reset once it has run for a while)
+        self.restart_at: float | None = None
+
+    def tend(self) -> None:
+        """Called every poll: reap it when it died, and start it again when its wait is over."""
+        now = self.clock()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.proc, self.started_at, self.restart_at = self._start(), now, None
+                log.info("watchdog_restarted", pid=self.proc.pid, deaths=self.deaths)
+            return
+        code = self.proc.poll()
+        if code is None:
+            return
+        self.deaths = 1 if now - self.started_at > self.backoff_max_s else self.deaths + 1
+        delay = min(self.backoff_max_s, 2.0 ** (self.deaths - 1))
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        message = (f"見張り（watchdog）が停止しました（{how}）。{delay:.0f} 秒後に再起動します。その間、Noroshi 自身の"
+                   f"異常は通知されません。 / The watchdog died ({how}); starting it again in {delay:.0f} s. Until "
+                   f"then nobody is alerted if Noroshi itself fails.")
+        log.error("watchdog_died", pid=self.proc.pid, returncode=code, restart_in_s=delay, message=message)
+        print(f"\n  {message}\n", file=sys.stderr, flush=True)
+        self.restart_at = now + delay
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        self.restart_at = None
+        _stop_in_order([Child("watchdog", self.proc)], timeout)
+
+
+def _supervise(children: list[Child], watchdog: WatchdogChild | None = None) -> Child:
+    """Wait until a child dies; return it. The watchdog is tended meanwhile (started again if it died)."""
     while True:
         dead = _first_dead(children)
         if dead is not None:
             return dead
+        if watchdog is not None:
+            watchdog.tend()
         time.sleep(POLL_S)
+
+
+def report_to_watchdog(url: str, dead: Child, timeout: float = REPORT_WAIT_S) -> bool:
+    """Tell the watchdog that `dead` died and wait (at most `timeout`) until it has alerted the people
+    on call; False when it could not be told (it is down too, or `dead` is not a part it watches)."""
+    if dead.name not in ("worker", "sources", "board", "broker"):
+        return False
+    code = dead.proc.returncode
+    how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+    request = urllib.request.Request(url + "/report", data=json.dumps({"process": dead.name, "how": how}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = json.loads(response.read() or b"{}")
+    except (OSError, ValueError) as exc:
+        log.warning("watchdog_not_told", process=dead.name, error=str(exc))
+        return False
+    log.info("watchdog_told", process=dead.name, notified=answer.get("notified"))
+    return True
 
 
 def _died(dead: Child) -> int:
@@ -206,6 +277,9 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
                                   settings.partitions, settings.replication))
         env = child_env(settings)
         sign_in = _demo_users(settings)
+        # The safety net first, so it sees the others start; stopped last (ExitStack: last in, first out).
+        watchdog = WatchdogChild(lambda: subprocess.Popen([sys.executable, "-m", "noroshi", "watchdog"], env=env))
+        stack.callback(watchdog.stop)
         names = ["worker", "board",
                  # The audit trail (監査記録) in SQLite under DATA_DIR: it outlives the embedded broker.
                  "archive"]
@@ -218,7 +292,9 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         watched += children
         ready = _wait_http(settings.board_url + "/healthz", 30, watched)
         if isinstance(ready, Child):
-            return _died(ready)
+            status = _died(ready)
+            report_to_watchdog(settings.watchdog_url, ready)
+            return status
         if not ready:
             log.error("board_not_answering", url=settings.board_url)
             return 1
@@ -232,7 +308,10 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         try:
             if demo:  # played beside the supervision, so a death during the drill is seen at once
                 threading.Thread(target=_play_drill, args=(settings, speed), name="drill", daemon=True).start()
-            return _died(_supervise(watched))
+            dead = _supervise(watched, watchdog)
+            status = _died(dead)
+            report_to_watchdog(settings.watchdog_url, dead)  # before the others stop: the people on call hear of it
+            return status
         except KeyboardInterrupt:
             log.info("stack_stopping")
             return 0

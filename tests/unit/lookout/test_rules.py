@@ -127,3 +127,14 @@ noroshi_deadletters_total{reason="other"} 1.0
     assert sources == (SourceMetric("hooks", False, None), SourceMetric("jma", True, 12.5))
     assert readiness_detail(b'{"checks": [{"name": "lag", "ok": false, "ja": "\xe6\x9c\xaa\xe5\x87\xa6\xe7\x90\x86", '
                             b'"en": "lag"}]}') == ("未処理", "lag")
+
+
+def test_sources_not_configured_here_are_watched_only_once_they_have_answered() -> None:
+    w = Watch(CONFIG, heartbeat_late_s=30, started_at=0.0, optional=frozenset({"sources"}))
+    silent = (*UP[:1], Probe("sources", "http://s", False), *UP[2:])
+    never = w.assess(Round(now=100, probes=silent))
+    assert state(never, "sources") == "unknown" and not never.holding
+    assert "component_down:sources" in never.undetermined
+    w.assess(Round(now=101, probes=(*UP[:1], Probe("sources", "http://s", True, ready=True), *UP[2:])))
+    gone = w.assess(Round(now=102, probes=silent))
+    assert state(gone, "sources") == "down" and "component_down:sources" in gone.holding
