@@ -318,6 +318,7 @@ def facts(remote: Remote, own: Own, now: float, *, raw_for: Any = lambda _: Fals
         "deadletters": [_deadletter(d, bool(raw_for(d.municipality))) for d in own.deadletters],
         "watchdog": None if status is None else {
             "checked_at": status.get("checked_at"),
+            "components": [c for c in status.get("components") or () if isinstance(c, dict)],
             "conditions": [c for c in status.get("conditions") or () if isinstance(c, dict)],
             "notifications": [n for n in status.get("notifications") or () if isinstance(n, dict)][:50],
         },
@@ -353,12 +354,24 @@ def _yes_no(lang: str, value: bool | None, yes: str, no: str) -> dict[str, str]:
     return _cell(_t(lang, yes), "good") if value else _cell(_t(lang, no), "bad")
 
 
+def _judged(lang: str, f: Mapping[str, Any], name: str) -> dict[str, str]:
+    """How the watchdog sees a component from outside (its own /status), and since when."""
+    seen = next((c for c in ((f["watchdog"] or {}).get("components") or ())
+                 if isinstance(c, dict) and c.get("name") == name), None)
+    if seen is None:
+        return _cell("—")
+    since = _t(lang, "judged.since", t=clock(seen["since"], seconds=True)) if seen.get("since") else ""
+    return _cell(i18n.label(lang, "system.state", seen.get("state")) + since,
+                 "good" if seen.get("state") == OK else "bad" if seen.get("state") in (DOWN, NOT_READY) else "")
+
+
 def _components(lang: str, f: Mapping[str, Any]) -> dict[str, Any]:
     text = "detail_ja" if lang == "ja" else "detail_en"
     rows = [_row([_cell(_t(lang, f"component.{c['name']}")), _cell(_t(lang, f"state.{c['state']}"), "state"),
-                  _cell(c[text], "detail"), _cell(c["url"] or "—", "url")], f"sys-{c['state']}")
+                  _cell(c[text], "detail"), _cell(c["url"] or "—", "url"), _judged(lang, f, c["name"])],
+                 f"sys-{c['state']}")
             for c in f["components"]]
-    return _section(lang, "components", ["component", "state", "detail", "url"], rows, "")
+    return _section(lang, "components", ["component", "state", "detail", "url", "judged"], rows, "")
 
 
 def _heartbeat_rows(lang: str, f: Mapping[str, Any]) -> dict[str, Any]:
@@ -459,7 +472,7 @@ def _watchdog_rows(lang: str, f: Mapping[str, Any]) -> tuple[dict[str, Any], dic
             for r in n.get("recipients") or () if isinstance(r, dict))
         failed = any(isinstance(r, dict) and r.get("outcome") != "delivered" for r in n.get("recipients") or ())
         sent.append(_row([_cell(clock(n.get("at"), seconds=True)), _cell(i18n.label(lang, "system.kind", n.get("kind"))),
-                          _cell(n.get(title), "detail"), _cell(people or "—", "lines")],
+                          _cell(n.get(title), "detail"), _cell(people or _t(lang, "sending"), "lines")],
                          f"kind-{n.get('kind')}" + (" trouble" if failed else "")))
     return (_section(lang, "conditions", ["condition", "state", "since", "summary"], conditions,
                      down if w is None else _t(lang, "conditions.none")),

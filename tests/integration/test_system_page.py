@@ -4,12 +4,16 @@ worker ready with its real consumer lag and channels from its /metrics, each par
 with its hop times, a message the worker dead-lettered with its reason and content, the sources
 as 未設定, and — loudly — that the watchdog does not answer, so self-alerts are not being sent.
 The worker killed, the page says 応答なし for it at the URL tried, never an error page. Anyone but
-an admin gets 403."""
+an admin gets 403. Then with a real `noroshi watchdog` and a webhook peer for the on-call chat: the
+worker frozen, the page shows the watchdog's firing condition and whom it told, and 復旧 after."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import signal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,7 +28,8 @@ from vocabulary.settings import Settings
 from vocabulary.topics import TopicNames
 
 from .board_client import sign_in, start_board
-from .conftest import PARTITIONS, produce
+from .conftest import PARTITIONS, SAMPLE_PROFILE, produce
+from .watchdog_peer import SECRET, Peer, serving
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +119,63 @@ async def test_an_admin_sees_the_real_worker_heartbeats_dead_letters_and_that_no
         assert "ワーカーが応答しません。" in page
         english = await system(http, base, "en")
         assert "The watchdog does not answer" in " ".join(english["alerts"])
+
+
+def watched_env(tmp_path: Path, peer: Peer) -> dict[str, str]:
+    """The sample profile with an on-call operator reached through the peer's webhook, and the
+    watchdog's thresholds lowered (a round every second, down after 2 s) so that the test waits
+    seconds: as in test_watchdog.py."""
+    profile = json.loads(SAMPLE_PROFILE.read_text(encoding="utf-8"))
+    profile["roster"] = {"contacts": [{"name": "当番 佐藤", "role": "operator", "channels": ["webhook:ops"]}]}
+    path = tmp_path / "wako.profile.json"
+    path.write_text(json.dumps(profile, ensure_ascii=False), encoding="utf-8")
+    return {"NOROSHI_WATCHDOG_INTERVAL": "1", "NOROSHI_WATCHDOG_GRACE": "8", "NOROSHI_WATCHDOG_DOWN_FOR": "2",
+            "NOROSHI_WATCHDOG_GROUP_WAIT": "1", "NOROSHI_HEARTBEAT_INTERVAL": "1", "NOROSHI_HEARTBEAT_LATE": "5",
+            "NOROSHI_RETRY_ATTEMPTS": "2", "NOROSHI_PROFILES": str(path), "NOROSHI_WEBHOOK_URL": peer.url + "/hook",
+            "NOROSHI_WEBHOOK_SECRET": SECRET, "NOROSHI_WATCHDOG_HTTP_PORT": str(free_port())}
+
+
+async def test_the_page_shows_what_the_real_watchdog_sees_and_whom_it_told(
+        spawn: Any, env: dict[str, str], tmp_path: Path) -> None:
+    users = UserStore(Settings.from_env(env).users_file, hasher=FAST_HASHER)
+    users.add("yamamoto", role="admin", municipality="*", password=PASSWORD, display_name="山本 広報課")
+    peer: Peer
+    async with serving() as peer:
+        extra = watched_env(tmp_path, peer)  # the on-call chat is the peer's webhook; fast watchdog rounds
+        worker = spawn("worker", extra_env=extra)
+        _, base = await start_board(spawn, **extra)  # its watchdog_url: NOROSHI_WATCHDOG_HTTP_PORT
+        spawn("watchdog", extra_env={**extra, "NOROSHI_BOARD_INTERNAL_URL": base})
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            assert (await sign_in(http, base, "yamamoto", PASSWORD)).status == 303
+            data = await until(http, base, lambda d: component(d, "watchdog")["state"] == "ok"
+                               and component(d, "worker")["state"] == "ok", "the watchdog and the worker answering",
+                               timeout=90)
+            assert not any("self" in a or "自己監視" in a for a in data["alerts"])
+
+            assert worker.proc is not None
+            worker.proc.send_signal(signal.SIGSTOP)
+            try:
+                data = await until(http, base, lambda d: any(
+                    "component_down:worker" in n["keys"] and n["recipients"]
+                    for n in (d["facts"]["watchdog"] or {}).get("notifications", ())), "the watchdog's alert", timeout=60)
+                assert component(data, "worker")["state"] == "down"  # frozen: no answer within the timeout
+                assert "秒以内に応答がありません" in component(data, "worker")["detail_ja"]
+                page = await (await http.get(base + "/system")).text()
+            finally:
+                worker.proc.send_signal(signal.SIGCONT)
+            told = re.search(r'<tr class="kind-alert"><td[^>]*>[^<]*</td><td[^>]*>通知</td><td[^>]*>([^<]*)</td>'
+                             r'<td[^>]*>([^<]*)</td></tr>', page)
+            assert told is not None, page[page.index('id="sys-notifications"'):]
+            assert told.group(1).startswith("【狼煙 監視】") and told.group(2) == "webhook:ops: 配信済み"
+            conditions = page[page.index('id="sys-conditions"'):page.index('id="sys-notifications"')]
+            assert "component_down:worker" in conditions and "発報中" in conditions
+
+            data = await until(http, base, lambda d: any(
+                n["kind"] == "resolved" and "component_down:worker" in n["keys"] and n["recipients"]
+                for n in d["facts"]["watchdog"]["notifications"]), "the watchdog's 復旧", timeout=90)
+            kinds = [n["kind"] for n in data["facts"]["watchdog"]["notifications"]
+                     if "component_down:worker" in n["keys"]]
+            # Newest first: the 復旧 on top, the alert below it (a grouped alert may name the worker again).
+            assert kinds[0] == "resolved" and kinds.count("resolved") == 1 and kinds[-1] == "alert"
+            page = await (await http.get(base + "/system")).text()
+            assert re.search(r'<td[^>]*>復旧</td>', page)

@@ -264,6 +264,7 @@ async def test_an_admin_sees_each_component_heartbeats_lag_sources_channels_dead
     assert "正常" in row_of(components, "ボード") and "正常" in row_of(components, "ブローカー")
     worker = row_of(components, "ワーカー")
     assert "準備未完了" in worker and "未処理 1,234 件（上限 1,000 件）" in worker and peers["worker"].url in worker
+    assert ">見張りの判定</th>" in components and re.search(r"準備未完了（\d\d/\d\d [\d:]+から）", worker)  # its view
     sources = row_of(components, "ソース（noroshi sources）")
     assert "準備未完了" in sources and "停止しているソース: mastodon" in sources
     watchdog = row_of(components, "見張り（watchdog）")
