@@ -231,7 +231,7 @@ def create_app(dog: Watchdog) -> web.Application:
 async def run_watchdog(settings: Settings, profiles: Mapping[str, Mapping[str, Any]]) -> int:
     dog = Watchdog(settings, profiles)
     if not dog.sender.to:
-        log.error("watchdog_no_recipients",
+        log.warning("watchdog_no_recipients",
                   message="監視の通知先がありません（当番・広報課の連絡手段か NOROSHI_WATCHDOG_CONTACTS を設定してください） / "
                           "the watchdog has nobody to tell: give the roster's operators or 広報課 a channel, "
                           "or set NOROSHI_WATCHDOG_CONTACTS")

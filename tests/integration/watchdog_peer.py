@@ -25,6 +25,7 @@ class Peer:
         self.messages: list[dict[str, Any]] = []
         self.keys: set[str] = set()
         self.url = ""
+        self.failed = 0  # requests to /fail
 
     async def hook(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -35,6 +36,12 @@ class Peer:
             self.keys.add(key)
             self.messages.append({**json.loads(raw), "received": time.monotonic()})
         return web.Response(text="ok")
+
+    async def fail(self, request: web.Request) -> web.Response:
+        """A chat channel that keeps failing (a Slack-compatible webhook answering 500)."""
+        await request.read()
+        self.failed += 1
+        return web.Response(status=500, text="internal_error")
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"alive": True})
@@ -57,6 +64,7 @@ async def serving() -> AsyncIterator[Peer]:
     p = Peer()
     app = web.Application()
     app.router.add_post("/hook", p.hook)
+    app.router.add_post("/fail", p.fail)
     app.router.add_get("/healthz", p.healthz)
     runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
