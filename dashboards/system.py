@@ -84,8 +84,12 @@ async def fetch(session: aiohttp.ClientSession, url: str, timeout: float = TIMEO
     try:
         async with asyncio.timeout(timeout):
             async with session.get(url, allow_redirects=False) as response:
-                body = await response.content.read(MAX_BODY)
-                return Answer(url, response.status, body)
+                body = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    body += chunk
+                    if len(body) > MAX_BODY:
+                        return Answer(url, error=f"answer larger than {MAX_BODY:,} bytes")
+                return Answer(url, response.status, bytes(body))
     except TimeoutError:
         return Answer(url, error=f"no answer within {timeout:g} s", timed_out=timeout)
     except (aiohttp.ClientError, OSError) as exc:

@@ -21,6 +21,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from structlog.testing import capture_logs
 
 from dashboards import state as state_module
 from dashboards.board import create_app
@@ -467,3 +468,36 @@ def test_the_feed_keeps_dead_letters_from_the_topic_and_skips_a_broken_one() -> 
     feed.handle(record(2, dead_letter("broker_log_lost: noroshi.mentions 0 ended at 3", b"", key=None)))
     assert sorted(d.reason.split(":")[0] for d in feed.state.deadletters()) == ["broker_log_lost", "contract"]
     assert [n.kind for n in feed.state.notices.values()] == ["broker_log_lost"]  # still a banner too
+
+
+async def test_a_large_metrics_answer_is_read_whole(board: Any, peers: dict[str, Peer]) -> None:
+    registry = CollectorRegistry()
+    lag = Gauge("noroshi_consumer_lag_messages", "lag", ["group", "topic", "partition"], registry=registry)
+    for n in range(3000):
+        lag.labels("noroshi-worker", "noroshi.mentions", str(n)).set(n % 7)
+    text = generate_latest(registry)
+    assert len(text) > 200_000  # many reads' worth on the socket
+    peers["worker"].routes["/metrics"] = (200, text, PROM)
+    make = await board(worker=peers["worker"].url, sources=peers["sources"].url, watchdog=peers["watchdog"].url)
+    data = await (await (await make("yamamoto")).get("/api/system")).json()
+    assert len(data["facts"]["lag"]) == 3000
+    assert sum(r["lag"] for r in data["facts"]["lag"]) == sum(n % 7 for n in range(3000))
+
+
+async def test_a_component_that_stops_answering_is_logged_once_and_its_return_once(
+        board: Any, peers: dict[str, Peer]) -> None:
+    make = await board(worker=peers["worker"].url, sources=peers["sources"].url, watchdog=peers["watchdog"].url)
+    admin = await make("yamamoto")
+    with capture_logs() as logs:
+        peers["watchdog"].routes.pop("/status")  # answers 404 now: not a watchdog's status
+        for _ in range(3):
+            assert (await admin.get("/api/system")).status == 200
+        peers["watchdog"].routes["/status"] = (200, orjson.dumps(watchdog_status(time.time())), JSON)
+        for _ in range(2):
+            assert (await admin.get("/system")).status == 200
+    events = [(e["event"], e["component"]) for e in logs if e["event"].startswith("system_component")]
+    assert events.count(("system_component_unhealthy", "watchdog")) == 1
+    assert events.count(("system_component_recovered", "watchdog")) == 1
+    assert events.count(("system_component_unhealthy", "worker")) == 1  # not ready the whole time: told once
+    down = next(e for e in logs if e["event"] == "system_component_unhealthy" and e["component"] == "watchdog")
+    assert down["detail"].startswith("answered HTTP 404") and down["url"].endswith("/status")
