@@ -18,7 +18,7 @@ from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any
 
-from vocabulary.contract import Event, Mention, Profile
+from vocabulary.contract import AccountEvent, Event, Mention, Profile
 from vocabulary.terms import SEVERITY_RANK
 from streams.detectors.common import Context, Finding
 from streams.detectors.text import KATA_TO_HIRA, contains_any, fold_phrases, normalize
@@ -163,7 +163,17 @@ class FlameConfig:
     surprise: float = 1e-4
     peak_factor: float = 2.0
     history_hours: int = 168
+    # Episodes (one episode, one incident). A wave is over once no window has surged for
+    # `quiet_close_s`; the episode then waits, and a new surge of criticism of the same posts
+    # is a 再燃 (resurgence) of it, not a new incident. The episode ends after
+    # `episode_end_s` back at baseline (no surge at all); a surge after that opens a new one.
     quiet_close_s: int = 2 * 3600
+    episode_end_s: int = 48 * 3600
+    # A surge while an episode waits is a resurgence when at least this share of its
+    # criticism that names a post answers one of the episode's posts (the trigger, the
+    # apology…); criticism of another post is a new flame-up. `posts_cap` bounds them.
+    resurgence_share: float = 0.5
+    posts_cap: int = 20
     update_every: int = 20
     evidence_cap: int = 50
     # In a disaster every official account is flooded with questions and worry:
@@ -228,9 +238,10 @@ class _Window:
 
 
 class _Target:
-    """One official account: its windows, hourly history [reactions, critical] and episode."""
+    """One official account: its windows, hourly history [reactions, critical, under an
+    episode's wave (1) or not (0)] and episode."""
 
-    __slots__ = ("windows", "hours", "episode")
+    __slots__ = ("windows", "hours", "episode", "_baselines", "_newest_hour")
 
     def __init__(self, config: FlameConfig, state: dict[str, Any] | None = None) -> None:
         state = state or {}
@@ -238,35 +249,59 @@ class _Target:
         self.windows = [_Window(s, minimum, config.window_cap,
                                 [r for r in recent if r[0] >= (recent[-1][0] - s)])
                         for s, minimum in config.windows]
-        self.hours: dict[int, list[int]] = {int(h): list(c) for h, c in state.get("hours", {}).items()}
+        self.hours: dict[int, list[int]] = {int(h): [*c, 0][:3] for h, c in state.get("hours", {}).items()}
         self.episode: dict[str, Any] | None = state.get("episode")
+        # (hour, seconds) → baseline: it reads only the hours before the current one, so it
+        # holds for the hour unless a late reaction changes a past hour (then it is dropped).
+        self._baselines: dict[tuple[int, int], tuple[float, float]] = {}
+        self._newest_hour = max(self.hours, default=-1)
 
     def to_state(self) -> dict[str, Any]:
         longest = max(self.windows, key=lambda w: w.seconds)
         return {"recent": list(longest.recent),
                 "hours": {str(h): c for h, c in self.hours.items()}, "episode": self.episode}
 
-    def add(self, reaction: list[Any], history_hours: int) -> None:
+    def add(self, reaction: list[Any], history_hours: int, in_wave: bool = False) -> None:
         hour = int(reaction[0] // 3600)
+        if hour < self._newest_hour:
+            self._baselines.clear()  # a late reaction changes a past hour
+        else:
+            self._newest_hour = hour
         if hour not in self.hours:
             for old in [h for h in self.hours if h < hour - history_hours]:
                 del self.hours[old]
-            self.hours[hour] = [0, 0]
+            self.hours[hour] = [0, 0, 0]
         bucket = self.hours[hour]
         bucket[0] += 1
         bucket[1] += reaction[2] == CRITICAL
+        if in_wave:
+            bucket[2] = 1
         for window in self.windows:
             window.add(reaction)
 
     def baseline(self, now: float, seconds: int) -> tuple[float, float]:
-        """Expected (reactions, critical) per window of `seconds` from the past hours."""
+        """Expected (reactions, critical) per window of `seconds` from the past hours.
+
+        Hours under a flame-up's wave are left out: yesterday's 炎上 is not the account's
+        normal, and a slower flame-up the day after must not be measured against it.
+        """
         current = int(now // 3600)
-        past = [c for h, c in self.hours.items() if h < current]
+        key = (current, seconds)
+        cached = self._baselines.get(key)
+        if cached is not None:
+            return cached
+        past = [c for h, c in self.hours.items() if h < current and not c[2]]
         if not past:
-            return 0.0, 0.0
-        span_hours = max(1, current - min(self.hours))
-        scale = seconds / 3600 / span_hours
-        return sum(c[0] for c in past) * scale, sum(c[1] for c in past) * scale
+            result = (0.0, 0.0)
+        else:
+            left_out = sum(1 for h, c in self.hours.items() if h < current and c[2])
+            span_hours = max(1, current - min(self.hours) - left_out)
+            scale = seconds / 3600 / span_hours
+            result = (sum(c[0] for c in past) * scale, sum(c[1] for c in past) * scale)
+        if len(self._baselines) > 16:
+            self._baselines.clear()
+        self._baselines[key] = result
+        return result
 
 
 class FlameDetector:
@@ -307,9 +342,27 @@ class FlameDetector:
         return None
 
     def on_event(self, event: Event, ctx: Context) -> list[Finding]:
-        if not isinstance(event, Mention):
-            return []
-        return self.on_mention(event, ctx)
+        if isinstance(event, Mention):
+            return self.on_mention(event, ctx)
+        if isinstance(event, AccountEvent) and event.type == "official_post" and event.post:
+            self._official_post(event)
+        return []
+
+    def _official_post(self, event: AccountEvent) -> None:
+        """The city's own post during a wave (an apology, an explanation) belongs to the episode:
+        criticism of it later is the same 炎上 coming back."""
+        st = self.targets.get(event.account.handle.lower())
+        episode = st.episode if st is not None else None
+        if episode is not None and not episode.get("calm"):
+            _note_post(episode.setdefault("posts", {}), str(event.post.get("id") or ""),
+                       self.config.posts_cap)
+
+    def _ref_of(self, m: Mention, target: str) -> str:
+        """The id of the official post the reaction answers or quotes ("" for an @mention)."""
+        for ref in (m.reply_to, m.quote_of):
+            if ref is not None and ref.account.lower() == target:
+                return ref.post_id
+        return ""
 
     def on_mention(self, m: Mention, ctx: Context = Context()) -> list[Finding]:
         target = self._target_of(m)
@@ -320,14 +373,33 @@ class FlameDetector:
         if st is None:
             st = self.targets[target] = _Target(cfg)
         now = m.ts
-        if st.episode is not None and now - st.episode["last_critical"] > cfg.quiet_close_s:
-            st.episode = None
+        found = self._age(target, st, now) if st.episode is not None else []
         kind = classify(m.text)
         critical = kind == CRITICAL
-        st.add([now, m.author.id, kind, m.author.followers, m.id], cfg.history_hours)
-        if st.episode is not None:
-            return self._grow(target, st, m, critical)
-        return self._maybe_open(target, st, now, ctx)
+        episode = st.episode
+        st.add([now, m.author.id, kind, m.author.followers, m.id, self._ref_of(m, target)],
+               cfg.history_hours, in_wave=episode is not None and not episode.get("calm"))
+        if episode is None:
+            return found + self._maybe_open(target, st, now, ctx)
+        if episode.get("calm"):
+            return found + (self._maybe_resurge(target, st, now, ctx) if critical else [])
+        return found + self._grow(target, st, m, critical, ctx)
+
+    def _age(self, target: str, st: _Target, now: float) -> list[Finding]:
+        """A wave is over after `quiet_close_s` without a surge; the episode ends after
+        `episode_end_s` (reported once, as back to baseline)."""
+        episode = st.episode
+        assert episode is not None
+        cfg = self.config
+        last_surge = episode.get("last_surge", episode["last_critical"])
+        if now - last_surge > cfg.episode_end_s:
+            st.episode = None
+            episode["reports"] += 1
+            episode["ended_at"] = last_surge + cfg.episode_end_s
+            return [self._finding(target, episode, "updated", now)]
+        if not episode.get("calm") and now - last_surge > cfg.quiet_close_s:
+            episode["calm"] = True
+        return []
 
     def _surging_window(self, st: _Target, now: float, ctx: Context
                         ) -> tuple[_Window, float, float] | None:
@@ -362,9 +434,17 @@ class FlameDetector:
         reach = sum(r[3] for r in crit)
         short = st.windows[0]
         per_minute = short.critical / (short.seconds / 60)
+        posts: dict[str, int] = {}
+        for r in crit:
+            _note_post(posts, _ref(r), cfg.posts_cap)
         st.episode = {
             "opened_at": now,
             "last_critical": now,
+            "last_surge": now,
+            "counted_until": now,
+            "calm": False,
+            "waves": 1,
+            "posts": posts,
             "count": len(crit),
             "total": len(window.recent),
             "reach": reach,
@@ -380,14 +460,57 @@ class FlameDetector:
         }
         return [self._finding(target, st.episode, "opened", now)]
 
-    def _grow(self, target: str, st: _Target, m: Mention, critical: bool) -> list[Finding]:
+    def _maybe_resurge(self, target: str, st: _Target, now: float, ctx: Context) -> list[Finding]:
+        """A surge while the episode waits: the same 炎上 again (再燃), or, when its criticism
+        is about another post, a new flame-up."""
+        episode = st.episode
+        assert episode is not None
+        surging = self._surging_window(st, now, ctx)
+        if surging is None:
+            return []
+        cfg = self.config
+        window = surging[0]
+        crit = window.critical_reactions()
+        named = [_ref(r) for r in crit if _ref(r)]
+        posts = episode.setdefault("posts", {})
+        if named and sum(1 for p in named if p in posts) < cfg.resurgence_share * len(named):
+            st.episode = None  # criticism of another post: a new flame-up, a new incident
+            return self._maybe_open(target, st, now, ctx)
+        fresh = [r for r in crit if r[0] > episode.get("counted_until", episode["last_critical"])]
+        episode["calm"] = False
+        episode["waves"] = episode.get("waves", 1) + 1
+        episode["last_critical"] = episode["last_surge"] = episode["counted_until"] = now
+        episode["count"] += len(fresh)
+        episode["total"] += len(fresh)
+        episode["reach"] += sum(r[3] for r in fresh)
+        for r in fresh:
+            if len(episode["authors"]) < cfg.authors_cap and r[1] not in episode["authors"]:
+                episode["authors"].append(r[1])
+            _note_post(posts, _ref(r), cfg.posts_cap)
+        # The evidence shows how it started and how it came back.
+        head = episode["evidence"][: cfg.evidence_cap // 2]
+        episode["evidence"] = (head + [r[4] for r in fresh if r[4] not in head])[: cfg.evidence_cap]
+        short = st.windows[0]
+        per_minute = short.critical / (short.seconds / 60)
+        episode["peak_per_minute"] = round(max(episode["peak_per_minute"], per_minute), 2)
+        severity = severity_for(episode["count"], episode["reach"], episode["peak_per_minute"])
+        episode["severity"] = max(severity, episode["severity"], key=SEVERITY_RANK.__getitem__)
+        episode["reported_count"] = episode["count"]
+        episode["reports"] += 1
+        return [self._finding(target, episode, "updated", now, resurgence=True)]
+
+    def _grow(self, target: str, st: _Target, m: Mention, critical: bool, ctx: Context) -> list[Finding]:
         episode = st.episode
         assert episode is not None
         episode["total"] += 1
+        episode["counted_until"] = m.ts
         if not critical:
             return []
         cfg = self.config
         episode["last_critical"] = m.ts
+        if self._surging_window(st, m.ts, ctx) is not None:
+            episode["last_surge"] = m.ts
+        _note_post(episode.setdefault("posts", {}), self._ref_of(m, target), cfg.posts_cap)
         episode["count"] += 1
         episode["reach"] += m.author.followers
         if len(episode["authors"]) < cfg.authors_cap and m.author.id not in episode["authors"]:
@@ -406,8 +529,32 @@ class FlameDetector:
         episode["reports"] += 1
         return [self._finding(target, episode, "updated", m.ts)]
 
-    def _finding(self, target: str, episode: dict[str, Any], change: str, now: float) -> Finding:
+    def _finding(self, target: str, episode: dict[str, Any], change: str, now: float,
+                 *, resurgence: bool = False) -> Finding:
         count, authors = episode["count"], len(episode["authors"])
+        waves = episode.get("waves", 1)
+        ended = episode.get("ended_at")
+        summary = f"@{target} への批判的な返信・引用・言及が {count} 件（{authors} 人）。"
+        if resurgence:
+            summary = f"再燃（第{waves}波）: " + summary
+        elif waves > 1:
+            summary += f"これまで {waves} 回の波。"
+        summary += (f"ピーク毎分 {episode['peak_per_minute']} 件、"
+                    f"通常は{episode['window_minutes']}分あたり約 {episode['baseline']} 件。")
+        if ended is not None:
+            summary += f"通常の水準に戻って {self.config.episode_end_s // 3600} 時間が経ち、検知を終えました。"
+        metrics: dict[str, Any] = {
+            "critical": count, "total": episode["total"], "authors": authors,
+            "reach": episode["reach"], "peak_per_minute": episode["peak_per_minute"],
+            "window_minutes": episode["window_minutes"],
+            "baseline_per_window": episode["baseline"],
+            "baseline_critical_per_window": episode["baseline_critical"],
+            "wave": waves, "episode_end_hours": self.config.episode_end_s // 3600}
+        if resurgence:
+            metrics["resurgence"] = True
+        if ended is not None:
+            metrics["back_to_baseline"] = True
+            metrics["ended_at"] = ended
         return Finding(
             target=target,
             change=change,
@@ -415,16 +562,21 @@ class FlameDetector:
             at=now,
             severity=episode["severity"],
             evidence_ids=list(episode["evidence"]),
-            summary=(f"@{target} への批判的な返信・引用・言及が {count} 件（{authors} 人）。"
-                     f"ピーク毎分 {episode['peak_per_minute']} 件、"
-                     f"通常は{episode['window_minutes']}分あたり約 {episode['baseline']} 件。"),
-            metrics={"critical": count, "total": episode["total"], "authors": authors,
-                     "reach": episode["reach"], "peak_per_minute": episode["peak_per_minute"],
-                     "window_minutes": episode["window_minutes"],
-                     "baseline_per_window": episode["baseline"],
-                     "baseline_critical_per_window": episode["baseline_critical"]},
+            summary=summary,
+            metrics=metrics,
             seq=episode["reports"],
         )
+
+
+def _ref(reaction: list[Any]) -> str:
+    """The official post a stored reaction answers ("" for an @mention or an older state)."""
+    return reaction[5] if len(reaction) > 5 else ""
+
+
+def _note_post(posts: dict[str, int], post_id: str, cap: int) -> None:
+    """Count a post of an episode; past `cap` posts only the known ones are counted."""
+    if post_id and (post_id in posts or len(posts) < cap):
+        posts[post_id] = posts.get(post_id, 0) + 1
 
 
 def _newer_half(items: list[Any]) -> list[Any]:

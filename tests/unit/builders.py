@@ -44,7 +44,7 @@ def profile(muni: str = "wako", handles: tuple[str, ...] = (OFFICIAL,)) -> Profi
 
 
 def mention_dict(minute: float, author: str, text: str, *, event_id: str | None = None,
-                 reply_to: str | None = OFFICIAL, followers: int = 100,
+                 reply_to: str | None = OFFICIAL, followers: int = 100, post_id: str = "x:post:1",
                  **extra: Any) -> dict[str, Any]:
     seconds = round(minute * 60)
     return {
@@ -54,7 +54,7 @@ def mention_dict(minute: float, author: str, text: str, *, event_id: str | None 
         "ts": at(minute),
         "author": {"id": f"x:u:{author}", "handle": author, "name": author, "followers": followers},
         "text": text,
-        "reply_to": None if reply_to is None else {"post_id": "x:post:1", "account": reply_to},
+        "reply_to": None if reply_to is None else {"post_id": post_id, "account": reply_to},
         "quote_of": None,
         "repost_of": None,
         **extra,

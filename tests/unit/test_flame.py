@@ -216,13 +216,13 @@ def test_the_incident_is_updated_as_its_severity_rises() -> None:
     assert first_medium.change == "updated" and first_medium.metrics["critical"] == 15
 
 
-def test_after_two_quiet_hours_a_new_surge_opens_a_new_incident() -> None:
+def test_after_two_quiet_hours_criticism_of_another_post_opens_a_new_incident() -> None:
     detectors = DetectorSet(profile())
     first = surge(start=0, count=8)
     last_critical = 3.5
     # Uncritical replies keep coming; only criticism keeps an episode alive.
     chatter = [neutral(m, f"resident{m}") for m in range(10, 180, 10)]
-    second = surge(start=last_critical + 2 * HOUR + 5, count=15, prefix="later")
+    second = surge(start=last_critical + 2 * HOUR + 5, count=15, prefix="later", post_id="x:post:2")
 
     detections = feed(detectors, by_time(first, chatter, second))
 
@@ -266,7 +266,7 @@ def test_a_detector_set_rebuilt_from_its_json_state_continues_exactly_like_the_o
     after = by_time(
         before[-4:],  # redelivered: must be recognised as seen after the restart too
         surge(start=5 * HOUR + 6, count=40, prefix="more"),
-        surge(start=8 * HOUR, count=15, prefix="next_episode"),
+        surge(start=8 * HOUR, count=15, prefix="next_episode", post_id="x:post:2"),
     )
     original = DetectorSet(profile())
     assert opened(feed(original, before))
@@ -407,3 +407,135 @@ def test_an_episode_opened_by_drill_events_is_a_drill() -> None:
     real = surge(start=0, count=3, prefix="real")
     assert [d.drill for d in opened(feed(DetectorSet(profile()), drill))] == [True]
     assert [d.drill for d in opened(feed(DetectorSet(profile()), real))] == [False]
+
+
+# --- one episode, one incident: waves over days, 再燃, the quiet period ---------------
+
+DAY = 24 * HOUR
+
+
+def evening_waves(days: int, first: int = 40, decay: float = 0.6) -> list[Mention]:
+    """A 炎上 that comes back every evening at 20:00 (minute 0 is midnight), smaller each day,
+    against the same post, with quiet nights and an uncritical question now and then."""
+    events: list[Mention] = []
+    for day in range(days):
+        count = max(6, round(first * decay ** day))
+        events += surge(start=day * DAY + 20 * HOUR, count=count, every=1.0, prefix=f"d{day}_")
+        events += [neutral(day * DAY + h * HOUR + 7, f"resident{day}_{h}") for h in (9, 13, 17)]
+    return by_time(events)
+
+
+def test_a_flame_up_that_comes_back_every_evening_for_four_days_is_one_incident() -> None:
+    detections = feed(DetectorSet(profile()), evening_waves(4))
+
+    assert len(opened(detections)) == 1
+    assert {d.incident_id for d in detections} == {detections[0].incident_id}
+    comebacks = [d for d in detections if d.metrics.get("resurgence")]
+    assert [d.metrics["wave"] for d in comebacks] == [2, 3, 4]
+    assert all(d.change == "updated" and d.summary.startswith("再燃（第") for d in comebacks)
+    # The whole episode is counted: every wave's criticism, severity never going down.
+    assert detections[-1].metrics["critical"] > 70  # the first wave had 40
+    ranks = ["low", "medium", "high", "critical"]
+    assert [ranks.index(d.severity) for d in detections] == sorted(ranks.index(d.severity) for d in detections)
+
+
+def test_a_resurgence_that_grows_raises_the_severity() -> None:
+    first = surge(start=0, count=10)
+    bigger = surge(start=DAY, count=60, every=0.2, prefix="again")
+
+    detections = feed(DetectorSet(profile()), by_time(first, bigger))
+
+    [comeback] = [d for d in detections if d.metrics.get("resurgence")]
+    assert detections[0].severity == "low"
+    assert comeback.severity in {"low", "medium"}
+    assert detections[-1].severity == "high"  # 70 criticisms in all, 5 a minute at the new peak
+    assert len(opened(detections)) == 1
+
+
+def test_the_episode_ends_after_48_hours_back_at_baseline_and_the_next_surge_opens_a_new_incident() -> None:
+    detectors = DetectorSet(profile())
+    first = surge(start=0, count=8)
+    trickle = [critical(h * HOUR + 11, f"grumbler{h}") for h in range(3, 60, 6)]  # one now and then
+    later = surge(start=50 * HOUR, count=8, prefix="later")
+
+    detections = feed(detectors, by_time(first, trickle, later))
+
+    [ended] = [d for d in detections if d.metrics.get("back_to_baseline")]
+    assert ended.incident_id == detections[0].incident_id
+    assert "48 時間" in ended.summary and ended.metrics["ended_at"] == first[-1].ts + 48 * 3600
+    starts = opened(detections)
+    assert len(starts) == 2 and starts[1].incident_id != starts[0].incident_id
+
+
+def test_within_the_quiet_period_the_same_surge_is_a_resurgence_not_a_new_incident() -> None:
+    first = surge(start=0, count=8)
+    later = surge(start=47 * HOUR, count=8, prefix="later")
+
+    detections = feed(DetectorSet(profile()), by_time(first, later))
+
+    assert len(opened(detections)) == 1
+    [comeback] = [d for d in detections if d.metrics.get("resurgence")]
+    assert comeback.metrics["wave"] == 2 and comeback.incident_id == detections[0].incident_id
+
+
+def test_the_quiet_period_is_a_detector_setting() -> None:
+    first = surge(start=0, count=8)
+    later = surge(start=13 * HOUR, count=8, prefix="later")
+
+    detections = feed(DetectorSet(profile(), flame=FlameConfig(episode_end_s=12 * 3600)),
+                      by_time(first, later))
+
+    assert FlameConfig().episode_end_s == 48 * 3600
+    assert len(opened(detections)) == 2
+
+
+def test_criticism_of_the_citys_apology_posted_during_the_flame_up_is_the_same_episode() -> None:
+    from vocabulary.contract import event_from_dict
+
+    first = surge(start=0, count=8)
+    apology = event_from_dict({
+        "kind": "account", "id": "x:acct:apology", "platform": "x", "ts": iso(30 * 60 + first[0].ts),
+        "type": "official_post",
+        "account": {"id": "x:u:city", "handle": OFFICIAL, "name": "和光市役所", "bio": "", "url": "",
+                    "avatar_phash": None, "followers": 5000, "created_at": None, "verified": False},
+        "note": None, "post": {"id": "x:post:apology", "text": "お詫び", "url": "https://x.com/a"}})
+    on_apology = surge(start=20 * HOUR, count=10, prefix="next_day", post_id="x:post:apology")
+    detectors = DetectorSet(profile())
+
+    detections = feed(detectors, first) + detectors.feed(apology) + feed(detectors, on_apology)
+
+    assert len(opened(detections)) == 1
+    assert [d.metrics["wave"] for d in detections if d.metrics.get("resurgence")] == [2]
+
+
+def test_four_days_of_waves_keep_the_state_small_and_without_the_old_posts() -> None:
+    detectors = DetectorSet(profile())
+    events = evening_waves(4, first=200, decay=0.7)
+
+    feed(detectors, events)
+
+    state = detectors.to_state()
+    target = state["flame"]["targets"][OFFICIAL]
+    assert len(orjson.dumps(state)) < 64 * 1024
+    # Only the last hour of reactions is kept, however long the episode: not two days of posts.
+    assert all(r[0] >= events[-1].ts - 3600 for r in target["recent"])
+    assert len(target["episode"]["posts"]) <= FlameConfig().posts_cap
+
+
+# --- baselines that forget incidents -------------------------------------------------
+
+
+def test_the_hours_of_a_flame_up_are_left_out_of_the_accounts_baseline() -> None:
+    detectors = DetectorSet(profile())
+    ordinary = [neutral(h * HOUR + 20, f"resident{h}") for h in range(0, 12)]
+    big = surge(start=12 * HOUR, count=300, every=0.2, prefix="big")
+    # The next day, well after the big one's wave, a slower flame-up about another post.
+    slow = surge(start=DAY + 14 * HOUR, count=20, every=1.0, prefix="slow", post_id="x:post:2")
+
+    detections = feed(detectors, by_time(ordinary, big, slow))
+
+    starts = opened(detections)
+    assert len(starts) == 2
+    second = starts[1]
+    assert second.metrics["baseline_critical_per_window"] < 1  # not the 300 of yesterday
+    assert second.opened_at == iso(slow[2].ts)  # three critics: it opens at once
