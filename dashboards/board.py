@@ -391,7 +391,7 @@ async def _system_view(request: web.Request, user: User, lang: str) -> dict[str,
     # Raw content only to admins, and of the municipalities they may see (defence in depth:
     # both routes already refuse everyone else).
     facts = system.facts(remote, own, time.time(), raw_for=lambda m: _admin(user) and user.sees(m))
-    reader.note(facts["components"])
+    reader.note(facts)
     return {**system.view(facts, lang), "facts": facts}
 
 

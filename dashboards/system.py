@@ -104,7 +104,8 @@ class Reader:
         self.worker_url, self.sources_url, self.watchdog_url = worker_url, sources_url, watchdog_url
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
-        self.seen: dict[str, str] = {}
+        self.seen: dict[str, str] = {}  # component → its state at the last look
+        self.unreadable: dict[str, str] = {}  # a /metrics URL → why its answer could not be read
 
     async def read(self) -> Remote:
         if self._session is None or self._session.closed:
@@ -119,9 +120,14 @@ class Reader:
             await self._session.close()
             self._session = None
 
-    def note(self, components: Iterable[Mapping[str, Any]]) -> None:
-        """Log each component whose state changed since the last look (once per change)."""
-        for c in components:
+    def note(self, facts: Mapping[str, Any]) -> None:
+        """Log each component whose state changed since the last look, and each /metrics that became
+        unreadable (once per change, not at every refresh)."""
+        for url, error in facts["unreadable"].items():
+            if self.unreadable.get(url) != error:
+                log.warning("system_metrics_unreadable", url=url, error=error)
+        self.unreadable = dict(facts["unreadable"])
+        for c in facts["components"]:
             before = self.seen.get(c["name"])
             if before == c["state"]:
                 continue
@@ -137,8 +143,9 @@ class Reader:
 Samples = list[tuple[str, dict[str, str], float]]
 
 
-def parse_metrics(answer: Answer) -> Samples | None:
-    """(sample name, labels, value) of a Prometheus text answer; None when there is none to read."""
+def parse_metrics(answer: Answer, unreadable: dict[str, str]) -> Samples | None:
+    """(sample name, labels, value) of a Prometheus text answer; None when there is none to read
+    (and why, in `unreadable`, when the process answered something that is not Prometheus text)."""
     if answer.status != 200:
         return None
     try:
@@ -146,7 +153,7 @@ def parse_metrics(answer: Answer) -> Samples | None:
                 for family in text_string_to_metric_families(answer.body.decode("utf-8", "replace"))
                 for s in family.samples]
     except Exception as exc:  # noqa: BLE001 - a process's broken text is shown as unreadable, not a 500
-        log.warning("system_metrics_unreadable", url=answer.url, error=repr(exc))
+        unreadable[answer.url] = repr(exc)
         return None
 
 
@@ -292,8 +299,9 @@ class Own:
 def facts(remote: Remote, own: Own, now: float, *, raw_for: Any = lambda _: False) -> dict[str, Any]:
     """Everything the page shows, as plain data with Japanese and English text; a dead letter's raw
     content only where `raw_for(municipality)` is true (admins who may see it)."""
-    worker_metrics = parse_metrics(remote.worker_metrics)
-    sources_metrics = parse_metrics(remote.sources_metrics)
+    unreadable: dict[str, str] = {}
+    worker_metrics = parse_metrics(remote.worker_metrics, unreadable)
+    sources_metrics = parse_metrics(remote.sources_metrics, unreadable)
     watchdog, status = _watchdog(remote.watchdog)
     last = clock(iso(own.feed_last_fetch), seconds=True) if own.feed_last_fetch is not None else None
     if own.feed_live:  # the board's feed is its client of the broker: answering within its live window
@@ -326,6 +334,7 @@ def facts(remote: Remote, own: Own, now: float, *, raw_for: Any = lambda _: Fals
             "conditions": [c for c in status.get("conditions") or () if isinstance(c, dict)],
             "notifications": [n for n in status.get("notifications") or () if isinstance(n, dict)][:50],
         },
+        "unreadable": unreadable,
         "urls": {"worker": remote.worker_ready.url.removesuffix("/readyz"),
                  "sources": remote.sources_ready.url.removesuffix("/readyz"),
                  "watchdog": remote.watchdog.url.removesuffix("/status")},

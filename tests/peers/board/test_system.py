@@ -385,7 +385,12 @@ async def test_metrics_that_cannot_be_read_leave_lag_and_channels_unknown_but_th
         board: Any, peers: dict[str, Peer]) -> None:
     peers["worker"].routes["/metrics"] = (200, b"noroshi_consumer_lag_messages{group=\"g\" this is not prometheus\n", PROM)
     make = await board(worker=peers["worker"].url, sources=peers["sources"].url, watchdog=peers["watchdog"].url)
-    page = await (await (await make("yamamoto")).get("/system")).text()
+    admin = await make("yamamoto")
+    with capture_logs() as logs:
+        for _ in range(3):
+            page = await (await admin.get("/system")).text()
+    unreadable = [e for e in logs if e["event"] == "system_metrics_unreadable"]
+    assert len(unreadable) == 1 and unreadable[0]["url"] == peers["worker"].url + "/metrics"  # once, not per refresh
     assert "ワーカーから読めないため分かりません" in section(page, "lag")
     assert "ワーカーから読めないため分かりません" in section(page, "channels")
     assert "準備未完了" in row_of(section(page, "components"), "ワーカー")
