@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from noroshi.broker import free_port
 
@@ -69,6 +70,19 @@ async def until_status(extra: dict[str, str], ok, timeout: float = 60) -> dict[s
             await asyncio.sleep(0.3)
 
 
+async def served_metrics(extra: dict[str, str]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The watchdog's /metrics, after checking that /healthz and /readyz say it is alive and checking."""
+    base = f"http://127.0.0.1:{extra['NOROSHI_WATCHDOG_HTTP_PORT']}"
+    async with aiohttp.ClientSession() as http:
+        for path in ("/healthz", "/readyz"):
+            async with http.get(base + path) as response:
+                assert response.status == 200 and (await response.json())["process"] == "watchdog", path
+        async with http.get(base + "/metrics") as response:
+            text = await response.text()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
 def component(found: dict[str, Any], name: str) -> dict[str, Any]:
     return next(c for c in found["components"] if c["name"] == name)
 
@@ -97,6 +111,9 @@ async def test_a_frozen_worker_is_alerted_once_and_resolved_once_when_it_resumes
         found = await until_status(extra, lambda s: any(
             "component_down:worker" in n["keys"] and n["recipients"] for n in s["notifications"]))
         await asyncio.sleep(3)  # long enough for a second alert, had one been made
+        served = await served_metrics(extra)
+        assert served[("noroshi_watchdog_conditions_firing", (("rule", "component_down"),))] == 1
+        assert served[("noroshi_watchdog_notifications_total", (("kind", "alert"), ("outcome", "delivered")))] >= 1
     finally:
         worker.proc.send_signal(signal.SIGCONT)
     resumed = time.monotonic()
