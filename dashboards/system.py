@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,6 +144,12 @@ class Reader:
 Samples = list[tuple[str, dict[str, str], float]]
 
 
+def _objects(value: object) -> list[dict[str, Any]]:
+    """The JSON objects of a list another process sent (anything else in it, or instead of it, is
+    passed over: a wrong shape must not take the page down)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def parse_metrics(answer: Answer, unreadable: dict[str, str]) -> Samples | None:
     """(sample name, labels, value) of a Prometheus text answer; None when there is none to read
     (and why, in `unreadable`, when the process answered something that is not Prometheus text)."""
@@ -151,7 +158,7 @@ def parse_metrics(answer: Answer, unreadable: dict[str, str]) -> Samples | None:
     try:
         return [(s.name, dict(s.labels), float(s.value))
                 for family in text_string_to_metric_families(answer.body.decode("utf-8", "replace"))
-                for s in family.samples]
+                for s in family.samples if math.isfinite(s.value)]  # NaN: a gauge with nothing to say
     except Exception as exc:  # noqa: BLE001 - a process's broken text is shown as unreadable, not a 500
         unreadable[answer.url] = repr(exc)
         return None
@@ -182,7 +189,7 @@ def _readiness(name: str, answer: Answer, *, off_when_silent: bool = False) -> d
     if answer.status in (200, 503) and body is not None and isinstance(body.get("ready"), bool):
         if body["ready"]:
             return _component(name, OK, answer.url, "準備完了", "ready")
-        failing = [c for c in body.get("checks") or () if isinstance(c, dict) and not c.get("ok")]
+        failing = [c for c in _objects(body.get("checks")) if not c.get("ok")]
         ja = "、".join(str(c.get("ja") or c.get("name")) for c in failing) or "準備未完了"
         en = "; ".join(str(c.get("en") or c.get("name")) for c in failing) or "not ready"
         return _component(name, NOT_READY, answer.url, ja, en)
@@ -253,7 +260,7 @@ def _channels(samples: Samples | None) -> list[dict[str, Any]] | None:
 
 def _sources(ready: Answer, metrics: Samples | None, enabled: Iterable[str]) -> dict[str, Any]:
     body = ready.json() if ready.status in (200, 503) else None
-    listed = [s for s in (body or {}).get("sources") or () if isinstance(s, dict) and isinstance(s.get("name"), str)]
+    listed = [s for s in _objects((body or {}).get("sources")) if isinstance(s.get("name"), str)]
     connected = {labels.get("source"): value >= 1 for labels, value in _named(metrics or [], "noroshi_source_connected")}
     ages = {labels.get("source"): value for labels, value in _named(metrics or [], "noroshi_source_last_event_age_seconds")}
     names = list(dict.fromkeys([s["name"] for s in listed] + sorted(k for k in connected if k)))
@@ -330,9 +337,10 @@ def facts(remote: Remote, own: Own, now: float, *, raw_for: Any = lambda _: Fals
         "deadletters": [_deadletter(d, bool(raw_for(d.municipality))) for d in own.deadletters],
         "watchdog": None if status is None else {
             "checked_at": status.get("checked_at"),
-            "components": [c for c in status.get("components") or () if isinstance(c, dict)],
-            "conditions": [c for c in status.get("conditions") or () if isinstance(c, dict)],
-            "notifications": [n for n in status.get("notifications") or () if isinstance(n, dict)][:50],
+            "components": _objects(status.get("components")),
+            "conditions": _objects(status.get("conditions")),
+            "notifications": [{**n, "recipients": _objects(n.get("recipients"))}
+                              for n in _objects(status.get("notifications"))][:50],
         },
         "unreadable": unreadable,
         "urls": {"worker": remote.worker_ready.url.removesuffix("/readyz"),
@@ -482,8 +490,8 @@ def _watchdog_rows(lang: str, f: Mapping[str, Any]) -> tuple[dict[str, Any], dic
         people = "\n".join(
             f"{r.get('contact')}: {i18n.label(lang, 'system.outcome', r.get('outcome'))}"
             + (f" ({r['error']})" if r.get("error") else "")
-            for r in n.get("recipients") or () if isinstance(r, dict))
-        failed = any(isinstance(r, dict) and r.get("outcome") != "delivered" for r in n.get("recipients") or ())
+            for r in n["recipients"])
+        failed = any(r.get("outcome") != "delivered" for r in n["recipients"])
         sent.append(_row([_cell(clock(n.get("at"), seconds=True)), _cell(i18n.label(lang, "system.kind", n.get("kind"))),
                           _cell(n.get(title), "detail"), _cell(people or _t(lang, "sending"), "lines")],
                          f"kind-{n.get('kind')}" + (" trouble" if failed else "")))

@@ -506,3 +506,22 @@ async def test_a_component_that_stops_answering_is_logged_once_and_its_return_on
     assert events.count(("system_component_unhealthy", "worker")) == 1  # not ready the whole time: told once
     down = next(e for e in logs if e["event"] == "system_component_unhealthy" and e["component"] == "watchdog")
     assert down["detail"].startswith("answered HTTP 404") and down["url"].endswith("/status")
+
+
+async def test_answers_of_an_unexpected_shape_are_passed_over_not_an_error_page(
+        board: Any, peers: dict[str, Peer]) -> None:
+    odd = {"process": "watchdog", "checked_at": 7, "components": {"worker": "ok"}, "conditions": 5,
+           "notifications": ["x", {"kind": "alert", "title_ja": ["?"], "recipients": "nope"}]}
+    peers["watchdog"].routes["/status"] = (200, orjson.dumps(odd), JSON)
+    peers["worker"].routes["/readyz"] = (503, b'{"ready": false, "checks": "all bad"}', JSON)
+    registry = CollectorRegistry()
+    Gauge("noroshi_consumer_lag_messages", "lag", ["group", "topic", "partition"], registry=registry).labels(
+        "g", "noroshi.mentions", "0").set(float("nan"))
+    peers["worker"].routes["/metrics"] = (200, generate_latest(registry), PROM)
+    make = await board(worker=peers["worker"].url, sources=peers["sources"].url, watchdog=peers["watchdog"].url)
+    response = await (await make("yamamoto")).get("/system")
+    assert response.status == 200
+    page = await response.text()
+    assert "準備未完了" in row_of(section(page, "components"), "ワーカー")
+    assert "異常はありません" in section(page, "conditions") and "送信中…" in section(page, "notifications")
+    assert "割り当てられたパーティションはまだありません" in section(page, "lag")  # NaN: nothing to say
