@@ -301,6 +301,7 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         print(
             f"\n  狼煙 Noroshi is running.\n"
             f"  状況ボード / Status board: {settings.board_url}/\n"
+            f"  見張り / Watchdog: {settings.watchdog_url}/status\n"
             f"{sign_in}"
             f"  Broker: {settings.broker}   (Ctrl-C で停止 / to stop)\n",
             flush=True,
