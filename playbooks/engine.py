@@ -72,7 +72,8 @@ def _on_detection(state: PlaybookState | None, d: Detection, profile: Mapping[st
     _must(ctx.fire("evidence"))
     # Signals the detector carries; one that does not apply in the current state is
     # on the record through the evidence entry, which carries the metrics.
-    for event, present in (("back_to_baseline", d.metrics.get("back_to_baseline") is True),
+    for event, present in (("resurgence", d.metrics.get("resurgence") is True),
+                           ("back_to_baseline", d.metrics.get("back_to_baseline") is True),
                            ("account_gone", d.metrics.get("account_gone") is True),
                            ("rescue_requests", bool(d.metrics.get("rescue_requests")))):
         if present and machine.knows(event):

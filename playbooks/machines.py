@@ -33,7 +33,7 @@ from playbooks.guards import (
 from playbooks.steps import (
     acknowledge, acknowledge_and_start_statement_clock, apply_evidence, ask_about_possibly_sent,
     enter_disaster_mode, escalate, escalate_unanswered, handle_failed_channel,
-    hold_replies_and_notify, keep_watching, mark_rescue_handled, note_account_gone,
+    hold_replies_and_notify, keep_watching, mark_rescue_handled, note_account_gone, note_resurgence,
     note_unanswered_at_top, notify_on_call, queue_rescues, raise_to_the_top, record_source, reopen,
     report_to_pr_and_info_policy, request_takedown, watch_for_quiet, wind_down,
 )
@@ -90,6 +90,8 @@ def _machine(type_: str, states: tuple[str, ...], rows: list[Transition], *,
         on("channel_failed", every, when=(effect_known,), do=handle_failed_channel),
         on("delivery_possibly_sent", every, when=(effect_known,), do=ask_about_possibly_sent),
         on("evidence", every, do=apply_evidence),
+        # 再燃: the episode came back after a quiet spell (the detector's `resurgence`).
+        on("resurgence", open_, do=note_resurgence),
     ]
     known = {NEW, RESUME, None, *every}
     for t in rows:
@@ -163,7 +165,9 @@ FLAME = _machine(
     draft_kinds={"drafting": STATEMENT_KINDS, "awaiting_approval": STATEMENT_KINDS},
     on_enter={"monitoring": watch_for_quiet},
     reopen_to={"queued": "awaiting_approval"},
-    quiet_s=2 * 3600,  # the flame detector closes an episode after 2 h without criticism
+    # Monitoring ends after the flame detector's quiet period (FlameConfig.episode_end_s): a
+    # 炎上 that comes back the next evening is the same incident, with replies still held.
+    quiet_s=48 * 3600,
 )
 
 #: なりすまし: verify, report to PR and information policy, ask the platform to delete it,

@@ -13,6 +13,7 @@ from playbooks.drafts import STATEMENT_AFTER_S, drop_approval
 from playbooks.notify import at_level, held_account, notify, with_role
 from playbooks.profile import city_name, city_website, takedown_report_pages
 from playbooks.state import RESCUE_MEMORY, tree_copy
+from playbooks.transitions import TERMINAL
 from playbooks.texts import HOLD_REASON_OPENED, HOLD_REASON_REOPENED, possibly_sent_note, takedown_report_ja
 from vocabulary.contract import parse_ts
 from vocabulary.commands import ChannelFailed, DeliveryPossiblySent, FactCheck, RescueHandled
@@ -230,18 +231,43 @@ def ask_about_possibly_sent(ctx: Context) -> None:
                       "channel": report.channel, "possibly_sent_to": report.to})
 
 
+def note_resurgence(ctx: Context) -> None:
+    """再燃: the same episode came back after a quiet spell; it stays this incident. On the
+    record every time; the people are told again only when it grows (`apply_evidence`)."""
+    d = ctx.inp
+    assert isinstance(d, Detection)
+    wave = d.metrics.get("wave")
+    ctx.note("resurgence", {"message_ja": f"再燃（第{wave}波）", "message_en": f"flared up again (wave {wave})",
+                            "wave": wave, "severity": ctx.st.severity, "summary": d.summary})
+    if any(e.action == "severity_raised" for e in ctx.timeline):  # this detection raised it
+        _notify_growth(ctx)
+
+
+def _notify_growth(ctx: Context) -> None:
+    """A resurgence that raises the severity: the people at the current level (and 広報課 for a
+    炎上) hear of it again; a smaller wave is only on the record."""
+    contacts = at_level(ctx, ctx.st.level)
+    if ctx.st.type == "flame":
+        contacts += with_role(ctx, "pr")
+    notify(ctx, contacts, "resurgence")
+
+
 def apply_evidence(ctx: Context) -> None:
     """A newer detection: evidence, metrics, and severity that never goes down."""
     d = ctx.inp
     assert isinstance(d, Detection)
     st = ctx.st
     severity = max(st.severity, d.severity, key=lambda s: SEVERITY_RANK.get(s, -1))
-    if severity != st.severity:
+    raised = severity != st.severity
+    if raised:
         ctx.note("severity_raised", {"from": st.severity, "to": severity})
     st.severity, st.evidence_ids, st.summary = severity, list(d.evidence_ids), d.summary
     st.metrics, st.detection_seq, st.last_evidence_at = dict(d.metrics), d.seq, d.at
     st.disaster_time = st.disaster_time or d.metrics.get("disaster_active") is True
     ctx.note("evidence_added", {"metrics": d.metrics, "seq": d.seq})
+    if raised and (d.metrics.get("wave") or 1) > 1 and not d.metrics.get("resurgence") \
+            and st.state not in TERMINAL:
+        _notify_growth(ctx)  # a wave that came back keeps growing: told again
     # A rising severity may shorten the time to acknowledge.
     live = st.deadlines.get("ack")
     if live is not None and st.acknowledged is None and st.ack_since is not None:

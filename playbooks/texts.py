@@ -51,6 +51,8 @@ NOTIFICATION_REASONS: Mapping[str, tuple[str, str]] = {
                       "相手に届いたか確認し、届いていなければ手動で再送してください。",
                       "A delivery was cut off by a restart and was possibly sent (it is not resent by"
                       " itself): check whether it arrived and resend it by hand if not."),
+    "resurgence": ("収まっていた事案が再燃し、拡大しています。ボードで確認してください。",
+                   "The incident had calmed down and has flared up again, larger: please check the board."),
     "unreachable": ("担当者に通知が届きませんでした。代わりに確認し、担当者に連絡してください。",
                     "A notification could not reach the person on duty: please check in their place "
                     "and contact them."),

@@ -334,17 +334,17 @@ def test_every_side_effect_and_transition_leaves_a_timeline_entry_naming_its_act
     assert len(ids) == len(set(ids))
 
 
-def test_flame_monitoring_ends_after_two_quiet_hours_and_waits_while_criticism_goes_on() -> None:
+def test_flame_monitoring_ends_after_the_48_quiet_hours_and_waits_while_criticism_goes_on() -> None:
     play = acknowledged_flame()
     awaiting_approval(play, 20)
     play.send(play.command("approve", 30, who=OWNER, draft_id=play.draft_id(1)))
-    assert play.state is not None and play.state.deadlines["monitoring_end"]["due_at"] == at(150)
+    assert play.state is not None and play.state.deadlines["monitoring_end"]["due_at"] == at(30 + 48 * 60)
 
     play.send(update(play.opening, 100, 1))
     still = play.send(play.due("monitoring_end"))
     done = play.send(play.due("monitoring_end"))
 
-    assert (effects(still), [d.due_at for d in still.deadlines]) == ([], [at(220)])
+    assert (effects(still), [d.due_at for d in still.deadlines]) == ([], [at(100 + 48 * 60)])
     assert play.at_state == "resolved" and effects(done) == [("release_hold", OFFICIAL)]
 
 
