@@ -1,7 +1,8 @@
 """The watchdog through real processes (issue 14, item 4): a real broker, a real `noroshi worker`
 and `noroshi watchdog`, and a signed-webhook peer on loopback standing for the on-call chat.
 
-- the worker frozen with SIGSTOP → one alert reaches the peer, and one 復旧 after SIGCONT;
+- the worker frozen with SIGSTOP → one alert reaches the peer, and one 復旧 after SIGCONT, though the
+  watchdog itself was killed and started again in between;
 - the broker killed → the alert comes from the watchdog, which needs neither the broker nor the worker.
 
 Thresholds are lowered through the environment (a round every second, down after 2 s, the
@@ -114,6 +115,13 @@ async def test_a_frozen_worker_is_alerted_once_and_resolved_once_when_it_resumes
         served = await served_metrics(extra)
         assert served[("noroshi_watchdog_conditions_firing", (("rule", "component_down"),))] == 1
         assert served[("noroshi_watchdog_notifications_total", (("kind", "alert"), ("outcome", "delivered")))] >= 1
+        # A watchdog killed and started again meanwhile remembers what it told (DATA_DIR/watchdog.sqlite3):
+        # no second alert now, and the 復旧 below all the same.
+        dog.kill()
+        dog = spawn("watchdog", extra_env=extra)
+        await until_status(extra, lambda s: any(c["key"] == "component_down:worker" and c["state"] == "firing"
+                                                for c in s["conditions"]))
+        await asyncio.sleep(3)
     finally:
         worker.proc.send_signal(signal.SIGCONT)
     resumed = time.monotonic()
