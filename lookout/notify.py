@@ -71,6 +71,18 @@ class Sender:
         self.clock, self.sleep, self.rng = clock, sleep, rng or random.Random()
         self.breakers: dict[str, CircuitBreaker] = {}
 
+    def unroutable(self) -> list[tuple[str, str]]:
+        """The recipients no configured channel can reach, and why (said once at start)."""
+        probe = Notification(0, 0.0, "alert", (), "確認", "check", "")
+        found = []
+        for r in self.to:
+            kind, _, target = r.contact.partition(":")
+            try:
+                self._route(probe, kind, target.strip())
+            except (LookupError, ValueError) as exc:
+                found.append((r.contact, str(exc)))
+        return found
+
     async def send(self, n: Notification) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(self._one(n, r) for r in self.to)))
 

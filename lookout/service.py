@@ -37,6 +37,8 @@ log = structlog.get_logger(__name__)
 
 #: A probe waits at most this long (and never longer than the interval).
 PROBE_TIMEOUT_S = 5.0
+#: The log event of each kind of notification made.
+LOGGED = {"alert": "watchdog_alerted", "repeat": "watchdog_reminded", "resolved": "watchdog_resolved"}
 #: POST /report answers once the alert is sent, or after this long (`noroshi run` waits for it).
 REPORT_WAIT_S = 14.0
 
@@ -103,7 +105,7 @@ class Watchdog:
         for rule in RULES:
             WATCHDOG_CONDITIONS_FIRING.labels(rule).set(firing.count(rule))
         for n in made:
-            log.warning("watchdog_" + n.kind, number=n.number, keys=list(n.keys), title=n.title_ja,
+            log.warning(LOGGED[n.kind], number=n.number, keys=list(n.keys), title=n.title_ja,
                         title_en=n.title_en)
             self.outbox.put_nowait(n)
         return made
@@ -235,6 +237,8 @@ async def run_watchdog(settings: Settings, profiles: Mapping[str, Mapping[str, A
                   message="監視の通知先がありません（当番・広報課の連絡手段か NOROSHI_WATCHDOG_CONTACTS を設定してください） / "
                           "the watchdog has nobody to tell: give the roster's operators or 広報課 a channel, "
                           "or set NOROSHI_WATCHDOG_CONTACTS")
+    for contact, error in dog.sender.unroutable():
+        log.warning("watchdog_contact_unreachable", contact=contact, error=error)
     runner = web.AppRunner(create_app(dog), access_log=None)
     await runner.setup()
     host, port = settings.http_host, settings.watchdog_http_port

@@ -140,7 +140,7 @@ async def test_a_frozen_worker_is_alerted_once_and_resolved_once_when_it_resumes
     assert told["kind"] == "alert" and told["recipients"] == [
         {"contact": "webhook:ops", "outcome": "delivered", "error": None}]
     assert resolved["title"].startswith("【狼煙 監視】復旧しました")
-    logged = [line for line in dog.log_lines() if line.get("event") == "watchdog_alert"]
+    logged = [line for line in dog.log_lines() if line.get("event") == "watchdog_alerted"]
     assert logged and any("component_down:worker" in line["keys"] for line in logged)
     print(f"\nworker frozen → alert at the peer: {alerted_after:.1f} s; resumed → 復旧: {resolved_after:.1f} s")
 

@@ -41,6 +41,7 @@ async def test_each_recipient_gets_the_message_and_a_failing_one_is_retried_then
                      Recipient("slack:oncall", "z")],
                     board_url="http://board.example", policy=RetryPolicy(attempts=3), sleep=_no_wait,
                     rng=random.Random(1))
+    assert [contact for contact, _why in sender.unroutable()] == ["slack:oncall"]
     outcomes = await sender.send(NOTE)
     assert [(o["contact"], o["outcome"]) for o in outcomes] == [
         ("webhook:ops", "delivered"), ("email:sato@city.example.jp", "failed"), ("slack:oncall", "failed")]
