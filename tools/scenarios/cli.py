@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Write the labelled scenario suite.")
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--bank", choices=BANK_NAMES, default="main")
+    parser.add_argument("--bank", choices=tuple(SUITES), default="main",
+                        help=f"the suite: {', '.join(BANK_NAMES)} (the committed ones), or episodes "
+                             "(multi-day episodes, written where you ask)")
     parser.add_argument("--table", action="store_true", help="print the README's markdown table")
     args = parser.parse_args(argv)
     paths = generate_suite(args.out_dir, seed=args.seed, bank=args.bank)

@@ -118,6 +118,103 @@ def ep_flame(sim: Sim, t: int, size: str = "medium", platform: str = "x", trigge
     return [label("flame", acct.handle, first, _span_end(critical, first, 3 * HOUR, 30 * MINUTE), note)]
 
 
+def ep_flame_days(sim: Sim, t: int, days: int = 4, platform: str = "x", trigger: int | None = None,
+                  first_wave: tuple[int, int] = (90, 130), decay: tuple[float, float] = (.45, .6)
+                  ) -> list[dict[str, Any]]:
+    """A 炎上 that comes back in waves over `days`: each evening a wave of criticism of the same
+    post (and of the city's apology), smaller each day, a little at lunch, quiet nights. One
+    episode, one label: a second incident for it is a duplicate."""
+    rng, tm, bank = sim.rng, sim.timing, sim.bank
+    acct = sim.account(platform)
+    topic, template = (bank["flame_triggers"][trigger % len(bank["flame_triggers"])] if trigger is not None
+                       else rng.choice(bank["flame_triggers"]))
+    target = sim.official_post(t, acct, sim.fill(template), register=False)
+    first = t + MINUTE * rng.randint(*tm.flame_lead)
+    critical: list[int] = []
+    critics: list[Person] = []
+    posts = [target]
+
+    def criticise(when: int) -> None:
+        if len(critics) >= 6 and rng.random() < .25:  # the same people come back
+            who = rng.choice(critics)
+        else:
+            who = sim.stranger(acct.platform, influencer=.02) if rng.random() < .75 else sim.resident(acct.platform)
+            critics.append(who)
+        on = posts[-1] if len(posts) > 1 and rng.random() < .35 else target
+        mode = rng.choices(("reply", "quote", "mention"), (.65, .2, .15))[0]
+        text = sim.criticism(topic)
+        critical.append(when)
+        if mode == "reply":
+            sim.post(when, who, text, reply=on)
+        elif mode == "quote":
+            sim.post(when, who, text, quote=on)
+        else:
+            sim.post(when, who, f"@{acct.handle} {text}")
+
+    size = rng.randint(*first_wave)
+    waves = []
+    for day in range(days):
+        start = first if day == 0 else first + day * DAY + rng.randint(-40, 40) * MINUTE
+        n = max(10, round(size))
+        peak = MINUTE * rng.randint(*tm.flame_peak["medium"])
+        early = onset(rng, start, *tm.flame_onset)
+        times = sorted([start] + early + arrivals(rng, start + 30, max(0, n - 1 - len(early)), peak, tm.flame_shape))
+        for when in times:
+            criticise(when)
+        waves.append(n)
+        if day == 0:  # the city apologises during the first wave; its apology is criticised too
+            t_ap = start + int(peak * rng.uniform(1.4, 2.2))
+            posts.append(sim.official_post(t_ap, acct, sim.say("apology_post", topic=topic), register=False))
+            for when in arrivals(rng, t_ap + 60, max(6, n // 8), 20 * MINUTE, 1.5):
+                sim.post(when, sim.local_or_stranger(acct.platform), sim.deco(sim.say("apology_reply")),
+                         reply=posts[-1])
+        if day + 1 < days:  # the next day at lunch: a few who are still angry
+            lunch = first + (day + 1) * DAY - 8 * HOUR
+            for _ in range(rng.randint(2, 5)):
+                criticise(lunch + rng.randint(0, 3 * HOUR))
+        for _ in range(max(2, n // 15)):  # defenders answer
+            sim.post(rng.choice(times) + rng.randint(MINUTE, 20 * MINUTE), sim.local_or_stranger(acct.platform),
+                     sim.deco(sim.say("flame_support")), reply=target)
+        size *= rng.uniform(*decay)
+    note = (f"flame-up in {days} daily waves ({', '.join(map(str, waves))} critical posts), "
+            f"evening peaks and quiet nights, decaying: one episode")
+    return [label("flame", acct.handle, first, max(critical) + 30 * MINUTE, note)]
+
+
+def ep_flame_ramp(sim: Sim, t: int, platform: str = "x", trigger: int | None = None,
+                  ramp_min: int = 40, top_per_min: float = 8.0) -> list[dict[str, Any]]:
+    """A flame-up that rises slowly: criticism grows steadily to `top_per_min` a minute only after
+    `ramp_min` minutes, holds for twenty and fades over an hour (the day after a big one)."""
+    rng, bank = sim.rng, sim.bank
+    acct = sim.account(platform)
+    topic, template = (bank["flame_triggers"][trigger % len(bank["flame_triggers"])] if trigger is not None
+                       else rng.choice(bank["flame_triggers"]))
+    target = sim.official_post(t, acct, sim.fill(template), register=False)
+    first = t + MINUTE * rng.randint(10, 30)
+    slope = top_per_min / ramp_min  # posts a minute, per minute
+    times = [first + int(MINUTE * (2 * k / slope) ** .5) + rng.randint(-10, 10)
+             for k in range(int(slope * ramp_min ** 2 / 2))]  # N(τ) = slope·τ²/2
+    top = first + ramp_min * MINUTE
+    times += [top + int(k * MINUTE / top_per_min) + rng.randint(0, 6) for k in range(int(20 * top_per_min))]
+    times += arrivals(rng, top + 20 * MINUTE, int(top_per_min * 12), 5 * MINUTE, 1.0)
+    times = sorted(max(first, w) for w in times)
+    critics: list[Person] = []
+    for when in times:
+        if len(critics) >= 6 and rng.random() < .1:
+            who = rng.choice(critics)
+        else:
+            who = sim.stranger(acct.platform, influencer=.01) if rng.random() < .8 else sim.resident(acct.platform)
+            critics.append(who)
+        text = sim.criticism(topic)
+        if rng.random() < .75:
+            sim.post(when, who, text, reply=target)
+        else:
+            sim.post(when, who, text, quote=target)
+    note = (f"slow-rising flame-up: {len(times)} critical posts, {top_per_min:g} a minute only after "
+            f"{ramp_min} minutes")
+    return [label("flame", acct.handle, first, _span_end(times, first, 3 * HOUR, 30 * MINUTE), note)]
+
+
 def ep_impersonation(sim: Sim, t: int, platform: str = "x", style: str = "seen",
                      scams: tuple[int, int] = (2, 5), report: bool | None = None) -> list[dict[str, Any]]:
     rng, town = sim.rng, sim.town
@@ -323,12 +420,13 @@ def ep_disaster(sim: Sim, t: int, kind: str = "quake", alert: bool = True, rumou
 
 
 EPISODES: dict[str, Callable[..., list[dict[str, Any]]]] = {
-    "flame": ep_flame, "impersonation": ep_impersonation, "rumour": ep_rumour, "disaster": ep_disaster,
+    "flame": ep_flame, "flame_days": ep_flame_days, "flame_ramp": ep_flame_ramp,
+    "impersonation": ep_impersonation, "rumour": ep_rumour, "disaster": ep_disaster,
     "praise": neg_praise, "festival": neg_festival, "angry": neg_angry, "lookalikes": neg_lookalikes,
     "announce": neg_announce, "news": neg_news, "drill": neg_drill, "elsewhere": neg_elsewhere,
     "minor_quake": neg_minor_quake,
 }
-LABELLED = frozenset({"flame", "impersonation", "rumour", "disaster"})
+LABELLED = frozenset({"flame", "flame_days", "flame_ramp", "impersonation", "rumour", "disaster"})
 
 
 def run_episode(sim: Sim, kind: str, t: int, params: dict[str, Any]) -> list[dict[str, Any]]:

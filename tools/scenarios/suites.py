@@ -205,6 +205,32 @@ SUITES: dict[str, dict[str, Spec]] = {
             E("disaster", 1, "03:38", kind="quake", rumour="levee", rumour_after=(25, 50)),
         ), bank="variant", about="mid-size city: a night-time earthquake and a 'levee broke' rumour"),
     },
+    # Episodes that last: a 炎上 in daily waves, a slow one the day after a big one (not committed
+    # as files: tests/unit/test_episode_scenarios.py writes and scores them; see the README there).
+    "episodes": {
+        "aosawa-flame-days": Spec("aosawa", "2026-10-05", 5.0, (
+            E("flame_days", 0, "19:40", days=4, trigger=1),
+        ), about="mid-size city: one flame-up in four evening waves (decaying, quiet nights, a few at lunch, "
+                 "criticism of the apology too): one episode, one incident"),
+        "kirino-flame-days": Spec("kirino", "2026-06-19", 5.0, (
+            E("flame_days", 1, "19:00", days=3, first_wave=(20, 28)),
+        ), about="small town: a small flame-up that comes back on three evenings"),
+        "miyaura-flame-after-flame": Spec("miyaura", "2026-05-25", 2.0, (
+            E("flame", 0, "12:10", size="big", trigger=0),
+            E("flame_ramp", 1, "14:00", trigger=2),
+        ), about="mid-size city: a big flame-up, then the next day a slow-rising one about another post "
+                 "(8 critical posts a minute only after 40 minutes): the baseline must not include the first"),
+        "shiomi-flame-days": Spec("shiomi", "2026-04-13", 5.0, (
+            E("flame_days", 0, "20:30", days=4, platform="bluesky"),
+        ), bank="variant", about="mid-size city: a flame-up on bluesky in four late-evening waves"),
+        "hoshimi-flame-days": Spec("hoshimi", "2026-02-22", 5.0, (
+            E("flame_days", 1, "21:00", days=3, first_wave=(18, 26)),
+        ), bank="variant", about="small town: a small flame-up back on three evenings"),
+        "sakuradai-flame-after-flame": Spec("sakuradai", "2026-12-07", 2.0, (
+            E("flame", 0, "18:40", size="big"),
+            E("flame_ramp", 1, "16:20"),
+        ), bank="variant", about="large ward: a big evening flame-up, then a slow-rising one the next afternoon"),
+    },
 }
 
 
