@@ -54,7 +54,7 @@ def test_a_state_cut_is_a_notice_for_its_municipality_and_other_dead_letters_are
                                         partition=0, offset=4, key=b"wako", raw=b"{}", failed_at=CUT_AT)))
     assert feed.state.notices_for(ALL) == []
 
-    feed.handle(record(2, cut_letter(monkeypatch, 6_000)))
+    feed.handle(record(2, cut_letter(monkeypatch, 10_000)))
     cut = Notice(kind="state_too_large", at=CUT_AT, municipality="wako", topic=NAMES.mentions, partition=0,
                  offset=59, reset=False)  # the message processed when the state was cut
     assert feed.state.notices_for("wako") == [cut] and feed.state.notices_for(ALL) == [cut]
@@ -65,10 +65,10 @@ def test_a_state_cut_is_a_notice_for_its_municipality_and_other_dead_letters_are
     feed.handle(record(3, cut_letter(monkeypatch, 100, failed_at=later)))
     (reset,) = feed.state.notices_for("wako")
     assert reset.reset and reset.at == later, "the latest cut of a municipality is shown"
-    feed.handle(record(4, cut_letter(monkeypatch, 6_000)))
+    feed.handle(record(4, cut_letter(monkeypatch, 10_000)))
     assert feed.state.notices_for("wako") == [reset], "an older cut (re-read) does not replace a newer one"
 
-    feed.handle(record(5, cut_letter(monkeypatch, 6_000, muni="asaka")))
+    feed.handle(record(5, cut_letter(monkeypatch, 10_000, muni="asaka")))
     feed.handle(record(6, loss_letter(Applied(NAMES.mentions, 1, 102), "ends at 56", LOST_AT)))
     assert [(n.kind, n.municipality) for n in feed.state.notices_for("asaka")] == [
         ("broker_log_lost", ALL), ("state_too_large", "asaka")]
@@ -94,7 +94,7 @@ async def test_every_page_of_the_municipality_shows_its_state_cut_in_the_users_l
     sato = await client_for("sato")
     assert "notice-state_too_large" not in await (await sato.get("/")).text()
 
-    notice = parse_notice(cut_letter(monkeypatch, 6_000).to_json())
+    notice = parse_notice(cut_letter(monkeypatch, 10_000).to_json())
     assert notice is not None and world.feed.state.add_notice(notice)
     for path in ("/", f"/incidents/{FLAME}", "/outbound", "/disaster", "/oncall", "/report"):
         page = await (await sato.get(path)).text()
