@@ -10,7 +10,9 @@ hour), so that a slow rain or snow disaster opens when a few people have reporte
 it, not when five minutes finally get loud; an emergency (特別警報) opens an
 episode by itself. A report of a small quake (震度4 or less) is not a warning: it
 raises the bars for a while, since everyone who felt it says so. The episode
-closes after a quiet period and a later surge opens a new one.
+is quiet (no longer `active`) after `quiet_close_s` not busy; a surge on the same hashtags within
+`episode_end_s` of the last busy moment (aftershocks, the next band of rain) is a 再燃 of the same
+episode, not a new incident; after that the episode ends and a later surge opens a new one.
 
 What a post says (vocabulary, rescue requests, places) is read in `disaster_posts`,
 how strong an alert is in `disaster_alerts`; each channel's windows are `disaster_window`.
@@ -95,6 +97,7 @@ class DisasterConfig:
     # Still busy while the window holds ≥ max(2, 2 × baseline); closes after 6 h not busy.
     busy_min_score: float = 2.0
     quiet_close_s: int = 6 * 3600
+    episode_end_s: int = 48 * 3600  # back at baseline this long: the episode has ended
     alert_ttl_s: int = 6 * 3600
     # After a small quake is reported for the area (震度4 or less), every bar is doubled for
     # an hour: 「揺れた」「震度3か」 from everyone who felt it is not a disaster.
@@ -150,8 +153,9 @@ class DisasterDetector:
 
     @property
     def active(self) -> bool:
-        """A disaster episode is open (as of the last event seen); other detectors calm down."""
-        return self.episode is not None
+        """A disaster episode is busy (as of the last event seen); other detectors calm down.
+        An episode that has gone quiet and waits for aftershocks is not."""
+        return self.episode is not None and not self.episode.get("calm")
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -189,7 +193,10 @@ class DisasterDetector:
         now = event.ts
         episode = self.episode
         if episode is not None and now - episode["last_busy"] >= self.config.quiet_close_s:
-            self.episode = None
+            if now - episode["last_busy"] >= self.config.episode_end_s:
+                self.episode = None
+            else:
+                episode["calm"] = True  # quiet: waits for a comeback (余震) until episode_end_s
         if self.first_hour is None:
             self.first_hour = int(now // 3600)
         if isinstance(event, Mention):
@@ -243,7 +250,7 @@ class DisasterDetector:
         if channel is not None:
             entry = [m.ts, weight, "" if echo else m.author.id, m.id, tag]
             self.channels[channel].add(entry, self.config, into_baseline=self.episode is None)
-            if self.episode is None:
+            if self.episode is None or self.episode.get("calm"):
                 findings = self._maybe_open(channel, m.ts)
             else:
                 findings = self._grow(channel, m, rescue)
@@ -327,6 +334,8 @@ class DisasterDetector:
             _append_capped(episode["alerts"], alert.id, self.config.alerts_cap)
             episode["alert_level"] = max(episode["alert_level"], level)
             episode["last_busy"] = max(episode["last_busy"], now)
+            if episode.get("calm"):  # a new warning for a quiet episode: it is back
+                return self._resurge(now, [], [])
             return self._report_if_material(now, new_rescue=False)
         if level < EMERGENCY:
             return []  # a warning alone lowers the bar, it does not open
@@ -401,6 +410,8 @@ class DisasterDetector:
         if surge is None:
             return []
         entries, authors, baseline, window_s = surge
+        if self.episode is not None:  # quiet, not ended: the same disaster again (余震)
+            return self._resurge(now, entries, list(authors))
         cfg = self.config
         if channel == _TAG:
             used = Counter(e[4] for e in entries if e[4] >= 0)
@@ -424,6 +435,30 @@ class DisasterDetector:
                                    cfg.evidence_cap - cfg.evidence_head)
         episode["severity"] = self._severity()
         return [self._finding("opened", now)]
+
+    def _resurge(self, now: float, entries: list[list[Any]], authors: list[str]) -> list[Finding]:
+        """再燃: a quiet episode surges again (aftershocks, another band of rain). It stays one
+        incident: the surge's posts and people join it and the people on it hear of it."""
+        ep = self.episode
+        assert ep is not None
+        cfg = self.config
+        ep["calm"] = False
+        ep["last_busy"] = now
+        ep["waves"] = ep.get("waves", 1) + 1
+        ep["posts"] += len(entries)
+        for author in authors:
+            if author and author not in ep["authors"]:
+                ep["author_count"] += 1
+                if len(ep["authors"]) < cfg.authors_cap:
+                    ep["authors"].append(author)
+        for entry in entries:
+            if entry[3] not in ep["evidence_head"]:
+                _append_capped(ep["evidence_tail"], entry[3], cfg.evidence_cap - cfg.evidence_head)
+        severity = self._severity()
+        if SEVERITIES.index(severity) > SEVERITIES.index(ep["severity"]):
+            ep["severity"] = severity
+        ep["seq"] += 1
+        return [self._finding("updated", now, resurgence=True)]
 
     def _open_episode(self, target: str, now: float, *, source: str, evidence: list[str],
                      posts: int, authors: list[str], baseline: float,
@@ -483,7 +518,7 @@ class DisasterDetector:
         ep["seq"] += 1
         return [self._finding("updated", now)]
 
-    def _finding(self, change: str, now: float) -> Finding:
+    def _finding(self, change: str, now: float, *, resurgence: bool = False) -> Finding:
         ep = self.episode
         assert ep is not None
         rescues = [{k: r[k] for k in ("id", "at", "place", "text", "kind", "copies")}
@@ -502,6 +537,11 @@ class DisasterDetector:
                 summary += "特別警報・緊急の警報が出ています。"
             elif ep["alert_level"] >= WARNING:
                 summary += "警報が出ています。"
+        waves = ep.get("waves", 1)
+        if resurgence:
+            summary = f"再燃（第{waves}波）: " + summary
+        elif waves > 1:
+            summary += f"これまで {waves} 回の波。"
         return Finding(
             target=ep["target"],
             change=change,
@@ -515,7 +555,8 @@ class DisasterDetector:
                      "alerts": list(ep["alerts"]), "source": ep["source"],
                      "baseline_per_window": ep["baseline"],
                      "window_s": ep.get("window_s", None if ep["source"] == "alert"
-                                         else self.config.window_s)},
+                                         else self.config.window_s),
+                     "wave": waves, **({"resurgence": True} if resurgence else {})},
             seq=ep["seq"],
         )
 

@@ -420,16 +420,40 @@ def test_updates_come_only_on_a_doubling_a_higher_severity_or_a_new_rescue_reque
     assert d.on_event(copy, Context()) == []
 
 
-def test_a_second_surge_after_the_quiet_period_opens_a_new_incident() -> None:
+def test_a_surge_after_the_quiet_spell_is_the_same_disaster_again_and_after_48_hours_a_new_one() -> None:
     d = detector()
     [first] = opened(feed(d, reports(0, 6)))
     later_same_episode = feed(d, reports(5 * HOUR, 6, prefix="s"))
-    [second] = opened(feed(d, reports(5 * HOUR + 6 * HOUR + 10, 6, prefix="t")))
+    aftershock = feed(d, reports(5 * HOUR + 6 * HOUR + 10, 6, prefix="t"))  # quiet for six hours, then 余震
+    assert d.active
+    [second] = opened(feed(d, reports(5 * HOUR + 6 * HOUR + 10 + 49 * HOUR, 6, prefix="u")))
 
-    assert opened(later_same_episode) == []
+    assert opened(later_same_episode) == [] and opened(aftershock) == []
+    [comeback] = [f for f in aftershock if f.metrics.get("resurgence")]
+    assert comeback.change == "updated" and comeback.opened_at == first.opened_at
+    assert comeback.metrics["wave"] == 2 and comeback.summary.startswith("再燃（第2波）")
     assert second.opened_at > first.opened_at
     assert second.target == first.target == TAG
     assert second.seq == 0
+
+
+def test_a_quiet_disaster_waiting_for_aftershocks_no_longer_tightens_the_other_detectors() -> None:
+    d = detector()
+    feed(d, reports(0, 6))
+    feed(d, [post(7 * HOUR, "y", "今日のランチ")])
+
+    assert d.episode is not None and not d.active  # still the episode, no longer the context
+
+
+def test_a_new_warning_for_a_quiet_disaster_brings_it_back_as_a_resurgence() -> None:
+    d = detector()
+    [first] = opened(feed(d, reports(0, 6)))
+    feed(d, [post(7 * HOUR, "y", "今日のランチ")])
+
+    found = d.on_event(alert(20 * HOUR, "warning", "大雨警報", alert_id="jma:2"), Context())
+
+    assert [f.metrics.get("resurgence") for f in found] == [True]
+    assert found[0].opened_at == first.opened_at and d.active
 
 
 def test_active_flips_on_with_a_surge_and_off_after_six_quiet_hours() -> None:

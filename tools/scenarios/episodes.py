@@ -419,14 +419,50 @@ def ep_disaster(sim: Sim, t: int, kind: str = "quake", alert: bool = True, rumou
 
 
 
+def ep_quake_days(sim: Sim, t: int, days: int = 3, aftershocks: tuple[int, int] = (1, 2)) -> list[dict[str, Any]]:
+    """An earthquake and its aftershocks over the following `days`: each a JMA report and a burst
+    of 揺れた posts on the disaster hashtag, smaller each day, quiet hours between. One episode,
+    one label: the aftershocks are the same disaster coming back, not new incidents."""
+    rng, town = sim.rng, sim.town
+    labels = ep_disaster(sim, t, kind="quake")
+    tags = town.disaster_tags
+    n = rng.randint(*{"small": (25, 40), "mid": (80, 120), "large": (150, 220)}[town.size])
+    last = t
+    shocks = 0
+    for day in range(1, days):
+        for _ in range(rng.randint(*aftershocks)):
+            when = t + day * DAY + rng.randint(-8 * HOUR, 8 * HOUR)
+            n = max(12, int(n * rng.uniform(.6, .85)))
+            sim.alert(when + rng.randint(70, 120), "震度速報", "VXSE51",
+                      f"{town.areas[0]}で震度{rng.choice(('5弱', '5強'))}を観測しました。")
+            burst = [when] + [when + int(rng.expovariate(1 / 200)) for _ in range(n - 1)]
+            for k, at in enumerate(sorted(burst)):
+                platform = sim.pick_platform()
+                who = sim.resident(platform) if rng.random() < .6 else sim.stranger(platform)
+                text = sim.say("disaster_quake_now" if k < n // 2 else "disaster_quake")
+                if len(tags) > 1 and rng.random() < .1:
+                    text = text.replace(f"#{tags[0]}", f"#{tags[1]}")
+                sim.post(at, who, sim.deco(text, "scared", emoji=.25))
+                last = max(last, at)
+            shocks += 1
+    quake = labels[0]
+    start = datetime.fromisoformat(quake["start"]).timestamp()
+    end = max(datetime.fromisoformat(quake["end"]).timestamp(), last + HOUR)
+    labels[0] = label("disaster", quake["target"], start, end,
+                      f"{quake['note']}, then {shocks} aftershocks over {days - 1} days: one episode")
+    return labels
+
+
 EPISODES: dict[str, Callable[..., list[dict[str, Any]]]] = {
     "flame": ep_flame, "flame_days": ep_flame_days, "flame_ramp": ep_flame_ramp,
     "impersonation": ep_impersonation, "rumour": ep_rumour, "disaster": ep_disaster,
+    "quake_days": ep_quake_days,
     "praise": neg_praise, "festival": neg_festival, "angry": neg_angry, "lookalikes": neg_lookalikes,
     "announce": neg_announce, "news": neg_news, "drill": neg_drill, "elsewhere": neg_elsewhere,
     "minor_quake": neg_minor_quake,
 }
-LABELLED = frozenset({"flame", "flame_days", "flame_ramp", "impersonation", "rumour", "disaster"})
+LABELLED = frozenset({"flame", "flame_days", "flame_ramp", "impersonation", "rumour", "disaster",
+                      "quake_days"})
 
 
 def run_episode(sim: Sim, kind: str, t: int, params: dict[str, Any]) -> list[dict[str, Any]]:

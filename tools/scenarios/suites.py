@@ -230,6 +230,13 @@ SUITES: dict[str, dict[str, Spec]] = {
             E("flame", 0, "18:40", size="big"),
             E("flame_ramp", 1, "16:20"),
         ), bank="variant", about="large ward: a big evening flame-up, then a slow-rising one the next afternoon"),
+        "asahino-quake-days": Spec("asahino", "2026-04-14", 4.0, (
+            E("quake_days", 0, "21:26", days=3),
+        ), about="mid-size city: an earthquake, then aftershocks over two days (JMA reports, bursts of "
+                 "揺れた posts, quiet hours between): one disaster episode"),
+        "yamabuki-quake-days": Spec("yamabuki", "2026-01-17", 4.0, (
+            E("quake_days", 0, "05:46", days=3, aftershocks=(1, 3)),
+        ), bank="variant", about="mid-size city: a dawn earthquake and aftershocks over two days"),
     },
 }
 
