@@ -95,7 +95,11 @@ class MisinformationConfig:
     disaster_acceleration: float = 1.0
     similarity: Thresholds = Thresholds()  # when two posts say the same (`streams.detectors.cluster`)
     quiet_s: int = 6 * 3600
-    open_quiet_s: int = 24 * 3600
+    # A claim with an incident is kept this long after its last post: when it resurfaces
+    # after a quiet spell of `resurface_gap_s` or more and spreads again, that is a 再燃 of
+    # the same incident, not a new one (one episode, one incident).
+    open_quiet_s: int = 48 * 3600
+    resurface_gap_s: int = 6 * 3600
     sweep_every_s: int = 600
     related_within_s: int = 3600  # an alarming rumour this recent absorbs marked posts sharing its subject
     related_max_holders: int = 2  # … if at most this many such rumours have the shared word
@@ -311,6 +315,8 @@ class MisinformationDetector:
         """Count a post in its claim; only posts that carry the claim (`carries`) count as its spread."""
         cfg = self.config
         c.n += 1
+        if c.inc is not None and now - c.last >= cfg.resurface_gap_s:
+            c.inc[4:] = [c.inc[4] if len(c.inc) > 4 else 1, 1]  # quiet for a while: may come back
         c.last = max(c.last, now)
         author = zlib.crc32(m.author.id.encode())
         if count_author(c, author, cfg.authors_cap):
@@ -597,6 +603,15 @@ class MisinformationDetector:
     def _update(self, c: Claim, now: float, ctx: Context) -> list[Finding]:
         inc = c.inc
         assert inc is not None
+        if len(inc) > 5 and inc[5]:  # it had gone quiet: back only when it spreads again
+            signals = self._qualifies(c, now, ctx)
+            if signals is None:
+                return []
+            inc[1] += 1
+            inc[2] = c.n
+            inc[3] = max(inc[3], self.severity(c, ctx))
+            inc[4], inc[5] = inc[4] + 1, 0
+            return [self._finding(c, "updated", now, ctx, {**signals, "resurgence": True})]
         severity = max(inc[3], self.severity(c, ctx))
         if c.n < 2 * inc[2] and severity == inc[3]:
             return []
@@ -610,6 +625,9 @@ class MisinformationDetector:
         assert c.inc is not None
         authors = c.distinct_authors
         summary = f"「{snippet(c.rep)}」という未確認情報が {c.n} 件（{authors} 人）拡散中"
+        wave = c.inc[4] if len(c.inc) > 4 else 1
+        if signals.get("resurgence"):
+            summary = f"再燃（第{wave}波）: " + summary
         if c.ne:
             summary += f"。{self.municipality}への問い合わせ {c.ne} 件"
         if ctx.disaster_active:
@@ -623,6 +641,7 @@ class MisinformationDetector:
             evidence_ids=c.evidence(self.config.evidence_cap, self.config.repost_evidence),
             summary=summary,
             metrics={"posts": c.n, "texts": c.nt, "marked": c.nm, "enquiries": c.ne,
-                     "authors": authors, "reach": c.reach, "disaster": ctx.disaster_active, **signals},
+                     "authors": authors, "reach": c.reach, "disaster": ctx.disaster_active,
+                     "wave": wave, **signals},
             seq=c.inc[1],
         )

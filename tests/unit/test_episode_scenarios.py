@@ -1,6 +1,7 @@
 """Episodes that last (the generator's `episodes` suite, written here and scored): a 炎上 that
-comes back in evening waves over days, and an earthquake with aftershocks over days, are one
-incident each, updated with 再燃 on each wave; a slow-rising flame-up the day after a big one
+comes back in evening waves over days, an earthquake with aftershocks over days and a rumour
+that resurfaces a day or two after it died down are one incident each, updated with 再燃 on
+each wave; a slow-rising flame-up the day after a big one
 opens within five minutes (the big one is left out of the account's baseline)."""
 
 from __future__ import annotations
@@ -61,3 +62,12 @@ def test_the_slow_flame_up_rises_to_eight_critical_posts_a_minute_only_after_for
     per_minute = [sum(1 for t in times if slow.start + m * 60 <= t < slow.start + (m + 1) * 60) for m in range(60)]
     assert max(per_minute[:10]) <= 3 and sum(per_minute[:5]) <= 4
     assert 7 <= sum(per_minute[40:50]) / 10 <= 9
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(sc.SUITES["episodes"]) if n.endswith("-rumour-again")])
+def test_a_rumour_that_resurfaces_after_it_died_down_is_the_same_incident_again(written: Path, name: str) -> None:
+    [label] = load_labels(written / f"{name}.labels.jsonl")
+    [incident] = replay_file(written / f"{name}.jsonl").incidents.values()
+
+    assert label.end - label.start > 20 * 3600
+    assert incident.metrics["wave"] == 2  # came back once, as 再燃 of the same incident

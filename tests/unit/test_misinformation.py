@@ -342,8 +342,34 @@ def test_claims_expire_after_quiet_hours_unless_their_incident_is_open() -> None
     assert detector.claim_of(idle.id) is None
     assert detector.claim_of(spreading[0].id) is not None
 
-    feed(detector, [post(32 * 60, "much_later", "和光市の駅前、今日も混んでた")])
+    feed(detector, [post(32 * 60, "a_day_later", "和光市の駅前、今日も混んでた")])
+    assert detector.claim_of(spreading[0].id) is not None  # kept for the quiet period (48 h)
+
+    feed(detector, [post(50 * 60, "much_later", "和光市の駅前、今日も混んでた")])
     assert detector.claim_of(spreading[0].id) is None
+
+
+def test_a_claim_that_resurfaces_the_next_day_is_a_resurgence_of_the_same_incident() -> None:
+    detector = MisinformationDetector(WAKO)
+    [first] = opened(feed(detector, spread(LUNCH, 6)))
+    lone = feed(detector, [post(20 * 60, "once_more", LUNCH[1])])
+
+    again = feed(detector, spread(LUNCH, 6, start=20 * 60 + 5, prefix="again"))
+
+    assert lone == [] and opened(again) == []
+    [comeback] = [f for f in again if f.metrics.get("resurgence")]
+    assert (comeback.target, comeback.opened_at, comeback.change) == (first.target, first.opened_at, "updated")
+    assert comeback.metrics["wave"] == 2 and comeback.summary.startswith("再燃（第2波）")
+    assert comeback.seq > first.seq
+
+
+def test_a_resurfaced_claim_that_does_not_spread_again_stays_quiet() -> None:
+    detector = MisinformationDetector(WAKO)
+    opened(feed(detector, spread(LUNCH, 6)))
+
+    trickle = feed(detector, [post(20 * 60 + 40 * i, f"late{i}", LUNCH[i % 3]) for i in range(3)])
+
+    assert trickle == []
 
 
 NAME_KANJI = ("青赤白黒東西南北上下新本古大小中山川田野原森林谷沢池橋坂宮寺町台丘浜松竹梅桜菊藤花星月日光"

@@ -419,6 +419,21 @@ def ep_disaster(sim: Sim, t: int, kind: str = "quake", alert: bool = True, rumou
 
 
 
+def ep_rumour_again(sim: Sim, t: int, claim: str | None = None, after_h: tuple[int, int] = (20, 30),
+                    size: str = "medium") -> list[dict[str, Any]]:
+    """A rumour that is corrected and dies down, then resurfaces a day later (a new post saying the
+    same, spreading again): one claim, one label, whose posts are both waves'."""
+    rng = sim.rng
+    [first] = ep_rumour(sim, t, claim=claim)
+    key = first["note"].split("'")[1]
+    [again] = ep_rumour(sim, t + HOUR * rng.randint(*after_h), claim=key, size=size)
+    start = datetime.fromisoformat(first["start"]).timestamp()
+    end = datetime.fromisoformat(again["end"]).timestamp()
+    ids = first["event_ids"] + again["event_ids"]
+    return [label("misinformation", first["target"], start, end,
+                  f"{first['note']}; it resurfaces {again['note'].split(':')[1].strip()}: one claim", ids)]
+
+
 def ep_quake_days(sim: Sim, t: int, days: int = 3, aftershocks: tuple[int, int] = (1, 2)) -> list[dict[str, Any]]:
     """An earthquake and its aftershocks over the following `days`: each a JMA report and a burst
     of 揺れた posts on the disaster hashtag, smaller each day, quiet hours between. One episode,
@@ -456,13 +471,13 @@ def ep_quake_days(sim: Sim, t: int, days: int = 3, aftershocks: tuple[int, int] 
 EPISODES: dict[str, Callable[..., list[dict[str, Any]]]] = {
     "flame": ep_flame, "flame_days": ep_flame_days, "flame_ramp": ep_flame_ramp,
     "impersonation": ep_impersonation, "rumour": ep_rumour, "disaster": ep_disaster,
-    "quake_days": ep_quake_days,
+    "quake_days": ep_quake_days, "rumour_again": ep_rumour_again,
     "praise": neg_praise, "festival": neg_festival, "angry": neg_angry, "lookalikes": neg_lookalikes,
     "announce": neg_announce, "news": neg_news, "drill": neg_drill, "elsewhere": neg_elsewhere,
     "minor_quake": neg_minor_quake,
 }
 LABELLED = frozenset({"flame", "flame_days", "flame_ramp", "impersonation", "rumour", "disaster",
-                      "quake_days"})
+                      "quake_days", "rumour_again"})
 
 
 def run_episode(sim: Sim, kind: str, t: int, params: dict[str, Any]) -> list[dict[str, Any]]:

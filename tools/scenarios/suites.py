@@ -234,6 +234,13 @@ SUITES: dict[str, dict[str, Spec]] = {
             E("quake_days", 0, "21:26", days=3),
         ), about="mid-size city: an earthquake, then aftershocks over two days (JMA reports, bursts of "
                  "揺れた posts, quiet hours between): one disaster episode"),
+        "shirasagi-rumour-again": Spec("shirasagi", "2026-09-01", 3.0, (
+            E("rumour_again", 0, "11:40", claim="hospital"),
+        ), about="mid-size city: a hospital rumour, corrected, that resurfaces the next day and spreads "
+                 "again: one claim, one incident"),
+        "iwahashi-rumour-again": Spec("iwahashi", "2026-10-13", 3.0, (
+            E("rumour_again", 0, "08:30", claim="gas", after_h=(36, 44)),
+        ), bank="variant", about="mid-size city: a toxic-gas rumour back a day and a half later"),
         "yamabuki-quake-days": Spec("yamabuki", "2026-01-17", 4.0, (
             E("quake_days", 0, "05:46", days=3, aftershocks=(1, 3)),
         ), bank="variant", about="mid-size city: a dawn earthquake and aftershocks over two days"),
