@@ -13,6 +13,7 @@ The municipality's rules come in through the small `Rules` protocol
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,8 +28,9 @@ from playbooks.texts import (
     ANOTHER_MUNICIPALITY, HOLDING_TEXTS, NO_SUCH_INCIDENT, TYPE_LABELS, Refusal, not_permitted_for,
     unknown_action,
 )
-from playbooks.transitions import CLOSED, RESOLVED
-from vocabulary.records import BoardCommand, Deadline, Detection, TimelineEntry
+from playbooks.transitions import CLOSED, RESOLVED, TERMINAL
+from vocabulary.contract import parse_ts
+from vocabulary.records import BoardCommand, Deadline, Detection, TimelineEntry, incident_id_for
 
 
 def decide(state: PlaybookState | None, inp: Input, *, profile_raw: Mapping[str, Any],
@@ -60,14 +62,23 @@ def _on_detection(state: PlaybookState | None, d: Detection, profile: Mapping[st
             summary=d.summary, metrics=dict(d.metrics), drill=d.drill, detection_seq=d.seq,
             last_evidence_at=d.at, updated_at=d.at,
             disaster_time=d.metrics.get("disaster_active") is True,
+            previous_incident_id=d.previous_incident_id,
         )
         ctx = Context(st, machine, rules, profile, d, "opened", d.at, DETECTOR)
         ctx.note("incident_opened", {"severity": d.severity, "summary": d.summary,
-                                     "evidence": len(d.evidence_ids), "drill": d.drill})
+                                     "evidence": len(d.evidence_ids), "drill": d.drill,
+                                     **({"previous_incident_id": d.previous_incident_id}
+                                        if d.previous_incident_id else {})})
         _must(ctx.fire("opened"))
         return ctx.decision("opened")
     if d.change == "opened" or d.seq <= state.detection_seq:
         return Decision(state=state)  # delivered again, or older than what was applied
+    if state.state in TERMINAL and state.next_incident_id:
+        # The episode came back after this incident ended: its evidence goes to the new one.
+        return Decision(state=state, detections=[dataclasses.replace(
+            d, incident_id=state.next_incident_id, previous_incident_id=state.incident_id)])
+    if state.state in TERMINAL and d.metrics.get("resurgence") is True:
+        return _comeback_after_the_end(state, d, machine, rules, profile)
     ctx = Context(copy_of(state), machine, rules, profile, d, "evidence", d.at, DETECTOR)
     _must(ctx.fire("evidence"))
     # Signals the detector carries; one that does not apply in the current state is
@@ -80,6 +91,26 @@ def _on_detection(state: PlaybookState | None, d: Detection, profile: Mapping[st
             ctx.event = event
             ctx.fire(event)
     return ctx.decision("updated")
+
+
+def _comeback_after_the_end(state: PlaybookState, d: Detection, machine: Machine, rules: Rules,
+                            profile: Mapping[str, Any]) -> Decision:
+    """再燃 after staff resolved (or closed) the incident: not reopened behind their back, but a new
+    incident opened for the comeback, linked both ways (previous_incident_id / next_incident_id).
+    Its id derives from the comeback's time, so a replay or a redelivery opens the same one."""
+    new_id = incident_id_for(d.municipality, d.type, d.target, parse_ts(d.at, "at"))
+    st = copy_of(state)
+    st.next_incident_id = new_id
+    st.detection_seq = d.seq
+    ctx = Context(st, machine, rules, profile, d, "resurgence", d.at, DETECTOR)
+    ctx.note("resurgence_after_end", {
+        "message_ja": f"終了後に再燃したため、新しい事案 {new_id} を開きました",
+        "message_en": f"It flared up again after it ended: new incident {new_id} opened",
+        "next_incident_id": new_id, "wave": d.metrics.get("wave"), "summary": d.summary})
+    ctx.applied = True
+    opening = dataclasses.replace(d, incident_id=new_id, change="opened", opened_at=d.at,
+                                  previous_incident_id=state.incident_id)
+    return dataclasses.replace(ctx.decision("linked"), detections=[opening])
 
 
 def _on_command(state: PlaybookState | None, cmd: BoardCommand, profile: Mapping[str, Any],

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from playbooks.transitions import NEW, TERMINAL, Machine
-from vocabulary.records import Deadline, Effect, Incident, TimelineEntry, iso
+from vocabulary.records import Deadline, Detection, Effect, Incident, TimelineEntry, iso
 
 #: Command ids remembered for idempotency, newest last.
 COMMAND_MEMORY = 200
@@ -116,6 +116,8 @@ class PlaybookState:
     rescues_handled: list[str] = field(default_factory=list)
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)
     ended: dict[str, Any] | None = None  # {"at", "from", "how"}
+    previous_incident_id: str | None = None  # the episode's earlier incident (再燃 after it ended)
+    next_incident_id: str | None = None  # the incident this one's comeback opened
 
     def draft(self, draft_id: Any) -> Draft | None:
         return next((d for d in self.drafts if d.draft_id == draft_id), None)
@@ -147,6 +149,9 @@ class Decision:
     cancelled: list[str] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     rejection: dict[str, str] | None = None
+    #: Detections for other incidents: the new incident an ended one's comeback opens, and the
+    #: episode's later evidence passed on to it (published on the detections topic).
+    detections: list[Detection] = field(default_factory=list)
 
 
 def copy_of(state: PlaybookState) -> PlaybookState:
@@ -178,7 +183,8 @@ def incident_of(st: PlaybookState, machine: Machine, change: str) -> Incident:
         incident_id=st.incident_id, municipality=st.municipality, type=st.type, target=st.target,
         opened_at=st.opened_at, severity=st.severity, evidence_ids=list(st.evidence_ids),
         summary=st.summary, state=st.state, change=change, updated_at=st.updated_at,
-        version=st.version, metrics=metrics, drill=st.drill, detection_seq=st.detection_seq)
+        version=st.version, metrics=metrics, drill=st.drill, detection_seq=st.detection_seq,
+        previous_incident_id=st.previous_incident_id, next_incident_id=st.next_incident_id)
 
 
 def draft_view(d: Draft) -> dict[str, Any]:

@@ -63,6 +63,8 @@ class PlaybookStage:
                    *(Outgoing("timeline", t.incident_id, t.to_json()) for t in decision.timeline)]
         if decision.incident is not None:
             outputs.append(Outgoing("incidents", decision.incident.incident_id, decision.incident.to_json()))
+        # An ended incident's comeback: the new incident's detections, keyed by it (co-partitioned).
+        outputs += [Outgoing("detections", d.incident_id, d.to_json()) for d in decision.detections]
         return PlaybookStep(inp.incident_id, outputs, after.dump(), outcome(decision))
 
 

@@ -54,12 +54,15 @@ def replay_lines(lines: Iterable[bytes | str], profile: Profile) -> ReplayResult
         result.events += 1
         result.first_ts = event.ts if result.first_ts is None else min(result.first_ts, event.ts)
         result.last_ts = event.ts if result.last_ts is None else max(result.last_ts, event.ts)
-        for detection in detectors.feed(event):
+        pending = detectors.feed(event)
+        while pending:
+            detection = pending.pop(0)
             stored = playbooks.get(detection.incident_id, Stored())
             playbooks[detection.incident_id], decision = step(
                 stored, detection, profile_raw=profile.raw, rules=rules)
             if decision.incident is not None:
                 result.incidents[detection.incident_id] = decision.incident
+            pending += decision.detections  # an ended incident's comeback, as the detections topic would
     result.state_bytes = len(orjson.dumps(detectors.to_state()))
     return result
 

@@ -70,6 +70,9 @@ class Detection(_Json):
     #: The detector's report number within the episode (0 is the opening): it
     #: tells a redelivered or stale detection from a newer one.
     seq: int = 0
+    #: Set when the episode came back after its incident was resolved or closed: the playbook
+    #: opens a new incident (this detection, re-keyed) linked to the earlier one.
+    previous_incident_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +94,15 @@ class Incident(_Json):
     metrics: dict[str, Any] = field(default_factory=dict)
     drill: bool = False
     detection_seq: int = 0  # the last detection applied
+    #: The same episode's earlier incident, resolved or closed before it came back (再燃) …
+    previous_incident_id: str | None = None
+    #: … and, on that earlier one, the incident its comeback opened.
+    next_incident_id: str | None = None
 
     def contract_line(self) -> dict[str, Any]:
-        """The incident as the contract's output line (for `replay --out`)."""
-        return {
+        """The incident as the contract's output line (for `replay --out`); the link to an earlier
+        incident of the same episode is an extra field, only when there is one."""
+        line: dict[str, Any] = {
             "incident_id": self.incident_id,
             "type": self.type,
             "target": self.target,
@@ -103,6 +111,9 @@ class Incident(_Json):
             "evidence_ids": list(self.evidence_ids),
             "summary": self.summary,
         }
+        if self.previous_incident_id:
+            line["previous_incident_id"] = self.previous_incident_id
+        return line
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,3 +110,23 @@ def test_input_that_cannot_be_played_is_rejected_with_a_reason_for_the_dead_lett
 
     assert raised.value.event == "playbook_input_rejected"
     assert table == {}
+
+
+def test_a_comeback_after_the_incident_was_resolved_is_sent_on_the_detections_topic_as_a_new_incident() -> None:
+    table: dict[str, bytes] = {}
+    play(table, detection().to_json())
+    resolve = BoardCommand(command_id="c9", incident_id=INCIDENT, municipality="wako", action="resolve",
+                           actor={"kind": "person", "name": "当番 佐藤", "role": "operator"}, at=at(60))
+    play(table, resolve.to_json(), offset=1)
+    comeback = detection(change="updated", at=at(24 * 60), seq=1, severity="high",
+                         metrics={"critical": 40, "wave": 2, "resurgence": True})
+
+    step = play(table, comeback.to_json(), offset=2)
+
+    [out] = [o for o in step.outputs if o.topic == "detections"]
+    opening = orjson.loads(out.value)
+    assert out.key == opening["incident_id"] != INCIDENT  # keyed by the new incident: it meets its state
+    assert (opening["change"], opening["previous_incident_id"]) == ("opened", INCIDENT)
+    new = play(table, out.value, offset=3)
+    incident = Incident.from_json([o for o in new.outputs if o.topic == "incidents"][0].value)
+    assert (new.incident_id, incident.previous_incident_id, incident.state) == (opening["incident_id"], INCIDENT, "escalated")

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from playbooks.texts import NOTIFICATION_REASONS
+from tests.unit.builders import at, ts
 from tests.unit.test_playbooks import (
     OFFICIAL, SATO, SUZUKI, Play, actions, effects, flame_opened, update,
 )
+from vocabulary.records import incident_id_for
 
 
 def comeback(play: Play, minute: float, seq: int, severity: str, wave: int = 2, **metrics: Any) -> Any:
@@ -58,13 +60,43 @@ def test_growth_later_in_a_wave_that_came_back_tells_them_again_but_growth_of_th
     assert {(kind, who) for kind, who in effects(grown)} == {("notify", SATO), ("notify", SUZUKI)}
 
 
-def test_a_resurgence_once_resolved_does_not_reopen_or_alarm_through_the_old_incident() -> None:
+def test_a_comeback_after_staff_resolved_it_opens_a_new_incident_linked_to_the_earlier_one() -> None:
     play = Play(flame_opened(severity="low"))
     play.open()
     play.send(play.command("resolve", 60))
 
     again = play.send(comeback(play, 24 * 60, 1, "high"))
 
-    assert play.at_state == "resolved"
-    assert "resurgence" not in actions(again)
-    assert [kind for kind, _ in effects(again)] == []
+    assert play.at_state == "resolved" and effects(again) == []  # not reopened behind their back
+    [opening] = again.detections
+    assert opening.change == "opened" and opening.incident_id != play.opening.incident_id
+    assert opening.previous_incident_id == play.opening.incident_id and opening.opened_at == at(24 * 60)
+    assert opening.incident_id == incident_id_for("wako", "flame", OFFICIAL, ts(24 * 60))  # the same in a replay
+    assert again.incident is not None and again.incident.next_incident_id == opening.incident_id
+    [entry] = [e for e in again.timeline if e.action == "resurgence_after_end"]
+    assert opening.incident_id in entry.detail["message_ja"]
+
+    successor = Play(opening)
+    new = successor.open()
+    assert new.incident is not None and new.incident.previous_incident_id == play.opening.incident_id
+    assert new.incident.contract_line()["previous_incident_id"] == play.opening.incident_id
+    assert ("hold_replies", OFFICIAL) in effects(new) and ("notify", SATO) in effects(new)  # a new alarm
+
+    later = play.send(update(play.opening, 24 * 60 + 20, 2, severity="critical", metrics={"critical": 90, "wave": 2}))
+    [passed_on] = later.detections
+    assert (passed_on.incident_id, passed_on.seq, passed_on.change) == (opening.incident_id, 2, "updated")
+    grown = successor.send(passed_on)
+    assert grown.incident is not None and grown.incident.severity == "critical"
+    assert play.send(comeback(play, 24 * 60, 1, "high")).detections == []  # delivered again: nothing new
+
+
+def test_a_comeback_after_a_false_positive_is_also_a_new_incident_and_evidence_without_one_stays() -> None:
+    play = Play(flame_opened(severity="low"))
+    play.open()
+    play.send(play.command("mark_false_positive", 30))
+
+    evidence = play.send(update(play.opening, 40, 1, severity="low"))
+    again = play.send(comeback(play, 24 * 60, 2, "medium"))
+
+    assert evidence.detections == [] and play.at_state == "closed"
+    assert [d.change for d in again.detections] == ["opened"]
