@@ -21,7 +21,6 @@ how strong an alert is in `disaster_alerts`; each channel's windows are `disaste
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +45,7 @@ from streams.detectors.disaster_posts import (
     rescue_key,
 )
 from streams.detectors.disaster_window import Channel
-from streams.detectors.text import contains_any, fold_phrases, normalize
+from streams.detectors.text import canonical, contains_any, fold_phrases, normalize
 
 # --- severity ---------------------------------------------------------------
 
@@ -135,8 +134,8 @@ class DisasterDetector:
         self._tag_index = {self._fold_tag(t): i for i, t in reversed(list(enumerate(self.tags)))}
         self._tag_cache: dict[str, int] = {}
         self.names = fold_phrases(tuple(dict.fromkeys((profile.name, *profile.names))))
-        self.areas = frozenset(unicodedata.normalize("NFKC", a) for a in profile.areas)
-        self.municipality_name = unicodedata.normalize("NFKC", profile.name)
+        self.areas = frozenset(canonical(a) for a in profile.areas)
+        self.municipality_name = canonical(profile.name)
         self.channels = {name: Channel(state.get("channels", {}).get(name)) for name in (_TAG, _NAMES)}
         self.first_hour: int | None = state.get("first_hour")
         self.episode: dict[str, Any] | None = state.get("episode")
@@ -209,7 +208,7 @@ class DisasterDetector:
 
     @staticmethod
     def _fold_tag(tag: str) -> str:
-        return unicodedata.normalize("NFKC", tag).lstrip("#").lower()
+        return canonical(tag).lstrip("#").lower()
 
     def _disaster_tag(self, tags: tuple[str, ...]) -> int:
         cache = self._tag_cache
@@ -302,7 +301,7 @@ class DisasterDetector:
 
     def _covers_us(self, alert: Alert) -> bool:
         for area in alert.areas:
-            area = unicodedata.normalize("NFKC", area)
+            area = canonical(area)
             if area in self.areas or self.municipality_name in area:
                 return True
         return False
@@ -310,7 +309,7 @@ class DisasterDetector:
     def on_alert(self, alert: Alert) -> list[Finding]:
         if not self._covers_us(alert):
             return []
-        title = unicodedata.normalize("NFKC", alert.title)
+        title = canonical(alert.title)
         if "解除" in title:
             self.alert = None
             return []

@@ -5,9 +5,9 @@ or the report of a small quake (震度4 or less) that raises the bars instead.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from vocabulary.contract import Alert
+from streams.detectors.text import canonical
 
 # --- alerts -----------------------------------------------------------------
 
@@ -25,10 +25,10 @@ def seismic_intensity(alert: Alert) -> float | None:
     None too for a report that is, or comes with, a warning or a tsunami advisory
     (緊急地震速報（警報）, 津波警報・注意報): those keep their own level.
     """
-    title = unicodedata.normalize("NFKC", alert.title)
+    title = canonical(alert.title)
     if "震度" not in title and "震源" not in title:
         return None
-    text = title + " " + unicodedata.normalize("NFKC", alert.text or "")
+    text = title + " " + canonical(alert.text or "")
     if "警報" in title or "津波警報" in text or "津波注意報" in text:
         return None
     found = [int(d) + (0.5 if mod == "強" else 0.0) for d, mod in _INTENSITY.findall(text)]
@@ -44,8 +44,8 @@ def small_quake(alert: Alert) -> bool:
 def alert_level(alert: Alert) -> int:
     """0 for advisories, information, small-quake reports and cancellations (解除); WARNING;
     EMERGENCY (特別警報)."""
-    sev = unicodedata.normalize("NFKC", alert.severity).strip().lower()
-    title = unicodedata.normalize("NFKC", alert.title)
+    sev = canonical(alert.severity).strip().lower()
+    title = canonical(alert.title)
     if "解除" in title:
         return 0
     if sev in _EMERGENCY_SEVERITIES or "特別警報" in title or "緊急安全確保" in title:

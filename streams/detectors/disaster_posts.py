@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from streams.detectors.text import contains_any, fold_phrases, normalize
+from streams.detectors.text import canonical, contains_any, fold_phrases, normalize
 
 # --- lexicon ----------------------------------------------------------------
 
@@ -124,7 +123,7 @@ def _without_municipality(town: str) -> str:
 
 def place_in(text: str) -> str | None:
     """The most precise place a post names: 丁目, then 番地, then a landmark."""
-    text = _URL_OR_HANDLE.sub(" ", unicodedata.normalize("NFKC", text))
+    text = _URL_OR_HANDLE.sub(" ", canonical(text))
     m = _CHOME.search(text)
     if m:
         return _without_municipality(m.group(1)) + m.group(2).replace(" ", "")

@@ -21,7 +21,7 @@ from typing import Any
 from vocabulary.contract import AccountEvent, Event, Mention, Profile
 from vocabulary.terms import SEVERITY_RANK
 from streams.detectors.common import Context, Finding
-from streams.detectors.text import KATA_TO_HIRA, contains_any, fold_phrases, normalize
+from streams.detectors.text import KATA_TO_HIRA, contains_any, fold_phrases, normalize, unstretched
 
 def _folded_pattern(source: str) -> re.Pattern[str]:
     """A pattern over normalised text: its katakana folded to hiragana like the posts'."""
@@ -105,8 +105,13 @@ OTHER, CRITICAL, ENQUIRY = 0, 1, 2
 
 
 def classify(text: str) -> int:
-    """CRITICAL, ENQUIRY (a plain question: not an opinion) or OTHER."""
+    """CRITICAL, ENQUIRY (a plain question: not an opinion) or OTHER.
+
+    Words stretched with ー (ありえなーい, さいてーー) are read in both forms."""
     norm = normalize(text)
+    plain = unstretched(norm)
+    if plain != norm:
+        norm = f"{norm}\n{plain}"
     if contains_any(norm, STRONG_CRITICISM) or _RHETORICAL.search(norm) or _PATTERNS.search(norm):
         return CRITICAL
     enquiry = _ENQUIRY.search(norm) is not None

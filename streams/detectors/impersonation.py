@@ -11,7 +11,6 @@ markers are in `impersonation_text`; the city's own accounts, folded once, in
 from __future__ import annotations
 
 import copy
-import unicodedata
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any, NamedTuple
@@ -27,10 +26,12 @@ from streams.detectors.impersonation_text import (
     claims_official,
     disclaims_official,
     fold_handle,
+    fold_latin,
     fold_text,
     phash_distance,
     scam_markers,
 )
+from streams.detectors.text import canonical
 
 #: Points per named feature; an account opens an incident at `threshold` points
 #: when one of the guards (`poses_as_official`, `harms_residents`) also holds.
@@ -263,7 +264,7 @@ class ImpersonationDetector:
         self._add_context(snap, acct.followers, acct.created_at, e.ts)
         if e.type == "reported":
             snap.features.add("reported")
-            if e.note and REPORT_SAYS_FAKE.search(unicodedata.normalize("NFKC", e.note).lower()):
+            if e.note and REPORT_SAYS_FAKE.search(canonical(e.note).lower()):
                 snap.features.add("report_says_impersonation")
         key = f"{e.platform}:{handle_lower}"
         if key not in self.accounts and not self._worth_tracking(snap):
@@ -327,7 +328,7 @@ class ImpersonationDetector:
             snap.disclaims = snap.disclaims or disclaims_official(bio)
             folded = fold_text(bio)
             if officials.bio_claim is not None and officials.bio_claim.search(
-                    unicodedata.normalize("NFKC", bio).lower().translate(NAME_FOLD).replace(" ", "")):
+                    fold_latin(bio).lower().translate(NAME_FOLD).replace(" ", "")):
                 snap.features.add("bio_claims_city")
             for acct in officials.accounts:
                 if not acct.bio or not folded:

@@ -18,10 +18,12 @@ from streams.detectors.impersonation_text import (
     NOT_A_NAME_CHAR,
     edit_distance,
     fold_handle,
+    fold_latin,
     fold_name,
     fold_text,
     handle_allowance,
     handle_variants,
+    has_latin_lookalike,
     name_allowance,
 )
 
@@ -185,6 +187,10 @@ class Officials:
 
     def name_match(self, name: str) -> tuple[float, str | None, bool]:
         """(similarity, official handle or city it resembles, whether it names the city)."""
+        if not name.isascii() and has_latin_lookalike(name):
+            latin = fold_latin(name)
+            if latin.isascii():
+                name = latin  # ᴡᴀᴋᴏ ᴄɪᴛʏ is read as Wako City
         if name.isascii():  # "Wako City Official" is compared like a handle
             if len(name) < MIN_VARIANT or not self.may_look_alike(fold_handle(name)):
                 return 0.0, None, False

@@ -6,7 +6,10 @@ markers, and the distances between handles, names and avatars.
 from __future__ import annotations
 
 import re
-import unicodedata
+from functools import lru_cache
+
+from streams.detectors.confusables import TO_ASCII
+from streams.detectors.text import canonical, char_class
 
 # --- folding ----------------------------------------------------------------
 
@@ -15,8 +18,6 @@ _NO_SEPARATORS = str.maketrans({"_": None, ".": None, "-": None})
 _ASCII_HANDLE_FOLD = bytes.maketrans(b"1i|!05", b"llllos")
 _HANDLE_FOLD = str.maketrans({"_": None, ".": None, "-": None, "1": "l", "i": "l", "|": "l", "!": "l",
                               "0": "o", "5": "s"})
-#: Cyrillic and Greek letters that pass for Latin ones in a handle.
-_HOMOGLYPHS = str.maketrans("аеосрхуіјӏѕοαν", "aeocpxyljlsoav")
 #: Affixes that impersonators add to an official handle (compared after folding).
 _HANDLE_AFFIXES_RAW = ("official", "offical", "offcial", "koushiki", "koshiki", "japan", "jp",
                        "info", "pr", "kouhou", "kohou", "koho", "staff", "city", "shi", "town",
@@ -25,17 +26,42 @@ _EDGE_DIGITS = re.compile(r"^[0-9]+|[0-9]+$")
 MIN_VARIANT = 6  # shorter stripped forms ("wako") only count as naming the city
 
 
+#: The look-alikes in the BMP as one class (a bitmap: searched fast); the few beyond it are
+#: looked for only in a text that has a character there at all.
+_LOOKALIKE = re.compile(char_class(cp for cp in TO_ASCII if cp <= 0xFFFF))
+_ASTRAL = frozenset(cp for cp in TO_ASCII if cp > 0xFFFF) | frozenset(range(0x1D400, 0x1D800))
+#: The full-width letters and digits NFKC makes ASCII, in a raw name.
+_FULL_WIDTH = re.compile(char_class([*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]))
+
+
+def has_latin_lookalike(text: str) -> bool:
+    """Whether `fold_latin` may turn a character of `text` into ASCII (in a raw or a
+    `canonical` text): a name without one is no disguised Latin name."""
+    if _LOOKALIKE.search(text) is not None or _FULL_WIDTH.search(text) is not None:
+        return True
+    return max(text, default="") > "\uffff" and any(ord(c) in _ASTRAL for c in text)
+
+
+@lru_cache(maxsize=4096)  # names, bios and claims come back with every post of an account
+def fold_latin(text: str) -> str:
+    """`canonical`, then every Latin look-alike of Unicode's confusables as its ASCII letter
+    (ᴡᴀᴋᴏ, ԝаκо, 𝚠𝚊𝚔𝚘 → wako; ı → i, ĸ → k); Japanese is left as `canonical` wrote it."""
+    text = canonical(text)
+    return text.translate(TO_ASCII) if has_latin_lookalike(text) else text
+
+
+@lru_cache(maxsize=4096)  # the few look-alike authors come back; their handles fold once
 def fold_handle(handle: str) -> str:
-    """Lower-case, drop separators and fold confusables: `Wak0_Clty` → `wakoclty`."""
-    h = handle.lower()
+    """Lower-case, drop separators and fold confusables: `Wak0_Clty`, `ᴡᴀᴋ0_ᴄʟᴛʏ` → `wakoclty`."""
+    h = (handle if handle.isascii() else fold_latin(handle)).lower()
     if "@" in h:  # mastodon user@instance
         h = h.lstrip("@").split("@", 1)[0]
     if h.endswith(".bsky.social"):
         h = h[: -len(".bsky.social")]
     if h.isascii():
         h = h.encode().translate(_ASCII_HANDLE_FOLD, b"_.-").decode()
-    else:  # full-width forms and Cyrillic/Greek look-alikes too
-        h = unicodedata.normalize("NFKC", h).lower().translate(_HOMOGLYPHS).translate(_HANDLE_FOLD)
+    else:  # what no look-alike table knows stays as it is
+        h = h.translate(_HANDLE_FOLD)
     if "rn" in h:
         h = h.replace("rn", "m")
     if "vv" in h:
@@ -79,15 +105,15 @@ NOT_A_NAME_CHAR = re.compile(r"[\W_]+")
 
 
 def fold_name(name: str) -> str:
-    """NFKC, look-alike folding, claims (【公式】, official …) and punctuation removed."""
-    s = unicodedata.normalize("NFKC", name).lower()
+    """`fold_latin`, look-alike folding, claims (【公式】, official …) and punctuation removed."""
+    s = fold_latin(name).lower()
     s = _DISCLAIMER_WORDS.sub("", s)
     s = CLAIM_WORDS.sub("", s)
     return NOT_A_NAME_CHAR.sub("", s.translate(NAME_FOLD))
 
 
 def fold_text(text: str) -> str:
-    s = unicodedata.normalize("NFKC", text).lower().translate(NAME_FOLD)
+    s = fold_latin(text).lower().translate(NAME_FOLD)
     return NOT_A_NAME_CHAR.sub("", s)
 
 
@@ -100,11 +126,11 @@ HANDLE_DISCLAIMER = re.compile(r"(?:^|[_.\-])fans?(?:$|[_.\-])|fans?$|^fans?|fan
 
 
 def claims_official(text: str) -> bool:
-    return bool(_CLAIM.search(unicodedata.normalize("NFKC", text).lower()))
+    return bool(_CLAIM.search(fold_latin(text).lower()))
 
 
 def disclaims_official(text: str) -> bool:
-    return bool(_DISCLAIMER.search(unicodedata.normalize("NFKC", text).lower()))
+    return bool(_DISCLAIMER.search(fold_latin(text).lower()))
 
 
 # --- scam markers -------------------------------------------------------------
@@ -133,7 +159,7 @@ def scam_markers(text: str, urls: tuple[str, ...] = ()) -> tuple[str, ...]:
     A scam pairs an ask (DM us, follow & repost, a short link, a PIN) with a lure
     (gift cards, 給付金, 当選 …) or a request for personal data, or asks twice.
     """
-    t = unicodedata.normalize("NFKC", text).lower()
+    t = canonical(text).lower()
     if urls:
         t = t + " " + " ".join(urls).lower()
     if not _ASKS.search(t) or _WARNING.search(t):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from streams.detectors.text import fold_phrases
+from streams.detectors.text import INVISIBLE, fold_phrases
 
 # --- lexicon (語彙): everything is folded like the posts (NFKC, katakana → hiragana) ---------
 
@@ -124,8 +124,11 @@ def alternation(phrases: tuple[str, ...]) -> str:
 
 
 #: A cheap stand-in for `normalize` on the raw text, for the first look at every post:
-#: katakana to hiragana, full-width latin and ？！ to ASCII, lower case.
+#: katakana to hiragana, full-width latin and ？！ to ASCII, lower case; spaces, invisible
+#: characters and wave dashes out, so 拡 散希望 or a zero-width space inside うわさ still get their look.
 QUICK_FOLD = {
+    **INVISIBLE,
+    **dict.fromkeys(map(ord, " \u3000~\u223c\u223e\u301c\u3030\uff5e")),
     **{cp: cp - 0x60 for cp in range(0x30A1, 0x30F7)},
     **{cp: cp - 0xFEE0 for cp in (0xFF1F, 0xFF01)},
     **{cp: cp - 0xFEE0 + 0x20 for cp in range(0xFF21, 0xFF3B)},

@@ -32,4 +32,4 @@ def test_the_normalisation_cache_stays_small_and_answers_as_the_function_does() 
     answers = [text.normalize(t) for t in texts]
     assert len(text._RECENT) <= text._RECENT_CAP
     assert answers == [text._normalize(t) for t in texts]
-    assert answers[5] == "わこうし の 投稿 5"
+    assert answers[5] == "わこうしの投稿 5"  # Japanese is written without spaces (謝 罪しろ)
