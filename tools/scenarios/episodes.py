@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tools.scenarios.common import DAY, HOUR, MINUTE, TRAILER, arrivals, digest, flip_bits, iso, onset
-from tools.scenarios.lookalikes import confusable, far_phash, lookalike_name
+from tools.scenarios.lookalikes import confusable, disguise_text, disguised_handle, far_phash, lookalike_name
 from tools.scenarios.negatives import (
     neg_angry,
     neg_announce,
@@ -48,7 +48,10 @@ def _span_end(times: list[int], start: int, minimum: int, tail: int, share: floa
 
 
 def ep_flame(sim: Sim, t: int, size: str = "medium", platform: str = "x", trigger: int | None = None,
-             disaster_trigger: bool = False, apology: bool | None = None) -> list[dict[str, Any]]:
+             disaster_trigger: bool = False, apology: bool | None = None,
+             disguise: float = 0.0) -> list[dict[str, Any]]:
+    """A flame-up; `disguise` is the share of its criticism written apart, stretched or in
+    mixed widths (謝 罪しろ, ありえな〜い, ﾌｻﾞ ｹﾙﾅ)."""
     rng, tm, bank = sim.rng, sim.timing, sim.bank
     acct = sim.account(platform)
     triggers = bank["flame_triggers_disaster" if disaster_trigger else "flame_triggers"]
@@ -59,6 +62,8 @@ def ep_flame(sim: Sim, t: int, size: str = "medium", platform: str = "x", trigge
 
     def criticise(when: int, who: Person, mode: str) -> dict[str, Any]:
         text = sim.criticism(topic)
+        if disguise and rng.random() < disguise:
+            text = disguise_text(text, rng)
         critical.append(when)
         if mode == "reply":
             return sim.post(when, who, text, reply=target)
@@ -216,16 +221,24 @@ def ep_flame_ramp(sim: Sim, t: int, platform: str = "x", trigger: int | None = N
 
 
 def ep_impersonation(sim: Sim, t: int, platform: str = "x", style: str = "seen",
-                     scams: tuple[int, int] = (2, 5), report: bool | None = None) -> list[dict[str, Any]]:
+                     scams: tuple[int, int] = (2, 5), report: bool | None = None,
+                     disguise: str | None = None) -> list[dict[str, Any]]:
+    """A fake of one of the city's accounts. With `disguise` (a kind of `HANDLE_DISGUISES`) only
+    its handle of look-alike letters and a claim of being official tie it to the city: its own
+    bio, an unrelated avatar."""
     rng, town = sim.rng, sim.town
     acct = sim.account(platform)
     handle = confusable(acct.handle, platform, sim.bank_name, rng, sim.taken)
     name = lookalike_name(acct.name, sim.bank_name, rng)
     bio = (acct.bio or f"{town.name}の公式アカウントです。") + sim.say("fake_bio_extra")
+    if disguise:
+        handle = disguised_handle(acct.handle, disguise, rng)
+        name = rng.choice(("お知らせ【公式】", "【公式】お知らせ", "公式アカウント", "公式 インフォメーション"))
+        bio = "お得な情報をお届けします。" + sim.say("fake_bio_extra")
     created = t - rng.randint(HOUR, 4 * DAY)
     fake = sim.person(platform, followers=rng.randint(0, 60), created=created, handle=handle, name=name, exact=True)
     url = Official(platform, fake.handle, name, "", "", instance=rng.choice(INSTANCES)).url
-    close = flip_bits(acct.phash, rng.randint(1, 6), rng)
+    close = flip_bits(acct.phash, rng.randint(1, 6), rng) if not disguise else far_phash(sim, fake.handle)
     account = {"id": fake.author["id"], "handle": fake.handle, "name": name, "bio": bio, "url": url,
                "avatar_phash": close, "followers": fake.followers, "created_at": iso(created), "verified": False}
     seen: list[int] = []
@@ -274,7 +287,9 @@ def ep_impersonation(sim: Sim, t: int, platform: str = "x", style: str = "seen",
 
 
 def ep_rumour(sim: Sim, t: int, claim: str | None = None, size: str | None = None,
-              disaster: bool = False) -> list[dict[str, Any]]:
+              disaster: bool = False, disguise: float = 0.0) -> list[dict[str, Any]]:
+    """A rumour spreading; `disguise` is the share of its retellings written apart, stretched or
+    in mixed widths, markers included (拡 散希望, らし〜い)."""
     rng, tm = sim.rng, sim.timing
     claims = sim.bank["disaster_rumours" if disaster else "rumours"]
     c = next((c for c in claims if c["key"] == claim), None) or rng.choice(claims)
@@ -304,6 +319,8 @@ def ep_rumour(sim: Sim, t: int, claim: str | None = None, size: str | None = Non
                 joint = rng.choice(("。", " ", "\n")) if text[-1] not in "？?！!…" else rng.choice((" ", "\n"))
                 text = TRAILER.sub("", text) + joint + sim.say("rumour_tail") + (TRAILER.search(text) or re.match("", "")).group(0)
             text = sim.deco(text, "scared", emoji=.3)
+            if disguise and rng.random() < disguise:
+                text = disguise_text(text, rng)
             if rng.random() < .25 and "#" not in text:
                 text += f" #{tag}"
             ev = sim.post(when, sim.local_or_stranger(platform, .4), text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 from tools.scenarios.common import hamming, hex16
@@ -124,3 +125,65 @@ def far_phash(sim: Sim, key: str) -> str:
         value = hex16(value)
     return value
 
+
+
+# --- disguises (issue 15): look-alike letters from outside any hand-made table, and words
+# written apart, stretched or in mixed widths so that a plain word match misses them ----------
+
+#: Per letter, the look-alike each kind of disguise puts in a fake handle.
+HANDLE_DISGUISES: dict[str, dict[str, str]] = {
+    "small_caps": dict(zip("abcdefghijklmnoprstuvwyz", "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ")),
+    "cyrillic": {"w": "ԝ", "o": "օ", "a": "а", "e": "е", "c": "с", "p": "р", "x": "х", "y": "у", "s": "ѕ"},
+    "greek": {"i": "ι", "o": "ο", "a": "α", "v": "ν", "k": "κ"},
+    "math": {c: chr(0x1D68A + i) for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")},  # monospace 𝚊…𝚣
+    "dotless": {"i": "ı"},
+    "kra": {"k": "ĸ"},
+    "zero_width": {},
+}
+
+
+def disguised_handle(handle: str, kind: str, rng: random.Random) -> str:
+    """`handle` with every letter the kind has a look-alike for swapped for it (a one-letter
+    swap is caught by edit distance alone); "zero_width" hides a zero-width space inside it."""
+    local, domain = _local_part(handle)
+    if kind == "zero_width":
+        i = rng.randrange(1, len(local))
+        return local[:i] + "\u200b" + local[i:] + domain
+    table = HANDLE_DISGUISES[kind]
+    spots = [i for i, c in enumerate(local) if c.lower() in table]
+    if not spots:
+        raise ValueError(f"{handle!r} has no letter the {kind} disguise can replace")
+    return "".join(table[c.lower()] if i in spots else c for i, c in enumerate(local)) + domain
+
+
+_KANA_KANJI = re.compile("[\u3041-\u3096\u30a1-\u30fa\u30fc\u3400-\u9fff]")
+_HIRAGANA = re.compile("[\u3041-\u3096]")
+#: Katakana → half-width katakana (ザ → ｻﾞ): NFKC read backwards.
+_HALF_WIDTH = {unicodedata.normalize("NFKC", chr(cp) + mark): chr(cp) + mark
+               for cp in range(0xFF66, 0xFF9E) for mark in ("", "\uff9e", "\uff9f")
+               if len(unicodedata.normalize("NFKC", chr(cp) + mark)) == 1}
+TEXT_DISGUISES = ("spaced", "zero_width", "stretched", "mixed_width")
+
+
+def disguise_text(text: str, rng: random.Random, kind: str | None = None) -> str:
+    """The same words written so that a plain match misses them: a space or a zero-width space
+    between their characters (謝 罪 し ろ), stretched kana (ありえな〜い, ひどーーい), or
+    half-width katakana and spaces mixed in (ﾌｻﾞ ｹﾙﾅ)."""
+    kind = kind or rng.choice(TEXT_DISGUISES)
+    out: list[str] = []
+    for i, c in enumerate(text):
+        out.append(c)
+        nxt = text[i + 1] if i + 1 < len(text) else ""
+        inside = bool(nxt) and _KANA_KANJI.match(c) is not None and _KANA_KANJI.match(nxt) is not None
+        if kind == "spaced" and inside:
+            out.append(rng.choice((" ", " ", "\u3000")))
+        elif kind == "zero_width" and inside:
+            out.append(rng.choice(("\u200b", "\u200c", "\u2060")))
+        elif kind == "stretched" and inside and _HIRAGANA.match(c) and _HIRAGANA.match(nxt) and rng.random() < .5:
+            out.append(rng.choice(("〜", "〜〜", "ーー", "ーーー", "～")))
+        elif kind == "mixed_width" and inside and rng.random() < .5:
+            out.append(" ")
+    if kind == "mixed_width":
+        # hiragana as katakana, then half width: the way a phone's half-width keyboard writes
+        return "".join(_HALF_WIDTH.get(chr(ord(c) + 0x60) if "\u3041" <= c <= "\u3093" else c, c) for c in out)
+    return "".join(out)

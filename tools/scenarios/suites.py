@@ -245,6 +245,45 @@ SUITES: dict[str, dict[str, Spec]] = {
             E("quake_days", 0, "05:46", days=3, aftershocks=(1, 3)),
         ), bank="variant", about="mid-size city: a dawn earthquake and aftershocks over two days"),
     },
+    # Disguise (issue 15): fakes whose handles are made of look-alike letters from outside any
+    # hand-made table, criticism and rumours written apart, stretched or in mixed widths.
+    # Written and scored by tests/unit/test_disguise_scenarios.py (not committed as files).
+    "disguise": {
+        "iwahashi-disguised-fakes": Spec("iwahashi", "2026-10-13", 3.0, (
+            E("lookalikes", 0, "08:30", which=("fan", "resident", "shop", "news")),
+            E("impersonation", 0, "10:00", platform="x", style="seen", disguise="small_caps"),
+            E("impersonation", 0, "15:00", platform="bluesky", style="created", disguise="cyrillic"),
+            E("announce", 1, "09:00"),
+            E("impersonation", 1, "10:30", platform="x", style="post-first", disguise="greek"),
+            E("impersonation", 1, "16:00", platform="x", style="seen", disguise="math"),
+            E("impersonation", 2, "09:30", platform="bluesky", style="seen", disguise="dotless"),
+            E("impersonation", 2, "13:00", platform="x", style="created", disguise="kra"),
+            E("impersonation", 2, "18:00", platform="x", style="seen", disguise="zero_width"),
+        ), about="mid-size city: seven fakes, one per disguise (small capitals, Cyrillic ԝ/օ, Greek ι, "
+                 "mathematical letters, dotless ı, ĸ, a zero-width space), each with only its handle and a "
+                 "claim of being official; negatives: honest look-alike accounts, an announcement shared"),
+        "kirino-disguised-slow-flame": Spec("kirino", "2026-06-18", 2.0, (
+            E("lookalikes", 0, "09:40", which=("fan", "resident")),
+            E("flame", 0, "13:20", size="slow", platform="x", disguise=1.0),
+            E("impersonation", 1, "10:20", platform="mastodon", style="seen", disguise="cyrillic"),
+            E("angry", 1, "20:30"),
+        ), about="small town: a slow flame-up whose every critical reply is disguised, a mastodon fake in "
+                 "Cyrillic letters; negatives: fan/resident accounts, one angry person"),
+        "hanasaki-disguised-flame-rumour": Spec("hanasaki", "2026-08-22", 1.0, (
+            E("praise", 0, "08:00", platform="x"),
+            E("flame", 0, "11:30", size="medium", platform="x", trigger=1, disguise=.8),
+            E("news", 0, "14:00"),
+            E("rumour", 0, "16:20", claim="festival-cancel", disguise=.7),
+        ), about="large city: a medium flame-up with most criticism disguised, a rumour with most retellings "
+                 "disguised; negatives: praise going viral, a news link"),
+        "shiomi-disguised-variant": Spec("shiomi", "2026-04-07", 2.0, (
+            E("rumour", 0, "08:10", claim="gas", disguise=.7),
+            E("announce", 0, "13:30"),
+            E("flame", 1, "15:45", size="medium", platform="bluesky", disguise=.8),
+            E("impersonation", 1, "18:00", platform="x", style="post-first", disguise="small_caps"),
+        ), bank="variant", about="mid-size city, the variant phrase bank: a disguised toxic-gas rumour, a "
+                                 "disguised flame-up on bluesky, a small-capitals fake"),
+    },
 }
 
 
