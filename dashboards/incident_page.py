@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from dashboards import charts, i18n
 from dashboards.actions import DRAFT_LANGS, PREAPPROVED, Offer, Offers, drafts_of
@@ -303,6 +304,10 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
         facts.append((t(lang, "incident.hold"), f"@{_e(incident.target)}"))
     if m.get("source_url"):
         facts.append((t(lang, "incident.source_url"), _e(m["source_url"])))
+    for key, related in (("incident.previous", incident.previous_incident_id),
+                         ("incident.next", incident.next_incident_id)):
+        if related:  # the same episode before / after staff resolved it
+            facts.append((t(lang, key), f'<a href="/incidents/{quote(related, safe="")}">{_e(related)}</a>'))
     facts_html = "".join(f"<div><dt>{_e(k)}</dt><dd>{v}</dd></div>" for k, v in facts)
     drill = f' <span class="drill">{_e(t(lang, "now.drill"))}</span>' if incident.drill else ""
     volume = [(ts, v) for ts, v, _, _ in points if v is not None]

@@ -10,9 +10,11 @@ import re
 
 import orjson
 
+from vocabulary.records import Detection
+
 from .conftest import Client, page_csrf
 from .world import (
-    ASAKA_FLAME, DISASTER, FLAME, IMPERSONATION, MISINFORMATION, OLD_FLAME, SCRIPT, World, month_of,
+    ASAKA_FLAME, DISASTER, FLAME, IMPERSONATION, MISINFORMATION, OFFICIAL, OLD_FLAME, SCRIPT, World, month_of,
 )
 
 
@@ -278,3 +280,26 @@ async def test_pre_post_check_results_are_shown_and_warnings_can_be_confirmed(cl
     assert 'name="code" value="personal_phone"' not in page  # a block cannot be confirmed away
     override = re.search(r'<form[^>]*>(?:(?!</form>).)*value="override_warning".*?</form>', page, re.S).group(0)
     assert 'name="draft_id" value="wako-flame-0001:draft:2"' in override
+
+
+async def test_a_flame_up_that_came_back_after_it_was_resolved_links_both_incidents(client_for: Client,
+                                                                                   world: World) -> None:
+    # The resolved flame-up of the last business morning flares up again: the playbook opens a new
+    # incident for the comeback (it is not reopened behind staff's back) and both pages link each other.
+    comeback = Detection(incident_id=OLD_FLAME, municipality="wako", type="flame", target=OFFICIAL,
+                         change="updated", opened_at=world.at(-60), at=world.at(-2), severity="medium",
+                         evidence_ids=["x:again1"], summary="再燃（第2波）", seq=5,
+                         metrics={"resurgence": True, "wave": 2, "critical": 9, "total": 20})
+    decision = world.detect(comeback)
+    (opened,) = decision.detections
+    world.detect(opened)
+    new_id = opened.incident_id
+    assert new_id != OLD_FLAME
+    http = await client_for("sato")
+    old_page = await (await http.get(f"/incidents/{OLD_FLAME}")).text()
+    assert "次の事案（解決後の再燃）" in old_page and f'<a href="/incidents/{new_id}">' in old_page
+    assert "解決後の再燃（新しい事案へ）" in old_page and ">resurgence_after_end<" not in old_page
+    new_page = await (await http.get(f"/incidents/{new_id}")).text()
+    assert "前の事案（解決後に再燃）" in new_page and f'<a href="/incidents/{OLD_FLAME}">' in new_page
+    english = await (await http.get(f"/incidents/{new_id}?lang=en")).text()
+    assert "Earlier incident" in english
