@@ -37,9 +37,9 @@ from streams.detectors.disaster_alerts import (
 )
 from streams.detectors.disaster_posts import (
     NOT_A_REPORT_FOLDED,
-    PREFILTER,
     STRONG_VOCABULARY_FOLDED,
     VOCABULARY_FOLDED,
+    may_concern_a_disaster,
     place_from_geo,
     rescue_in,
     rescue_key,
@@ -225,7 +225,7 @@ class DisasterDetector:
     def on_mention(self, m: Mention) -> list[Finding]:
         tag = self._disaster_tag(m.hashtags) if m.hashtags else -1
         text = m.text
-        if tag < 0 and (not text or PREFILTER.search(text) is None):
+        if tag < 0 and (not text or not may_concern_a_disaster(text)):
             repost = m.repost_of
             if repost is None or repost.post_id not in self.rescue_ids:
                 return []  # the common path: nothing about a disaster here

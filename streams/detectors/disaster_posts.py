@@ -80,10 +80,18 @@ NOT_A_REPORT_FOLDED = fold_phrases(NOT_A_REPORT)
 
 #: One search over the raw text decides the common path: a post without any of
 #: these can neither count in the names channel nor be a rescue request.
-PREFILTER = re.compile("|".join(sorted(
-    {re.escape(p) for p in (*VOCABULARY, *RESCUE_STRONG, *RESCUE_WEAK, "SOS", "ＳＯＳ",
-                            *VOCABULARY_FOLDED, *(p for p, _ in _STRONG), *(p for p, _ in _WEAK))},
-    key=len, reverse=True)))
+_SCREEN_WORDS = sorted({p for p in (*VOCABULARY, *RESCUE_STRONG, *RESCUE_WEAK, "SOS", "ＳＯＳ", *VOCABULARY_FOLDED,
+                                    *(p for p, _ in _STRONG), *(p for p, _ in _WEAK))}, key=len, reverse=True)
+PREFILTER = re.compile("|".join(map(re.escape, _SCREEN_WORDS)))
+#: `PREFILTER` that also sees its words written apart (助 け て, 救 + a zero-width space + 助):
+#: spaces and invisible characters allowed between their characters, in one search as fast.
+_GAP = "[\\s\u00ad\u200b-\u200f\u2060-\u206f\ufeff]*"
+_SCREEN = re.compile("|".join(_GAP.join(map(re.escape, word)) for word in _SCREEN_WORDS))
+
+
+def may_concern_a_disaster(text: str) -> bool:
+    """The screen on the raw text: a word of the disaster vocabulary, even written apart."""
+    return _SCREEN.search(text) is not None
 
 # --- places -----------------------------------------------------------------
 
@@ -168,7 +176,7 @@ def rescue_in(norm: str, text: str) -> RescueRequest | None:
 
 def rescue_request(text: str) -> RescueRequest | None:
     """A rescue request (救助要請) in `text`, or None for thanks, news and everyday 「助けて」."""
-    if not text or PREFILTER.search(text) is None:
+    if not text or not may_concern_a_disaster(text):
         return None
     return rescue_in(normalize(text), text)
 

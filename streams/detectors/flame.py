@@ -101,6 +101,8 @@ _RHETORICAL = _folded_pattern(
 )
 
 _HANDLE = re.compile(r"@([A-Za-z0-9_.]+)")
+#: ー after hiragana in the raw text stretches a word (katakana words are not looked at twice).
+_STRETCHED_KANA = re.compile("[\u3041-\u3096][ーｰ]")
 OTHER, CRITICAL, ENQUIRY = 0, 1, 2
 
 
@@ -109,9 +111,8 @@ def classify(text: str) -> int:
 
     Words stretched with ー (ありえなーい, さいてーー) are read in both forms."""
     norm = normalize(text)
-    plain = unstretched(norm)
-    if plain != norm:
-        norm = f"{norm}\n{plain}"
+    if _STRETCHED_KANA.search(text) is not None:
+        norm = f"{norm}\n{unstretched(norm)}"
     if contains_any(norm, STRONG_CRITICISM) or _RHETORICAL.search(norm) or _PATTERNS.search(norm):
         return CRITICAL
     enquiry = _ENQUIRY.search(norm) is not None

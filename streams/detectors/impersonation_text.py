@@ -28,18 +28,18 @@ MIN_VARIANT = 6  # shorter stripped forms ("wako") only count as naming the city
 
 #: The look-alikes in the BMP as one class (a bitmap: searched fast); the few beyond it are
 #: looked for only in a text that has a character there at all.
-_LOOKALIKE = re.compile(char_class(cp for cp in TO_ASCII if cp <= 0xFFFF))
-_ASTRAL = frozenset(cp for cp in TO_ASCII if cp > 0xFFFF) | frozenset(range(0x1D400, 0x1D800))
-#: The full-width letters and digits NFKC makes ASCII, in a raw name.
-_FULL_WIDTH = re.compile(char_class([*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]))
+#: (with the full-width letters and digits NFKC makes ASCII, in a raw name)
+_LOOKALIKE = re.compile(char_class([*(cp for cp in TO_ASCII if cp <= 0xFFFF), *range(0xFF10, 0xFF1A),
+                                    *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]))
+_ASTRAL = frozenset(chr(cp) for cp in TO_ASCII if cp > 0xFFFF) | frozenset(map(chr, range(0x1D400, 0x1D800)))
 
 
 def has_latin_lookalike(text: str) -> bool:
     """Whether `fold_latin` may turn a character of `text` into ASCII (in a raw or a
     `canonical` text): a name without one is no disguised Latin name."""
-    if _LOOKALIKE.search(text) is not None or _FULL_WIDTH.search(text) is not None:
+    if _LOOKALIKE.search(text) is not None:
         return True
-    return max(text, default="") > "\uffff" and any(ord(c) in _ASTRAL for c in text)
+    return max(text, default="") > "\uffff" and not _ASTRAL.isdisjoint(text)
 
 
 @lru_cache(maxsize=4096)  # names, bios and claims come back with every post of an account

@@ -49,11 +49,10 @@ def char_class(codepoints: object) -> str:
 
 
 #: Anything `canonical` changes after NFKC: one scan, so that most texts need no more. A class
-#: of BMP characters is a bitmap; the few invisible ones beyond it get a scan of their own.
-_STRETCHERS = "~\u223c\u223e\u301c\u3030"
+#: of BMP characters is a bitmap; the few invisible ones beyond it get a class of their own.
+_STRETCHERS = "~\u223c\u223e\u301c\u3030\uff5e"
 _MAY_CHANGE = re.compile(char_class([c for c in INVISIBLE if c <= 0xFFFF] + list(map(ord, _STRETCHERS)))
-                         + f"|ーー|[{_JA}]\\s")
-_ASTRAL_INVISIBLE = re.compile(char_class([c for c in INVISIBLE if c > 0xFFFF]))
+                         + f"|ーー|[{_JA}]\\s|" + char_class([c for c in INVISIBLE if c > 0xFFFF]))
 
 
 def canonical(text: str) -> str:
@@ -62,8 +61,7 @@ def canonical(text: str) -> str:
     if text.isascii():
         return text  # nothing to fold: the common case of handles and links
     text = unicodedata.normalize("NFKC", text)  # keeps the invisible characters (or makes them)
-    if _MAY_CHANGE.search(text) is None and (
-            max(text) <= "\uffff" or _ASTRAL_INVISIBLE.search(text) is None):
+    if _MAY_CHANGE.search(text) is None:
         return text
     text = _LONG_RUN.sub("ー", _STRETCH.sub("", text.translate(INVISIBLE)))
     return _JA_SPACE.sub(_join, text)

@@ -194,3 +194,14 @@ def test_ordinary_posts_naming_the_city_open_nothing() -> None:
               for i in range(40)]
 
     assert [d for e in events for d in detectors.feed(e)] == []
+
+
+@pytest.mark.parametrize("text", ["家 に 閉 じ 込 め ら れ て い ま す 、本町3丁目", "浸\u200b水して動けません 救\u200b助を 本町2丁目"])
+def test_a_rescue_request_written_apart_gets_past_the_disaster_screen_and_is_read(text: str) -> None:
+    from streams.detectors.disaster_posts import PREFILTER, rescue_request
+
+    assert PREFILTER.search(text) is None  # the raw text hides every word of the vocabulary
+
+    request = rescue_request(text)
+
+    assert request is not None and request.place in ("本町3丁目", "本町2丁目")
