@@ -101,8 +101,9 @@ _RHETORICAL = _folded_pattern(
 )
 
 _HANDLE = re.compile(r"@([A-Za-z0-9_.]+)")
-#: ー after hiragana in the raw text stretches a word (katakana words are not looked at twice).
-_STRETCHED_KANA = re.compile("[\u3041-\u3096][ーｰ]")
+#: ー after hiragana (or half-width kana) in the raw text stretches a word; katakana words
+#: (ポスター) are not looked at twice.
+_STRETCHED_KANA = re.compile("[\u3041-\u3096\uff66-\uff9f][ーｰ]")
 OTHER, CRITICAL, ENQUIRY = 0, 1, 2
 
 

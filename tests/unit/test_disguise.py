@@ -136,7 +136,7 @@ def test_each_kind_of_disguise_inside_a_word_normalises_to_the_plain_word(disgui
     assert normalize(disguised) == normalize(plain)
 
 
-@pytest.mark.parametrize("text", ["ありえなーい", "ひどーい対応", "最 悪", "無 責 任", "ﾌｻﾞｹﾙﾅ", "説明してくだｻｲ"])
+@pytest.mark.parametrize("text", ["ありえなーい", "ｱﾘｴﾅｰｲ", "ひどーい対応", "最 悪", "無 責 任", "ﾌｻﾞｹﾙﾅ", "説明してくだｻｲ"])
 def test_stretched_spaced_and_half_width_criticism_is_criticism(text: str) -> None:
     assert classify(text) == CRITICAL
 
