@@ -64,3 +64,17 @@ def test_the_criticism_of_the_disguised_slow_flame_up_is_written_apart_stretched
     disguised = [t for t in replies if canonical(t) != unicodedata.normalize("NFKC", t)]
 
     assert len(disguised) >= 8  # the slow flame-up's eight critical replies
+
+
+def test_honest_accounts_with_look_alike_letters_in_their_handles_are_in_the_traffic_and_unlabelled(
+        written: Path) -> None:
+    seen, labelled = set(), set()
+    for name in sc.SUITES["disguise"]:
+        for e in map(orjson.loads, (written / f"{name}.jsonl").read_bytes().splitlines()):
+            if e["kind"] == "account" and not e["account"]["handle"].isascii():
+                seen.add(e["account"]["handle"])
+        labelled |= {lab.target for lab in load_labels(written / f"{name}.labels.jsonl")}
+
+    honest = seen - labelled
+
+    assert len(honest) >= 5  # fans, residents, a shop, local news: no incident for any (tested above)

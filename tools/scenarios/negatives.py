@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tools.scenarios.common import HOUR, MINUTE, TRAILER, arrivals, digest
-from tools.scenarios.lookalikes import far_phash
+from tools.scenarios.lookalikes import disguised_handle, far_phash
 from tools.scenarios.people import GIVEN_J, GIVEN_R, X_MAX, ref
 from tools.scenarios.towns import TOWNS
 
@@ -76,7 +76,9 @@ def neg_angry(sim: Sim, t: int, n: int = 30, platform: str = "x") -> list[dict[s
 
 
 def neg_lookalikes(sim: Sim, t: int, which: tuple[str, ...] = ("fan", "resident", "shop", "news"),
-                   platform: str = "x") -> list[dict[str, Any]]:
+                   platform: str = "x", disguise: str | None = None) -> list[dict[str, Any]]:
+    """Honest accounts carrying the city's name (fan, resident, shop, local news); with `disguise`
+    their handles are written in look-alike letters too (ᴋɪʀɪɴᴏ_ꜰᴀɴ): still no impersonation."""
     rng, town = sim.rng, sim.town
     roman = town.roman
 
@@ -103,6 +105,8 @@ def neg_lookalikes(sim: Sim, t: int, which: tuple[str, ...] = ("fan", "resident"
             base = fit(*rng.sample((f"{roman}_news", f"{roman}times", f"{roman}_shimpo"), 3), f"{roman}news")
             name, bio = town.news, sim.say("news_bio")
             posts = ()
+        if disguise:
+            base = disguised_handle(base, disguise, rng)
         who = sim.person(platform, followers=rng.randint(30, 8000), handle=base, name=name)
         account = {"id": who.author["id"], "handle": who.handle, "name": name, "bio": bio,
                    "url": f"https://x.com/{who.handle}" if platform == "x" else "",

@@ -259,16 +259,19 @@ SUITES: dict[str, dict[str, Spec]] = {
             E("impersonation", 2, "09:30", platform="bluesky", style="seen", disguise="dotless"),
             E("impersonation", 2, "13:00", platform="x", style="created", disguise="kra"),
             E("impersonation", 2, "18:00", platform="x", style="seen", disguise="zero_width"),
+            E("lookalikes", 2, "11:00", disguise="small_caps"),
         ), about="mid-size city: seven fakes, one per disguise (small capitals, Cyrillic ԝ/օ, Greek ι, "
                  "mathematical letters, dotless ı, ĸ, a zero-width space), each with only its handle and a "
-                 "claim of being official; negatives: honest look-alike accounts, an announcement shared"),
+                 "claim of being official; negatives: honest look-alike accounts (also in small capitals), an "
+                 "announcement shared"),
         "kirino-disguised-slow-flame": Spec("kirino", "2026-06-18", 2.0, (
-            E("lookalikes", 0, "09:40", which=("fan", "resident")),
+            E("lookalikes", 0, "09:40", which=("fan", "resident"), disguise="cyrillic"),
             E("flame", 0, "13:20", size="slow", platform="x", disguise=1.0),
             E("impersonation", 1, "10:20", platform="mastodon", style="seen", disguise="cyrillic"),
             E("angry", 1, "20:30"),
         ), about="small town: a slow flame-up whose every critical reply is disguised, a mastodon fake in "
-                 "Cyrillic letters; negatives: fan/resident accounts, one angry person"),
+                 "Cyrillic letters; negatives: fan/resident accounts with Cyrillic letters in their handles, one "
+                 "angry person"),
         "hanasaki-disguised-flame-rumour": Spec("hanasaki", "2026-08-22", 1.0, (
             E("praise", 0, "08:00", platform="x"),
             E("flame", 0, "11:30", size="medium", platform="x", trigger=1, disguise=.8),
