@@ -42,7 +42,7 @@ def has_latin_lookalike(text: str) -> bool:
     return max(text, default="") > "\uffff" and not _ASTRAL.isdisjoint(text)
 
 
-@lru_cache(maxsize=4096)  # names, bios and claims come back with every post of an account
+@lru_cache(maxsize=1024)  # a look-alike's name, bio and claims come back with its posts
 def fold_latin(text: str) -> str:
     """`canonical`, then every Latin look-alike of Unicode's confusables as its ASCII letter
     (ᴡᴀᴋᴏ, ԝаκо, 𝚠𝚊𝚔𝚘 → wako; ı → i, ĸ → k); Japanese is left as `canonical` wrote it."""
@@ -50,7 +50,6 @@ def fold_latin(text: str) -> str:
     return text.translate(TO_ASCII) if has_latin_lookalike(text) else text
 
 
-@lru_cache(maxsize=4096)  # the few look-alike authors come back; their handles fold once
 def fold_handle(handle: str) -> str:
     """Lower-case, drop separators and fold confusables: `Wak0_Clty`, `ᴡᴀᴋ0_ᴄʟᴛʏ` → `wakoclty`."""
     h = (handle if handle.isascii() else fold_latin(handle)).lower()
