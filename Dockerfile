@@ -28,7 +28,8 @@ COPY tools/ tools/
 COPY playbooks/ playbooks/
 COPY responders/ responders/
 COPY dashboards/ dashboards/
-RUN pip install --no-cache-dir . \
+# With the `avatars` extra, `noroshi sources` hashes the avatars account discovery finds.
+RUN pip install --no-cache-dir '.[avatars]' \
  && cd / && rm -rf /tmp/noroshi-src \
  && noroshi --help > /dev/null
 

@@ -1,4 +1,4 @@
-"""The `noroshi` command line: run, worker, board, topics, produce, replay, evaluate, user."""
+"""The `noroshi` command line: run, worker, board, topics, produce, replay, evaluate, user, avatar-hash."""
 
 from __future__ import annotations
 
@@ -79,6 +79,20 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("folder", type=Path)
     evaluate.add_argument("--details", action="store_true",
                           help="list every label (found, how late, or missed) and every false alarm")
+
+    avatar = sub.add_parser(
+        "avatar-hash", help="アイコン画像の avatar_phash を計算する（なりすまし検知用）: print the "
+                            "hash of each picture (file or URL), or write it into a profile",
+        description="公式アカウントのアイコン画像から avatar_phash（imagehash の phash、64 ビット、16 桁の "
+                    "16 進数）を計算します。アカウント探索が見つけた偽アカウントのアイコンと同じ方法です。"
+                    " / The avatar_phash of each picture, computed as account discovery does: "
+                    "`noroshi avatar-hash IMAGE` prints it; `--profile FILE --account HANDLE IMAGE` writes it "
+                    "into that account; `--profile FILE` fills every account that has an avatar_url.")
+    avatar.add_argument("images", nargs="*", metavar="IMAGE", help="a picture file or an http(s) URL")
+    avatar.add_argument("--profile", type=Path, default=None,
+                        help="fill avatar_phash in this profile: for --account from the one IMAGE, else for each "
+                             "account from its avatar_url")
+    avatar.add_argument("--account", default=None, help="the handle of the profile's account IMAGE belongs to")
     return p
 
 
@@ -268,8 +282,75 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_avatar_hash(settings: Settings, args: argparse.Namespace) -> int:
+    from sources.avatars import AvatarRefused, AvatarsUnavailable, hash_avatar, load_hasher
+
+    hasher = load_hasher()
+    if hasher is None:
+        raise UsageError(str(AvatarsUnavailable()))
+    raw: dict = {}
+    if args.profile is not None:
+        from vocabulary.contract import profile_from_dict
+
+        try:
+            raw = orjson.loads(args.profile.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise UsageError(f"{args.profile}: プロファイルを読めません / cannot read the profile: {exc}") from None
+        profile_from_dict(raw, where=f"profile {args.profile.name}")
+    accounts = raw.get("accounts") or []
+    if args.account is not None:
+        if args.profile is None or len(args.images) != 1:
+            raise UsageError("--account には --profile と画像 1 つが必要です / --account needs --profile and one IMAGE")
+        chosen = [a for a in accounts if a["handle"].lstrip("@").lower() == args.account.lstrip("@").lower()]
+        if not chosen:
+            raise UsageError(f"{args.profile}: アカウント {args.account} がありません / no account {args.account}")
+        jobs = [(args.images[0], a) for a in chosen]
+    elif args.profile is not None:
+        if args.images:
+            raise UsageError("画像を指定するときは --account も指定してください / name the --account the IMAGE is of")
+        jobs = [(a["avatar_url"], a) for a in accounts if isinstance(a.get("avatar_url"), str) and a["avatar_url"]]
+        for a in accounts:
+            if not (isinstance(a.get("avatar_url"), str) and a["avatar_url"]):
+                print(f"@{a['handle']}: avatar_url がないため未計算（--account と画像で指定できます） / "
+                      f"skipped, no avatar_url", file=sys.stderr)
+    elif args.images:
+        jobs = [(image, None) for image in args.images]
+    else:
+        raise UsageError("画像（ファイルか URL）か --profile を指定してください / give an IMAGE or --profile")
+
+    async def hash_all() -> list[tuple[str, dict | None, str | None, str]]:
+        import aiohttp
+
+        done = []
+        async with aiohttp.ClientSession() as session:
+            for image, account in jobs:
+                try:
+                    done.append((image, account, await hash_avatar(session, image, hasher), ""))
+                except AvatarRefused as exc:
+                    done.append((image, account, None, str(exc)))
+        return done
+
+    failed = 0
+    for image, account, phash, reason in asyncio.run(hash_all()):
+        if phash is None:
+            failed += 1
+            print(f"{image}: ハッシュを計算できません / not hashed: {reason}", file=sys.stderr)
+        elif account is None:
+            print(f"{phash}\t{image}")
+        else:
+            account["avatar_phash"] = phash
+            print(f"@{account['handle']}: avatar_phash = {phash}（{image}）")
+    if args.profile is not None and len(jobs) > failed:
+        import json
+
+        args.profile.write_text(json.dumps(raw, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"{args.profile} に保存しました / saved")
+    return 1 if failed else 0
+
+
 COMMANDS = {
     "run": cmd_run, "worker": cmd_worker, "board": cmd_board, "sources": cmd_sources, "topics": cmd_topics,
     "archive": cmd_archive, "watchdog": cmd_watchdog,
     "produce": cmd_produce, "replay": cmd_replay, "evaluate": cmd_evaluate, "user": cmd_user,
+    "avatar-hash": cmd_avatar_hash,
 }

@@ -11,8 +11,10 @@ never stops the others; the next round tries again.
 
 The city's own registered accounts are skipped: the detector drops events about
 official handles anyway, so they would only add traffic. Avatars travel as
-`avatar_url`; `avatar_phash` stays null, as hashing an image needs an imaging
-library this project does not depend on.
+`avatar_url`, and `avatar_phash` is the picture's perceptual hash (`sources.avatars`:
+fetched within a size cap and a timeout, remembered per URL) when the optional extra
+`noroshi[avatars]` is installed; without it, or when the picture cannot be had, it is
+null and the account is published all the same.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import structlog
 from vocabulary.settings import Secret
 from vocabulary.contract import OfficialAccount, Profile
 from vocabulary.records import iso
+from sources.avatars import AvatarConfig, AvatarHashes, Hasher, INSTALLED
 from sources.base import (
     USER_AGENT,
     Cursor,
@@ -51,6 +54,7 @@ log = structlog.get_logger(__name__)
 
 SOURCE = "discovery"
 CURSOR_VERSION = 1
+AVATAR_LATER = "~avatar"  # marks a remembered fingerprint whose avatar is still to be hashed
 BLUESKY_PROFILES_BATCH = 25  # app.bsky.actor.getProfiles takes at most 25 actors
 
 
@@ -70,6 +74,8 @@ class DiscoveryConfig:
     remembered_cap: int = 10_000
     request_timeout_s: float = 20.0
     extra_queries: tuple[str, ...] = ()
+    #: Avatars of the accounts about to be published: fetched (size cap, timeout) and hashed.
+    avatars: AvatarConfig = AvatarConfig()
 
 
 # --- queries (pure) --------------------------------------------------------------------------
@@ -195,11 +201,13 @@ def fingerprint(account: dict[str, Any]) -> str:
 
 
 def seen_event(platform: str, account: dict[str, Any], *, ts: str, query: str) -> dict[str, Any]:
-    """The contract event for one sighting. Its id names the account and its profile's
-    fingerprint, so a profile published again (after a restart) is a repeat the sink drops."""
+    """The contract event for one sighting. Its id names the account, its profile's fingerprint
+    and its avatar's hash, so a profile published again (after a restart, or while its picture
+    has not come) is a repeat the sink drops, and the same profile with its hash is news."""
     native = account["id"].split(":", 1)[1]
-    return {"kind": "account", "id": f"{platform}:acct:{native}:{fingerprint(account)}", "platform": platform,
-            "ts": ts, "type": "seen", "account": account, "note": None,
+    phash = f":{account['avatar_phash']}" if account.get("avatar_phash") else ""
+    return {"kind": "account", "id": f"{platform}:acct:{native}:{fingerprint(account)}{phash}",
+            "platform": platform, "ts": ts, "type": "seen", "account": account, "note": None,
             "source": SOURCE, "query": query}
 
 
@@ -393,13 +401,15 @@ class Discovery:
     or `await discovery.run_once(sink)` for a single round."""
 
     def __init__(self, profile: Profile, config: DiscoveryConfig, cursor: Cursor | None = None, *,
-                 platforms: Sequence[Platform] | None = None, clock: Callable[[], float] = time.time) -> None:
+                 platforms: Sequence[Platform] | None = None, clock: Callable[[], float] = time.time,
+                 hasher: Hasher | None = INSTALLED) -> None:
         self.profile = profile
         self.config = config
         self.cursor = cursor or Cursor(None, f"discovery-{profile.id}")
         self.platforms = tuple(platforms) if platforms is not None else platforms_for(config)
         self.queries = search_queries(profile, config.extra_queries)
         self.clock = clock
+        self.avatars = AvatarHashes(config.avatars, hasher)
         self._fingerprints: OrderedDict[str, str] = OrderedDict()
         state = self.cursor.load()
         if state.get("version") == CURSOR_VERSION and isinstance(state.get("fingerprints"), dict):
@@ -418,7 +428,8 @@ class Discovery:
     async def run(self, sink: Sink, stop: asyncio.Event) -> None:
         """A round every `interval_s` until `stop` is set (a round under way is abandoned)."""
         log.info("discovery_started", municipality=self.profile.id, queries=list(self.queries),
-                 platforms=[p.platform for p in self.platforms])
+                 platforms=[p.platform for p in self.platforms],
+                 avatars="hashed" if self.avatars.hasher and self.config.avatars.enabled else "not hashed")
         async with aiohttp.ClientSession() as session:
             while not stop.is_set():
                 one = await unless_stopped(self.round(session, sink), stop)
@@ -451,9 +462,11 @@ class Discovery:
                 else:
                     fresh.append((query, account, mark))
             await result.platform.complete(session, [account for _, account, _ in fresh])
+            later = await self.avatars.fill(session, [account for _, account, _ in fresh])
             for query, account, mark in fresh:
                 await sink.publish(seen_event(platform, account, ts=ts, query=query))
-                self._fingerprints[account["id"]] = mark
+                # An avatar still to come leaves the account "changed": the next round tries it again.
+                self._fingerprints[account["id"]] = f"{mark}{AVATAR_LATER}" if account["id"] in later else mark
                 self._fingerprints.move_to_end(account["id"])
                 result.report.published += 1
             report.published += result.report.published

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
 from vocabulary.settings import Secret
 from vocabulary.contract import AccountEvent, event_from_dict, profile_from_dict
+from sources.avatars import AvatarConfig, hash_avatar, load_hasher
 from sources.base import Cursor, MemorySink, Unusable
 from sources.discovery import (
     Discovery,
@@ -31,6 +33,10 @@ from sources.discovery import (
     seen_event,
     x_account,
 )
+from streams.detectors.common import Context
+from streams.detectors.impersonation import ImpersonationConfig, ImpersonationDetector
+from streams.detectors.impersonation_text import phash_distance
+from tests.images import city_avatar, encoded, portrait, recoloured, resized
 from tests.peers.sources.peers import AppServer
 
 X_TOKEN = "AAAAAAAAAAAAAAAAAAAAAx-discovery-0815"
@@ -172,9 +178,15 @@ class FakePlatforms:
     followers: dict[str, int] = field(default_factory=dict)  # Bluesky did → followersCount
     failing: dict[str, int] = field(default_factory=dict)  # path → HTTP status
     asked: list[tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=list)
+    pictures: dict[str, bytes] = field(default_factory=dict)  # /avatars/NAME → the picture
+    unsized: set[str] = field(default_factory=set)  # pictures sent in chunks, without a Content-Length
+    stalled: set[str] = field(default_factory=set)  # pictures that never come (until `released`)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    fetched: list[str] = field(default_factory=list)
 
     def app(self) -> web.Application:
         app = web.Application()
+        app.router.add_get("/avatars/{name}", self.avatar)
         app.router.add_get("/xrpc/app.bsky.actor.searchActors", self.search_actors)
         app.router.add_get("/xrpc/app.bsky.actor.getProfiles", self.get_profiles)
         app.router.add_get("/api/v2/search", self.mastodon_search)
@@ -187,6 +199,24 @@ class FakePlatforms:
         if status is None:
             return None
         return web.json_response({"error": "InternalServerError"}, status=status)
+
+    async def avatar(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        self.fetched.append(name)
+        if name in self.stalled:
+            await self.released.wait()
+        if name not in self.pictures:
+            return web.Response(status=404)
+        if name not in self.unsized:
+            return web.Response(body=self.pictures[name], content_type="image/png")
+        resp = web.StreamResponse(headers={"Content-Type": "image/png"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        picture = self.pictures[name]
+        for start in range(0, len(picture), 16 * 1024):
+            await resp.write(picture[start:start + 16 * 1024])
+        await resp.write_eof()
+        return resp
 
     async def search_actors(self, request: web.Request) -> web.Response:
         if failure := self._failure(request):
@@ -231,9 +261,12 @@ Served = Callable[[FakePlatforms], Awaitable[DiscoveryConfig]]
 def serve(app_server: AppServer) -> Served:
     async def start(fake: FakePlatforms) -> DiscoveryConfig:
         url = str((await app_server(fake.app())).make_url("")).rstrip("/")
+        # The sample accounts' avatars live on the platforms' CDNs, not here: the avatar tests
+        # below turn hashing on with pictures this server serves.
         return DiscoveryConfig(interval_s=0.05, bluesky_url=url, mastodon_url=url,
                                mastodon_token=Secret(MASTODON_TOKEN), x_api_url=url,
-                               x_bearer_token=Secret(X_TOKEN), request_timeout_s=2.0)
+                               x_bearer_token=Secret(X_TOKEN), request_timeout_s=2.0,
+                               avatars=AvatarConfig(enabled=False))
 
     return start
 
@@ -368,3 +401,176 @@ async def test_run_searches_every_interval_until_stopped(serve: Served) -> None:
     stop.set()
     await asyncio.wait_for(task, 1.0)
     assert handles(sink) == [("bluesky", "wako-clty.bsky.social"), ("x", "wako_clty_official")]
+
+
+# --- avatars: fetched within a size cap and a timeout, hashed, remembered per URL -------------------
+
+OFFICIAL_PICTURE = encoded(city_avatar())
+LOOK_ALIKE_PICTURE = encoded(resized(recoloured(city_avatar()), 200), "JPEG", quality=80)  # the fake's copy
+MATCH = ImpersonationConfig().avatar_max_distance
+
+
+def picture_accounts(base: str) -> list[dict[str, Any]]:
+    """A fake with the city's avatar recoloured and a resident with a portrait, on Bluesky."""
+    fake = {**copy.deepcopy(FAKE_BSKY), "avatar": f"{base}/avatars/look-alike.jpg"}
+    resident = {"did": "did:plc:resident1", "handle": "taro-w.bsky.social", "displayName": "和光 太郎",
+                "description": "和光市在住", "avatar": f"{base}/avatars/portrait.png",
+                "createdAt": "2019-03-31T15:00:00.000Z"}
+    return [fake, resident]
+
+
+async def avatar_discovery(serve: Served, fake: FakePlatforms, **avatars: Any) -> Discovery:
+    config = await serve(fake)
+    fake.bluesky = picture_accounts(config.bluesky_url)
+    fake.pictures.update({"look-alike.jpg": LOOK_ALIKE_PICTURE, "portrait.png": encoded(portrait())})
+    return discovery(replace(config, mastodon_url="", x_bearer_token=Secret(""), avatars=AvatarConfig(**avatars)))
+
+
+def phash_of(sink: MemorySink, handle: str) -> list[str | None]:
+    return [e["account"]["avatar_phash"] for e in sink.events if e["account"]["handle"] == handle]
+
+
+def official_phash() -> str:
+    hasher = load_hasher()
+    assert hasher is not None
+    return hasher(OFFICIAL_PICTURE)
+
+
+async def test_discovery_hashes_each_published_accounts_avatar_once_per_picture(serve: Served) -> None:
+    fake = FakePlatforms()
+    source = await avatar_discovery(serve, fake)
+    sink = MemorySink()
+
+    await source.run_once(sink)
+
+    [look_alike] = phash_of(sink, "wako-clty.bsky.social")
+    [resident] = phash_of(sink, "taro-w.bsky.social")
+    assert look_alike is not None and phash_distance(look_alike, official_phash()) <= MATCH
+    assert resident is not None and phash_distance(resident, official_phash()) > 2 * MATCH
+    assert sorted(fake.fetched) == ["look-alike.jpg", "portrait.png"]
+    for event in sink.events:
+        event_from_dict(event)
+
+    fake.bluesky[0]["description"] = "和光市の公式アカウントです。DMください"  # published again, same picture
+    await source.run_once(sink)
+    assert phash_of(sink, "wako-clty.bsky.social") == [look_alike, look_alike]
+    assert sorted(fake.fetched) == ["look-alike.jpg", "portrait.png"]  # from the cache
+    assert source.avatars.cached() == 2
+
+
+@pytest.mark.parametrize("unsized", [False, True], ids=["with Content-Length", "chunked"])
+async def test_an_avatar_over_the_size_cap_is_refused_logged_once_and_the_account_still_published(
+        serve: Served, unsized: bool) -> None:
+    fake = FakePlatforms()
+    if unsized:
+        fake.unsized.add("look-alike.jpg")
+    source = await avatar_discovery(serve, fake, max_bytes=len(LOOK_ALIKE_PICTURE) - 1)
+    sink = MemorySink()
+
+    with capture_logs() as logs:
+        await source.run_once(sink)
+        fake.bluesky[0]["displayName"] = "和光市【公式】お知らせ"
+        await source.run_once(sink)
+
+    assert phash_of(sink, "wako-clty.bsky.social") == [None, None]
+    assert phash_of(sink, "taro-w.bsky.social")[0] is not None  # the other picture is hashed
+    refused = [e for e in logs if e["event"] == "avatar_not_hashed"]
+    assert len(refused) == 1 and "上限" in refused[0]["reason"] and refused[0]["remembered"] is True
+    assert fake.fetched.count("look-alike.jpg") == 1
+
+
+async def test_an_avatar_that_does_not_come_in_time_leaves_no_hash_and_the_account_is_still_published(
+        serve: Served) -> None:
+    fake = FakePlatforms()
+    fake.stalled.add("look-alike.jpg")
+    source = await avatar_discovery(serve, fake, timeout_s=0.2)
+    sink = MemorySink()
+    try:
+        with capture_logs() as logs:
+            report = await source.run_once(sink)
+    finally:
+        fake.released.set()
+
+    assert report.published == 2
+    assert phash_of(sink, "wako-clty.bsky.social") == [None]
+    assert phash_of(sink, "taro-w.bsky.social")[0] is not None
+    [late] = [e for e in logs if e["event"] == "avatar_not_hashed"]
+    assert "秒以内に届きません" in late["reason"] and late["remembered"] is False
+
+    fake.stalled.clear()  # the next round tries the picture again, and publishes the account with it
+    await source.run_once(sink)
+    [before, after] = phash_of(sink, "wako-clty.bsky.social")
+    assert before is None and after is not None and phash_distance(after, official_phash()) <= MATCH
+    assert len(phash_of(sink, "taro-w.bsky.social")) == 1
+    await source.run_once(sink)
+    assert len(sink.events) == 3 and fake.fetched.count("look-alike.jpg") == 2
+
+
+async def test_a_round_fetches_a_bounded_number_of_new_pictures_and_the_rest_in_the_next(serve: Served) -> None:
+    fake = FakePlatforms()
+    source = await avatar_discovery(serve, fake, fetches_per_round=1)
+    sink = MemorySink()
+
+    await source.run_once(sink)
+    assert len(fake.fetched) == 1 and len(sink.events) == 2  # both published, one picture fetched
+    assert sorted(e["account"]["avatar_phash"] is None for e in sink.events) == [False, True]
+
+    await source.run_once(sink)
+    assert len(fake.fetched) == 2 and len(sink.events) == 3
+    assert sink.events[2]["account"]["avatar_phash"] is not None
+    await source.run_once(sink)
+    assert len(fake.fetched) == 2 and len(sink.events) == 3
+
+
+async def test_without_the_extra_discovery_publishes_accounts_without_a_hash_and_says_so_once(
+        serve: Served) -> None:
+    fake = FakePlatforms()
+    config = await serve(fake)
+    fake.bluesky = picture_accounts(config.bluesky_url)
+    source = Discovery(PROFILE, replace(config, mastodon_url="", x_bearer_token=Secret(""),
+                                        avatars=AvatarConfig()), clock=lambda: NOW, hasher=None)
+    sink = MemorySink()
+    with capture_logs() as logs:
+        await source.run_once(sink)
+        fake.bluesky[0]["description"] = "和光市の公式です"
+        await source.run_once(sink)
+    assert len(sink.events) == 3 and all(e["account"]["avatar_phash"] is None for e in sink.events)
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["avatars_not_hashed"]
+    assert fake.fetched == []
+
+
+async def test_a_discovered_look_alike_whose_avatar_matches_the_official_one_scores_the_avatar_signal(
+        serve: Served, tmp_path: Path) -> None:
+    # 広報課 hashes the official avatar for the profile the way `noroshi avatar-hash` does.
+    (tmp_path / "official.png").write_bytes(OFFICIAL_PICTURE)
+    hasher = load_hasher()
+    assert hasher is not None
+    async with aiohttp.ClientSession() as session:
+        official = await hash_avatar(session, str(tmp_path / "official.png"), hasher)
+    profile = profile_from_dict({**PROFILE.raw, "accounts": [
+        {**a, "avatar_phash": official} if a["platform"] == "bluesky" else a for a in PROFILE.raw["accounts"]]})
+    # Neither its handle nor its name looks like the city's; it claims 公式 and copies the picture.
+    pictured = {**copy.deepcopy(FAKE_BSKY), "handle": "koho-desk.bsky.social", "displayName": "広報デスク【公式】",
+                "description": "和光のイベント情報"}
+
+    async def discovered(hasher_installed: bool) -> AccountEvent:
+        fake = FakePlatforms()
+        config = await serve(fake)
+        fake.bluesky = [{**pictured, "avatar": f"{config.bluesky_url}/avatars/look-alike.jpg"}]
+        fake.pictures["look-alike.jpg"] = LOOK_ALIKE_PICTURE
+        source = Discovery(profile, replace(config, mastodon_url="", x_bearer_token=Secret(""),
+                                            avatars=AvatarConfig()),
+                           clock=lambda: NOW, **({} if hasher_installed else {"hasher": None}))
+        sink = MemorySink()
+        await source.run_once(sink)
+        [event] = [event_from_dict(e) for e in sink.events]
+        assert isinstance(event, AccountEvent)
+        return event
+
+    [opened] = ImpersonationDetector(profile).on_event(await discovered(True), Context())
+    assert opened.change == "opened" and opened.target == "koho-desk.bsky.social"
+    assert "avatar_match" in opened.metrics["matched"] and opened.metrics["scores"]["avatar_match"] == 40
+    assert opened.metrics["avatar_distance"] <= MATCH
+    assert "アイコン一致" in opened.summary
+    # The same account without the hash (no extra installed) does not pass for the city's.
+    assert ImpersonationDetector(profile).on_event(await discovered(False), Context()) == []
