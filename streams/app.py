@@ -160,7 +160,8 @@ async def apply_detections(shell: Shell, muni: str, messages: list[Message]) -> 
     """One municipality's messages of a batch → detections, then its state snapshot."""
     stage, stored = shell.detection, shell.detector_state.get(muni)
     lost = await shell.lineage.lost(stage.applied(muni, stored, messages), municipality=muni)
-    out = stage.process(muni, stored, messages, utc_now(), lost)
+    # Arrival is this worker's clock now: the Kafka timestamp is the event's own time (the producer's).
+    out = stage.process(muni, stored, messages, utc_now(), lost, arrived=time.time())
     # Outputs before state (see streams/playbook_stage.py): the playbook ignores a repeated detection.
     await shell.letters.send(out.dead_letters)
     for found, msg in out.detections:

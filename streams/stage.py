@@ -20,11 +20,11 @@ from typing import Any
 import orjson
 import structlog
 
-from vocabulary.contract import ContractError, Profile, parse_event
+from vocabulary.contract import ContractError, Event, Profile, parse_event
 from streams import heartbeat
 from streams.detectors import DetectorSet
 from streams.lineage import Applied, fingerprint
-from vocabulary.metrics import EVENTS
+from vocabulary.metrics import EVENTS, EVENTS_RESTAMPED
 from vocabulary.records import STATE_TOO_LARGE, DeadLetter, Detection
 
 log = structlog.get_logger(__name__)
@@ -62,6 +62,16 @@ class StageOutput:
     skipped: int = 0
     #: Heartbeats passed on (streams/heartbeat.py): (key, record for the detections topic, message).
     heartbeats: list[tuple[str, bytes, Message]] = field(default_factory=list)
+
+
+def _restamped(event: Event, muni: str, msg: Message) -> None:
+    """Counted and logged once: an event whose time the source got wrong, seen at another time."""
+    assert event.restamp is not None
+    EVENTS_RESTAMPED.labels(event.restamp.reason).inc()
+    log.warning("event_restamped", **msg.position, municipality=muni, event_id=event.id,
+                ts_original=event.restamp.ts_original, ts=event.ts_text, reason=event.restamp.reason,
+                message="イベントの時刻が先すぎて信用できないため、時刻を付け直しました / "
+                        "the event was stamped too far ahead to be trusted and was re-stamped")
 
 
 def dead_letter(msg: Message, reason: str, failed_at: str) -> DeadLetter:
@@ -125,9 +135,13 @@ class DetectionStage:
         return list(out.values())
 
     def process(self, muni: str, stored: bytes | None, messages: list[Message],
-                failed_at: str, lost: Collection[str] = ()) -> StageOutput:
+                failed_at: str, lost: Collection[str] = (), arrived: float | None = None) -> StageOutput:
         """`lost`: partitions (`topic:partition`) whose log the broker no longer holds; their
-        applied offsets are dropped and their messages processed as new."""
+        applied offsets are dropped and their messages processed as new. `arrived`: when the worker
+        received the batch (its wall clock, POSIX seconds; not the Kafka timestamp, which the
+        producer sets to the event's own time): an event stamped more than 15 minutes after it is
+        re-stamped with it (drills run on their own clock; without it, as in a replay, the stream
+        confirms its own time: streams/detectors/event_time.py)."""
         detectors, offsets = self._load(muni, stored)
         marks = self._marks.setdefault(muni, {})
         for where in lost:
@@ -157,13 +171,15 @@ class DetectionStage:
                 EVENTS.labels(msg.topic, "dead_lettered").inc()
                 continue
             try:
-                found = detectors.feed(event)
+                found = detectors.feed(event, arrived)
             except Exception as exc:  # a detector bug must not stop the stream
                 log.exception("detector_failed", **msg.position, event_id=event.id)
                 out.dead_letters.append(
                     dead_letter(msg, f"detector failed: {type(exc).__name__}: {exc}", failed_at))
                 EVENTS.labels(msg.topic, "dead_lettered").inc()
                 continue
+            for late in detectors.time.fresh:
+                _restamped(late, muni, msg)
             out.processed += 1
             EVENTS.labels(msg.topic, "processed").inc()
             out.detections.extend((d, msg) for d in found)

@@ -128,6 +128,15 @@ class Author:
 
 
 @dataclass(frozen=True, slots=True)
+class Restamp:
+    """Why an event's time was replaced (contract, "Limits and time"): the time the source wrote
+    (`ts_original`, as written) and the reason word (`streams.detectors.event_time.REASONS`)."""
+
+    ts_original: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Mention:
     id: str
     platform: str
@@ -143,6 +152,7 @@ class Mention:
     lang: str | None
     geo: dict[str, Any] | None = None  # {"lat", "lon"} or {"place"}
     drill: bool = False  # 訓練: an extra field drills set; what it opens is a drill
+    restamp: Restamp | None = None  # set by the detectors' boundary only, never read from input
     kind: str = field(default="mention", init=False)
 
 
@@ -170,6 +180,7 @@ class AccountEvent:
     note: str | None
     post: dict[str, Any] | None
     drill: bool = False
+    restamp: Restamp | None = None  # set by the detectors' boundary only, never read from input
     kind: str = field(default="account", init=False)
 
 
@@ -185,6 +196,7 @@ class Alert:
     areas: tuple[str, ...]
     text: str
     drill: bool = False
+    restamp: Restamp | None = None  # set by the detectors' boundary only, never read from input
     kind: str = field(default="alert", init=False)
 
 
@@ -467,6 +479,7 @@ def _usual_mention(obj: dict[str, Any]) -> Mention:
         lang if isinstance(lang, str) else None,
         geo if isinstance(geo, dict) else None,
         get("drill") is True,
+        None,
     )
 
 

@@ -60,6 +60,14 @@ DEADLETTERS = Counter(
 DEADLETTER_REASONS = ("contract", "unknown_municipality", "too_large", "detector_failed", "playbook_input",
                       "effect", "state_too_large", "broker_log_lost", "other")
 
+EVENTS_RESTAMPED = Counter(
+    "noroshi_events_restamped_total",
+    "Input events whose own time could not be trusted and that the detectors saw at another time, by "
+    "reason: ahead_of_arrival (stamped more than 15 minutes after the worker received it), "
+    "ahead_of_stream (a drill's event far ahead of what its stream confirmed); see "
+    "streams/detectors/event_time.py.",
+    ["reason"])
+
 INPUT_GAPS_REFETCHED = Counter(
     "noroshi_input_gaps_refetched_total",
     "Messages the stream skipped and the gap guard fetched again from the broker (streams/gaps.py).")

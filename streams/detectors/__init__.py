@@ -8,11 +8,13 @@ Each detector follows the shape in `streams.detectors.common`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from vocabulary.contract import Event, Profile
 from streams.detectors.common import Context, Finding
 from streams.detectors.disaster import DisasterDetector
+from streams.detectors.event_time import StreamTime
 from streams.detectors.flame import FlameConfig, FlameDetector
 from streams.detectors.impersonation import ImpersonationDetector
 from streams.detectors.misinformation import MisinformationDetector
@@ -36,6 +38,8 @@ class DetectorSet:
         state = state or {}
         self.profile = profile
         self.seen: dict[str, None] = dict.fromkeys(state.get("seen", ()))
+        # Which events the detectors see now, and with what time (a source's clock may be wrong).
+        self.time = StreamTime(state.get("time"))
         # The disaster detector goes first: whether a disaster is open is the
         # context the others see for the same event.
         self.disaster = DisasterDetector(profile, state.get("disaster"))
@@ -48,7 +52,7 @@ class DetectorSet:
         self._others = tuple((k, d) for k, d in self.detectors.items() if d is not self.disaster)
 
     def to_state(self) -> dict[str, Any]:
-        return {"seen": list(self.seen),
+        return {"seen": list(self.seen), "time": self.time.to_state(),
                 **{kind: d.to_state() for kind, d in self.detectors.items()}}
 
     def shrink(self) -> None:
@@ -59,15 +63,43 @@ class DetectorSet:
         """
         seen = list(self.seen)
         self.seen = dict.fromkeys(seen[len(seen) - len(seen) // 2:] if len(seen) > 1 else ())
+        self.time.shrink()
         for detector in self.detectors.values():
             detector.shrink()
 
-    def feed(self, event: Event) -> list[Detection]:
+    def feed(self, event: Event, arrived: float | None = None) -> list[Detection]:
+        """The detections `event` leads to. `arrived`: when the worker received it (POSIX seconds);
+        None in a replay, where the stream's own events confirm its time
+        (`streams.detectors.event_time`). The events re-stamped meanwhile are in `self.time.fresh`."""
         if event.id in self.seen:
+            self.time.fresh = []
             return []
         self.seen[event.id] = None
         if len(self.seen) > SEEN_CAP:
             del self.seen[next(iter(self.seen))]
+        admitted = self.time.admit(event, arrived)
+        found = self._run(event) if len(admitted) == 1 and admitted[0] is event else \
+            [d for e in admitted for d in self._run(e)]
+        return self._marked(found) if found and self.time.remembered else found
+
+    def finish(self) -> list[Detection]:
+        """The end of a replay: what is still provisional is re-stamped and seen (`event_time`)."""
+        return self._marked([d for e in self.time.finish() for d in self._run(e)])
+
+    def _marked(self, found: list[Detection]) -> list[Detection]:
+        """Detections whose evidence was re-stamped say so: `metrics.restamped`, event id →
+        {ts_original, reason} (additive; the incident shows when the source said it was posted)."""
+        remembered = self.time.remembered
+        if not remembered:
+            return found
+        out = []
+        for d in found:
+            marks = {i: {"ts_original": remembered[i][0], "reason": remembered[i][1]}
+                     for i in d.evidence_ids if i in remembered}
+            out.append(dataclasses.replace(d, metrics={**d.metrics, "restamped": marks}) if marks else d)
+        return out
+
+    def _run(self, event: Event) -> list[Detection]:
         found = [self._detection("disaster", f, event.drill)
                  for f in self.disaster.on_event(event, _CALM)]
         ctx = _IN_DISASTER if self.disaster.active else _CALM

@@ -252,11 +252,12 @@ def test_every_detector_forgets_the_older_half_of_what_it_keeps_when_asked_to_sh
     detectors = DetectorSet(load_profile(SAMPLE_PROFILE))
     for obj in hostile_traffic(4_000):
         detectors.feed(event_from_dict(obj))
-    before = {kind: len(orjson.dumps(part)) for kind, part in detectors.to_state().items()}
+    # "time" is the stream's clock: a few numbers here, nothing held (tests/unit/test_event_time.py).
+    before = {kind: len(orjson.dumps(part)) for kind, part in detectors.to_state().items() if kind != "time"}
 
     detectors.shrink()
 
-    after = {kind: len(orjson.dumps(part)) for kind, part in detectors.to_state().items()}
+    after = {kind: len(orjson.dumps(part)) for kind, part in detectors.to_state().items() if kind != "time"}
     assert all(size > 100_000 for size in before.values()), before  # each one full of long ids
     for kind in before:
         assert after[kind] < before[kind] * 0.6, (kind, before[kind], after[kind])

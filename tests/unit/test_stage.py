@@ -149,10 +149,10 @@ def test_a_detector_failure_on_one_event_becomes_a_dead_letter_and_the_others_go
     doomed = orjson.loads(values[1])["id"]
     feed = DetectorSet.feed
 
-    def failing_feed(self: DetectorSet, event):  # type: ignore[no-untyped-def]
+    def failing_feed(self: DetectorSet, event, arrived=None):  # type: ignore[no-untyped-def]
         if event.id == doomed:
             raise RuntimeError("lexicon exploded")
-        return feed(self, event)
+        return feed(self, event, arrived)
 
     monkeypatch.setattr(DetectorSet, "feed", failing_feed)
 
