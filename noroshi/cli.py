@@ -211,6 +211,8 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     result = replay_file(args.file, args.profile)
     for number, reason in result.rejected:
         print(f"{args.file}:{number}: rejected: {reason}", file=sys.stderr)
+    for event_id, original, reason in result.restamped:  # its own time could not be trusted
+        print(f"{args.file}: {event_id}: 時刻を付け直しました re-stamped (ts {original}: {reason})", file=sys.stderr)
     lines = [orjson.dumps(i.contract_line()) for i in result.incidents.values()]
     if args.out:
         args.out.write_bytes(b"".join(line + b"\n" for line in lines))

@@ -119,3 +119,17 @@ def test_a_drill_sped_up_or_shifted_in_time_is_not_re_stamped_and_gives_the_repl
 
 def ts_of(event: dict[str, Any]) -> float:
     return event_from_dict(event).ts
+
+
+def test_noroshi_replay_names_each_event_it_re_stamped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from noroshi.cli import main
+
+    lines = (SAMPLE_PROFILE.parent / "wako-sample.jsonl").read_bytes().splitlines()
+    wrong = {**orjson.loads(lines[10]), "id": "x:wrong-clock", "ts": "2099-11-20T09:30:00+09:00"}
+    scenario = tmp_path / "wako-clock.jsonl"
+    scenario.write_bytes(b"\n".join([*lines[:11], orjson.dumps(wrong), *lines[11:]]) + b"\n")
+
+    assert main(["replay", str(scenario), "--profile", str(SAMPLE_PROFILE)]) == 0
+
+    err = capsys.readouterr().err
+    assert f"{scenario}: x:wrong-clock: 時刻を付け直しました re-stamped (ts 2099-11-20T09:30:00+09:00: ahead_of_stream)" in err
