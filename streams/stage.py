@@ -149,12 +149,13 @@ class DetectionStage:
             marks.pop(where, None)
         out = StageOutput(state=b"")
         last: dict[str, Message] = {}
+        tally: dict[tuple[str, str], int] = {}  # (topic, outcome) → messages: one metric update a batch
         for msg in messages:
             where = f"{msg.topic}:{msg.partition}"
             applied = offsets.get(where, -1)
             if msg.offset <= applied:
                 out.skipped += 1
-                EVENTS.labels(msg.topic, "skipped").inc()
+                tally[msg.topic, "skipped"] = tally.get((msg.topic, "skipped"), 0) + 1
                 log.info("event_already_applied", **msg.position, municipality=muni, applied_offset=applied)
                 continue
             offsets[where] = msg.offset
@@ -163,12 +164,13 @@ class DetectionStage:
             if beat is not None:  # applied (its offset counts), never fed to a detector
                 out.heartbeats.append((heartbeat.detection_key(beat),
                                        heartbeat.stamped(beat, "detected_at", failed_at), msg))
+                tally[msg.topic, "heartbeat"] = tally.get((msg.topic, "heartbeat"), 0) + 1
                 continue
             try:
                 event = parse_event(msg.value or b"")
             except ContractError as exc:
                 out.dead_letters.append(dead_letter(msg, f"contract: {exc}", failed_at))
-                EVENTS.labels(msg.topic, "dead_lettered").inc()
+                tally[msg.topic, "dead_lettered"] = tally.get((msg.topic, "dead_lettered"), 0) + 1
                 continue
             try:
                 found = detectors.feed(event, arrived)
@@ -176,13 +178,15 @@ class DetectionStage:
                 log.exception("detector_failed", **msg.position, event_id=event.id)
                 out.dead_letters.append(
                     dead_letter(msg, f"detector failed: {type(exc).__name__}: {exc}", failed_at))
-                EVENTS.labels(msg.topic, "dead_lettered").inc()
+                tally[msg.topic, "dead_lettered"] = tally.get((msg.topic, "dead_lettered"), 0) + 1
                 continue
             for late in detectors.time.fresh:
                 _restamped(late, muni, msg)
             out.processed += 1
-            EVENTS.labels(msg.topic, "processed").inc()
+            tally[msg.topic, "processed"] = tally.get((msg.topic, "processed"), 0) + 1
             out.detections.extend((d, msg) for d in found)
+        for (topic, outcome), n in tally.items():
+            EVENTS.labels(topic, outcome).inc(n)
         for where, msg in last.items():
             marks[where] = (msg.offset, fingerprint(msg.key, msg.value))
         out.state, detectors = self._snapshot(muni, detectors, offsets, messages[-1], failed_at, out)

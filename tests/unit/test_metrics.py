@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from prometheus_client import REGISTRY
+
+from streams import heartbeat
 
 from streams.boundary import DeadLetters, Rejected, handling
 from streams.lineage import Applied, loss_letter
 from streams.stage import DetectionStage, Message, dead_letter
+from tests.unit.builders import CRITICAL_TEXTS, SAMPLE_PROFILE, mention_dict
 from vocabulary import metrics
+from vocabulary.contract import load_profile
 from vocabulary.metrics import DEADLETTER_REASONS, deadletter_reason, exposition, on_scrape, status_code, word
 
 
@@ -109,3 +114,18 @@ def test_the_exposition_runs_the_scrape_hooks_and_survives_a_failing_one() -> No
     for name in ("noroshi_events_total", "noroshi_detection_latency_seconds", "noroshi_deadletters_total",
                  "noroshi_consumer_lag_messages", "noroshi_board_sse_clients", "noroshi_heartbeat_age_seconds"):
         assert f"# TYPE {name}" in text
+
+
+def test_the_detect_stage_counts_each_outcome_of_a_batch_by_topic() -> None:
+    topic = "noroshi.test-outcomes"
+    stage = DetectionStage({"wako": load_profile(SAMPLE_PROFILE)})
+    before = {o: value("noroshi_events_total", topic=topic, outcome=o)
+              for o in ("processed", "dead_lettered", "skipped", "heartbeat")}
+    critics = [orjson.dumps(mention_dict(float(n), f"critic{n}", CRITICAL_TEXTS[0])) for n in range(3)]
+    batch = [Message(topic, 0, n, b"wako", raw) for n, raw in enumerate(critics)]
+    batch += [Message(topic, 0, 3, b"wako", b'{"kind": "mention"}'),  # breaks the contract
+              Message(topic, 0, 4, b"wako", heartbeat.beat(0, "wako", 1, "2026-12-07T07:00:00.000+00:00"))]
+    out = stage.process("wako", None, batch, "2026-12-07T07:00:01.000+00:00")
+    stage.process("wako", out.state, batch[:2], "2026-12-07T07:00:02.000+00:00")  # redelivered
+    after = {o: value("noroshi_events_total", topic=topic, outcome=o) - before[o] for o in before}
+    assert after == {"processed": 3, "dead_lettered": 1, "skipped": 2, "heartbeat": 1}
