@@ -21,6 +21,7 @@ from playbooks.context import CLOCK, DETECTOR, Context, Input
 from playbooks.machines import COMMANDS, MACHINES, RESPONDER_COMMANDS, ROLE_COMMANDS, Machine
 from playbooks.policy import Approval
 from playbooks.rules import PolicyRules, Rules, default_rules
+from playbooks.steps import official_source
 from playbooks.state import (
     COMMAND_MEMORY, Decision, Draft, PlaybookState, UnknownIncidentType, copy_of,
 )
@@ -62,7 +63,7 @@ def _on_detection(state: PlaybookState | None, d: Detection, profile: Mapping[st
             summary=d.summary, metrics=dict(d.metrics), drill=d.drill, detection_seq=d.seq,
             last_evidence_at=d.at, updated_at=d.at,
             disaster_time=d.metrics.get("disaster_active") is True,
-            previous_incident_id=d.previous_incident_id,
+            previous_incident_id=d.previous_incident_id, source_url=official_source(d),
         )
         ctx = Context(st, machine, rules, profile, d, "opened", d.at, DETECTOR)
         ctx.note("incident_opened", {"severity": d.severity, "summary": d.summary,

@@ -252,11 +252,22 @@ def _notify_growth(ctx: Context) -> None:
     notify(ctx, contacts, "resurgence")
 
 
+def official_source(d: Detection) -> str | None:
+    """The URL of the city's own post a デマ claim contradicts (`metrics.source_url`, set by the
+    detector with `contradicts_official`): the correction's source until staff name another."""
+    url = d.metrics.get("source_url")
+    if d.type != "misinformation" or d.metrics.get("contradicts_official") is not True:
+        return None
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
 def apply_evidence(ctx: Context) -> None:
     """A newer detection: evidence, metrics, and severity that never goes down."""
     d = ctx.inp
     assert isinstance(d, Detection)
     st = ctx.st
+    if st.source_url is None:
+        st.source_url = official_source(d)
     severity = max(st.severity, d.severity, key=lambda s: SEVERITY_RANK.get(s, -1))
     raised = severity != st.severity
     if raised:

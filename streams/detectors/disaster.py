@@ -13,6 +13,9 @@ raises the bars for a while, since everyone who felt it says so. The episode
 is quiet (no longer `active`) after `quiet_close_s` not busy; a surge on the same hashtags within
 `episode_end_s` of the last busy moment (aftershocks, the next band of rain) is a 再燃 of the same
 episode, not a new incident; after that the episode ends and a later surge opens a new one.
+A planned outage the city announced (工事のため…断水します, `announcements.planned_outage`) is
+no disaster: until the day it names is over, posts naming the city whose only disaster words
+are that outage's (「和光市の川端、明日断水だって」) do not count in the names channel.
 
 What a post says (vocabulary, rescue requests, places) is read in `disaster_posts`,
 how strong an alert is in `disaster_alerts`; each channel's windows are `disaster_window`.
@@ -25,8 +28,9 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
-from vocabulary.contract import Alert, Event, Mention, Profile
+from vocabulary.contract import AccountEvent, Alert, Event, Mention, Profile
 from vocabulary.terms import SEVERITIES
+from streams.detectors.announcements import planned_outage
 from streams.detectors.common import Context, Finding
 from streams.detectors.disaster_alerts import (
     DAMAGING_INTENSITY,
@@ -114,6 +118,11 @@ class DisasterConfig:
     dedupe_cap: int = 2000  # distinct rescue requests remembered for deduplication
     authors_cap: int = 500  # distinct authors listed per episode (severity needs ≤ 100)
     text_cap: int = 140
+    # The city's announcements of planned outages (工事のため断水します) explain the residents
+    # who retell them (和光市、明日断水だって): kept until six hours after the last day it names
+    # (or `planned_keep_s` when it names none), at most `planned_cap`.
+    planned_keep_s: int = 2 * 86400
+    planned_cap: int = 10
 
 
 _TAG, _NAMES = "tag", "names"
@@ -147,6 +156,8 @@ class DisasterDetector:
         self.rescue_ids: dict[str, str] = {i: k for k, i in self.rescue_keys.items()}
         self.recent_rescues: deque[dict[str, Any]] = deque(
             state.get("recent_rescues", ()), maxlen=self.config.recent_rescue_cap)
+        # Planned outages the city announced: [post id, until (ts), the outage words (断水)].
+        self.planned: list[list[Any]] = [list(p) for p in state.get("planned", ())]
 
     # --- the detector shape ---------------------------------------------
 
@@ -165,6 +176,7 @@ class DisasterDetector:
             "felt": self.felt,
             "rescue_keys": [[k, i] for k, i in self.rescue_keys.items()],
             "recent_rescues": list(self.recent_rescues),
+            "planned": [list(p) for p in self.planned],
         }
 
     def shrink(self) -> None:
@@ -202,6 +214,9 @@ class DisasterDetector:
             return self.on_mention(event)
         if isinstance(event, Alert):
             return self.on_alert(event)
+        if isinstance(event, AccountEvent) and event.type == "official_post" and event.post:
+            text = event.post.get("text")
+            self._remember_planned(str(event.post.get("id")), text if isinstance(text, str) else "", now)
         return []
 
     # --- mentions ---------------------------------------------------------
@@ -230,6 +245,7 @@ class DisasterDetector:
             if repost is None or repost.post_id not in self.rescue_ids:
                 return []  # the common path: nothing about a disaster here
         if m.author.handle.lower() in self.official:
+            self._remember_planned(m.id, text, m.ts)
             return []  # the city's own posts (drill notices, 災害情報) are not a surge
         norm = normalize(text) if text else ""
         if norm and contains_any(norm, NOT_A_REPORT_FOLDED):
@@ -240,7 +256,8 @@ class DisasterDetector:
             channel: str | None = _TAG
             weight = _weight(echo, rescue, norm, VOCABULARY_FOLDED)
         elif norm and contains_any(norm, self.names) and (
-                rescue is not None or contains_any(norm, VOCABULARY_FOLDED)):
+                rescue is not None or contains_any(norm, VOCABULARY_FOLDED)) and (
+                rescue is not None or not self._explained(norm, m.ts)):
             channel = _NAMES
             weight = _weight(echo, rescue, norm, STRONG_VOCABULARY_FOLDED)
         else:
@@ -256,6 +273,25 @@ class DisasterDetector:
         elif rescue is not None and self.episode is not None:
             findings = self._grow(None, m, rescue)
         return findings
+
+    def _remember_planned(self, post_id: str, text: str, now: float) -> None:
+        """Keep the city's announcement of a planned outage (工事のため…断水します)."""
+        found = planned_outage(text, now) if text else None
+        if found is None or any(p[0] == post_id for p in self.planned):
+            return
+        words, until = found
+        self.planned.append([post_id, max(until, now + 3600) if until else now + self.config.planned_keep_s,
+                             sorted(words)])
+        del self.planned[: max(0, len(self.planned) - self.config.planned_cap)]
+
+    def _explained(self, norm: str, now: float) -> bool:
+        """A post whose only disaster words are those of a planned outage the city announced
+        (「和光市の川端、明日断水だって」) retells it: no report of a disaster."""
+        if not self.planned:
+            return False
+        self.planned = [p for p in self.planned if now <= p[1]]
+        words = {w for p in self.planned for w in p[2]}
+        return bool(words) and all(w in words for w in VOCABULARY_FOLDED if w in norm)
 
     def _rescue(self, m: Mention, norm: str) -> tuple[dict[str, Any] | None, bool]:
         """A new rescue request as a board item, and whether the post copies a known one."""

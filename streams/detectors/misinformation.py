@@ -12,7 +12,12 @@ opens one incident when enough distinct authors carry it within ten or thirty
 minutes: two for the most alarming, eight for the mildest, none for chatter; in a
 disaster one point more and longer windows. Most of a claim's texts must be
 hedged, so shares of a news link or of the city's own posts, and everyday
-chatter, stay quiet. Later growth updates the incident on doubling or a higher
+chatter, stay quiet. A marked post is compared with the city's recent announcements
+(`streams.detectors.announcements`): one that retells an announcement in its own words
+(「川端断水、9時から15時だって」) is 公式発表の拡散 and counts in no claim; one that contradicts
+it (「断水は1週間続くらしい」) is a rumour one point more alarming, never joins the city's post,
+and its incident names that post as the correction's source (`source_url`,
+`official_post_id`). Later growth updates the incident on doubling or a higher
 severity. The state is bounded (quiet claims expire, the least recently active
 are evicted) and rebuilds exactly from its JSON.
 """
@@ -27,6 +32,7 @@ from typing import Any
 
 from vocabulary.contract import AccountEvent, Event, Mention, Profile
 from vocabulary.terms import SEVERITIES
+from streams.detectors.announcements import AGREES, CONTRADICTS, Announcements
 from streams.detectors.cluster import (
     Features,
     NearDuplicateIndex,
@@ -113,6 +119,12 @@ class MisinformationConfig:
     refs_cap: int = 8
     extra_tokens_cap: int = 16
     places_cap: int = 8
+    #: The city's own posts that say something checkable (断水します, 事実ではありません),
+    #: kept to compare claims with: the last `announcements_cap` of `announcements_keep_s`.
+    announcements_keep_s: int = 7 * 86400
+    announcements_cap: int = 30
+    #: A claim that contradicts the city's own announcement is worth correcting: one point more.
+    contradiction_points: int = 1
 
 class MisinformationDetector:
     """デマ: one incident per claim that spreads faster than it can be checked."""
@@ -152,6 +164,8 @@ class MisinformationDetector:
         self.ids: dict[str, str] = {}  # post id → claim key
         self.urls: dict[int, list[Any]] = {}  # crc32 of a link → [posts, last seen]
         state = state or {}
+        self.announcements = Announcements(state.get("announcements"), areas=profile.areas,
+                                           keep_s=cfg.announcements_keep_s, cap=cfg.announcements_cap)
         self.swept: float = state.get("swept", 0.0)
         for h, count, last in state.get("urls", ()):
             self.urls[h] = [count, last]
@@ -171,11 +185,12 @@ class MisinformationDetector:
             self._drop(key)
         for h in list(self.urls)[: len(self.urls) - len(self.urls) // 2]:
             del self.urls[h]
+        del self.announcements.items[: len(self.announcements.items) // 2]
 
     def to_state(self) -> dict[str, Any]:
         return {"claims": [c.to_state() for c in self.claims.values()],
                 "urls": [[h, count, last] for h, (count, last) in self.urls.items()],
-                "swept": self.swept}
+                "swept": self.swept, "announcements": self.announcements.to_state()}
 
     # --- events -----------------------------------------------------------------
 
@@ -186,7 +201,9 @@ class MisinformationDetector:
             text = event.post.get("text")
             if event.ts - self.swept >= self.config.sweep_every_s:
                 self._sweep(event.ts)
-            self._official(str(event.post["id"]), text if isinstance(text, str) else "", event.ts)
+            text = text if isinstance(text, str) else ""
+            url = event.post.get("url")
+            self._official(str(event.post["id"]), text, event.ts, url if isinstance(url, str) else None)
         return []
 
     def on_mention(self, m: Mention, ctx: Context) -> list[Finding]:
@@ -236,14 +253,25 @@ class MisinformationDetector:
         cats = self._categories(norm, addressed) if flagged else 0
         if key is not None:
             return self._amplify(key, m, cats, now, ctx, repost=False)
+        fac, alarm = place_and_alarm_masks(norm)
+        source = None
+        if cats and alarm and self.announcements.items:
+            # A marked post about what the city announced: a retelling (公式発表の拡散) is no
+            # rumour and counts nowhere; a contradiction is one, with the city's post as its source.
+            verdict, announcement = self.announcements.judge(raw, now)
+            if verdict == AGREES:
+                return []
+            if verdict == CONTRADICTS and announcement is not None:
+                source = announcement
         clean = cleaned(norm, self._strip)
         tokens = keywords(clean, text)
-        fac, alarm = place_and_alarm_masks(norm)
         # Only a post that may start a claim needs its LSH bands (a claim's are those of its text).
         feats = Features.of(content_of(clean), tokens, lsh=cats != 0, names=place_names(clean))
         if feats.empty:
             return []
         candidates = self.index.candidates(feats, watched_only=not cats)
+        if source is not None:  # a contradiction never joins the city's own post
+            candidates = {k for k in candidates if not self.claims[k].bits & OFFICIAL}
         key = self.index.best(feats, candidates) if candidates else None
         learn = True
         if key is None and cats:
@@ -258,6 +286,8 @@ class MisinformationDetector:
         c = self.claims[key]
         if c.url == 0:
             c.url = url
+        if source is not None and c.src is None and not c.bits & OFFICIAL:
+            c.src = [source[0], source[2], snippet(source[3])]
         c.nt += 1
         c.nm += cats != 0
         c.ne += (cats & ENQUIRY) != 0
@@ -266,7 +296,8 @@ class MisinformationDetector:
         c.fac |= fac
         c.alarm |= alarm
         if cats:
-            c.peak = max(c.peak, post_points(alarm, fac, named, cats))
+            bonus = self.config.contradiction_points if source is not None else 0
+            c.peak = max(c.peak, post_points(alarm, fac, named, cats) + bonus)
         # Chatter that shares the claim's words (花火大会、混むらしい beside 花火大会、中止らしい)
         # dilutes it but does not spread it, nor teach it words: only alarming or strongly
         # marked texts do, or hedged worry about an alarming claim (ごみ処理場がやばいって).
@@ -446,8 +477,10 @@ class MisinformationDetector:
         self.index.add(key, feats)
         return key
 
-    def _official(self, post_id: str, text: str, now: float) -> None:
-        """The city's own post: a claim that never alarms, so its echoes stay quiet."""
+    def _official(self, post_id: str, text: str, now: float, url: str | None = None) -> None:
+        """The city's own post: a claim that never alarms, so its echoes stay quiet; and an
+        announcement claims are compared with, if it says something checkable."""
+        self.announcements.remember(post_id, now, text, url)
         if post_id in self.ids:
             return
         rep = rep_text(text)
@@ -470,6 +503,7 @@ class MisinformationDetector:
                    if now - c.last > (cfg.open_quiet_s if c.inc is not None else cfg.quiet_s)]
         for key in expired:
             self._drop(key)
+        self.announcements.forget(now)
         for h in [h for h, (_, last) in self.urls.items() if now - last > cfg.quiet_s]:
             del self.urls[h]
 
@@ -511,6 +545,7 @@ class MisinformationDetector:
         for post_id in src.refs:
             self._refer(dst, post_id)
         dst.url = dst.url or src.url
+        dst.src = dst.src or src.src
         learnt = self.features(src.rep)
         self._learn(dst, learnt.tokens, learnt.names)
         dst.last = max(dst.last, src.last)
@@ -600,6 +635,17 @@ class MisinformationDetector:
         c.inc = [now, 0, c.n, self.severity(c, ctx)]
         return [self._finding(c, "opened", now, ctx, signals)]
 
+    @staticmethod
+    def _source(c: Claim) -> dict[str, Any]:
+        """The city's post the claim contradicts: the correction's source (`source_url`)."""
+        if c.src is None:
+            return {}
+        post_id, url, words = c.src
+        out: dict[str, Any] = {"official_post_id": post_id, "official_post": words, "contradicts_official": True}
+        if url:
+            out["source_url"] = url
+        return out
+
     def _update(self, c: Claim, now: float, ctx: Context) -> list[Finding]:
         inc = c.inc
         assert inc is not None
@@ -630,6 +676,8 @@ class MisinformationDetector:
             summary = f"再燃（第{wave}波）: " + summary
         if c.ne:
             summary += f"。{self.municipality}への問い合わせ {c.ne} 件"
+        if c.src is not None:
+            summary += f"。{self.municipality}の発表「{c.src[2]}」と食い違います（訂正の根拠）"
         if ctx.disaster_active:
             summary += "。災害時のため早めの訂正を"
         return Finding(
@@ -642,6 +690,6 @@ class MisinformationDetector:
             summary=summary,
             metrics={"posts": c.n, "texts": c.nt, "marked": c.nm, "enquiries": c.ne,
                      "authors": authors, "reach": c.reach, "disaster": ctx.disaster_active,
-                     "wave": wave, **signals},
+                     "wave": wave, **signals, **self._source(c)},
             seq=c.inc[1],
         )

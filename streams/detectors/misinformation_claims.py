@@ -33,7 +33,7 @@ class Claim:
 
     __slots__ = ("key", "rep", "t0", "last", "n", "nt", "nm", "ne", "bits", "fac", "alarm", "peak",
                  "reach", "authors", "author_set", "more_authors", "recent", "orig", "reposts",
-                 "refs", "url", "extra", "places", "inc")
+                 "refs", "url", "extra", "places", "inc", "src")
 
     def __init__(self, key: str, rep: str, t0: float, recent_cap: int) -> None:
         self.key, self.rep, self.t0, self.last = key, rep, t0, t0
@@ -55,6 +55,8 @@ class Claim:
         self.extra: list[str] = []  # keywords learnt from members
         self.places: list[str] = []  # … and the places they name (`place_names`)
         self.inc: list[Any] | None = None  # [opened_at, seq, posts reported, severity index]
+        #: The city's announcement the claim contradicts: [post id, url or None, its opening words].
+        self.src: list[Any] | None = None
 
     def to_state(self) -> list[Any]:
         """A flat list in the order of `__slots__` (`recent` flattened, `orig` without the key it
@@ -62,7 +64,8 @@ class Claim:
         recent = [x for pair in self.recent for x in pair]
         return [self.key, self.rep, self.t0, self.last, self.n, self.nt, self.nm, self.ne,
                 self.bits, self.fac, self.alarm, self.peak, self.reach, self.authors, self.more_authors,
-                recent, self.orig[1:], self.reposts, self.refs, self.url, self.extra, self.places, self.inc]
+                recent, self.orig[1:], self.reposts, self.refs, self.url, self.extra, self.places, self.inc,
+                *([self.src] if self.src is not None else [])]
 
     @classmethod
     def from_state(cls, s: list[Any], recent_cap: int) -> Claim:
@@ -74,6 +77,7 @@ class Claim:
         c.recent.extend(zip(flat[::2], flat[1::2]))
         c.orig, c.reposts, c.refs, c.url, c.extra, c.places, c.inc = (
             [c.key, *s[16]], list(s[17]), list(s[18]), s[19], list(s[20]), list(s[21]), s[22])
+        c.src = s[23] if len(s) > 23 else None
         return c
 
     @property
