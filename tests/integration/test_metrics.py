@@ -7,7 +7,6 @@ produced onto the input topics, real HTTP on loopback; then the broker is stoppe
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import aiohttp
@@ -16,9 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from noroshi.broker import free_port
-from sources.webhook import EVENTS_PATH, sign
 
 from .board_client import sign_in, wait_until_connected
+from .hooks_client import post_mention
 from .conftest import produce, sample_lines
 
 pytestmark = pytest.mark.integration
@@ -118,15 +117,7 @@ async def test_every_process_serves_its_metrics_and_the_worker_is_ready_only_whi
         found = samples((await get(http, sources + "/metrics"))[1])
         assert found[("noroshi_source_connected", (("source", "hooks"),))] == 1
         assert total(found, "noroshi_source_last_event_age_seconds") == 0  # none yet: absent
-        event = orjson.dumps({"kind": "mention", "id": "web:metrics-1", "platform": "web",
-                              "ts": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-                              "author": {"id": "web:form", "handle": "form", "name": "フォーム"},
-                              "text": "和光市 #和光市", "municipality": "wako"})
-        at = str(int(time.time()))
-        async with http.post(f"http://127.0.0.1:{hooks_port}{EVENTS_PATH}", data=event, headers={
-                "X-Noroshi-Timestamp": at, "X-Noroshi-Signature": sign(SECRET, at, event),
-                "Content-Type": "application/json"}) as resp:
-            assert resp.status == 200, await resp.text()
+        await post_mention(http, hooks_port, SECRET, "web:metrics-1")
         found = samples((await get(http, sources + "/metrics"))[1])
         assert 0 <= found[("noroshi_source_last_event_age_seconds", (("source", "hooks"),))] < 60
 

@@ -13,14 +13,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import orjson
 import pytest
 
 from noroshi.broker import free_port
-from sources.webhook import EVENTS_PATH, sign
 from vocabulary.records import Detection, iso
 
 from .conftest import SAMPLE_PROFILE, produce
+from .hooks_client import post_mention
 from .test_watchdog import FAST, status, until_status
 from .watchdog_peer import SECRET, Peer, serving
 
@@ -102,15 +101,7 @@ async def test_a_source_whose_sender_disappears_is_alerted_when_silent_past_its_
     await until_status(extra, lambda s: any(c["name"] == "sources" and c["state"] == "ok" for c in s["components"]))
     async with aiohttp.ClientSession() as http:
         for n in range(4):  # a sender posting every 1.5 s: its usual gap
-            event = orjson.dumps({"kind": "mention", "id": f"web:watchdog-{n}", "platform": "web",
-                                  "ts": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-                                  "author": {"id": "web:form", "handle": "form", "name": "フォーム"},
-                                  "text": "和光市 #和光市", "municipality": "wako"})
-            at = str(int(time.time()))
-            async with http.post(f"http://127.0.0.1:{hooks_port}{EVENTS_PATH}", data=event, headers={
-                    "X-Noroshi-Timestamp": at, "X-Noroshi-Signature": sign(HOOKS_SECRET, at, event),
-                    "Content-Type": "application/json"}) as resp:
-                assert resp.status == 200, await resp.text()
+            await post_mention(http, hooks_port, HOOKS_SECRET, f"web:watchdog-{n}")
             await asyncio.sleep(1.5)
     gone = time.monotonic()  # the sender is gone
     alert = await peer.until("alert", "ソース hooks から", timeout=60)
