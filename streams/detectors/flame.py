@@ -107,10 +107,12 @@ _STRETCHED_KANA = re.compile("[\u3041-\u3096\uff66-\uff9f][ーｰ]")
 OTHER, CRITICAL, ENQUIRY = 0, 1, 2
 
 
-def classify(text: str) -> int:
+def classify(text: str, in_disaster: bool = False) -> int:
     """CRITICAL, ENQUIRY (a plain question: not an opinion) or OTHER.
 
-    Words stretched with ー (ありえなーい, さいてーー) are read in both forms."""
+    Words stretched with ー (ありえなーい, さいてーー) are read in both forms. In a disaster
+    only clear criticism counts: the weak words are how people say they are afraid or worn out
+    (怖い, ひどい雨, もう無理), so such a post is read like a question, not an opinion of the account."""
     norm = normalize(text)
     if _STRETCHED_KANA.search(text) is not None:
         norm = f"{norm}\n{unstretched(norm)}"
@@ -118,7 +120,7 @@ def classify(text: str) -> int:
         return CRITICAL
     enquiry = _ENQUIRY.search(norm) is not None
     if contains_any(norm, WEAK_CRITICISM) and not contains_any(norm, PRAISE) and not enquiry:
-        return CRITICAL
+        return ENQUIRY if in_disaster else CRITICAL
     return ENQUIRY if enquiry else OTHER
 
 
@@ -183,9 +185,12 @@ class FlameConfig:
     posts_cap: int = 20
     update_every: int = 20
     evidence_cap: int = 50
-    # In a disaster every official account is flooded with questions and worry:
-    # criticism must be clearer and broader before it counts as a flame-up.
-    disaster_multiplier: float = 2.0
+    # In a disaster every official account is flooded with questions and worry: only clear
+    # criticism counts then (the weak words are worry, see `classify`; questions never count),
+    # from `disaster_extra_critics` more people than usual (none by default: a tone-deaf post
+    # in a typhoon is the flame-up to catch early; doubling every bar kept one unseen for
+    # half an hour, one more critic for twenty minutes after its first lull).
+    disaster_extra_critics: int = 0
     # Bounds that keep a municipality's state snapshot small (it is one Kafka
     # message, ≤ 1 MB) however long and loud an episode gets.
     window_cap: int = 1000
@@ -248,10 +253,13 @@ class _Target:
     """One official account: its windows, hourly history [reactions, critical, under an
     episode's wave (1) or not (0)] and episode."""
 
-    __slots__ = ("windows", "hours", "episode", "_baselines", "_newest_hour")
+    __slots__ = ("windows", "hours", "episode", "_baselines", "_newest_hour", "_guard")
 
     def __init__(self, config: FlameConfig, state: dict[str, Any] | None = None) -> None:
         state = state or {}
+        # The baseline reads only the hours before the longest window: the reactions it judges
+        # are never part of the normal they are judged against.
+        self._guard = -(-max(s for s, _ in config.windows) // 3600)
         recent = state.get("recent", [])
         self.windows = [_Window(s, minimum, config.window_cap,
                                 [r for r in recent if r[0] >= (recent[-1][0] - s)])
@@ -290,19 +298,22 @@ class _Target:
         """Expected (reactions, critical) per window of `seconds` from the past hours.
 
         Hours under a flame-up's wave are left out: yesterday's 炎上 is not the account's
-        normal, and a slower flame-up the day after must not be measured against it.
+        normal, and a slower flame-up the day after must not be measured against it. So are
+        the hours the longest window reaches into: a flame-up that starts at 14:51 is judged
+        at 15:10 against the hours up to 14:00, not against its own first replies.
         """
         current = int(now // 3600)
         key = (current, seconds)
         cached = self._baselines.get(key)
         if cached is not None:
             return cached
-        past = [c for h, c in self.hours.items() if h < current and not c[2]]
+        before = current - self._guard
+        past = [c for h, c in self.hours.items() if h < before and not c[2]]
         if not past:
             result = (0.0, 0.0)
         else:
-            left_out = sum(1 for h, c in self.hours.items() if h < current and c[2])
-            span_hours = max(1, current - min(self.hours) - left_out)
+            left_out = sum(1 for h, c in self.hours.items() if h < before and c[2])
+            span_hours = max(1, before - min(self.hours) - left_out)
             scale = seconds / 3600 / span_hours
             result = (sum(c[0] for c in past) * scale, sum(c[1] for c in past) * scale)
         if len(self._baselines) > 16:
@@ -381,7 +392,7 @@ class FlameDetector:
             st = self.targets[target] = _Target(cfg)
         now = m.ts
         found = self._age(target, st, now) if st.episode is not None else []
-        kind = classify(m.text)
+        kind = classify(m.text, ctx.disaster_active)
         critical = kind == CRITICAL
         episode = st.episode
         st.add([now, m.author.id, kind, m.author.followers, m.id, self._ref_of(m, target)],
@@ -413,11 +424,10 @@ class FlameDetector:
         """The first window where criticism and volume both surge against the account's
         own baseline, with that baseline (reactions, critical) per window."""
         cfg = self.config
-        strict = cfg.disaster_multiplier if ctx.disaster_active else 1.0
+        extra = cfg.disaster_extra_critics if ctx.disaster_active else 0
         for window in st.windows:
-            if window.critical < window.minimum * strict:
-                continue
-            if len(window.critical_authors) < window.minimum * strict:
+            minimum = window.minimum + extra
+            if window.critical < minimum or len(window.critical_authors) < minimum:
                 continue
             if window.critical_share() < cfg.min_share:
                 continue
@@ -425,8 +435,7 @@ class FlameDetector:
             # whatever its size. (Total volume is not required: in a disaster the account
             # is flooded with questions, which must neither open nor mask a flame-up.)
             base_total, base_critical = st.baseline(now, window.seconds)
-            if window.critical < max(window.minimum, surprising(cfg.peak_factor * base_critical,
-                                                                 cfg.surprise)) * strict:
+            if window.critical < max(minimum, surprising(cfg.peak_factor * base_critical, cfg.surprise)):
                 continue
             return window, base_total, base_critical
         return None

@@ -340,16 +340,53 @@ def test_a_slow_small_town_flame_up_opens_on_the_hour_window() -> None:
     assert d.metrics["window_minutes"] == 60
 
 
-def test_a_disaster_calms_the_flame_detector() -> None:
-    """In a disaster the account is flooded with worried replies: the same burst stays quiet."""
+WORRY = ("怖い…", "もう無理", "寒いし困ります", "雨がひどい", "こわい、嫌だ", "なにこれ、悲しい")
+
+
+def test_in_a_disaster_worried_replies_are_not_criticism() -> None:
+    """In a disaster the account is flooded with worry said in the weak words (怖い, もう無理):
+    a burst of it opens nothing, where the same words at a quiet time are a surge of criticism."""
     from streams.detectors.common import Context
     from streams.detectors.flame import FlameDetector
 
-    burst = surge(start=0, count=5)
+    worried = [mention(i * 0.5, f"resident{i}", WORRY[i % len(WORRY)]) for i in range(12)]
+    in_disaster = FlameDetector(profile())
+    assert not [f for e in worried for f in in_disaster.on_event(e, Context(disaster_active=True))]
     calm = FlameDetector(profile())
-    assert not [f for e in burst for f in calm.on_event(e, Context(disaster_active=True))]
-    normal = FlameDetector(profile())
-    assert [f.change for e in burst for f in normal.on_event(e, Context())] == ["opened"]
+    assert [f.change for e in worried for f in calm.on_event(e, Context())] == ["opened"]
+
+
+def test_in_a_disaster_clear_criticism_opens_within_minutes() -> None:
+    """A tone-deaf post during a typhoon: clear criticism amid a flood of questions opens at the
+    third critic as at a quiet time, not half an hour later as when every bar was doubled; the
+    setting `disaster_extra_critics` asks for more people."""
+    from streams.detectors.common import Context
+    from streams.detectors.flame import FlameDetector
+
+    questions = [mention(i * 0.25, f"asker{i}", "避難所は開いていますか？") for i in range(40)]
+    # Six clear critical replies from four people in three and a half minutes, then a lull.
+    critics = [critical(m, f"critic{n}") for m, n in ((0, 0), (0.8, 0), (1.6, 1), (2.3, 1), (2.7, 2), (3.4, 3))]
+    events = by_time(questions, critics)
+
+    detector = FlameDetector(profile())
+    found = [f for e in events for f in detector.on_event(e, Context(disaster_active=True))]
+    assert [f.change for f in found] == ["opened"]
+    assert found[0].opened_at == critics[4].ts and found[0].metrics["authors"] == 3
+    stricter = FlameDetector(profile(), config=FlameConfig(disaster_extra_critics=1))
+    [first] = [f for e in events for f in stricter.on_event(e, Context(disaster_active=True))]
+    assert first.opened_at == critics[5].ts and first.metrics["authors"] == 4
+
+
+@pytest.mark.parametrize("text, in_disaster, expected", [
+    ("怖い…", True, False), ("怖い…", False, True),
+    ("もう無理", True, False),
+    ("こんな時に不謹慎です。謝罪しろ", True, True),  # clear criticism is criticism in a disaster too
+    ("この投稿を誰が承認したの", True, True),
+])
+def test_in_a_disaster_only_clear_criticism_counts(text: str, in_disaster: bool, expected: bool) -> None:
+    from streams.detectors.flame import CRITICAL, classify
+
+    assert (classify(text, in_disaster) == CRITICAL) is expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -539,3 +576,36 @@ def test_the_hours_of_a_flame_up_are_left_out_of_the_accounts_baseline() -> None
     second = starts[1]
     assert second.metrics["baseline_critical_per_window"] < 1  # not the 300 of yesterday
     assert second.opened_at == iso(slow[2].ts)  # three critics: it opens at once
+
+
+def test_a_slow_flame_up_that_starts_near_the_end_of_an_hour_is_not_its_own_baseline() -> None:
+    """A quiet account; a slow flame-up starts at 14:51, so its first two replies fall in the
+    14:00 hour. Judged at 15:xx, the baseline must not hold them (it did: 2 critical an hour,
+    the bar rose to seven critics and six never opened)."""
+    detectors = DetectorSet(profile())
+    quiet = [neutral(h * HOUR + 20, f"resident{h}") for h in range(5)]  # 09:20 … 13:20
+    # 14:51: six people, one every seven minutes (never three in ten minutes).
+    slow = [critical(5 * HOUR + 51 + 7 * i, f"townsfolk{i}") for i in range(6)]
+    assert int(slow[1].ts // 3600) < int(slow[2].ts // 3600)  # two of them in the earlier hour
+
+    [d] = opened(feed(detectors, by_time(quiet, slow)))
+
+    assert d.opened_at == iso(slow[4].ts)  # the fifth critic in the hour window, 28 minutes in
+    assert d.metrics["window_minutes"] == 60
+    assert d.metrics["baseline_critical_per_window"] == 0
+
+
+def test_the_baseline_reads_only_the_hours_before_the_longest_window() -> None:
+    """Hour buckets the hour window reaches into are not the account's normal yet; older ones are."""
+    from streams.detectors.flame import CRITICAL, FlameConfig, _Target
+
+    target = _Target(FlameConfig())
+    for h in range(4):  # 4 h of one critical reaction an hour
+        target.add([h * 3600.0 + 60, f"u{h}", CRITICAL, 10, f"e{h}", ""], 168)
+    target.add([4 * 3600.0 + 3000, "late", CRITICAL, 10, "e-late", ""], 168)  # 04:50
+    target.add([4 * 3600.0 + 3300, "late2", CRITICAL, 10, "e-late2", ""], 168)
+
+    _, critical_per_hour = target.baseline(5 * 3600.0 + 600, 3600)  # 05:10: hour 4 is in the window
+
+    assert critical_per_hour == 1.0  # hours 0–3 only, not the two of 04:50
+    assert target.baseline(6 * 3600.0 + 600, 3600)[1] == pytest.approx(6 / 5)  # an hour later, history
