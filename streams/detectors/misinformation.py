@@ -433,6 +433,14 @@ class MisinformationDetector:
                 best = rank
         return best[2] if best else None
 
+    def _contradicting_the_same(self, c: Claim, now: float) -> str | None:
+        """A rumour of the hour that contradicts the same announcement of the city: the same story
+        told otherwise (「1週間続くらしい」, 「復旧は未定らしい」 against its 9時から15時)."""
+        assert c.src is not None
+        found = [(other.inc is not None, other.last, key) for key, other in self.claims.items()
+                 if key != c.key and other.src is not None and other.src[0] == c.src[0] and self._rumour(key, now)]
+        return max(found)[2] if found else None
+
     @staticmethod
     def _places(fac: int, names: frozenset[str]) -> set[str]:
         """Where a post or claim is: the kinds of facility and of named place it mentions."""
@@ -625,6 +633,8 @@ class MisinformationDetector:
         own = self.features(c.rep)
         own.tokens = frozenset(self.index.vocabulary(c.key))
         target = self._related(own, c.fac, now, exclude=c.key)
+        if target is None and c.src is not None:
+            target = self._contradicting_the_same(c, now)
         if target is not None:
             # One story, one incident: fold into the open claim, or else the stronger (then older) one.
             other = self.claims[target]

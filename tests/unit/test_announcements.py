@@ -239,3 +239,4 @@ def test_a_link_without_a_contradicted_announcement_waits_for_the_fact_check() -
     opened = play.open()
 
     assert opened.state is not None and opened.state.source_url is None
+

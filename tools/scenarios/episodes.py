@@ -23,6 +23,7 @@ from tools.scenarios.negatives import (
     neg_news,
     neg_praise,
 )
+from tools.scenarios.outages import ep_outage
 from tools.scenarios.people import INSTANCES, Person, ref
 from tools.scenarios.towns import Official
 
@@ -491,10 +492,10 @@ EPISODES: dict[str, Callable[..., list[dict[str, Any]]]] = {
     "quake_days": ep_quake_days, "rumour_again": ep_rumour_again,
     "praise": neg_praise, "festival": neg_festival, "angry": neg_angry, "lookalikes": neg_lookalikes,
     "announce": neg_announce, "news": neg_news, "drill": neg_drill, "elsewhere": neg_elsewhere,
-    "minor_quake": neg_minor_quake,
+    "minor_quake": neg_minor_quake, "outage": ep_outage,
 }
 LABELLED = frozenset({"flame", "flame_days", "flame_ramp", "impersonation", "rumour", "disaster",
-                      "quake_days", "rumour_again"})
+                      "quake_days", "rumour_again", "outage"})
 
 
 def run_episode(sim: Sim, kind: str, t: int, params: dict[str, Any]) -> list[dict[str, Any]]:

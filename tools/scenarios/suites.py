@@ -287,6 +287,24 @@ SUITES: dict[str, dict[str, Spec]] = {
         ), bank="variant", about="mid-size city, the variant phrase bank: a disguised toxic-gas rumour, a "
                                  "disguised flame-up on bluesky, a small-capitals fake"),
     },
+    # Written and scored by tests/unit/test_retold_scenarios.py (not committed as files).
+    "retold": {
+        "kirino-outage-retold": Spec("kirino", "2026-07-14", 2.0, (
+            E("outage", 0, "10:00"),
+            E("announce", 1, "13:00"),
+        ), about="small town: a planned water outage announced by the town and retold by residents with "
+                 "hearsay markers that evening and the next morning; no incident"),
+        "aosawa-outage-rumour": Spec("aosawa", "2026-09-08", 2.0, (
+            E("outage", 0, "10:30", contradict=True, size="large"),
+            E("praise", 1, "09:00", platform="x"),
+        ), about="mid-size city: a planned water outage retold by residents, then a rumour that it lasts a "
+                 "week; one misinformation incident, the city's announcement its source"),
+        "shiomi-outage-variant": Spec("shiomi", "2026-05-19", 2.0, (
+            E("outage", 0, "09:30", contradict=True),
+            E("news", 1, "11:00"),
+        ), bank="variant", about="mid-size city, the variant phrase bank: a planned outage retold, a rumour "
+                                 "that contradicts it"),
+    },
 }
 
 
