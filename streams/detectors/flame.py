@@ -163,9 +163,11 @@ def severity_for(count: int, reach: int, per_minute: float = 0.0) -> str:
 @dataclass(frozen=True)
 class FlameConfig:
     # (seconds, minimum critical replies from as many distinct authors): a burst of three
-    # people in ten minutes, or five over an hour for the slow flame-up of a small town.
-    # A trickle of a complaint every 20 minutes reaches neither.
-    windows: tuple[tuple[int, int], ...] = ((600, 3), (3600, 5))
+    # people in ten minutes, four in half an hour or five over an hour for the slow flame-up
+    # of a small town (with only the hour, one whose critics came a quarter of an hour apart
+    # at first opened after twenty-five minutes). A trickle of a complaint every 20 minutes
+    # reaches none of them.
+    windows: tuple[tuple[int, int], ...] = ((600, 3), (1800, 4), (3600, 5))
     min_share: float = 0.4
     # A count opens only if the account's own rate would reach it by chance less than
     # once in 1/surprise windows (Poisson tail); the rate is doubled for peak hours.

@@ -328,16 +328,27 @@ def test_a_very_busy_account_still_opens_when_the_window_is_capped() -> None:
     assert opened(feed(detectors, burst))
 
 
-# --- two windows, disaster context, strong and weak criticism ---------------
+# --- three windows, disaster context, strong and weak criticism -------------
 
 
-def test_a_slow_small_town_flame_up_opens_on_the_hour_window() -> None:
-    """Critical replies every eight minutes from seven people: never three in ten minutes."""
+def test_a_slow_small_town_flame_up_opens_on_the_half_hour_window() -> None:
+    """Critical replies every eight minutes from seven people: never three in ten minutes,
+    four in half an hour at the fourth (24 minutes in, not 32 as with the hour alone)."""
     detectors = DetectorSet(profile())
     slow = [critical(i * 8, f"townsfolk{i % 7}") for i in range(9)]
     assert all(b.ts - a.ts == 8 * 60 for a, b in zip(slow, slow[1:]))  # ≤ 2 in any ten minutes
     [d] = opened(feed(detectors, slow))
+    assert d.metrics["window_minutes"] == 30
+    assert d.opened_at == iso(slow[3].ts)
+
+
+def test_a_slower_flame_up_opens_on_the_hour_window() -> None:
+    """Every twelve minutes: never four in half an hour, five in the hour at the fifth."""
+    detectors = DetectorSet(profile())
+    slower = [critical(i * 12, f"townsfolk{i}") for i in range(7)]
+    [d] = opened(feed(detectors, slower))
     assert d.metrics["window_minutes"] == 60
+    assert d.opened_at == iso(slower[4].ts)
 
 
 WORRY = ("怖い…", "もう無理", "寒いし困ります", "雨がひどい", "こわい、嫌だ", "なにこれ、悲しい")
@@ -590,8 +601,8 @@ def test_a_slow_flame_up_that_starts_near_the_end_of_an_hour_is_not_its_own_base
 
     [d] = opened(feed(detectors, by_time(quiet, slow)))
 
-    assert d.opened_at == iso(slow[4].ts)  # the fifth critic in the hour window, 28 minutes in
-    assert d.metrics["window_minutes"] == 60
+    assert d.opened_at == iso(slow[3].ts)  # the fourth critic in half an hour, 21 minutes in
+    assert d.metrics["window_minutes"] == 30
     assert d.metrics["baseline_critical_per_window"] == 0
 
 
