@@ -57,7 +57,9 @@ _DENIAL = re.compile(alternation(fold_phrases((
 _NEGATED = re.compile(
     f"(?:{alternation(ALARM_WORDS)})(?:は|も|が|の予定は?|する予定は?|の話は?)?"
     "(?:し|され|する|実施し|実施され|起き|発生し|出)?(?:てい|て)?"
-    "(?:ない|ません|ありません|なし|無し|中止|取りやめ|取り止め|なくなっ|なくな)")
+    "(?:ない|ません|ありません|なし|無し|中止|取りやめ|取り止め|なくなっ|なくな|延期)")
+#: The whole municipality, where the announcement names one area (「市内全域で断水らしい」).
+_EVERYWHERE = re.compile(alternation(fold_phrases(("全域", "市内全部", "町内全部", "全世帯", "市全体", "町全体"))))
 #: Words of planned work: an announcement with them is a planned outage, not a disaster.
 PLANNED = fold_phrases((
     "工事", "点検", "作業", "メンテナンス", "切り替え", "切替", "計画断水", "計画停電", "予定",
@@ -67,11 +69,11 @@ _PLANNED = re.compile(alternation(PLANNED))
 
 _NUM = r"(\d{1,2}|[一二三四五六七八九十]{1,2})"
 _KANJI_DIGIT = {c: i for i, c in enumerate("〇一二三四五六七八九", 0)}
-_CLOCK = re.compile(r"(午前|午後)?" + _NUM + r"(?:時(?!間)(半)?|:(\d{2}))")
+_CLOCK = re.compile(r"(午前|午後|朝|夕方|夜)?" + _NUM + r"(?:時(?!間)(半)?|:(\d{2}))")
 _RANGE = re.compile(r"(午前|午後)?(\d{1,2})\s*(?:〜|~|-|ー|―|から)\s*(午前|午後)?(\d{1,2})時")
 _DATE = re.compile(r"(\d{1,2})月(\d{1,2})日"  # 12月8日
                    r"|(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])"  # 12/8
-                   r"|(?<![\d月])(\d{1,2})日\s*[(（][月火水木金土日]")  # 8日(火)
+                   r"|(?<![\d月])(\d{1,2})日\s*(?:[(（][月火水木金土日]|から|に|まで|は|の)")  # 8日(火), 8日から
 _RELATIVE = (("明後日", 2), ("あさって", 2), ("明日", 1), ("あした", 1), ("今日", 0), ("本日", 0))
 _DURATION = re.compile(_NUM + r"\s*(時間|日間|週間|[かヵヶゖけケカ]月)"  # 6時間, 1週間, 1ヶ月
                        r"|" + _NUM + r"日(?:も|ほど|くらい|ぐらい)?(?:続|かか)")  # 3日続く
@@ -95,7 +97,7 @@ def _number(text: str) -> int:
 
 
 def _hour(half: str | None, hour: int) -> int:
-    return hour + 12 if half == "午後" and hour < 12 else hour
+    return hour + 12 if half in ("午後", "夕方", "夜") and hour < 12 else hour
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,8 @@ def relation(post: Facts, ann: Facts) -> int:
         return UNRELATED  # a different story about the same thing (断水 and 汚染)
     if post.dates and ann.dates and not post.dates & ann.dates:
         return CONTRADICTS
+    if ann.places and _EVERYWHERE.search(post.norm) and not _EVERYWHERE.search(ann.norm):
+        return CONTRADICTS  # everywhere, where the city said 川端地区
     if post.times and ann.times and (min(post.times) < min(ann.times) or max(post.times) > max(ann.times)):
         return CONTRADICTS
     if post.span is not None:
