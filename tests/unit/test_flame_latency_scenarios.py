@@ -57,3 +57,36 @@ def test_a_disaster_without_a_flame_up_opens_no_flame_incident(tmp_path: Path, n
 
     assert "flame" not in scores or scores["flame"].incidents == 0
     assert scores["disaster"].true_positives == scores["disaster"].labels
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("name, bank", [("miyaura-flame-after-flame", "episodes"),
+                                        ("sakuradai-flame-after-flame", "episodes")])
+def test_the_slow_rising_flame_up_the_day_after_a_big_one_opens_at_its_third_critic(
+        tmp_path: Path, name: str, bank: str, seed: int) -> None:
+    """8 critical posts a minute only after 40 minutes: the first three come in about four and a
+    half minutes. Neither the big flame-up of the day before nor the ramp's own first replies
+    raise the bar: it opens at the third distinct critic the detector reads as one."""
+    import orjson
+
+    from streams.detectors.flame import CRITICAL, classify
+    from tools.evaluation import matches
+    from vocabulary.contract import parse_ts
+
+    path = write_scenario(tmp_path, name, generate(name, sc.SUITES[bank][name], seed))
+    ramp = load_labels(tmp_path / f"{name}.labels.jsonl")[1]
+    critics: list[str] = []
+    third = None
+    for e in map(orjson.loads, path.read_bytes().splitlines()):
+        ref = (e.get("reply_to") or e.get("quote_of") or {}).get("account")
+        if e["kind"] != "mention" or ref != ramp.target or parse_ts(e["ts"]) < ramp.start:
+            continue
+        if classify(e["text"]) == CRITICAL and e["author"]["id"] not in critics:
+            critics.append(e["author"]["id"])
+            if len(critics) == 3:
+                third = parse_ts(e["ts"])
+                break
+    incidents = [i.contract_line() for i in replay_file(path).incidents.values()]
+
+    [incident] = [i for i in incidents if matches(i, ramp)]
+    assert parse_ts(incident["opened_at"]) == third
