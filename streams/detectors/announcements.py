@@ -117,10 +117,11 @@ class Facts:
         return bool(self.topics)
 
 
-def read(text: str, ts: float, areas: Iterable[str] = ()) -> Facts:
-    """The facts of one text (`areas`: the profile's area names, folded like `normalize`)."""
+def read(text: str, ts: float, areas: Iterable[str] = (), about: frozenset[str] = frozenset()) -> Facts:
+    """The facts of one text (`areas`: the profile's area names, folded like `normalize`); `about`:
+    the alarm words of the post it quotes, for a text that names none (「これ、1週間続くらしい」)."""
     norm = normalize(text)
-    topics = frozenset(_TOPICS.findall(norm))
+    topics = frozenset(_TOPICS.findall(norm)) or about
     if not topics:
         return Facts(frozenset(), frozenset(), frozenset(), frozenset(), None, False)
     places = {name.partition(":")[2] for name in place_names(norm)}
@@ -273,16 +274,19 @@ class Announcements:
         while self.items and now - self.items[0][1] > self.keep_s:
             self._facts.pop(self.items.pop(0)[0], None)
 
-    def judge(self, text: str, ts: float) -> tuple[int, list[Any] | None]:
+    def judge(self, text: str, ts: float, quoting: str | None = None) -> tuple[int, list[Any] | None]:
         """The post's relation to the most recent announcement it speaks of (a contradiction
-        of any wins over an agreement), with that announcement."""
+        of any wins over an agreement), with that announcement; or, for a quote, to the quoted one."""
         if not self.items:
             return UNRELATED, None
-        facts = read(text, ts, self.areas)
+        quoted = self._facts.get(quoting) if quoting is not None else None
+        facts = read(text, ts, self.areas, quoted.topics if quoted is not None else frozenset())
         if not facts.checkable:
             return UNRELATED, None
         agreed = None
         for item in reversed(self.items):
+            if quoted is not None and item[0] != quoting:
+                continue
             if item[1] > ts:
                 continue
             found = relation(facts, self._facts[item[0]])

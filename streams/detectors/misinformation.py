@@ -227,7 +227,12 @@ class MisinformationDetector:
             return []
         shared = m.repost_of or m.quote_of
         if shared is not None and shared.account.lower() in self.official:
-            return []  # a share of the city's own post
+            source = self._contradicted(raw, now, m.quote_of.post_id) if m.quote_of is not None and raw else None
+            if source is None:
+                return []  # a share of the city's own post
+            # 「これ、実は1週間続くらしい」 quoting the announcement: a rumour of its own.
+            return self._on_text(m, ctx, key=None, refs=[], addressed=self._addressed(m), url=url,
+                                 quoted=source)
         if m.repost_of is not None:
             key = self.ids.get(m.repost_of.post_id)
             if key is not None:
@@ -238,10 +243,11 @@ class MisinformationDetector:
         return self._on_text(m, ctx, key=key, refs=refs, addressed=addressed, url=url)
 
     def _on_text(self, m: Mention, ctx: Context, *, key: str | None, refs: list[str], addressed: bool,
-                 url: int) -> list[Finding]:
+                 url: int, quoted: list[Any] | None = None) -> list[Finding]:
         """A post that is neither the city's nor a repost of a claim: read what it says.
 
-        `key` is the claim it quotes or replies to, if any; `refs` the posts it points to."""
+        `key` is the claim it quotes or replies to, if any; `refs` the posts it points to;
+        `quoted` the city's announcement it quotes and contradicts."""
         now, raw = m.ts, m.text
         if not raw:
             return [] if key is None else self._amplify(key, m, 0, now, ctx, repost=False)
@@ -254,8 +260,10 @@ class MisinformationDetector:
         if key is not None:
             return self._amplify(key, m, cats, now, ctx, repost=False)
         fac, alarm = place_and_alarm_masks(norm)
-        source = None
-        if cats and alarm and self.announcements.items:
+        source = quoted
+        if quoted is not None:  # what it says is about what the announcement is about
+            alarm = alarm or place_and_alarm_masks(normalize(quoted[3]))[1]
+        elif cats and alarm and self.announcements.items:
             # A marked post about what the city announced: a retelling (公式発表の拡散) is no
             # rumour and counts nowhere; a contradiction is one, with the city's post as its source.
             verdict, announcement = self.announcements.judge(raw, now)
@@ -310,6 +318,13 @@ class MisinformationDetector:
         return self._evaluate(c, now, ctx)
 
     # --- joining -------------------------------------------------------------------
+
+    def _contradicted(self, raw: str, now: float, quoting: str) -> list[Any] | None:
+        """The announcement a marked quote of it contradicts, if it does."""
+        if not self.announcements.items or self._worth_a_look.search(raw.translate(QUICK_FOLD)) is None:
+            return None
+        verdict, item = self.announcements.judge(raw, now, quoting)
+        return item if verdict == CONTRADICTS else None
 
     def _addressed(self, m: Mention) -> bool:
         if m.reply_to is not None and m.reply_to.account.lower() in self.official:

@@ -251,3 +251,17 @@ def test_a_link_without_a_contradicted_announcement_waits_for_the_fact_check() -
 
     assert opened.state is not None and opened.state.source_url is None
 
+
+
+def test_quotes_of_the_announcement_that_contradict_it_are_a_rumour_and_quotes_that_retell_it_are_not() -> None:
+    quoted = {"post_id": "x:wako:1001", "account": OFFICIAL}
+    contradicting = [mention(90 + i * 0.5, f"quoter{i}", text, reply_to=None, quote_of=quoted)
+                     for i, text in enumerate(("これ、実は1週間続くらしい。拡散して", "本当は復旧未定らしいよ") * 3)]
+    retelling = [mention(60 + i * 0.3, f"sharer{i}", "明日9時から15時だって、水ためとこ", reply_to=None, quote_of=quoted)
+                 for i in range(12)]
+
+    calm = run(MisinformationDetector(WAKO), [official_post_event(), official_mention(), *retelling])
+    found = run(MisinformationDetector(WAKO), [official_post_event(), official_mention(), *contradicting])
+
+    assert calm == []
+    assert [f.change for f in found][:1] == ["opened"] and found[0].metrics["official_post_id"] == "x:wako:1001"
