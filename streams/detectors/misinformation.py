@@ -66,6 +66,8 @@ from streams.detectors.misinformation_text import (
     RASHII_NOT_AFTER,
     SPREAD,
     SPREAD_PHRASES,
+    RUTTE,
+    RUTTE_ENDINGS,
     TATTE,
     alternation,
     is_kana_word,
@@ -144,13 +146,13 @@ class MisinformationDetector:
         markers = SPREAD_PHRASES + HEARSAY_PHRASES + DOUBT_PHRASES + COVERUP_PHRASES
         # らしい after 素晴, 秋, 和光市 … is an adjective (素晴らしい, 秋らしい), not hearsay.
         not_after = "".join(f"(?<!{re.escape(p)}らしい)" for p in RASHII_NOT_AFTER + self.names)
-        self._markers = re.compile(f"{alternation(markers)}|らしい{not_after}|{MITAI}|{TATTE}")
+        self._markers = re.compile(f"{alternation(markers)}|らしい{not_after}|{MITAI}|{TATTE}|{RUTTE}")
         self._enquiry = re.compile(alternation(ENQUIRY_PHRASES))
         # One literal scan of the quickly folded raw text finds every post that may carry
         # a marker; most posts carry none and, unless they share a watched claim's words,
         # stop there.
         self._worth_a_look = re.compile(alternation(
-            markers + ENQUIRY_PHRASES + ("らしい", "みたい", "たって", "だって")))
+            markers + ENQUIRY_PHRASES + ("らしい", "みたい", "たって", "だって") + RUTTE_ENDINGS))
         # The city's full names go from the content; a short one (和光) only where it is
         # the city, not part of a place named after it (和光駅, 和光小学校).
         full = tuple(n for n in self.names if n[-1] in "市町村区")

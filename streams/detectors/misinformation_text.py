@@ -49,6 +49,9 @@ MITAI = "(?<![てで])みたい(?!な)"
 #: A clause ending in quotative って after た/だ is hearsay (事故あったって, 中止だって),
 #: unlike concessive たって inside a sentence (言ったって無駄).
 TATTE = "[ただ]って(?![\u3041-\u3096\u30a1-\u30fa\u3400-\u9fff])"
+#: … and after a verb's plain form (一週間続くって, 来週までかかるって), at the end of a clause.
+RUTTE_ENDINGS = tuple(f"{kana}って" for kana in "うくすつぬむるぐぶ")
+RUTTE = "[うくすつぬむるぐぶ]って(?![\u3041-\u3096\u30a1-\u30fa\u3400-\u9fff])"
 
 #: Places and services a rumour is usually about, generic for any municipality (施設).
 FACILITY_WORDS = fold_phrases((
@@ -88,6 +91,7 @@ MARKER_CATEGORY = {
     **dict.fromkeys(SPREAD_PHRASES, SPREAD), **dict.fromkeys(HEARSAY_PHRASES, HEARSAY),
     **dict.fromkeys(DOUBT_PHRASES, DOUBT), **dict.fromkeys(COVERUP_PHRASES, COVERUP),
     "らしい": HEARSAY, "みたい": HEARSAY, "たって": HEARSAY, "だって": HEARSAY,
+    **dict.fromkeys(RUTTE_ENDINGS, HEARSAY),
 }
 
 

@@ -265,3 +265,12 @@ def test_quotes_of_the_announcement_that_contradict_it_are_a_rumour_and_quotes_t
 
     assert calm == []
     assert [f.change for f in found][:1] == ["opened"] and found[0].metrics["official_post_id"] == "x:wako:1001"
+
+
+def test_hearsay_after_a_verb_is_a_marker_too() -> None:
+    """「来週まで続くって」: quotative って after a verb's plain form is hearsay, like 〜だって."""
+    texts = ("川端の断水、来週まで続くって", "和光市川端の断水、1週間かかるって")
+
+    found = run(MisinformationDetector(WAKO), [official_post_event(), *residents(texts, start=90, every=0.5, rounds=3)])
+
+    assert [f.change for f in found][:1] == ["opened"] and found[0].metrics["source_url"] == POST_URL

@@ -55,6 +55,8 @@ OUTAGES: dict[str, dict[str, Any]] = {
                         "{city}の{area}、断水が数日続くっぽい。拡散お願い", "友達の話だと{area}の断水は復旧の見込みが立たないらしい",
                         "{area}地区、断水が1週間って本当？拡散して"),
         },
+        "quote": ("これ、実は1週間続くらしい。拡散して", "{h2}時までって書いてあるけど本当は来週までかかるらしい",
+                  "これ嘘らしい、復旧の見込み立ってないって"),
         "question": ("断水って何時までですか？", "{area}の断水、うちも入ってるのかな", "明日の断水、給水所はありますか？"),
     },
 }
@@ -114,9 +116,13 @@ def ep_outage(sim: Sim, t: int, kind: str = "water", contradict: bool = False,
     later = sorted(early + arrivals(rng, start + MINUTE, m - len(early), rng.randint(10, 20) * MINUTE, 1.3))
     for when in later:
         who = sim.local_or_stranger("x", .6)
-        if rng.random() < .6:
+        r = rng.random()
+        if r < .5:
             ev = sim.post(when, who, sim.deco(sim.fill(rng.choice(texts[1:]), **slots), "scared", emoji=.2))
             carriers.append(ev)
+        elif r < .6:  # quoting the city's own post
+            ev = sim.post(when, who, sim.deco(sim.fill(rng.choice(o["quote"]), **slots), "scared", emoji=.2),
+                          quote=official)
         else:
             ev = sim.post(when, who, "", repost=ref(rng.choice(carriers)))
         ids.append(ev["id"])
