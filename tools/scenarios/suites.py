@@ -293,7 +293,7 @@ SUITES: dict[str, dict[str, Spec]] = {
             E("outage", 0, "10:00"),
             E("announce", 1, "13:00"),
         ), about="small town: a planned water outage announced by the town and retold by residents with "
-                 "hearsay markers that evening and the next morning; no incident"),
+                 "hearsay markers within the hour and on the morning of the day; no incident"),
         "aosawa-outage-rumour": Spec("aosawa", "2026-09-08", 2.0, (
             E("outage", 0, "10:30", contradict=True, size="large"),
             E("praise", 1, "09:00", platform="x"),
