@@ -304,6 +304,12 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
         facts.append((t(lang, "incident.hold"), f"@{_e(incident.target)}"))
     if m.get("source_url"):
         facts.append((t(lang, "incident.source_url"), _e(m["source_url"])))
+    restamped = m.get("restamped")
+    if isinstance(restamped, dict) and restamped:  # evidence stamped far ahead (streams/detectors/event_time.py)
+        first = min(str(r.get("ts_original", "")) for r in restamped.values() if isinstance(r, dict)) \
+            if any(isinstance(r, dict) for r in restamped.values()) else ""
+        facts.append((t(lang, "incident.restamped"),
+                      _e(t(lang, "incident.restamped.value", n=len(restamped), first=first))))
     for key, related in (("incident.previous", incident.previous_incident_id),
                          ("incident.next", incident.next_incident_id)):
         if related:  # the same episode before / after staff resolved it

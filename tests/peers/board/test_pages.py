@@ -14,7 +14,7 @@ from vocabulary.records import Detection
 
 from .conftest import Client, page_csrf
 from .world import (
-    ASAKA_FLAME, DISASTER, FLAME, IMPERSONATION, MISINFORMATION, OFFICIAL, OLD_FLAME, SCRIPT, World, month_of,
+    ASAKA_FLAME, DISASTER, FLAME, IMPERSONATION, MISINFORMATION, OFFICIAL, OLD_FLAME, SCRIPT, World, detection, month_of,
 )
 
 
@@ -303,3 +303,17 @@ async def test_a_flame_up_that_came_back_after_it_was_resolved_links_both_incide
     assert "前の事案（解決後に再燃）" in new_page and f'<a href="/incidents/{OLD_FLAME}">' in new_page
     english = await (await http.get(f"/incidents/{new_id}?lang=en")).text()
     assert "Earlier incident" in english
+
+
+async def test_posts_given_their_arrival_time_are_said_on_the_incident_page(client_for: Client,
+                                                                           world: World) -> None:
+    # Evidence stamped far ahead (Japan time written with a Z) was counted at its arrival: the page says so.
+    restamped = {"x:f1": {"ts_original": "2026-12-07T23:10:00Z", "reason": "ahead_of_arrival"}}
+    world.detect(detection(world, FLAME, type_="flame", target=OFFICIAL, minutes=-1, seq=6, opened=-30,
+                           evidence=["x:f0", "x:f1"], summary="批判が続いています",
+                           metrics={"critical": 42, "total": 60, "authors": 21, "restamped": restamped}))
+    http = await client_for("sato")
+    page = await (await http.get(f"/incidents/{FLAME}")).text()
+    assert "時刻を直した投稿" in page and "1件（投稿元の時刻 2026-12-07T23:10:00Z が受信より先" in page
+    english = await (await http.get(f"/incidents/{FLAME}?lang=en")).text()
+    assert "Posts given another time" in english
