@@ -14,7 +14,8 @@ from vocabulary.records import Detection
 
 from .conftest import Client, page_csrf
 from .world import (
-    ASAKA_FLAME, DISASTER, FLAME, IMPERSONATION, MISINFORMATION, OFFICIAL, OLD_FLAME, SCRIPT, World, detection, month_of,
+    ASAKA_FLAME, DISASTER, FLAME, IMPERSONATION, MISINFORMATION, OFFICIAL, OLD_FLAME, SCRIPT, World, detection,
+    month_of,
 )
 
 
