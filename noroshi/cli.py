@@ -37,7 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run the stream worker (needs NOROSHI_BROKER)")
     sub.add_parser("board", help="run the status board (needs NOROSHI_BROKER)")
     sub.add_parser("sources", help="run the sources named by NOROSHI_SOURCES (needs NOROSHI_BROKER)")
-    sub.add_parser("topics", help="create Noroshi's topics if missing (needs NOROSHI_BROKER)")
+    topics = sub.add_parser("topics", help="create Noroshi's topics if missing, with their policies, and say "
+                                           "which existing ones differ (needs NOROSHI_BROKER)")
+    topics.add_argument("--apply-policies", action="store_true",
+                        help="alter existing topics whose retention or cleanup policy differs (not on Tansu)")
     sub.add_parser("watchdog", help="watch Noroshi itself and alert the on-call roster and 広報課 "
                                     "when a part of it fails (needs NOROSHI_BROKER)")
     archive = sub.add_parser("archive", help="archive incidents and the timeline (監査記録) in SQLite "
@@ -173,11 +176,29 @@ def cmd_archive(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     _need_broker(settings)
     from vocabulary.topics import TopicNames
-    from streams.topics import ensure_topics
+    from streams.topics import (TANSU_KEEPS_ALL, apply_policies, drift_message, ensure_topics, policies_of,
+                                policy_drifts)
 
-    names = TopicNames(settings.topic_prefix)
-    asyncio.run(ensure_topics(settings.broker_servers, names, settings.partitions, settings.replication))
-    log.info("topics_ready", topics=list(names.all()))
+    names, policies = TopicNames(settings.topic_prefix), policies_of(settings)
+    created = asyncio.run(ensure_topics(settings.broker_servers, names, settings.partitions,
+                                        settings.replication, policies=policies))
+    drifts = asyncio.run(policy_drifts(settings.broker_servers, names, settings.worker_id, policies))
+    log.info("topics_ready", topics=list(names.all()), created=created, differing=[d.topic for d in drifts])
+    if settings.broker_is_tansu:
+        print(TANSU_KEEPS_ALL, file=sys.stderr)
+    for drift in drifts:
+        print(drift_message(drift), file=sys.stderr)
+    if not (args.apply_policies and drifts):
+        return 0
+    if settings.broker_is_tansu:
+        raise UsageError("Tansu はトピックの設定変更（AlterConfigs）に対応していません。 / "
+                         "Tansu cannot alter topic configs (no AlterConfigs).")
+    asyncio.run(apply_policies(settings.broker_servers, drifts))
+    for drift in drifts:
+        changed = ", ".join(f"{name}={wanted}" for name, (_actual, wanted) in drift.differences.items())
+        print(f"トピック {drift.topic} を方針どおりに変更しました: {changed} / Topic {drift.topic} altered to its "
+              f"policy: {changed}", file=sys.stderr)
+    log.info("topic_policies_applied", topics=[d.topic for d in drifts])
     return 0
 
 

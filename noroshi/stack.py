@@ -53,6 +53,13 @@ POLL_S = 0.2
 REPORT_WAIT_S = 15.0
 #: The watchdog is started again after 1 s, 2 s, 4 s … at most this long after it died.
 WATCHDOG_BACKOFF_MAX_S = 60.0
+#: How often `noroshi run` reads the embedded broker's memory (its RSS).
+MEMORY_SAMPLE_S = 60.0
+#: With NOROSHI_BROKER_MEMORY_WARN_MB=0, the warning comes past this fraction of the machine's memory.
+MEMORY_WARN_FRACTION = 0.5
+#: While the broker stays past the threshold, the warning is repeated this often.
+MEMORY_REMIND_S = 3600.0
+MIB = 1024 * 1024
 
 
 def resolve_profiles(settings: Settings) -> dict[str, Profile]:
@@ -145,14 +152,83 @@ class WatchdogChild:
         _stop_in_order([Child("watchdog", self.proc)], timeout)
 
 
-def _supervise(children: list[Child], watchdog: WatchdogChild | None = None) -> Child:
-    """Wait until a child dies; return it. The watchdog is tended meanwhile (started again if it died)."""
+def rss_bytes(pid: int) -> int | None:
+    """The resident memory of process `pid` (VmRSS in /proc), None when it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def machine_memory_bytes() -> int | None:
+    """MemTotal from /proc/meminfo, None when it cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def memory_warn_bytes(settings: Settings, machine: int | None) -> int | None:
+    """NOROSHI_BROKER_MEMORY_WARN_MB, or `MEMORY_WARN_FRACTION` of the machine's memory when it is 0."""
+    if settings.broker_memory_warn_mb:
+        return settings.broker_memory_warn_mb * MIB
+    return int(machine * MEMORY_WARN_FRACTION) if machine else None
+
+
+class BrokerMemoryWatch:
+    """The embedded broker keeps every message in memory and never expires one (Tansu, memory-only):
+    `noroshi run` reads its RSS every `MEMORY_SAMPLE_S` and warns, in Japanese and English, once it is
+    past `limit` bytes, then every `MEMORY_REMIND_S` while it stays there."""
+
+    def __init__(self, pid: int, limit: int, *, read_rss: Callable[[int], int | None] = rss_bytes,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.pid, self.limit, self.read_rss, self.clock = pid, limit, read_rss, clock
+        self.next_sample = clock()
+        self.warned_at: float | None = None
+
+    def tend(self) -> str | None:
+        """Called every poll: sample when it is time; the warning given, if one is due."""
+        now = self.clock()
+        if now < self.next_sample:
+            return None
+        self.next_sample = now + MEMORY_SAMPLE_S
+        rss = self.read_rss(self.pid)
+        if rss is None or rss <= self.limit:
+            self.warned_at = None
+            return None
+        if self.warned_at is not None and now - self.warned_at < MEMORY_REMIND_S:
+            return None
+        self.warned_at = now
+        used, limit = rss // MIB, self.limit // MIB
+        message = (f"組み込みブローカーのメモリ使用量が {used} MiB になり、警告値 {limit} MiB を超えました。"
+                   f"組み込みブローカーは書き込まれたものをすべてメモリに保持し、削除しません。メモリが尽きる前に"
+                   f"Kafka（docker-compose.yml）へ移行するか、計画的に再起動してください（再起動で内容は消えます）。 / "
+                   f"The embedded broker uses {used} MiB, past the warning threshold of {limit} MiB "
+                   f"(NOROSHI_BROKER_MEMORY_WARN_MB). It keeps every message in memory and deletes none: move to "
+                   f"Kafka (docker-compose.yml) or plan a restart (which empties it) before memory runs out.")
+        log.warning("broker_memory_high", pid=self.pid, rss_mib=used, limit_mib=limit, message=message)
+        print(f"\n  {message}\n", file=sys.stderr, flush=True)
+        return message
+
+
+def _supervise(children: list[Child], watchdog: WatchdogChild | None = None,
+               memory: BrokerMemoryWatch | None = None) -> Child:
+    """Wait until a child dies; return it. The watchdog is tended meanwhile (started again if it died),
+    and the embedded broker's memory watched."""
     while True:
         dead = _first_dead(children)
         if dead is not None:
             return dead
         if watchdog is not None:
             watchdog.tend()
+        if memory is not None:
+            memory.tend()
         time.sleep(POLL_S)
 
 
@@ -261,20 +337,28 @@ def _stop_in_order(children: list[Child], timeout: float = STOP_TIMEOUT_S) -> No
 
 def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
     from vocabulary.topics import TopicNames
-    from streams.topics import ensure_topics
+    from streams.topics import drift_message, ensure_topics, policies_of, policy_drifts
 
     # SIGTERM (docker stop, systemd) stops the stack like Ctrl-C does.
     check_board_port(settings)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with ExitStack() as stack:
         watched: list[Child] = []
+        memory = None
         if not settings.broker:
             broker = stack.enter_context(EmbeddedBroker())
             settings = settings.with_broker(broker.url, tansu=True)
             assert broker.proc is not None
             watched.append(Child("broker", broker.proc))
-        asyncio.run(ensure_topics(settings.broker_servers, TopicNames(settings.topic_prefix),
-                                  settings.partitions, settings.replication))
+            limit = memory_warn_bytes(settings, machine_memory_bytes())
+            memory = BrokerMemoryWatch(broker.proc.pid, limit) if limit else None
+        names, policies = TopicNames(settings.topic_prefix), policies_of(settings)
+        asyncio.run(ensure_topics(settings.broker_servers, names, settings.partitions, settings.replication,
+                                  policies=policies))
+        # Existing topics are never altered here: `noroshi topics --apply-policies` does it when asked.
+        for drift in asyncio.run(policy_drifts(settings.broker_servers, names, settings.worker_id, policies)):
+            log.warning("topic_policy_differs", topic=drift.topic, differences=drift.differences)
+            print(f"\n  {drift_message(drift)}\n", file=sys.stderr, flush=True)
         env = child_env(settings)
         sign_in = _demo_users(settings)
         # The safety net first, so it sees the others start; stopped last (ExitStack: last in, first out).
@@ -309,7 +393,7 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         try:
             if demo:  # played beside the supervision, so a death during the drill is seen at once
                 threading.Thread(target=_play_drill, args=(settings, speed), name="drill", daemon=True).start()
-            dead = _supervise(watched, watchdog)
+            dead = _supervise(watched, watchdog, memory)
             status = _died(dead)
             report_to_watchdog(settings.watchdog_url, dead)  # before the others stop: the people on call hear of it
             return status

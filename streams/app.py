@@ -34,7 +34,7 @@ from streams.stage import DetectionStage, Message
 from vocabulary.contract import Profile
 from vocabulary.metrics import DETECTION_EVENT_LATENCY, DETECTION_LATENCY, INCIDENTS_OPENED, word
 from vocabulary.settings import Settings
-from vocabulary.topics import TopicNames
+from vocabulary.topics import CHANGELOG_POLICY, TopicNames
 
 log = structlog.get_logger(__name__)
 
@@ -297,7 +297,9 @@ def _shell(app: faust.App, settings: Settings, profiles: dict[str, Profile]) -> 
     names = TopicNames(settings.topic_prefix)
     topics = {role: app.topic(getattr(names, role), key_serializer="str", value_serializer="raw")
               for role in OUTPUTS}
-    table = {"key_type": str, "value_type": bytes, "use_partitioner": True, "partitions": settings.partitions}
+    # Faust compacts changelogs by default; the policy says so explicitly (vocabulary.topics).
+    table = {"key_type": str, "value_type": bytes, "use_partitioner": True, "partitions": settings.partitions,
+             "extra_topic_configs": CHANGELOG_POLICY.as_dict()}
     detector_state, playbook_state, responded = (app.Table(name, **table)
                                                  for name in ("detector-state", "playbooks", "responders"))
     letters = DeadLetters(topics["deadletters"])

@@ -47,6 +47,11 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("NOROSHI_TOPIC_PREFIX", "noroshi", "Prefix of every topic name."),
     ("NOROSHI_PARTITIONS", "8", "Partitions of every topic Noroshi creates."),
     ("NOROSHI_REPLICATION", "1", "Replication factor of the topics Noroshi creates."),
+    ("NOROSHI_INPUT_RETENTION_DAYS", "30",
+     "Days Kafka keeps the agents' inputs (mentions, accounts, alerts, detections, commands, deadlines, effects): longer than any outage the worker must catch up from. Set when `noroshi topics` / `run` create them; `noroshi topics --apply-policies` changes existing ones."),
+    ("NOROSHI_DEADLETTER_RETENTION_DAYS", "90", "Days Kafka keeps the dead letters, for inspection and re-drive."),
+    ("NOROSHI_BROKER_MEMORY_WARN_MB", "0 (half the machine's memory)",
+     "`noroshi run` reads the embedded broker's memory (RSS) every minute and warns, in Japanese and English, once it uses more than this many MiB (again every hour while it does): that broker keeps every message in memory."),
     ("NOROSHI_FAST_GROUPS", "false (true when embedded)",
      "Short consumer-group timeouts (worker ready in ~4 s). Never on real Kafka in production."),
     ("NOROSHI_DATA_DIR", "./var",
@@ -464,6 +469,9 @@ class Settings:
     watchdog_url: str = "http://127.0.0.1:8092"
     board_internal_url: str = "http://127.0.0.1:8080"
     watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
+    input_retention_days: int = 30  # retention.ms of the agents' input topics on Kafka
+    deadletter_retention_days: int = 90
+    broker_memory_warn_mb: int = 0  # 0: half the machine's memory (noroshi.stack)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -518,6 +526,12 @@ class Settings:
             watchdog_url=get("WATCHDOG_URL", f"http://{http_host}:{watchdog_port}").rstrip("/"),
             board_internal_url=get("BOARD_INTERNAL_URL", f"http://{host}:{port}").rstrip("/"),
             watchdog=WatchdogSettings.from_env(env),
+            input_retention_days=_int(get("INPUT_RETENTION_DAYS", "30"), "NOROSHI_INPUT_RETENTION_DAYS",
+                                      low=1, high=36500),
+            deadletter_retention_days=_int(get("DEADLETTER_RETENTION_DAYS", "90"),
+                                           "NOROSHI_DEADLETTER_RETENTION_DAYS", low=1, high=36500),
+            broker_memory_warn_mb=_int(get("BROKER_MEMORY_WARN_MB", "0"), "NOROSHI_BROKER_MEMORY_WARN_MB",
+                                       low=0, high=10**9),
         )
 
     @property
@@ -559,6 +573,9 @@ class Settings:
             PREFIX + "SOURCES_HTTP_PORT": str(self.sources_http_port),
             PREFIX + "READY_MAX_LAG": str(self.ready_max_lag),
             PREFIX + "WATCHDOG_HTTP_PORT": str(self.watchdog_http_port),
+            PREFIX + "INPUT_RETENTION_DAYS": str(self.input_retention_days),
+            PREFIX + "DEADLETTER_RETENTION_DAYS": str(self.deadletter_retention_days),
+            PREFIX + "BROKER_MEMORY_WARN_MB": str(self.broker_memory_warn_mb),
             # The URLs are not passed on: a child derives them from the ports it is given (or reads
             # the NOROSHI_*_URL it inherits from the environment).
             **dict(self.responders.raw),
