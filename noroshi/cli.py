@@ -1,4 +1,4 @@
-"""The `noroshi` command line: run, worker, board, topics, produce, replay, evaluate, user, avatar-hash."""
+"""The `noroshi` command line: run, worker, board, topics, produce, replay, evaluate, user, avatar-hash, profiles."""
 
 from __future__ import annotations
 
@@ -82,6 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("folder", type=Path)
     evaluate.add_argument("--details", action="store_true",
                           help="list every label (found, how late, or missed) and every false alarm")
+
+    profiles = sub.add_parser("profiles", help="自治体プロファイルの確認 / check the municipality profiles")
+    profiles_sub = profiles.add_subparsers(dest="profiles_command", required=True, metavar="ACTION")
+    check = profiles_sub.add_parser(
+        "check", help="各ファイルを読み込めるか一覧にする / list each profile file and whether it loads",
+        description="自治体プロファイル（*.profile.json）を一つずつ読み、読み込めるか、読み込めない理由を表示します。"
+                    "読み込めないファイルがあれば終了コードは 1 です。 / Reads each profile file and says "
+                    "whether it loads or why not; exits 1 when any file is refused.")
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                       help="files or folders of *.profile.json (default: NOROSHI_PROFILES)")
 
     avatar = sub.add_parser(
         "avatar-hash", help="アイコン画像の avatar_phash を計算する（なりすまし検知用）: print the "
@@ -305,6 +315,23 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profiles(settings: Settings, args: argparse.Namespace) -> int:
+    from vocabulary.contract import read_profiles
+
+    paths = args.paths or settings.profiles
+    if not paths:
+        raise UsageError("確認するファイルかフォルダを指定するか、NOROSHI_PROFILES を設定してください / "
+                         "name the files or folders to check, or set NOROSHI_PROFILES")
+    loaded = read_profiles(paths)
+    rows = [(path, f"OK\t{muni}\t{loaded.profiles[muni].name}") for muni, path in loaded.files.items()]
+    rows += [(r.path, f"却下 refused\t{r.reason}") for r in loaded.refused]
+    for path, status in sorted(rows, key=lambda row: str(row[0])):
+        print(f"{path}\t{status}")
+    print(f"{len(loaded.profiles):,} 件を読み込めます、{len(loaded.refused):,} 件は読み込めません / "
+          f"{len(loaded.profiles):,} loaded, {len(loaded.refused):,} refused", file=sys.stderr)
+    return 1 if loaded.refused or not loaded.profiles else 0
+
+
 def cmd_avatar_hash(settings: Settings, args: argparse.Namespace) -> int:
     from sources.avatars import AvatarRefused, AvatarsUnavailable, hash_avatar, load_hasher
 
@@ -375,5 +402,5 @@ COMMANDS = {
     "run": cmd_run, "worker": cmd_worker, "board": cmd_board, "sources": cmd_sources, "topics": cmd_topics,
     "archive": cmd_archive, "watchdog": cmd_watchdog,
     "produce": cmd_produce, "replay": cmd_replay, "evaluate": cmd_evaluate, "user": cmd_user,
-    "avatar-hash": cmd_avatar_hash,
+    "avatar-hash": cmd_avatar_hash, "profiles": cmd_profiles,
 }

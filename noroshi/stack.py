@@ -38,7 +38,7 @@ import structlog
 
 from noroshi.broker import EmbeddedBroker
 from vocabulary.settings import Settings, SettingsError, child_env
-from vocabulary.contract import Profile, load_profiles
+from vocabulary.contract import ContractError, Profile, read_profiles
 
 log = structlog.get_logger("noroshi")
 
@@ -62,8 +62,23 @@ MEMORY_REMIND_S = 3600.0
 MIB = 1024 * 1024
 
 
-def resolve_profiles(settings: Settings) -> dict[str, Profile]:
-    return load_profiles(settings.profiles or (DEMO_PROFILE,))
+def resolve_profiles(settings: Settings, *, quiet: bool = False) -> dict[str, Profile]:
+    """The profiles of NOROSHI_PROFILES (or the demo's). A broken file is refused and logged, once,
+    naming the file and the reason (`profile_refused`), and the others run; `ContractError` when
+    none loads, which every command turns into a clear exit (2). `quiet`: not logged (a second read
+    in the same process)."""
+    paths = settings.profiles or (DEMO_PROFILE,)
+    loaded = read_profiles(paths)
+    for refused in () if quiet else loaded.refused:
+        log.error("profile_refused", file=str(refused.path),
+                  message=f"自治体プロファイル {refused.path} を読み込みません: {refused.ja} / "
+                          f"profile {refused.path} refused: {refused.en}")
+    if not loaded.profiles:
+        raise ContractError(
+            f"読み込める自治体プロファイルがありません / no municipality profile could be loaded "
+            f"(NOROSHI_PROFILES={','.join(map(str, paths))})"
+            + "".join(f"\n  {r.path}: {r.reason}" for r in loaded.refused))
+    return loaded.profiles
 
 
 def run_worker(settings: Settings) -> int:
@@ -278,7 +293,7 @@ def _play_drill(settings: Settings, speed: float) -> None:
 
     import orjson
 
-    profile = next(iter(resolve_profiles(settings).values()))
+    profile = next(iter(resolve_profiles(settings, quiet=True).values()))
     events = drill_scenario(profile, start=time.time() - 60)
     lines = [orjson.dumps(e) for e in events]
     log.info("drill_started", events=len(lines), speed=speed, municipality=profile.id)
@@ -305,7 +320,7 @@ def _demo_users(settings: Settings) -> str:
     each start) and how to sign in with them, for the banner `run` prints."""
     from dashboards.users import UserError, UserStore, seed_demo
 
-    municipality = next(iter(resolve_profiles(settings)))
+    municipality = next(iter(resolve_profiles(settings, quiet=True)))
     store = UserStore(settings.users_file)
     try:
         seeded = seed_demo(store, municipality=municipality, operator=settings.board_user,
