@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from streams.stage import DetectionStage, Message
+from tests.unit.generated import assert_one_incident_per_episode as one_incident_per_episode
 from tools.evaluation import load_labels, score
 from tools.replay import replay_file
 from tools.scenarios.clocks import CLOCK_SUITE, SKEWS, generate_clock_suite
@@ -33,9 +34,7 @@ def wrong_ids(path: Path) -> dict[str, str]:
 
 
 def assert_one_incident_per_episode(incidents: list[dict], labels: list) -> None:
-    scores = score(incidents, labels)
-    assert sum(s.labels for s in scores.values()) == sum(s.true_positives for s in scores.values()) == len(incidents)
-    assert sum(s.duplicates + s.false_alarms for s in scores.values()) == 0
+    one_incident_per_episode(score(incidents, labels), incidents)
     assert all(parse_ts(i["opened_at"]) < parse_ts("2030-01-01T00:00:00+09:00") for i in incidents)
 
 

@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from streams.detectors.text import canonical
+from tests.unit.generated import assert_one_incident_per_episode, scored
 from tools import scenarios as sc
-from tools.evaluation import load_labels, score
-from tools.replay import replay_file
+from tools.evaluation import load_labels
 from tools.scenarios.lookalikes import HANDLE_DISGUISES
 
 SEED = 4
@@ -29,13 +29,9 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("name", sorted(sc.SUITES["disguise"]))
 def test_each_disguised_episode_opens_one_incident_on_time_and_nothing_else(written: Path, name: str) -> None:
-    labels = load_labels(written / f"{name}.labels.jsonl")
-    incidents = [i.contract_line() for i in replay_file(written / f"{name}.jsonl").incidents.values()]
+    scores, incidents = scored(written, name)
 
-    scores = score(incidents, labels)
-
-    assert sum(s.labels for s in scores.values()) == sum(s.true_positives for s in scores.values()) == len(incidents)
-    assert sum(s.duplicates + s.false_alarms for s in scores.values()) == 0
+    assert_one_incident_per_episode(scores, incidents)
     assert max(scores["flame"].latencies or [0]) <= 5 * 60
     assert max(scores["misinformation"].latencies or [0]) <= 5 * 60
     assert max(scores["impersonation"].latencies or [0]) <= 60

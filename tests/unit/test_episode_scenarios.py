@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.generated import assert_one_incident_per_episode, scored
 from tools import scenarios as sc
-from tools.evaluation import load_labels, score
+from tools.evaluation import load_labels
 from tools.replay import replay_file
 from vocabulary.contract import parse_ts
 
@@ -27,14 +28,9 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("name", sorted(sc.SUITES["episodes"]))
 def test_each_episode_opens_one_incident_on_time_and_nothing_else(written: Path, name: str) -> None:
-    path = written / f"{name}.jsonl"
-    labels = load_labels(written / f"{name}.labels.jsonl")
-    incidents = [i.contract_line() for i in replay_file(path).incidents.values()]
+    scores, incidents = scored(written, name)
 
-    scores = score(incidents, labels)
-
-    assert sum(s.labels for s in scores.values()) == sum(s.true_positives for s in scores.values()) == len(incidents)
-    assert sum(s.duplicates + s.false_alarms for s in scores.values()) == 0
+    assert_one_incident_per_episode(scores, incidents)
     assert max(scores["flame"].latencies or [0]) <= 5 * 60
     assert max(scores["disaster"].latencies or [0]) <= 2 * 60
 

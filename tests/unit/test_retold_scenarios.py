@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.unit.generated import assert_one_incident_per_episode, scored
 from tools import scenarios as sc
 from tools.evaluation import load_labels, score
 from tools.replay import replay_file
@@ -38,13 +39,9 @@ def official_posts(folder: Path, name: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_retellings_open_nothing_and_a_contradiction_opens_one_incident_on_time(written: Path, name: str) -> None:
-    labels = load_labels(written / f"{name}.labels.jsonl")
-    incidents = [i.contract_line() for i in replay_file(written / f"{name}.jsonl").incidents.values()]
+    scores, incidents = scored(written, name)
 
-    scores = score(incidents, labels)
-
-    assert sum(s.labels for s in scores.values()) == sum(s.true_positives for s in scores.values()) == len(incidents)
-    assert sum(s.duplicates + s.false_alarms for s in scores.values()) == 0
+    assert_one_incident_per_episode(scores, incidents)
     assert max(scores["misinformation"].latencies or [0]) <= 5 * 60
 
 
