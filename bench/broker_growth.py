@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline import PROFILE, mentions, wait_committed  # noqa: E402
+from pipeline import bench_worker, mentions, wait_committed  # noqa: E402
 
-from noroshi.broker import EmbeddedBroker, free_port  # noqa: E402
+from noroshi.broker import EmbeddedBroker  # noqa: E402
 from noroshi.stack import rss_bytes  # noqa: E402
 from streams.topics import ensure_topics  # noqa: E402
 from vocabulary.topics import TopicNames  # noqa: E402
@@ -89,17 +87,7 @@ def main() -> None:
         assert broker.proc is not None
         names = TopicNames("growth")
         asyncio.run(ensure_topics(broker.servers, names, 1, 1))
-        env = {**os.environ, "NOROSHI_BROKER": broker.url, "NOROSHI_BROKER_TANSU": "true",
-               "NOROSHI_FAST_GROUPS": "true", "NOROSHI_TOPIC_PREFIX": "growth",
-               "NOROSHI_PARTITIONS": "1", "NOROSHI_PROFILES": str(PROFILE),
-               "NOROSHI_DATA_DIR": tmp, "NOROSHI_WORKER_ID": "growth", "NOROSHI_LOG_LEVEL": "WARNING",
-               "NOROSHI_LOG_FORMAT": "json", "NOROSHI_HEARTBEAT_INTERVAL": "3600",
-               "NOROSHI_WORKER_HTTP_PORT": str(free_port())}
-        log_path = Path(tmp) / "worker.log"
-        with log_path.open("wb") as log:
-            worker = subprocess.Popen([sys.executable, "-m", "noroshi", "worker"], env=env, cwd=ROOT,
-                                      stdout=subprocess.DEVNULL, stderr=log)
-        try:
+        with bench_worker(broker, tmp, "growth", NOROSHI_HEARTBEAT_INTERVAL="3600") as worker:
             warm = mentions(1, start=time.time() - 7200, seed=2)[0].replace(b"bench0", b"warm")
             asyncio.run(produce_paced(broker.servers, names.mentions, [warm], args.rate))
             asyncio.run(wait_committed(broker.servers, "growth", names.mentions, 1, 120, worker))
@@ -108,12 +96,6 @@ def main() -> None:
             asyncio.run(wait_committed(broker.servers, "growth", names.mentions, n + 1, 600, worker))
             time.sleep(2)  # the last changelog writes are acknowledged after the commit
             rss_after, bytes_after = rss_bytes(broker.proc.pid), asyncio.run(topic_bytes(broker.servers))
-        except BaseException:
-            sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
-            raise
-        finally:
-            worker.terminate()
-            worker.wait(30)
 
     assert rss_before is not None and rss_after is not None
     grown = {t: bytes_after[t] - bytes_before.get(t, 0) for t in bytes_after}

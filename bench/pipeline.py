@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -31,7 +33,7 @@ from aiokafka.structs import TopicPartition
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from noroshi.broker import EmbeddedBroker  # noqa: E402
+from noroshi.broker import EmbeddedBroker, free_port  # noqa: E402
 from vocabulary.contract import load_profile  # noqa: E402
 from vocabulary.records import iso  # noqa: E402
 from tools.replay import replay_lines  # noqa: E402
@@ -106,6 +108,30 @@ async def wait_committed(servers: str, group: str, topic: str, target: int, time
         await probe.stop()
 
 
+@contextlib.contextmanager
+def bench_worker(broker: EmbeddedBroker, data_dir: str, prefix: str,
+                 **extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `noroshi worker` on the embedded broker, one partition, topics under `prefix`; its
+    log's tail is printed when the benchmark fails, and it is stopped at the end."""
+    env = {**os.environ, "NOROSHI_BROKER": broker.url, "NOROSHI_BROKER_TANSU": "true",
+           "NOROSHI_FAST_GROUPS": "true", "NOROSHI_TOPIC_PREFIX": prefix,
+           "NOROSHI_PARTITIONS": "1", "NOROSHI_PROFILES": str(PROFILE),
+           "NOROSHI_DATA_DIR": data_dir, "NOROSHI_WORKER_ID": prefix, "NOROSHI_LOG_LEVEL": "WARNING",
+           "NOROSHI_LOG_FORMAT": "json", "NOROSHI_WORKER_HTTP_PORT": str(free_port()), **extra_env}
+    log_path = Path(data_dir) / "worker.log"
+    with log_path.open("wb") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "noroshi", "worker"], env=env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        yield worker
+    except BaseException:
+        sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
+        raise
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -121,16 +147,7 @@ def main() -> None:
         asyncio.run(produce_all(broker.servers, raw.mentions, lines))
         raw_s = asyncio.run(raw_ceiling(broker.servers, raw.mentions, n))
 
-        env = {**os.environ, "NOROSHI_BROKER": broker.url, "NOROSHI_BROKER_TANSU": "true",
-               "NOROSHI_FAST_GROUPS": "true", "NOROSHI_TOPIC_PREFIX": "bench",
-               "NOROSHI_PARTITIONS": "1", "NOROSHI_PROFILES": str(PROFILE),
-               "NOROSHI_DATA_DIR": tmp, "NOROSHI_WORKER_ID": "bench", "NOROSHI_LOG_LEVEL": "WARNING",
-               "NOROSHI_LOG_FORMAT": "json"}
-        log_path = Path(tmp) / "worker.log"
-        with log_path.open("wb") as log:
-            worker = subprocess.Popen([sys.executable, "-m", "noroshi", "worker"], env=env, cwd=ROOT,
-                                      stdout=subprocess.DEVNULL, stderr=log)
-        try:
+        with bench_worker(broker, tmp, "bench") as worker:
             warmup = mentions(1, start=time.time() - 3600, seed=2)
             asyncio.run(produce_all(broker.servers, live.mentions, [warmup[0].replace(b"bench0", b"warm")]))
             asyncio.run(wait_committed(broker.servers, "bench", live.mentions, 1, 120, worker))
@@ -138,12 +155,6 @@ def main() -> None:
             produce_s = asyncio.run(produce_all(broker.servers, live.mentions, lines))
             t_end = asyncio.run(wait_committed(broker.servers, "bench", live.mentions, n + 1, 600, worker))
             live_s = t_end - t0
-        except BaseException:
-            sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
-            raise
-        finally:
-            worker.terminate()
-            worker.wait(30)
 
     profile = load_profile(PROFILE)
     t0 = time.perf_counter()
