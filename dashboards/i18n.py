@@ -813,6 +813,9 @@ SYSTEM_WORDS: dict[str, dict[str, str]] = {
         "conditions.none": "異常はありません",
         "notifications.none": "まだ通知はありません",
         "alert.watchdog": "見張り（watchdog）が応答しません（{url}）。Noroshi 自身の異常を知らせる通知（自己監視）は今、送られません。",
+        "alert.no_recipients": ("見張り（watchdog）の通知先がありません。Noroshi 自身に異常があっても誰にも通知されません。"
+                                "当番・広報課の連絡手段（プロファイルの roster）か NOROSHI_WATCHDOG_CONTACTS を設定してください。"),
+        "alert.unroutable": "見張りの通知先のうち、設定された送信手段で届かないもの: {contacts}（NOROSHI_SMTP_URL・Webhook などを確認してください）",
         "alert.down": "{component}が応答しません。",
         "alert.not_ready": "{component}の準備ができていません。",
         "alert.heartbeat": "心拍が遅れています: パーティション {parts}",
@@ -918,6 +921,9 @@ SYSTEM_WORDS: dict[str, dict[str, str]] = {
         "conditions.none": "Nothing wrong",
         "notifications.none": "No notification yet",
         "alert.watchdog": "The watchdog does not answer ({url}): nobody is being alerted about Noroshi's own failures now.",
+        "alert.no_recipients": ("The watchdog has nobody to tell: a failure of Noroshi itself would reach no one. Give the "
+                                "roster's on-call staff or 広報課 a channel (the profile's roster) or set NOROSHI_WATCHDOG_CONTACTS."),
+        "alert.unroutable": "Watchdog contacts no configured channel can reach: {contacts} (check NOROSHI_SMTP_URL, the webhooks …)",
         "alert.down": "{component}: no answer.",
         "alert.not_ready": "{component}: not ready.",
         "alert.heartbeat": "Heartbeats are late: partition {parts}",

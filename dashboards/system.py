@@ -341,6 +341,10 @@ def facts(remote: Remote, own: Own, now: float, *, raw_for: Any = lambda _: Fals
             "conditions": _objects(status.get("conditions")),
             "notifications": [{**n, "recipients": _objects(n.get("recipients"))}
                               for n in _objects(status.get("notifications"))][:50],
+            # None: a watchdog too old to say (the page then says nothing of it).
+            "recipients": ([str(r) for r in status["recipients"]]
+                           if isinstance(status.get("recipients"), list) else None),
+            "unroutable": [str(u.get("contact", "")) for u in _objects(status.get("unroutable"))],
         },
         "unreadable": unreadable,
         "urls": {"worker": remote.worker_ready.url.removesuffix("/readyz"),
@@ -507,6 +511,10 @@ def _alerts(lang: str, f: Mapping[str, Any]) -> list[str]:
     out = []
     if by_name["watchdog"]["state"] != OK:
         out.append(_t(lang, "alert.watchdog", url=by_name["watchdog"]["url"]))
+    elif f["watchdog"] is not None and f["watchdog"].get("recipients") == []:
+        out.append(_t(lang, "alert.no_recipients"))
+    if f["watchdog"] is not None and f["watchdog"].get("unroutable"):
+        out.append(_t(lang, "alert.unroutable", contacts=_t(lang, "sep").join(f["watchdog"]["unroutable"])))
     for name in ("broker", "worker", "sources"):
         if by_name[name]["state"] in (DOWN, NOT_READY):
             out.append(_t(lang, f"alert.{by_name[name]['state']}", component=_t(lang, f"component.{name}")))

@@ -173,7 +173,11 @@ class Watchdog:
         conditions = sorted(self.book.conditions.values(), key=lambda c: (c.state != "firing", c.since, c.key))
         return {"process": "watchdog", "checked_at": iso(self.checked_at or now), "components": components,
                 "heartbeats": beats, "conditions": [c.status() for c in conditions],
-                "notifications": self.store.listed()}
+                "notifications": self.store.listed(),
+                # Who an alert would reach, and the contacts no configured channel can: an empty list
+                # means self-alerts reach nobody, which the board's システム状態 page says in red.
+                "recipients": [r.contact for r in self.sender.to],
+                "unroutable": [{"contact": c, "error": e} for c, e in self.sender.unroutable()]}
 
     def ready(self) -> bool:
         return self.checked_at is not None and time.time() - self.checked_at <= 3 * self.config.interval_s + self.timeout

@@ -133,6 +133,8 @@ def watchdog_status(now: float) -> dict[str, Any]:
              "title_ja": "【狼煙 自己監視】復旧: 心拍", "title_en": "[Noroshi] resolved: heartbeat",
              "recipients": [{"contact": "email:koho@city.wako.example", "outcome": "delivered", "error": None}]},
         ],
+        "recipients": ["email:koho@city.wako.example", "slack:koho-oncall"],
+        "unroutable": [],
     }
 
 
@@ -525,3 +527,21 @@ async def test_answers_of_an_unexpected_shape_are_passed_over_not_an_error_page(
     assert "準備未完了" in row_of(section(page, "components"), "ワーカー")
     assert "異常はありません" in section(page, "conditions") and "送信中…" in section(page, "notifications")
     assert "割り当てられたパーティションはまだありません" in section(page, "lag")  # NaN: nothing to say
+
+
+async def test_a_watchdog_with_nobody_to_tell_is_an_alert_at_the_top_of_the_page(
+        board: Any, peers: dict[str, Peer]) -> None:
+    make = await board(worker=peers["worker"].url, sources=peers["sources"].url, watchdog=peers["watchdog"].url)
+    admin = await make("yamamoto")
+    first = re.search(r'<ul id="system-alerts"[^>]*>(.*?)</ul>', await (await admin.get("/system")).text(), re.S)
+    assert first is not None and "通知先" not in first.group(1)  # the usual watchdog reaches 広報課
+
+    status = {**watchdog_status(time.time()), "recipients": [],
+              "unroutable": [{"contact": "teams:koho", "error": "NOROSHI_TEAMS_WEBHOOK is not set"}]}
+    peers["watchdog"].routes["/status"] = (200, orjson.dumps(status), JSON)
+    alerts = re.search(r'<ul id="system-alerts"[^>]*>(.*?)</ul>', await (await admin.get("/system")).text(), re.S)
+    assert alerts is not None
+    assert "見張り（watchdog）の通知先がありません" in alerts.group(1)
+    assert "設定された送信手段で届かないもの: teams:koho" in alerts.group(1)
+    english = await (await admin.get("/system?lang=en")).text()
+    assert "The watchdog has nobody to tell" in english and "teams:koho" in english

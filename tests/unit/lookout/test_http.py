@@ -36,7 +36,9 @@ async def test_status_readiness_and_reports(tmp_path: Path) -> None:
         step(d.book, seen, 2_000.0, group_wait_s=0, repeat_s=3600)
         d.assessment, d.checked_at = seen, 2_000.0
         status = await (await client.get("/status")).json()
-        assert set(status) == {"process", "checked_at", "components", "heartbeats", "conditions", "notifications"}
+        assert set(status) == {"process", "checked_at", "components", "heartbeats", "conditions", "notifications",
+                               "recipients", "unroutable"}
+        assert status["recipients"] == [] and status["unroutable"] == []  # this watchdog has nobody to tell
         assert status["process"] == "watchdog"
         assert [c["name"] for c in status["components"]] == ["worker", "sources", "board", "broker"]
         assert all(set(c) == COMPONENT_KEYS for c in status["components"])
