@@ -23,7 +23,7 @@ from structlog.contextvars import bound_contextvars
 
 from playbooks.engine import default_rules
 from responders.config import responder_for
-from streams import durable, heartbeat, tansu
+from streams import drain, durable, heartbeat, tansu
 from streams.boundary import DeadLetters, Outgoing, handling, key_text, utc_now
 from streams.clock import DeadlineClock
 from streams.gaps import BrokerRefetch, GapFiller
@@ -41,6 +41,9 @@ log = structlog.get_logger(__name__)
 #: Events per detector batch: one state snapshot is written per municipality per batch.
 BATCH_MAX = 1000
 BATCH_WITHIN_S = 0.2
+#: Events a stream may hold before its partitions' fetching pauses; bytes a fetch may return per partition.
+STREAM_BUFFER = 16_384
+FETCH_BYTES = 4 * 1024 * 1024
 #: The topics the agents send to, by the role name stages use in `Outgoing.topic`.
 OUTPUTS = ("detections", "commands", "deadlines", "effects", "incidents", "timeline", "deadletters", "heartbeats")
 
@@ -281,15 +284,23 @@ async def look_for_cut_off_sends(shell: Shell, sender: Any, assigned: Any, **_: 
 
 
 def _faust_app(settings: Settings) -> faust.App:
-    broker = settings.broker
+    # Both transports are Faust's aiokafka one with the direct drain (streams/drain.py); Tansu's also
+    # corrects the end offsets it reports wrong (streams/tansu.py).
     if settings.broker_is_tansu:
         tansu.register()
         broker = f"{tansu.SCHEME}://{settings.broker_servers}"
+    else:
+        drain.register()
+        broker = f"{drain.SCHEME}://{settings.broker_servers}"
     return faust.App(
         settings.worker_id, broker=broker, store="memory://", autodiscover=False, web_enabled=False,
         datadir=str(settings.data_dir / settings.worker_id), topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication, consumer_auto_offset_reset="earliest",
         producer_acks=-1, key_serializer="str", value_serializer="raw", Table=StrKeyTable,
+        # A deeper stream buffer and larger fetches: with Faust's defaults (4,096 events, 1 MiB) the
+        # fetcher pauses the partition each time the buffer is three quarters full and the stream
+        # waits for the next fetch; measured 6.6k → 10.4k events/s draining a backlog (bench/pipeline.py).
+        stream_buffer_maxsize=STREAM_BUFFER, consumer_max_fetch_size=FETCH_BYTES,
         **_group_timeouts(settings))
 
 

@@ -21,6 +21,8 @@ from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from streams.drain import DirectDrain
+
 log = structlog.get_logger(__name__)
 
 SCHEME = "tansu"
@@ -68,7 +70,7 @@ class TansuConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return corrected
 
 
-class TansuConsumer(faust_aiokafka.Consumer):
+class TansuConsumer(DirectDrain, faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> TansuConsumerThread:
         return TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

@@ -1,0 +1,131 @@
+"""Faust's consumer, handing each fetched message to the streams without four tasks a message.
+
+Faust's `Consumer._drain_messages` (faust-streaming 0.15) passes every fetched message to the
+conductor through `Service.wait_first(callback(message), suspend_flow.wait())`: four new tasks
+(the callback, the flow event, the service's stopped and crashed events) and an `asyncio.wait`
+per message, so that a rebalance can interrupt a delivery that waits for room in a full stream
+buffer. Measured on this project's worker, that race is a third of the main thread's time while
+it drains a backlog, more than the four detectors together.
+
+The race matters only when the delivery can wait. It waits for three reasons only: the app's
+flow control is suspended (a rebalance), the producer's buffer is over its limit, or a queue of a
+stream reading the partition is full (the conductor, faust/transport/conductor.py). When none
+holds, the delivery completes without waiting, and it is awaited directly; otherwise the message
+takes Faust's own path. Offsets, gaps, acks and commits are Faust's, unchanged. The loop below is
+Faust's with that one branch added; keep it in step with upstream when faust-streaming moves
+(tests/unit/test_drain.py compares it with the installed version's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
+
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from mode import Service, ServiceT
+
+#: The faust-streaming version whose `_drain_messages` this module follows.
+UPSTREAM_VERSION = "0.15.3"
+SCHEME = "noroshi-kafka"
+
+
+class DirectDrain:
+    """Mixin for a Faust `Consumer`: a delivery that cannot wait is awaited directly."""
+
+    app: Any
+    callback: Any
+    suspend_flow: asyncio.Event
+
+    def _free_to_deliver(self) -> Callable[[TP], bool]:
+        """A test of the three reasons a delivery to the streams of a partition would wait."""
+        flow_active = self.app.flow_control.is_active
+        suspended = self.suspend_flow.is_set
+        producer_buffer = self.app.producer.buffer
+        tp_index = self.app.topics._tp_index  # the conductor's channels per partition
+
+        def free(tp: TP) -> bool:
+            if suspended() or not flow_active():
+                return False
+            if producer_buffer.max_messages and producer_buffer.size > producer_buffer.max_messages:
+                return False
+            return not any(channel.queue.full() for channel in tp_index.get(tp, ()))
+
+        return free
+
+    async def _drain_messages(self, fetcher: ServiceT) -> None:  # pragma: no cover - Faust's loop
+        this = cast(Any, self)
+        callback = this.callback
+        getmany = this.getmany
+        consumer_should_stop = cast(Service, self)._stopped.is_set
+        fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
+        get_read_offset = this._read_offset.__getitem__
+        set_read_offset = this._read_offset.__setitem__
+        set_flag, unset_flag = this.diag.set_flag, this.diag.unset_flag
+        flag_consumer_fetching = faust_consumer.CONSUMER_FETCHING
+        commit_every = this._commit_every
+        acks_enabled_for = this.app.topics.acks_enabled_for
+        free = self._free_to_deliver()
+        yield_every, num_since_yield = 100, 0
+        sleep = asyncio.sleep
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(flag_consumer_fetching)
+                ait = cast(AsyncIterator, getmany(timeout=1.0))
+                await this.sleep(0)
+                if not this.should_stop:
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await sleep(0)
+                            num_since_yield = 0
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                await this._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and this._n_acked >= commit_every:
+                                this._n_acked = 0
+                                await this.commit()
+                            if free(tp):  # the one change: nothing can make this delivery wait
+                                await callback(message)
+                            else:
+                                await this.wait_first(callback(message), this.suspend_flow.wait())
+                            set_read_offset(tp, offset)
+                        else:
+                            this.log.dev("DROPPED MESSAGE ROFF %r: k=%r v=%r", offset, message.key,
+                                         message.value)
+                    unset_flag(flag_consumer_fetching)
+        except this.consumer_stopped_errors:
+            if this.transport.app.should_stop:
+                this.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if this.transport.app.should_stop:
+                this.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            this.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(flag_consumer_fetching)
+
+
+class Consumer(DirectDrain, faust_aiokafka.Consumer):
+    pass
+
+
+class Transport(faust_aiokafka.Transport):
+    Consumer = Consumer
+
+
+def register() -> None:
+    """Make `noroshi-kafka://host:port` broker URLs use this transport (Kafka, with the direct drain)."""
+    from faust.transport.drivers import TRANSPORTS
+
+    TRANSPORTS.aliases[SCHEME] = f"{__name__}:Transport"

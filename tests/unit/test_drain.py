@@ -1,0 +1,76 @@
+"""The direct drain (streams/drain.py): when it may skip Faust's race, and that it follows Faust's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+from importlib.metadata import version
+from types import SimpleNamespace
+
+from faust.transport.consumer import Consumer as FaustConsumer
+from faust.types import TP
+
+from streams import drain, tansu
+
+#: sha256 of `faust.transport.consumer.Consumer._drain_messages` in the version streams/drain.py copies.
+UPSTREAM_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+TP0 = TP("noroshi.mentions", 0)
+
+
+def test_the_copied_loop_is_faust_s_own_in_the_installed_version() -> None:
+    """When faust-streaming moves, its loop may have changed: re-read it and update streams/drain.py."""
+    assert version("faust-streaming") == drain.UPSTREAM_VERSION
+    source = inspect.getsource(FaustConsumer._drain_messages)
+    assert hashlib.sha256(source.encode()).hexdigest() == UPSTREAM_SHA256
+
+
+class _Queue:
+    def __init__(self, full: bool = False) -> None:
+        self._full = full
+
+    def full(self) -> bool:
+        return self._full
+
+
+def _consumer(*, active: bool = True, suspended: bool = False, buffered: int = 0, limit: int = 1000,
+              queues: tuple[bool, ...] = (False,)) -> drain.DirectDrain:
+    consumer = drain.DirectDrain()
+    consumer.app = SimpleNamespace(
+        flow_control=SimpleNamespace(is_active=lambda: active),
+        producer=SimpleNamespace(buffer=SimpleNamespace(max_messages=limit, size=buffered)),
+        topics=SimpleNamespace(_tp_index={TP0: [SimpleNamespace(queue=_Queue(f)) for f in queues]}))
+    consumer.suspend_flow = asyncio.Event()
+    if suspended:
+        consumer.suspend_flow.set()
+    return consumer
+
+
+def test_a_delivery_that_cannot_wait_is_direct() -> None:
+    assert _consumer()._free_to_deliver()(TP0)
+    assert _consumer(queues=(False, False))._free_to_deliver()(TP0)
+    assert _consumer()._free_to_deliver()(TP("elsewhere", 3))  # no stream reads it: nothing to wait for
+
+
+def test_each_reason_to_wait_takes_faust_s_path() -> None:
+    assert not _consumer(active=False)._free_to_deliver()(TP0)  # a rebalance suspended the flow
+    assert not _consumer(suspended=True)._free_to_deliver()(TP0)
+    assert not _consumer(buffered=1001)._free_to_deliver()(TP0)  # the producer's buffer is over its limit
+    assert not _consumer(queues=(False, True))._free_to_deliver()(TP0)  # one stream's buffer is full
+
+
+def test_the_test_reads_the_state_at_each_message_not_at_start() -> None:
+    consumer = _consumer()
+    free = consumer._free_to_deliver()
+    assert free(TP0)
+    consumer.suspend_flow.set()
+    assert not free(TP0)
+    consumer.suspend_flow.clear()
+    assert free(TP0)
+
+
+def test_both_transports_use_the_direct_drain() -> None:
+    assert issubclass(drain.Transport.Consumer, drain.DirectDrain)
+    assert issubclass(tansu.Transport.Consumer, drain.DirectDrain)
+    # the loop actually run is ours, not Faust's
+    assert tansu.Transport.Consumer._drain_messages is drain.DirectDrain._drain_messages
