@@ -26,20 +26,22 @@ from responders.config import responder_for
 from streams import drain, durable, heartbeat, tansu
 from streams.boundary import DeadLetters, Outgoing, handling, key_text, utc_now
 from streams.clock import DeadlineClock
-from streams.gaps import BrokerRefetch, GapFiller
+from streams.gaps import BrokerRefetch, Gap, GapFiller
 from streams.lineage import BrokerProbe, LineageGuard, loss_letter
 from streams.playbook_stage import PlaybookStage
 from streams.respond_stage import RespondStage
-from streams.stage import DetectionStage, Message
+from streams.stage import CheckpointPolicy, DetectionStage, Message, replay_starts
 from vocabulary.contract import Profile
-from vocabulary.metrics import DETECTION_EVENT_LATENCY, DETECTION_LATENCY, INCIDENTS_OPENED, word
+from vocabulary.metrics import DETECTION_EVENT_LATENCY, DETECTION_LATENCY, INCIDENTS_OPENED, REPLAYED, word
 from vocabulary.settings import Settings
 from vocabulary.topics import CHANGELOG_POLICY, TopicNames
 
 log = structlog.get_logger(__name__)
 
-#: Events per detector batch: one state snapshot is written per municipality per batch.
+#: Events per detector batch.
 BATCH_MAX = 1000
+#: Input messages read again at a time when a partition is caught up after an assignment.
+REPLAY_CHUNK = 5000
 BATCH_WITHIN_S = 0.2
 #: Events a stream may hold before its partitions' fetching pauses; bytes a fetch may return per partition.
 STREAM_BUFFER = 16_384
@@ -111,6 +113,11 @@ class Shell:
     # broker's log before anything is skipped (streams/lineage.py).
     guards: dict[str, GapFiller]
     delivering: asyncio.Lock  # the respond agent and `resume_cut_off` carry out one effect at a time
+    # Detection: a checkpoint is written only between batches (outputs before state), and the input
+    # since the checkpoints is replayed once per partition after an assignment (`catch_up`).
+    detecting: asyncio.Lock
+    replayer: BrokerRefetch
+    caught_up: set[tuple[str, int]]
 
 
 @dataclass(frozen=True)
@@ -159,23 +166,78 @@ async def arrivals(shell: Shell, stream: faust.StreamT, agent: str) -> AsyncIter
             yield msg
 
 
-async def apply_detections(shell: Shell, muni: str, messages: list[Message]) -> None:
-    """One municipality's messages of a batch → detections, then its state snapshot."""
+async def apply_detections(shell: Shell, muni: str, messages: list[Message], replaying: bool = False) -> None:
+    """One municipality's messages of a batch → detections, then its checkpoint if one is due."""
     stage, stored = shell.detection, shell.detector_state.get(muni)
     lost = await shell.lineage.lost(stage.applied(muni, stored, messages), municipality=muni)
     # Arrival is this worker's clock now: the Kafka timestamp is the event's own time (the producer's).
-    out = stage.process(muni, stored, messages, utc_now(), lost, arrived=time.time())
+    out = stage.process(muni, stored, messages, utc_now(), lost, arrived=time.time(), replaying=replaying)
     # Outputs before state (see streams/playbook_stage.py): the playbook ignores a repeated detection.
     await shell.letters.send(out.dead_letters)
     for found, msg in out.detections:
         log.info("incident_detected", **msg.position, incident_id=found.incident_id,
-                 change=found.change, type=found.type, severity=found.severity)
-        if found.change == "opened":
+                 change=found.change, type=found.type, severity=found.severity, replayed=replaying)
+        if found.change == "opened" and not replaying:
             INCIDENTS_OPENED.labels(word(found.type)).inc()
         await shell.topics["detections"].send(key=found.incident_id, value=found.to_json())
     for key, beat, _ in out.heartbeats:
         await shell.topics["detections"].send(key=key, value=beat)
-    shell.detector_state[muni] = out.state
+    if out.state is not None:
+        shell.detector_state[muni] = out.state
+
+
+async def detect_batch(shell: Shell, messages: list[Message], replaying: bool = False) -> None:
+    """A batch of input messages → detections per municipality, then the checkpoints that fell due."""
+    groups, rejected = shell.detection.group(messages, utc_now())
+    await shell.letters.send(rejected)
+    for muni, group in groups.items():
+        async with handling(group, shell.letters, "detect", municipality=muni):
+            await apply_detections(shell, muni, group, replaying)
+    await write_checkpoints(shell, shell.detection.due(time.time()), messages[-1])
+
+
+async def write_checkpoints(shell: Shell, munis: Iterable[str], last: Message | None = None,
+                            wait: bool = False) -> None:
+    """The states held for `munis` to the table; `wait`: until the broker has them (a rebalance)."""
+    stage = shell.detection
+    for muni in munis:
+        letters: list[Any] = []
+        position = last or Message(topic="", partition=-1, offset=-1, key=muni.encode(), value=None)
+        state = stage.checkpoint(muni, position, utc_now(), letters)
+        await shell.letters.send(letters)
+        if wait:
+            await durable.store(shell.detector_state, muni, state)
+        else:
+            shell.detector_state[muni] = state
+
+
+async def catch_up(shell: Shell, messages: list[Message]) -> None:
+    """Once per partition after an assignment: the input between the checkpoints in the table and the
+    first message the stream delivers, read again from the broker and applied before it (what a
+    killed worker applied and never wrote). What a checkpoint already holds is skipped by offset."""
+    firsts: dict[tuple[str, int], int] = {}
+    for msg in messages:
+        where = (msg.topic, msg.partition)
+        if where not in shell.caught_up and where not in firsts:
+            firsts[where] = msg.offset
+    if not firsts:
+        return
+    starts = replay_starts(shell.detector_state.values())
+    for (topic, partition), first in firsts.items():
+        start = starts.get(f"{topic}:{partition}")
+        if start is not None and start < first:
+            log.info("detector_replay_started", topic=topic, partition=partition, first=start, last=first - 1)
+            replayed = 0
+            for chunk_start in range(start, first, REPLAY_CHUNK):
+                chunk = await shell.replayer(Gap(topic, partition, chunk_start,
+                                                 min(chunk_start + REPLAY_CHUNK, first) - 1))
+                if chunk:
+                    await detect_batch(shell, chunk, replaying=True)
+                    replayed += len(chunk)
+            REPLAYED.inc(replayed)
+            log.info("detector_replay_finished", topic=topic, partition=partition, messages=replayed,
+                     expected=first - start)
+        shell.caught_up.add((topic, partition))
 
 
 async def deliver(shell: Shell, msg: Message) -> None:
@@ -202,14 +264,12 @@ def observe_latency(events: Iterable[faust.EventT]) -> None:
 
 
 async def detect(shell: Shell, stream: faust.StreamT) -> None:
-    """Contract events → detections, one state snapshot per municipality per batch."""
+    """Contract events → detections; the state is held in memory and checkpointed now and then."""
     async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-        messages = await complete(shell, "detect", [_message(e) for e in events])
-        groups, rejected = shell.detection.group(messages, utc_now())
-        await shell.letters.send(rejected)
-        for muni, group in groups.items():
-            async with handling(group, shell.letters, "detect", municipality=muni):
-                await apply_detections(shell, muni, group)
+        async with shell.detecting:
+            messages = await complete(shell, "detect", [_message(e) for e in events])
+            await catch_up(shell, messages)
+            await detect_batch(shell, messages)
         observe_latency(events)
 
 
@@ -274,6 +334,21 @@ async def resume_cut_off(shell: Shell) -> None:
 async def forget_positions(shell: Shell, sender: Any, revoked: Any, **_: Any) -> None:
     for guard in shell.guards.values():
         guard.forget()  # the streams start again from the committed offsets
+    await flush_checkpoints(shell, "partitions_revoked")
+    shell.caught_up.clear()  # a partition assigned again may hold checkpoints written elsewhere
+
+
+async def flush_checkpoints(shell: Shell, why: str, *_: Any, **__: Any) -> None:
+    """Every state held in memory to the table before partitions move or the worker stops, so that
+    whoever takes them next needs no replay (a worker killed without this is caught up by `catch_up`)."""
+    async with shell.detecting:
+        dirty = shell.detection.dirty()
+        try:
+            await write_checkpoints(shell, dirty, wait=True)
+        except Exception:  # noqa: BLE001 - the next owner replays what was not written
+            log.exception("detector_checkpoints_not_written", why=why, municipalities=len(dirty))
+        else:
+            log.info("detector_checkpoints_written", why=why, municipalities=len(dirty))
 
 
 async def look_for_cut_off_sends(shell: Shell, sender: Any, assigned: Any, **_: Any) -> None:
@@ -320,9 +395,12 @@ def _shell(app: faust.App, settings: Settings, profiles: dict[str, Profile]) -> 
                               BrokerRefetch(settings.broker_servers))
     return Shell(
         app=app, topics=topics, detector_state=detector_state, playbook_state=playbook_state,
-        responder_state=responded, detection=DetectionStage(profiles),
+        responder_state=responded, detection=DetectionStage(profiles, CheckpointPolicy(
+            bytes_per_event=settings.checkpoint_bytes_per_event, max_age_s=settings.checkpoint_max_age_s,
+            replay_max=settings.checkpoint_replay_max)),
         playbooks=PlaybookStage(profiles, default_rules()), responding=responding, clock=DeadlineClock(),
-        letters=letters, lineage=lineage, delivering=asyncio.Lock(),
+        letters=letters, lineage=lineage, delivering=asyncio.Lock(), detecting=asyncio.Lock(),
+        replayer=BrokerRefetch(settings.broker_servers, timeout=60.0), caught_up=set(),
         guards={name: GapFiller(BrokerRefetch(settings.broker_servers), lineage, name)
                 for name in ("detect", "playbook", "respond")})
 
@@ -344,5 +422,6 @@ def create_app(settings: Settings, profiles: dict[str, Profile]) -> Pipeline:
         partial(send_heartbeats, beats, heartbeat.targets(profiles, settings.partitions)))
     app.on_partitions_revoked.connect(partial(forget_positions, shell))
     app.on_partitions_assigned.connect(partial(look_for_cut_off_sends, shell))
+    app.on_before_shutdown.connect(partial(flush_checkpoints, shell, "shutdown"))
     return Pipeline(app=app, shell=shell, **agents, **shell.topics, detector_state=shell.detector_state,
                     playbook_state=shell.playbook_state, responder_state=shell.responder_state)

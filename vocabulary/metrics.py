@@ -68,6 +68,20 @@ EVENTS_RESTAMPED = Counter(
     "streams/detectors/event_time.py.",
     ["reason"])
 
+CHECKPOINTS = Counter(
+    "noroshi_detector_checkpoints_total",
+    "Detector-state checkpoints written to the table (streams/stage.py CheckpointPolicy): a "
+    "municipality's state is kept in memory and written now and then, not after every batch.")
+
+CHECKPOINT_BYTES = Counter(
+    "noroshi_detector_checkpoint_bytes_total",
+    "Bytes of the detector-state checkpoints written to the table's changelog.")
+
+REPLAYED = Counter(
+    "noroshi_detector_replayed_messages_total",
+    "Input messages read again after a restart or a rebalance because the last checkpoints did not "
+    "hold them (streams/app.py catch_up); each is applied once, what a checkpoint held is skipped.")
+
 INPUT_GAPS_REFETCHED = Counter(
     "noroshi_input_gaps_refetched_total",
     "Messages the stream skipped and the gap guard fetched again from the broker (streams/gaps.py).")

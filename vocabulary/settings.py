@@ -72,6 +72,12 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
      "That first user's password, printed by `noroshi run` (or NOROSHI_BOARD_PASSWORD_FILE)."),
     ("NOROSHI_HEARTBEAT_INTERVAL", "60",
      "Seconds between two heartbeats the worker sends through the pipeline (one per input partition in use)."),
+    ("NOROSHI_CHECKPOINT_BYTES_PER_EVENT", "512",
+     "The worker keeps each municipality's detector state in memory and writes it to its table (a checkpoint) once the events since the last one bring its size to at most this many bytes per event."),
+    ("NOROSHI_CHECKPOINT_REPLAY_MAX", "20000",
+     "A checkpoint is also written once its partition has moved this many offsets past the first event not yet written: the most a restarted worker reads again per partition."),
+    ("NOROSHI_CHECKPOINT_MAX_AGE", "86400",
+     "Seconds after which an event not yet written is written in any case. Keep it well under NOROSHI_INPUT_RETENTION_DAYS: the replay reads the input topics."),
     ("NOROSHI_HEARTBEAT_LATE", "180",
      "Seconds after which the board shows the heartbeat as late (監視: 遅延, red)."),
     ("NOROSHI_HTTP_HOST", "127.0.0.1",
@@ -458,6 +464,10 @@ class Settings:
     sources: SourceSettings = field(default_factory=SourceSettings)
     heartbeat_interval_s: float = 60.0  # the worker's heartbeat through the pipeline (streams/heartbeat.py)
     heartbeat_late_s: float = 180.0  # the board's 監視: 遅延 past this age
+    # The detector-state checkpoints (streams/stage.py CheckpointPolicy)
+    checkpoint_bytes_per_event: int = 512
+    checkpoint_replay_max: int = 20_000
+    checkpoint_max_age_s: float = 86_400.0
     http_host: str = "127.0.0.1"  # the worker's and the sources' /healthz /readyz /metrics
     worker_http_port: int = 8081
     sources_http_port: int = 8091
@@ -516,6 +526,12 @@ class Settings:
             heartbeat_interval_s=float(_int(get("HEARTBEAT_INTERVAL", "60"), "NOROSHI_HEARTBEAT_INTERVAL",
                                             low=1, high=3600)),
             heartbeat_late_s=float(_int(get("HEARTBEAT_LATE", "180"), "NOROSHI_HEARTBEAT_LATE", low=1, high=86400)),
+            checkpoint_bytes_per_event=_int(get("CHECKPOINT_BYTES_PER_EVENT", "512"),
+                                            "NOROSHI_CHECKPOINT_BYTES_PER_EVENT", low=0, high=1 << 40),
+            checkpoint_replay_max=_int(get("CHECKPOINT_REPLAY_MAX", "20000"), "NOROSHI_CHECKPOINT_REPLAY_MAX",
+                                       low=1, high=10**9),
+            checkpoint_max_age_s=float(_int(get("CHECKPOINT_MAX_AGE", "86400"), "NOROSHI_CHECKPOINT_MAX_AGE",
+                                            low=1, high=30 * 86400)),
             http_host=http_host,
             worker_http_port=worker_port,
             sources_http_port=sources_port,
@@ -568,6 +584,9 @@ class Settings:
             PREFIX + "BOARD_TRUSTED_PROXIES": ",".join(self.board_trusted_proxies),
             PREFIX + "HEARTBEAT_INTERVAL": str(int(self.heartbeat_interval_s)),
             PREFIX + "HEARTBEAT_LATE": str(int(self.heartbeat_late_s)),
+            PREFIX + "CHECKPOINT_BYTES_PER_EVENT": str(self.checkpoint_bytes_per_event),
+            PREFIX + "CHECKPOINT_REPLAY_MAX": str(self.checkpoint_replay_max),
+            PREFIX + "CHECKPOINT_MAX_AGE": str(int(self.checkpoint_max_age_s)),
             PREFIX + "HTTP_HOST": self.http_host,
             PREFIX + "WORKER_HTTP_PORT": str(self.worker_http_port),
             PREFIX + "SOURCES_HTTP_PORT": str(self.sources_http_port),

@@ -33,7 +33,7 @@ async def test_detect_agent_turns_a_flame_up_into_detections(pipeline: Pipeline)
     assert (first.type, first.target, first.change) == ("flame", "wako_city_official", "opened")
     assert sent[0][0] == first.incident_id  # keyed by incident id
     state = orjson.loads(pipeline.detector_state["wako"])
-    assert set(state) == {"offsets", "marks", "detectors"}
+    assert set(state) == {"offsets", "marks", "replay_from", "detectors"}
 
 
 async def test_detect_agent_dead_letters_a_malformed_event_and_goes_on(pipeline: Pipeline) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.stage import DetectionStage, Message
+from streams.stage import CheckpointPolicy, DetectionStage, Message
 from tests.unit.generated import assert_one_incident_per_episode as one_incident_per_episode
 from tools.evaluation import load_labels, score
 from tools.replay import replay_file
@@ -61,7 +61,7 @@ def test_live_each_episode_is_one_incident_and_every_wrong_stamp_is_re_stamped_w
     path = written / f"{name}.jsonl"
     profile = load_profile(written / f"{name}.profile.json")
     lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-    stage = DetectionStage({profile.id: profile})
+    stage = DetectionStage({profile.id: profile}, CheckpointPolicy.every_batch())
     # When each post arrives: a wrong stamp arrives with the posts around it.
     arrivals, arrival = [], 0.0
     for line in lines:

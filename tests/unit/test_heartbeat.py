@@ -17,7 +17,7 @@ from dashboards.users import User
 from playbooks.engine import default_rules
 from streams import heartbeat
 from streams.playbook_stage import PlaybookStage
-from streams.stage import DetectionStage, Message
+from streams.stage import CheckpointPolicy, DetectionStage, Message
 from tests.unit.builders import CRITICAL_TEXTS, SAMPLE_PROFILE, mention_dict
 from tools.replay import replay_lines
 from vocabulary import metrics
@@ -57,7 +57,7 @@ def test_few_municipalities_leave_partitions_without_a_heartbeat() -> None:
 # --- detect: applied, passed on, never detected -------------------------------------------------
 
 def test_the_detect_stage_passes_a_heartbeat_on_without_touching_the_detectors_but_counts_its_offset() -> None:
-    stage = DetectionStage({"wako": load_profile(SAMPLE_PROFILE)})
+    stage = DetectionStage({"wako": load_profile(SAMPLE_PROFILE)}, CheckpointPolicy.every_batch())
     critic = orjson.dumps(mention_dict(0.0, "critic0", CRITICAL_TEXTS[0]))
     before = stage.process("wako", None, [Message("noroshi.mentions", 3, 9, b"wako", critic)], NOW)
     state_before = orjson.loads(before.state)

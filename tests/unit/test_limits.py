@@ -28,7 +28,7 @@ from vocabulary.contract import (
 )
 from streams.detectors import DetectorSet
 from vocabulary.records import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RAW_BYTES, DeadLetter, iso
-from streams.stage import STATE_MAX_BYTES, STATE_TOO_LARGE, DetectionStage, Message
+from streams.stage import CheckpointPolicy, DetectionStage, Message, STATE_MAX_BYTES, STATE_TOO_LARGE
 from tests.unit.builders import SAMPLE_PROFILE
 from tests.unit.test_contract import ACCOUNT, ALERT, MENTION, changed
 
@@ -186,7 +186,7 @@ def batch(events: list[dict[str, Any]], first_offset: int) -> list[Message]:
 
 
 def test_four_mentions_with_300_KB_ids_are_refused_and_the_state_keeps_none_of_them() -> None:
-    stage = DetectionStage({"wako": load_profile(SAMPLE_PROFILE)})
+    stage = DetectionStage({"wako": load_profile(SAMPLE_PROFILE)}, CheckpointPolicy.every_batch())
     huge = [flame_reply(n, chars=300_000) for n in range(4)]
     fine = [flame_reply(n) for n in range(4, 6)]
 
@@ -199,7 +199,7 @@ def test_four_mentions_with_300_KB_ids_are_refused_and_the_state_keeps_none_of_t
 
 
 def test_a_state_that_would_not_fit_in_one_message_is_cut_down_reported_and_the_stage_goes_on() -> None:
-    stage = DetectionStage({"wako": load_profile(SAMPLE_PROFILE)})
+    stage = DetectionStage({"wako": load_profile(SAMPLE_PROFILE)}, CheckpointPolicy.every_batch())
     stored: bytes | None = None
     cut_letters = []
     with capture_logs() as logs:

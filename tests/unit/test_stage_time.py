@@ -39,7 +39,7 @@ def run_live(stage: DetectionStage, muni: str, timed: list[tuple[float, dict[str
         out = stage.process(muni, stored, msgs, "now", arrived=chunk[-1][0])
         assert not out.dead_letters
         found += [d for d, _ in out.detections]
-        stored = out.state
+        stored = out.state if out.state is not None else stored  # the table keeps the last checkpoint
     return found
 
 
