@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -260,14 +261,19 @@ def bucket_quantile(q: float, before: dict[float, float], after: dict[float, flo
 
 
 def log_summary(path: Path) -> Counter[str]:
-    """The worker's log lines by level and event (JSON lines; anything else counted as `text`)."""
+    """The worker's log lines by level and event, numbers as `#` (JSON lines; anything else counted as
+    `text`). Faust's "N more in the last minute like: X" counts N times as X."""
     counts: Counter[str] = Counter()
     for line in path.read_bytes().splitlines():
         try:
             entry = orjson.loads(line)
-            counts[f"{entry.get('level', '?')}:{entry.get('event', '?')}"] += 1
+            event = str(entry.get("event", "?"))
         except (orjson.JSONDecodeError, AttributeError):
             counts["text"] += 1
+            continue
+        repeated = re.match(r"(\d+) more in the last minute like: (.*)", event)
+        n, event = (int(repeated[1]), repeated[2]) if repeated else (1, event)
+        counts[f"{entry.get('level', '?')}: {re.sub(r'[0-9][0-9.]*', '#', event)}"] += n
     return counts
 
 
@@ -416,6 +422,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=2000.0, help="events a second in the steady period")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the steady period")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--faust-group-timeouts", action="store_true",
+                        help="Faust's own consumer-group timeouts (NOROSHI_FAST_GROUPS=false, as on real Kafka) "
+                             "instead of the embedded stack's short ones")
     return parser.parse_args()
 
 
@@ -455,7 +464,8 @@ def main() -> None:
             port = free_port()
             for i in (1, 2, 3):  # one data dir per start, each with its log (the tables live on the broker)
                 (tmp / f"start{i}").mkdir()
-            env = {"NOROSHI_PROFILES": str(folder), "NOROSHI_WORKER_HTTP_PORT": str(port)}
+            env = {"NOROSHI_PROFILES": str(folder), "NOROSHI_WORKER_HTTP_PORT": str(port),
+                   "NOROSHI_FAST_GROUPS": "false" if args.faust_group_timeouts else "true"}
             run = Run(args, names, broker, port, roles, by_muni, week_n)
             with bench_worker(broker, str(tmp / "start1"), PREFIX, **env) as worker:
                 run.first_start(worker)
@@ -494,6 +504,7 @@ class Run:
         done = asyncio.run(wait_caught_up(self.broker.servers, sent.ends, worker, 6 * 3600))
         self.week_s, self.week_produce_s = done - t0, sent.seconds
         time.sleep(2)  # the last changelog writes are acknowledged after the commit
+        self.load_week = os.getloadavg()[0]
         self.rss_week = proc_status(worker.pid, "VmRSS") or 0
         self.hwm_week = proc_status(worker.pid, "VmHWM") or 0
         self.broker_rss_week = proc_status(self.broker.proc.pid, "VmRSS") or 0
@@ -524,6 +535,7 @@ class Run:
         self.before_hist = before
         self.e2e, self.ambiguous, self.spread, self.unmatched = end_to_end(found, self.sent)
         self.found = found
+        self.load_steady = os.getloadavg()[0]
         self.rss_steady = proc_status(worker.pid, "VmRSS") or 0
         self.hwm = proc_status(worker.pid, "VmHWM") or 0
         self.broker_rss_end = proc_status(self.broker.proc.pid, "VmRSS") or 0
@@ -584,9 +596,12 @@ class Run:
 
         print()
         print(f"Noroshi scale benchmark — {a.municipalities:,} municipalities, one worker, one partition, "
-              f"embedded Tansu (memory only)")
+              f"embedded Tansu (memory only), "
+              f"{'Faust-default' if a.faust_group_timeouts else 'short (embedded)'} consumer-group timeouts")
         print(f"  machine: {os.cpu_count()} cores shared by the worker, the broker and this producer "
-              f"(the producer took {self.producer_cpu:.0%} of a core while pacing)")
+              f"(the producer took {self.producer_cpu:.0%} of a core while pacing); 1-minute load average "
+              f"{self.load_week:.2f} after the week, {self.load_steady:.2f} after the steady period (other "
+              f"processes on the machine count too)")
         roles = Counter(self.roles.values())
         print(f"  mix: {roles['quiet']:,} quiet (~{traffic.daily_events('quiet', 0):.0f} events/day), "
               f"{roles['busy']} busy ({a.busy_per_minute:g}/min + the week's hard negatives), "
