@@ -625,6 +625,10 @@ class Run:
             print(line)
         print(f"  changelog bytes written per input event: {written_week / self.week_n:,.0f} B in the week, "
               f"{written_end / events:,.0f} B over the run ({written_end / MIB:,.0f} MiB for {events:,} events)")
+        records = sum(c.records for c in self.logs_week if "detector" in c.topic)
+        print(f"    (the week went in as fast as the worker took it: {self.week_n / max(1, records):,.1f} input events "
+              f"per detector-state record; batches at real pace hold far fewer events, which changes this figure: "
+              f"bench/broker_growth.py measures it at real pace)")
         print(f"  broker (Tansu, keeps every byte) RSS: {self.broker_rss_week / MIB:,.0f} MiB after the week, "
               f"{self.broker_rss_end / MIB:,.0f} MiB after the steady period")
         print()
