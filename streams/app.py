@@ -23,7 +23,7 @@ from structlog.contextvars import bound_contextvars
 
 from playbooks.engine import default_rules
 from responders.config import responder_for
-from streams import drain, durable, heartbeat, tansu
+from streams import durable, heartbeat, hotpath, tansu
 from streams.boundary import DeadLetters, Outgoing, handling, key_text, utc_now
 from streams.clock import DeadlineClock
 from streams.gaps import BrokerRefetch, Gap, GapFiller
@@ -359,15 +359,15 @@ async def look_for_cut_off_sends(shell: Shell, sender: Any, assigned: Any, **_: 
 
 
 def _faust_app(settings: Settings) -> faust.App:
-    # Both transports are Faust's aiokafka one with the direct drain (streams/drain.py); Tansu's also
+    # Both transports are Faust's aiokafka one with the direct drain (streams/hotpath.py); Tansu's also
     # corrects the end offsets it reports wrong (streams/tansu.py).
     if settings.broker_is_tansu:
         tansu.register()
         broker = f"{tansu.SCHEME}://{settings.broker_servers}"
     else:
-        drain.register()
-        broker = f"{drain.SCHEME}://{settings.broker_servers}"
-    return faust.App(
+        hotpath.register()
+        broker = f"{hotpath.SCHEME}://{settings.broker_servers}"
+    return hotpath.App(
         settings.worker_id, broker=broker, store="memory://", autodiscover=False, web_enabled=False,
         datadir=str(settings.data_dir / settings.worker_id), topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication, consumer_auto_offset_reset="earliest",

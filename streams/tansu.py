@@ -21,7 +21,7 @@ from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from streams.drain import DirectDrain
+from streams.hotpath import DirectDrain
 
 log = structlog.get_logger(__name__)
 

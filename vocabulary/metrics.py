@@ -43,7 +43,8 @@ EVENT_OUTCOMES = ("processed", "dead_lettered", "skipped", "heartbeat")
 
 DETECTION_LATENCY = Histogram(
     "noroshi_detection_latency_seconds",
-    "Seconds from a message's arrival at the broker (its timestamp) to the end of its detection.",
+    "Seconds from a message's arrival at the worker (fetched from the broker) to the end of its "
+    "detection: the worker's own share; the time a message waits at the broker is not in it.",
     buckets=LATENCY_BUCKETS)
 
 DETECTION_EVENT_LATENCY = Histogram(

@@ -1,4 +1,6 @@
-"""Faust's consumer, handing each fetched message to the streams without four tasks a message.
+"""Faust's per-event path made lean: the worker's events/s are bounded by Faust's cost per event.
+
+1. The consumer hands each fetched message to the streams without four tasks a message.
 
 Faust's `Consumer._drain_messages` (faust-streaming 0.15) passes every fetched message to the
 conductor through `Service.wait_first(callback(message), suspend_flow.wait())`: four new tasks
@@ -13,15 +15,22 @@ stream reading the partition is full (the conductor, faust/transport/conductor.p
 holds, the delivery completes without waiting, and it is awaited directly; otherwise the message
 takes Faust's own path. Offsets, gaps, acks and commits are Faust's, unchanged. The loop below is
 Faust's with that one branch added; keep it in step with upstream when faust-streaming moves
-(tests/unit/test_drain.py compares it with the installed version's).
+(tests/unit/test_hotpath.py compares it with the installed version's).
+
+2. The app runs without Faust's `Monitor` sensor: it keeps statistics for Faust's own web views
+(off here) and was called four times an event through the sensor delegate. Noroshi's own metrics
+(vocabulary/metrics.py) are counted per batch. The one thing of the Monitor's that Noroshi reads, a
+message's arrival time (`time_in`, for `noroshi_detection_latency_seconds`), the drain sets.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from time import monotonic
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, cast
 
+import faust
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -44,12 +53,16 @@ class DirectDrain:
         flow_active = self.app.flow_control.is_active
         suspended = self.suspend_flow.is_set
         producer_buffer = self.app.producer.buffer
+        limit = producer_buffer.max_messages
+        # `ProducerBuffer.size` reads a setting on every call; the buffer it measures is fixed
+        buffered = ((lambda: producer_buffer.size) if self.app.conf.producer_threaded
+                    else producer_buffer.pending.qsize)
         tp_index = self.app.topics._tp_index  # the conductor's channels per partition
 
         def free(tp: TP) -> bool:
             if suspended() or not flow_active():
                 return False
-            if producer_buffer.max_messages and producer_buffer.size > producer_buffer.max_messages:
+            if limit and buffered() > limit:
                 return False
             return not any(channel.queue.full() for channel in tp_index.get(tp, ()))
 
@@ -90,7 +103,8 @@ class DirectDrain:
                             if commit_every is not None and this._n_acked >= commit_every:
                                 this._n_acked = 0
                                 await this.commit()
-                            if free(tp):  # the one change: nothing can make this delivery wait
+                            message.time_in = monotonic()  # what the Monitor sensor set (see App)
+                            if free(tp):  # the change: nothing can make this delivery wait
                                 await callback(message)
                             else:
                                 await this.wait_first(callback(message), this.suspend_flow.wait())
@@ -118,6 +132,22 @@ class DirectDrain:
 
 class Consumer(DirectDrain, faust_aiokafka.Consumer):
     pass
+
+
+class App(faust.App):
+    """A Faust app without the `Monitor` among its sensors (it still exists: the consumer reports
+    end offsets and commits to it directly)."""
+
+    def on_init_dependencies(self) -> Iterable[ServiceT]:
+        dependencies = super().on_init_dependencies()
+        self.sensors.remove(self.monitor)
+        return dependencies
+
+    def on_rebalance_start(self) -> None:
+        super().on_rebalance_start()
+        # With no sensor the state is empty, which Faust reports as "Missing sensor state" at every
+        # rebalance's return and end; a placeholder says there was nothing to keep.
+        self._rebalancing_sensor_state = self._rebalancing_sensor_state or {"no sensors": None}
 
 
 class Transport(faust_aiokafka.Transport):

@@ -1,4 +1,4 @@
-"""The direct drain (streams/drain.py): when it may skip Faust's race, and that it follows Faust's loop."""
+"""The direct drain (streams/hotpath.py): when it may skip Faust's race, and that it follows Faust's loop."""
 
 from __future__ import annotations
 
@@ -8,19 +8,20 @@ import inspect
 from importlib.metadata import version
 from types import SimpleNamespace
 
+import faust
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP
 
-from streams import drain, tansu
+from streams import hotpath, tansu
 
-#: sha256 of `faust.transport.consumer.Consumer._drain_messages` in the version streams/drain.py copies.
+#: sha256 of `faust.transport.consumer.Consumer._drain_messages` in the version streams/hotpath.py copies.
 UPSTREAM_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
 TP0 = TP("noroshi.mentions", 0)
 
 
 def test_the_copied_loop_is_faust_s_own_in_the_installed_version() -> None:
-    """When faust-streaming moves, its loop may have changed: re-read it and update streams/drain.py."""
-    assert version("faust-streaming") == drain.UPSTREAM_VERSION
+    """When faust-streaming moves, its loop may have changed: re-read it and update streams/hotpath.py."""
+    assert version("faust-streaming") == hotpath.UPSTREAM_VERSION
     source = inspect.getsource(FaustConsumer._drain_messages)
     assert hashlib.sha256(source.encode()).hexdigest() == UPSTREAM_SHA256
 
@@ -34,11 +35,13 @@ class _Queue:
 
 
 def _consumer(*, active: bool = True, suspended: bool = False, buffered: int = 0, limit: int = 1000,
-              queues: tuple[bool, ...] = (False,)) -> drain.DirectDrain:
-    consumer = drain.DirectDrain()
+              queues: tuple[bool, ...] = (False,)) -> hotpath.DirectDrain:
+    consumer = hotpath.DirectDrain()
     consumer.app = SimpleNamespace(
         flow_control=SimpleNamespace(is_active=lambda: active),
-        producer=SimpleNamespace(buffer=SimpleNamespace(max_messages=limit, size=buffered)),
+        conf=SimpleNamespace(producer_threaded=False),
+        producer=SimpleNamespace(buffer=SimpleNamespace(max_messages=limit,
+                                                        pending=SimpleNamespace(qsize=lambda: buffered))),
         topics=SimpleNamespace(_tp_index={TP0: [SimpleNamespace(queue=_Queue(f)) for f in queues]}))
     consumer.suspend_flow = asyncio.Event()
     if suspended:
@@ -70,7 +73,23 @@ def test_the_test_reads_the_state_at_each_message_not_at_start() -> None:
 
 
 def test_both_transports_use_the_direct_drain() -> None:
-    assert issubclass(drain.Transport.Consumer, drain.DirectDrain)
-    assert issubclass(tansu.Transport.Consumer, drain.DirectDrain)
+    assert issubclass(hotpath.Transport.Consumer, hotpath.DirectDrain)
+    assert issubclass(tansu.Transport.Consumer, hotpath.DirectDrain)
     # the loop actually run is ours, not Faust's
-    assert tansu.Transport.Consumer._drain_messages is drain.DirectDrain._drain_messages
+    assert tansu.Transport.Consumer._drain_messages is hotpath.DirectDrain._drain_messages
+
+
+async def test_the_app_runs_without_faust_s_per_event_monitor(monkeypatch) -> None:
+    app = hotpath.App("hotpath-test", broker="kafka://127.0.0.1:1", store="memory://", autodiscover=False,
+                      web_enabled=False)
+
+    def faust_s_own(self):  # Faust's adds the Monitor to the sensors (and builds the consumer: not here)
+        self.sensors.add(self.monitor)
+        return []
+
+    monkeypatch.setattr(faust.App, "on_init_dependencies", faust_s_own)
+    app.on_init_dependencies()
+    assert app.monitor not in set(app.sensors)
+    app.monitor.track_tp_end_offset(TP0, 10)  # what the consumer still calls directly works
+    app.on_rebalance_start()
+    assert app._rebalancing_sensor_state  # no "Missing sensor state" at the rebalance's end
