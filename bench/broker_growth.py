@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline import bench_worker, mentions, wait_committed  # noqa: E402
+from common import bench_worker  # noqa: E402
+from pipeline import mentions, wait_committed  # noqa: E402
 
 from noroshi.broker import EmbeddedBroker  # noqa: E402
 from noroshi.stack import rss_bytes  # noqa: E402

@@ -39,12 +39,11 @@ import time
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -52,7 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline import bench_worker  # noqa: E402
+from common import (Detected, Sent, bench_worker, end_to_end, message, producer, produce_paced,  # noqa: E402
+                    quantile, watch_detections)
 
 from noroshi.broker import EmbeddedBroker, free_port  # noqa: E402
 from streams.topics import ensure_topics  # noqa: E402
@@ -66,32 +66,10 @@ PREFIX = "scale"  # topic prefix, worker id and consumer group
 MIB, GIB = 1024 * 1024, 1024 ** 3
 TARGET_RSS, TARGET_READY_S, TARGET_P99_S = 2 * GIB, 60.0, 2.0
 HISTOGRAM = "noroshi_detection_latency_seconds"
-TICK_S = 0.02  # the pacing producer sends what is due every 20 ms
 PROBES = 3  # events held back from the traffic after the week, one per restart (and a spare)
 
 
 # --- traffic onto the topics ---------------------------------------------------------------------
-
-
-@dataclass
-class Sent:
-    """What a producer sent: events, the next offset of each partition, and (paced) when each went."""
-
-    events: int = 0
-    ends: dict[TopicPartition, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    #: (municipality, event time) → [(send time, event id)], for matching detections to their event.
-    at: dict[tuple[str, int], list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
-
-    def record(self, metadata) -> None:
-        tp = TopicPartition(metadata.topic, metadata.partition)
-        self.ends[tp] = max(self.ends.get(tp, 0), metadata.offset + 1)
-
-
-def message(names: TopicNames, item: traffic.Item) -> tuple[str, bytes, bytes, int]:
-    """Topic, key, value and Kafka timestamp (the event's own time, as sources/producer.py sends it)."""
-    return (names.for_kind(item.event["kind"]), item.municipality.encode(), orjson.dumps(item.event),
-            int(item.ts * 1000))
 
 
 def write_lines(path: Path, names: TopicNames, items: Iterable[traffic.Item]) -> Counter[str]:
@@ -110,10 +88,6 @@ def read_lines(path: Path) -> Iterator[tuple[str, bytes, bytes, int]]:
         for line in lines:
             topic, key, ts_ms, value = line.rstrip(b"\n").split(b" ", 3)
             yield topic.decode(), key, value, int(ts_ms)
-
-
-def producer(servers: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=10, max_batch_size=512 * 1024)
 
 
 async def produce_fast(servers: str, messages: Iterable[tuple[str, bytes, bytes, int]]) -> Sent:
@@ -137,32 +111,6 @@ async def produce_fast(servers: str, messages: Iterable[tuple[str, bytes, bytes,
         await out.stop()
     sent.seconds = time.perf_counter() - t0
     return sent
-
-
-async def produce_paced(servers: str, names: TopicNames, items: list[traffic.Item], rate: float,
-                        sent: Sent) -> None:
-    """`items` at `rate` a second into `sent`: every TICK_S what is due is sent; each event's send
-    time is kept."""
-    futures = []
-    out = producer(servers)
-    await out.start()
-    try:
-        t0 = time.perf_counter()
-        wall0 = time.time() - t0
-        i = 0
-        while i < len(items):
-            due = min(len(items), int(rate * (time.perf_counter() - t0)) + 1)
-            for item in items[i:due]:
-                topic, key, value, ts_ms = message(names, item)
-                sent.at[item.municipality, int(item.ts)].append((wall0 + time.perf_counter(), item.event["id"]))
-                futures.append(await out.send(topic, value, key=key, timestamp_ms=ts_ms))
-            i = sent.events = max(i, due)
-            await asyncio.sleep(TICK_S)
-        sent.seconds = time.perf_counter() - t0
-        for metadata in await asyncio.gather(*futures):
-            sent.record(metadata)
-    finally:
-        await out.stop()
 
 
 async def sample_lag(servers: str, tps: list[TopicPartition], sent: Sent, stop: asyncio.Event) -> int:
@@ -319,74 +267,6 @@ async def changelogs(servers: str) -> list[Changelog]:
             await consumer.stop()
         out.append(Changelog(topic, n, written, latest))
     return out
-
-
-@dataclass
-class Detected:
-    municipality: str
-    type: str
-    change: str
-    at: int  # event time of the evidence that produced it
-    evidence: list[str]
-    record_ts: float  # the worker's send (Kafka timestamp)
-    seen: float  # read by our consumer
-
-
-async def watch_detections(servers: str, topic: str, since: float, stop: asyncio.Event) -> list[Detected]:
-    """Detection records (not heartbeats) sent after `since`, until `stop` and a quiet second; each
-    with the time it was read (fetches wait at most 20 ms for new records)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=20)
-    await consumer.start()
-    found = []
-    try:
-        await consumer.topics()
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        quiet = 0
-        while not stop.is_set() or quiet < 2:
-            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-            seen = time.time()
-            quiet = 0 if batch else quiet + 1
-            for records in batch.values():
-                for r in records:
-                    if r.timestamp / 1000 < since or (r.key or b"").startswith(b"heartbeat:"):
-                        continue
-                    d = orjson.loads(r.value)
-                    found.append(Detected(d["municipality"], d["type"], d["change"],
-                                          int(datetime.fromisoformat(d["at"]).timestamp()),
-                                          d.get("evidence_ids") or [], r.timestamp / 1000, seen))
-    finally:
-        await consumer.stop()
-    return found
-
-
-def end_to_end(found: list[Detected], sent: Sent) -> tuple[list[tuple[Detected, float, float]], int, float, int]:
-    """Each detection with its latency from the send of the event that produced it: the event of its
-    municipality at its `at`, an evidence id when one matches, sent before the record; the latest such
-    (the tightest consistent bound). Returns (detection, by record timestamp, by our read), and how
-    many were ambiguous (several candidates of the same second; the widest gap between such candidates'
-    sends) and how many could not be matched."""
-    out, ambiguous, spread, unmatched = [], 0, 0.0, 0
-    for d in found:
-        candidates = [(t, i) for t, i in sent.at.get((d.municipality, d.at), ()) if t <= d.record_ts + 0.01]
-        evidence = [c for c in candidates if c[1] in set(d.evidence)] or candidates
-        if not evidence:
-            unmatched += 1
-            continue
-        ambiguous += len(evidence) > 1
-        trigger = max(t for t, _ in evidence)
-        spread = max(spread, trigger - min(t for t, _ in evidence))
-        out.append((d, d.record_ts - trigger, d.seen - trigger))
-    return out, ambiguous, spread, unmatched
-
-
-def quantile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -672,8 +552,8 @@ class Run:
               "from a message's arrival in the worker (Faust's time_in) to the end of its batch's detection; "
               "the estimate interpolates inside the bucket shown (bounds "
               + ", ".join(f"{b:g}" for b in sorted(self.after_hist) if b != float("inf")) + " s).")
-        print(f"  restarts come after the steady period: the new worker recovers every changelog record "
-              f"written in the run (Tansu never compacts); each start has its own data dir (store memory://).")
+        print("  restarts come after the steady period: the new worker recovers every changelog record "
+              "written in the run (Tansu never compacts); each start has its own data dir (store memory://).")
         print()
         print("  worker logs (level:event, warnings and errors):")
         for start, counts in self.logs.items():

@@ -21,7 +21,7 @@ from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from streams.hotpath import DirectDrain
+from streams.hotpath import ConsumerThread, DirectDrain
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +57,7 @@ async def true_end_offsets(servers: str, reported: Mapping[TP, int],
         await probe.stop()
 
 
-class TansuConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+class TansuConsumerThread(ConsumerThread):
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:  # type: ignore[override]
         reported = await super()._highwaters(partitions)
         transport = self.transport

@@ -93,3 +93,18 @@ async def test_the_app_runs_without_faust_s_per_event_monitor(monkeypatch) -> No
     app.monitor.track_tp_end_offset(TP0, 10)  # what the consumer still calls directly works
     app.on_rebalance_start()
     assert app._rebalancing_sensor_state  # no "Missing sensor state" at the rebalance's end
+
+
+def test_the_worker_s_fetches_wait_at_most_a_tenth_of_a_second_for_data(monkeypatch) -> None:
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    built = SimpleNamespace(_fetch_max_wait_ms=1500)  # what Faust hard-codes
+    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "_create_worker_consumer",
+                        lambda self, transport: built)
+    thread = hotpath.ConsumerThread.__new__(hotpath.ConsumerThread)
+    assert thread._create_worker_consumer(None)._fetch_max_wait_ms == hotpath.FETCH_MAX_WAIT_MS == 100
+    assert issubclass(tansu.TansuConsumerThread, hotpath.ConsumerThread)
+    # aiokafka reads the attribute when it starts its fetcher: the name must still be the one it reads
+    import inspect
+    from aiokafka import AIOKafkaConsumer
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
