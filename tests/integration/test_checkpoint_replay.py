@@ -14,7 +14,11 @@ from vocabulary.contract import load_profile
 from vocabulary.records import Incident
 from tools.replay import replay_lines
 
-from .conftest import SAMPLE_PROFILE, produce, read_until, sample_lines, shifted_to_now
+from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import murmur2
+from aiokafka.structs import TopicPartition
+
+from .conftest import PARTITIONS, SAMPLE_PROFILE, produce, read_until, sample_lines, shifted_to_now
 from .test_metrics import samples, total
 
 pytestmark = pytest.mark.integration
@@ -53,6 +57,30 @@ async def processed(env: dict[str, str], count: int, timeout: float = 60.0) -> d
             await asyncio.sleep(0.2)
 
 
+async def committed_through(servers: str, names, lines: list[bytes], timeout: float = 60.0) -> None:
+    """Wait until the worker's group has committed every input message of `lines`: a worker started
+    after that one begins behind them, and only the replay from the checkpoints can bring them back."""
+    ends: dict[TopicPartition, int] = {}
+    for topic, key, _ in routed(names, lines):
+        tp = TopicPartition(topic, partition_of(key))
+        ends[tp] = ends.get(tp, 0) + 1
+    probe = AIOKafkaConsumer(bootstrap_servers=servers, group_id="noroshi", enable_auto_commit=False)
+    await probe.start()
+    try:
+        deadline = time.monotonic() + timeout
+        for tp, end in ends.items():
+            while (await probe.committed(tp) or 0) < end:
+                assert time.monotonic() < deadline, "the worker did not commit what it processed"
+                await asyncio.sleep(0.2)
+    finally:
+        await probe.stop()
+
+
+def partition_of(key: bytes) -> int:
+    """The partition Kafka's default partitioner gives `key` (murmur2), as the producer and Faust do."""
+    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+
+
 async def held_in_memory(broker, names, env, spawn, lines: list[bytes]):
     """A worker that has written wako's first state and holds everything after it in memory only."""
     worker = spawn("worker", extra_env=HOLD_EVERYTHING)
@@ -63,6 +91,7 @@ async def held_in_memory(broker, names, env, spawn, lines: list[bytes]):
     await read_until(broker.servers, [names.incidents], lambda rs: any(i.version >= 2 for i in incidents_of(rs)))
     found = await processed(env, len(lines))
     assert total(found, "noroshi_detector_checkpoints_total") == 1  # nothing written since the first
+    await committed_through(broker.servers, names, lines)
     return worker
 
 

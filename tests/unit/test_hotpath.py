@@ -16,6 +16,8 @@ from streams import hotpath, tansu
 
 #: sha256 of `faust.transport.consumer.Consumer._drain_messages` in the version streams/hotpath.py copies.
 UPSTREAM_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+#: sha256 of `Consumer.perform_seek`, which `DirectDrain.perform_seek` repeats with one seek more.
+UPSTREAM_SEEK_SHA256 = "0e8c130ff4b0afd82c0be9c5fd831316e10febc62c94032833911096e156d7c6"
 TP0 = TP("noroshi.mentions", 0)
 
 
@@ -24,6 +26,8 @@ def test_the_copied_loop_is_faust_s_own_in_the_installed_version() -> None:
     assert version("faust-streaming") == hotpath.UPSTREAM_VERSION
     source = inspect.getsource(FaustConsumer._drain_messages)
     assert hashlib.sha256(source.encode()).hexdigest() == UPSTREAM_SHA256
+    source = inspect.getsource(FaustConsumer.perform_seek)
+    assert hashlib.sha256(source.encode()).hexdigest() == UPSTREAM_SEEK_SHA256
 
 
 class _Queue:
@@ -108,3 +112,44 @@ def test_the_worker_s_fetches_wait_at_most_a_tenth_of_a_second_for_data(monkeypa
     import inspect
     from aiokafka import AIOKafkaConsumer
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+
+
+class _Seeking(hotpath.DirectDrain):
+    """The consumer's side of a seek: what the broker says was committed, and the seeks it gets."""
+
+    def __init__(self, committed: dict, reset: str = "earliest") -> None:
+        self.committed, self.to_beginning = committed, []
+        self._thread = self  # the consumer thread, which owns the aiokafka consumer
+        self._read_offset, self._committed_offset = {}, {}
+        self.app = SimpleNamespace(conf=SimpleNamespace(consumer_auto_offset_reset=reset),
+                                   topics=SimpleNamespace(acks_enabled_for=lambda t: not t.endswith("-changelog")))
+
+    async def seek_to_committed(self) -> dict:
+        return self.committed
+
+    async def seek_to_beginning(self, *tps) -> None:
+        self.to_beginning += tps
+
+
+async def test_a_stream_partition_with_no_commit_starts_from_the_beginning_after_a_rebalance() -> None:
+    commands, effects, alerts = TP("noroshi.commands", 3), TP("noroshi.effects", 3), TP("noroshi.alerts", 1)
+    changelog = TP("noroshi-detector-state-changelog", 3)
+    consumer = _Seeking({commands: None, effects: 0, alerts: 42, changelog: None})
+    await consumer.perform_seek()
+    # aiokafka moved `alerts` to 42; the two it leaves where the fetcher was are sent to the beginning;
+    # a changelog is the tables' recovery's business, never the streams'
+    assert sorted(consumer.to_beginning) == sorted([commands, effects])
+    assert consumer._read_offset == {commands: None, effects: 0, alerts: 42, changelog: None}
+    assert consumer._committed_offset == {effects: None, alerts: 42}
+
+
+def test_the_seek_goes_where_faust_s_consumer_thread_has_it() -> None:
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+    assert inspect.iscoroutinefunction(faust_aiokafka.AIOKafkaConsumerThread.seek_to_beginning)
+    assert not hasattr(faust_aiokafka.Consumer, "seek_to_beginning")  # the consumer itself has none
+
+
+async def test_with_latest_as_the_reset_policy_nothing_more_is_moved() -> None:
+    consumer = _Seeking({TP("noroshi.commands", 3): None}, reset="latest")
+    await consumer.perform_seek()
+    assert consumer.to_beginning == []
