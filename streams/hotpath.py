@@ -40,6 +40,10 @@ from mode import Service, ServiceT
 #: The faust-streaming version whose `_drain_messages` this module follows.
 UPSTREAM_VERSION = "0.15.3"
 SCHEME = "noroshi-kafka"
+#: What `_free_to_deliver` says of a partition's streams.
+FREE, FULL, BLOCKED = 0, 1, 2
+#: How often the drain looks whether a full stream buffer has room again.
+ROOM_POLL_S = 0.002
 #: Faust asks the broker to hold a fetch up to 1.5 s for data (hard-coded). A fetch covers every
 #: partition the worker reads, and a partition whose records are still being consumed is left out of
 #: the next one: a detection could then wait that long before the playbook saw it. 100 ms costs an
@@ -55,8 +59,9 @@ class DirectDrain:
     callback: Any
     suspend_flow: asyncio.Event
 
-    def _free_to_deliver(self) -> Callable[[TP], bool]:
-        """A test of the three reasons a delivery to the streams of a partition would wait."""
+    def _free_to_deliver(self) -> Callable[[TP], int]:
+        """A test of the three reasons a delivery to the streams of a partition would wait: FREE when
+        none holds, FULL when only a stream's buffer is full, BLOCKED otherwise."""
         flow_active = self.app.flow_control.is_active
         suspended = self.suspend_flow.is_set
         producer_buffer = self.app.producer.buffer
@@ -66,14 +71,28 @@ class DirectDrain:
                     else producer_buffer.pending.qsize)
         tp_index = self.app.topics._tp_index  # the conductor's channels per partition
 
-        def free(tp: TP) -> bool:
+        def free(tp: TP) -> int:
             if suspended() or not flow_active():
-                return False
+                return BLOCKED
             if limit and buffered() > limit:
-                return False
-            return not any(channel.queue.full() for channel in tp_index.get(tp, ()))
+                return BLOCKED
+            return FULL if any(channel.queue.full() for channel in tp_index.get(tp, ())) else FREE
 
         return free
+
+    async def _deliver(self, free: Callable[[TP], int], tp: TP, message: Any) -> None:
+        """The message to the conductor: directly when nothing can make it wait, after the streams
+        have made room when only their buffer is full (a backlog: polled, not a race a message),
+        and else through Faust's race with the flow event (a rebalance may interrupt it)."""
+        this = cast(Any, self)
+        state = free(tp)
+        while state == FULL:
+            await asyncio.sleep(ROOM_POLL_S)
+            state = free(tp)
+        if state == FREE:
+            await this.callback(message)
+        else:
+            await this.wait_first(this.callback(message), this.suspend_flow.wait())
 
     async def perform_seek(self) -> None:
         """Faust's seek of the stream partitions to their committed offsets after a rebalance, and a
@@ -99,7 +118,6 @@ class DirectDrain:
 
     async def _drain_messages(self, fetcher: ServiceT) -> None:  # pragma: no cover - Faust's loop
         this = cast(Any, self)
-        callback = this.callback
         getmany = this.getmany
         consumer_should_stop = cast(Service, self)._stopped.is_set
         fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
@@ -133,10 +151,7 @@ class DirectDrain:
                                 this._n_acked = 0
                                 await this.commit()
                             message.time_in = monotonic()  # what the Monitor sensor set (see App)
-                            if free(tp):  # the change: nothing can make this delivery wait
-                                await callback(message)
-                            else:
-                                await this.wait_first(callback(message), this.suspend_flow.wait())
+                            await self._deliver(free, tp, message)  # the change (Faust: wait_first)
                             set_read_offset(tp, offset)
                         else:
                             this.log.dev("DROPPED MESSAGE ROFF %r: k=%r v=%r", offset, message.key,

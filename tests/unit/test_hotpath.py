@@ -54,26 +54,53 @@ def _consumer(*, active: bool = True, suspended: bool = False, buffered: int = 0
 
 
 def test_a_delivery_that_cannot_wait_is_direct() -> None:
-    assert _consumer()._free_to_deliver()(TP0)
-    assert _consumer(queues=(False, False))._free_to_deliver()(TP0)
-    assert _consumer()._free_to_deliver()(TP("elsewhere", 3))  # no stream reads it: nothing to wait for
+    assert _consumer()._free_to_deliver()(TP0) == hotpath.FREE
+    assert _consumer(queues=(False, False))._free_to_deliver()(TP0) == hotpath.FREE
+    assert _consumer()._free_to_deliver()(TP("elsewhere", 3)) == hotpath.FREE  # no stream reads it
 
 
-def test_each_reason_to_wait_takes_faust_s_path() -> None:
-    assert not _consumer(active=False)._free_to_deliver()(TP0)  # a rebalance suspended the flow
-    assert not _consumer(suspended=True)._free_to_deliver()(TP0)
-    assert not _consumer(buffered=1001)._free_to_deliver()(TP0)  # the producer's buffer is over its limit
-    assert not _consumer(queues=(False, True))._free_to_deliver()(TP0)  # one stream's buffer is full
+def test_each_reason_to_wait_is_told_apart() -> None:
+    assert _consumer(active=False)._free_to_deliver()(TP0) == hotpath.BLOCKED  # a rebalance suspended the flow
+    assert _consumer(suspended=True)._free_to_deliver()(TP0) == hotpath.BLOCKED
+    assert _consumer(buffered=1001)._free_to_deliver()(TP0) == hotpath.BLOCKED  # the producer's buffer is full
+    assert _consumer(queues=(False, True))._free_to_deliver()(TP0) == hotpath.FULL  # one stream's buffer is full
+    assert _consumer(suspended=True, queues=(True,))._free_to_deliver()(TP0) == hotpath.BLOCKED
 
 
 def test_the_test_reads_the_state_at_each_message_not_at_start() -> None:
     consumer = _consumer()
     free = consumer._free_to_deliver()
-    assert free(TP0)
+    assert free(TP0) == hotpath.FREE
     consumer.suspend_flow.set()
-    assert not free(TP0)
+    assert free(TP0) == hotpath.BLOCKED
     consumer.suspend_flow.clear()
-    assert free(TP0)
+    assert free(TP0) == hotpath.FREE
+
+
+class _Delivering(hotpath.DirectDrain):
+    def __init__(self, states: list[int]) -> None:
+        self.states, self.delivered, self.raced = states, [], []
+        self.suspend_flow = asyncio.Event()
+
+    async def callback(self, message) -> None:
+        self.delivered.append(message)
+
+    async def wait_first(self, *coros) -> None:
+        self.raced.append(coros)
+        for coro in coros:
+            coro.close()
+
+
+async def test_a_full_stream_buffer_is_waited_for_once_then_the_delivery_is_direct() -> None:
+    drain = _Delivering([hotpath.FULL, hotpath.FULL, hotpath.FREE])
+    await drain._deliver(lambda tp: drain.states.pop(0), TP0, "m1")
+    assert drain.delivered == ["m1"] and drain.raced == [] and drain.states == []
+
+
+async def test_a_suspended_flow_takes_faust_s_race_even_after_waiting_for_room() -> None:
+    drain = _Delivering([hotpath.FULL, hotpath.BLOCKED])
+    await drain._deliver(lambda tp: drain.states.pop(0), TP0, "m1")
+    assert drain.delivered == [] and len(drain.raced) == 1  # a rebalance may interrupt it there
 
 
 def test_both_transports_use_the_direct_drain() -> None:
