@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+import aiohttp
+from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from noroshi.broker import EmbeddedBroker, free_port
 from vocabulary.contract import parse_ts
@@ -30,9 +34,15 @@ PARTITIONS = 2
 
 
 @pytest.fixture
-def broker() -> Iterator[EmbeddedBroker]:
+def partitions() -> int:
+    """Partitions of every topic; a test module that needs more overrides this fixture."""
+    return PARTITIONS
+
+
+@pytest.fixture
+def broker(partitions: int) -> Iterator[EmbeddedBroker]:
     with EmbeddedBroker() as b:
-        asyncio.run(ensure_topics(b.servers, TopicNames("noroshi"), PARTITIONS, 1))
+        asyncio.run(ensure_topics(b.servers, TopicNames("noroshi"), partitions, 1))
         yield b
 
 
@@ -42,13 +52,13 @@ def names() -> TopicNames:
 
 
 @pytest.fixture
-def env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
+def env(broker: EmbeddedBroker, tmp_path: Path, partitions: int) -> dict[str, str]:
     return {
         **os.environ,
         "NOROSHI_BROKER": broker.url,
         "NOROSHI_BROKER_TANSU": "true",
         "NOROSHI_FAST_GROUPS": "true",
-        "NOROSHI_PARTITIONS": str(PARTITIONS),
+        "NOROSHI_PARTITIONS": str(partitions),
         "NOROSHI_PROFILES": str(SAMPLE_PROFILE),
         "NOROSHI_DATA_DIR": str(tmp_path / "var"),
         "NOROSHI_LOG_FORMAT": "json",
@@ -116,6 +126,49 @@ def spawn(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Proc]]:
     yield _spawn
     for proc in procs:
         proc.stop()
+
+
+@contextlib.asynccontextmanager
+async def serve_hook(handle: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
+    """`handle` as a local webhook peer on loopback: its URL while the block runs."""
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        await runner.cleanup()
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a Prometheus exposition: (name, sorted labels) → value."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def total(found: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    return sum(v for (n, ls), v in found.items() if n == name and set(labels.items()) <= set(ls))
+
+
+async def processed(env: dict[str, str], count: int, timeout: float = 60.0) -> dict:
+    """Wait until the worker's /metrics says it has processed `count` events; its samples."""
+    url = f"http://127.0.0.1:{env['NOROSHI_WORKER_HTTP_PORT']}/metrics"
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(url) as resp:
+                    found = samples(await resp.text())
+                if total(found, "noroshi_events_total", outcome="processed") >= count:
+                    return found
+            except aiohttp.ClientError:
+                pass
+            assert time.monotonic() < deadline, f"the worker did not process {count} events"
+            await asyncio.sleep(0.2)
 
 
 async def produce(servers: str, items: list[tuple[str, bytes | None, bytes]]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import aiohttp
 import pytest
 
 from vocabulary.contract import load_profile
@@ -18,8 +17,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
-from .conftest import PARTITIONS, SAMPLE_PROFILE, produce, read_until, sample_lines, shifted_to_now
-from .test_metrics import samples, total
+from .conftest import (PARTITIONS, SAMPLE_PROFILE, processed, produce, read_until, sample_lines, shifted_to_now,
+                       total)
 
 pytestmark = pytest.mark.integration
 
@@ -38,23 +37,6 @@ def routed(names, lines: list[bytes]) -> list[tuple[str, bytes, bytes]]:
 
 def events(proc, name: str) -> list[dict]:
     return [line for line in proc.log_lines() if line.get("event") == name]
-
-
-async def processed(env: dict[str, str], count: int, timeout: float = 60.0) -> dict:
-    """Wait until the worker's /metrics says it has processed `count` events; its samples."""
-    url = f"http://127.0.0.1:{env['NOROSHI_WORKER_HTTP_PORT']}/metrics"
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(url) as resp:
-                    found = samples(await resp.text())
-                if total(found, "noroshi_events_total", outcome="processed") >= count:
-                    return found
-            except aiohttp.ClientError:
-                pass
-            assert time.monotonic() < deadline, f"the worker did not process {count} events"
-            await asyncio.sleep(0.2)
 
 
 async def committed_through(servers: str, names, lines: list[bytes], timeout: float = 60.0) -> None:

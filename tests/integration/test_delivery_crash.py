@@ -25,7 +25,7 @@ from aiokafka.structs import TopicPartition
 from responders.chat import verify_signature
 from vocabulary.records import BoardCommand, Detection, TimelineEntry, iso
 
-from .conftest import SAMPLE_PROFILE, produce, read_until
+from .conftest import SAMPLE_PROFILE, produce, read_until, serve_hook
 
 pytestmark = pytest.mark.integration
 
@@ -61,17 +61,8 @@ class HangingPeer:
 
 
 async def serve(peer: HangingPeer) -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_post("/hook", peer.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/hook"
-    finally:
-        await runner.cleanup()
+    async with serve_hook(peer.handle) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,26 +12,15 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from noroshi.broker import free_port
 
 from .board_client import sign_in, wait_until_connected
 from .hooks_client import post_mention
-from .conftest import produce, sample_lines
+from .conftest import produce, sample_lines, samples, total
 
 pytestmark = pytest.mark.integration
 SECRET = "metrics-hooks-secret-5e1f"
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of a Prometheus exposition: (name, sorted labels) → value."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def total(found: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
-    return sum(v for (n, ls), v in found.items() if n == name and set(labels.items()) <= set(ls))
 
 
 async def get(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:

@@ -20,7 +20,7 @@ from vocabulary.contract import parse_event
 from vocabulary.records import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RAW_BYTES, DeadLetter, iso
 from streams.stage import STATE_MAX_BYTES, STATE_TOO_LARGE
 
-from .conftest import SAMPLE_PROFILE, read_until, sample_lines
+from .conftest import SAMPLE_PROFILE, processed, read_until, sample_lines
 
 pytestmark = pytest.mark.integration
 
@@ -115,13 +115,18 @@ async def test_four_mentions_with_300_KB_ids_are_rejected_with_the_reason_and_th
 
 
 async def test_a_state_that_would_outgrow_one_message_is_cut_down_reported_and_the_worker_goes_on(
-        broker, names, spawn):
+        broker, names, env, spawn):
     # Every id as long as the contract allows: within the caps, the state would pass 1 MB.
     flood = [reply(n, id_chars=256) for n in range(4_000)]
     last_id = parse_event(flood[-1]).id
     worker = spawn("worker")
 
     await send(broker.servers, names.mentions, flood)
+    await processed(env, len(flood))
+    assert worker.proc is not None and worker.proc.poll() is None, "the worker died"
+    # The state is checkpointed now and then (streams/stage.py); stopped in order, the worker writes
+    # the one it holds, cut down to fit like every checkpoint.
+    worker.stop()
     records = await read_until(
         broker.servers, [names.deadletters, STATE],
         lambda rs: any(last_id in s["detectors"]["seen"] for s in states(rs)))
@@ -135,7 +140,7 @@ async def test_a_state_that_would_outgrow_one_message_is_cut_down_reported_and_t
     assert len(logged) == len(cuts)
     assert all(line["level"] == "error" and line["bytes_before"] > STATE_MAX_BYTES for line in logged)
     assert states(records)[-1]["offsets"] == {f"{names.mentions}:{cuts[0].partition}": 3_999}
-    assert worker.proc is not None and worker.proc.poll() is None, "the worker died"
+    assert worker.proc is not None and worker.proc.returncode == 0, "the worker did not stop in order"
 
 
 async def test_produce_goes_on_past_an_oversize_and_a_broken_line_reports_each_and_exits_non_zero(

@@ -31,13 +31,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from noroshi.broker import EmbeddedBroker, free_port
 from streams import heartbeat
-from streams.topics import ensure_topics
 from tools.replay import replay_lines
 from vocabulary.contract import load_profile, parse_ts
 from vocabulary.records import BoardCommand, Effect, Incident, TimelineEntry, iso
 from vocabulary.topics import TopicNames
 
-from .conftest import SAMPLE_PROFILE, Proc, sample_lines
+from .conftest import SAMPLE_PROFILE, Proc, sample_lines, serve_hook
 
 pytestmark = pytest.mark.integration
 
@@ -79,11 +78,9 @@ STRANDED = ("after the rebalance, messages on a partition where the group has co
 
 
 @pytest.fixture
-def broker() -> Iterator[EmbeddedBroker]:
-    """The embedded broker with every topic in 8 partitions (the conftest's has 2)."""
-    with EmbeddedBroker() as b:
-        asyncio.run(ensure_topics(b.servers, TopicNames("noroshi"), PARTITIONS, 1))
-        yield b
+def partitions() -> int:
+    """Every topic in 8 partitions (the conftest's have 2)."""
+    return PARTITIONS
 
 
 @pytest.fixture
@@ -114,17 +111,8 @@ class Peer:
 @pytest.fixture
 async def peer() -> AsyncIterator[tuple[Peer, str]]:
     receiver = Peer()
-    app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield receiver, f"http://127.0.0.1:{port}/hook"
-    finally:
-        await runner.cleanup()
+    async with serve_hook(receiver.handle) as url:
+        yield receiver, url
 
 
 class Worker:
