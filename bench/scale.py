@@ -361,6 +361,17 @@ def main() -> None:
         run.report(read_s)
 
 
+@dataclass
+class Moment:
+    """The machine, the worker and the broker at one point of the run."""
+
+    load: float  # 1-minute load average
+    rss: int  # the worker's VmRSS
+    hwm: int  # its VmHWM (peak)
+    broker_rss: int
+    logs: list[Changelog]
+
+
 class Run:
     """The measurements of one run, phase by phase, and the report."""
 
@@ -384,13 +395,13 @@ class Run:
         done = asyncio.run(wait_caught_up(self.broker.servers, sent.ends, worker, 6 * 3600))
         self.week_s, self.week_produce_s = done - t0, sent.seconds
         time.sleep(2)  # the last changelog writes are acknowledged after the commit
-        self.load_week = os.getloadavg()[0]
-        self.rss_week = proc_status(worker.pid, "VmRSS") or 0
-        self.hwm_week = proc_status(worker.pid, "VmHWM") or 0
-        self.broker_rss_week = proc_status(self.broker.proc.pid, "VmRSS") or 0
-        self.logs_week = asyncio.run(changelogs(self.broker.servers))
+        self.after_week = self.moment(worker)
         print(f"week: {self.week_n:,} events processed in {self.week_s:.0f} s "
-              f"({self.week_n / self.week_s:,.0f} ev/s); worker RSS {self.rss_week / MIB:,.0f} MiB", flush=True)
+              f"({self.week_n / self.week_s:,.0f} ev/s); worker RSS {self.after_week.rss / MIB:,.0f} MiB", flush=True)
+
+    def moment(self, worker: subprocess.Popen[bytes]) -> Moment:
+        return Moment(os.getloadavg()[0], proc_status(worker.pid, "VmRSS") or 0, proc_status(worker.pid, "VmHWM") or 0,
+                      proc_status(self.broker.proc.pid, "VmRSS") or 0, asyncio.run(changelogs(self.broker.servers)))
 
     def steady_period(self, worker: subprocess.Popen[bytes], steady: list[traffic.Item]) -> None:
         before = histogram(self.port)
@@ -415,11 +426,7 @@ class Run:
         self.before_hist = before
         self.e2e, self.ambiguous, self.spread, self.unmatched = end_to_end(found, self.sent)
         self.found = found
-        self.load_steady = os.getloadavg()[0]
-        self.rss_steady = proc_status(worker.pid, "VmRSS") or 0
-        self.hwm = proc_status(worker.pid, "VmHWM") or 0
-        self.broker_rss_end = proc_status(self.broker.proc.pid, "VmRSS") or 0
-        self.logs_end = asyncio.run(changelogs(self.broker.servers))
+        self.after_steady = self.moment(worker)
         print(f"steady: {self.sent.events:,} events sent in {self.sent.seconds:.1f} s, processed within "
               f"{self.steady_s:.1f} s; {len(found)} detections", flush=True)
 
@@ -470,8 +477,8 @@ class Run:
         e2e_seen = [x[2] for x in self.e2e]
         opened = [x for x in self.e2e if x[0].change == "opened"]
         p99_e2e = quantile(e2e_seen, .99)
-        written_week = sum(c.written for c in self.logs_week)
-        written_end = sum(c.written for c in self.logs_end)
+        written_week = sum(c.written for c in self.after_week.logs)
+        written_end = sum(c.written for c in self.after_steady.logs)
         span_h = (self.sent.at and (max(k[1] for k in self.sent.at) - min(k[1] for k in self.sent.at)) / 3600)
 
         print()
@@ -480,7 +487,7 @@ class Run:
               f"{'Faust-default' if a.faust_group_timeouts else 'short (embedded)'} consumer-group timeouts")
         print(f"  machine: {os.cpu_count()} cores shared by the worker, the broker and this producer "
               f"(the producer took {self.producer_cpu:.0%} of a core while pacing); 1-minute load average "
-              f"{self.load_week:.2f} after the week, {self.load_steady:.2f} after the steady period (other "
+              f"{self.after_week.load:.2f} after the week, {self.after_steady.load:.2f} after the steady period (other "
               f"processes on the machine count too)")
         roles = Counter(self.roles.values())
         print(f"  mix: {roles['quiet']:,} quiet (~{traffic.daily_events('quiet', 0):.0f} events/day), "
@@ -501,22 +508,22 @@ class Run:
               f"{len(self.e2e)} matched to their event ({self.ambiguous} of them among several of the same "
               f"second, their sends at most {self.spread * 1000:.0f} ms apart), {self.unmatched} unmatched")
         print("  state (table changelogs) after the week:")
-        for line in self.state_table(self.logs_week):
+        for line in self.state_table(self.after_week.logs):
             print(line)
         print(f"  changelog bytes written per input event: {written_week / self.week_n:,.0f} B in the week, "
               f"{written_end / events:,.0f} B over the run ({written_end / MIB:,.0f} MiB for {events:,} events)")
-        records = sum(c.records for c in self.logs_week if "detector" in c.topic)
+        records = sum(c.records for c in self.after_week.logs if "detector" in c.topic)
         print(f"    (the week went in as fast as the worker took it: {self.week_n / max(1, records):,.1f} input events "
               f"per detector-state record; batches at real pace hold far fewer events, which changes this figure: "
               f"bench/broker_growth.py measures it at real pace)")
-        print(f"  broker (Tansu, keeps every byte) RSS: {self.broker_rss_week / MIB:,.0f} MiB after the week, "
-              f"{self.broker_rss_end / MIB:,.0f} MiB after the steady period")
+        print(f"  broker (Tansu, keeps every byte) RSS: {self.after_week.broker_rss / MIB:,.0f} MiB after the week, "
+              f"{self.after_steady.broker_rss / MIB:,.0f} MiB after the steady period")
         print()
         rows = [
-            ("worker RSS, peak (VmHWM)", f"{self.hwm / MIB:,.0f} MiB", "≤ 2 GiB", self.hwm <= TARGET_RSS),
-            ("worker RSS after the week", f"{self.rss_week / MIB:,.0f} MiB", "≤ 2 GiB", self.rss_week <= TARGET_RSS),
-            ("worker RSS after the steady period", f"{self.rss_steady / MIB:,.0f} MiB", "≤ 2 GiB",
-             self.rss_steady <= TARGET_RSS),
+            ("worker RSS, peak (VmHWM)", f"{self.after_steady.hwm / MIB:,.0f} MiB", "≤ 2 GiB", self.after_steady.hwm <= TARGET_RSS),
+            ("worker RSS after the week", f"{self.after_week.rss / MIB:,.0f} MiB", "≤ 2 GiB", self.after_week.rss <= TARGET_RSS),
+            ("worker RSS after the steady period", f"{self.after_steady.rss / MIB:,.0f} MiB", "≤ 2 GiB",
+             self.after_steady.rss <= TARGET_RSS),
         ]
         for r in self.restarts:
             rows.append((f"ready again after {r.how}: signal → /readyz", f"{r.stop_s + r.ready_s:.1f} s",
@@ -542,8 +549,8 @@ class Run:
             verdict = "" if not target else {True: "yes", False: "NO", None: "?"}[met]
             print(f"  {name:{width}}  {value:>22}  {target:>8}  {verdict}")
         print()
-        print(f"  worker RSS: {self.rss_start / MIB:,.0f} MiB when first ready, {self.rss_week / MIB:,.0f} MiB after "
-              f"the week, {self.rss_steady / MIB:,.0f} MiB after the steady period; restarted, when ready: "
+        print(f"  worker RSS: {self.rss_start / MIB:,.0f} MiB when first ready, {self.after_week.rss / MIB:,.0f} MiB after "
+              f"the week, {self.after_steady.rss / MIB:,.0f} MiB after the steady period; restarted, when ready: "
               + ", ".join(f"{r.rss_ready / MIB:,.0f} MiB ({r.how})" for r in self.restarts))
         print("  e2e: from this producer's send() of the event that produced a detection (the detection's municipality "
               "and evidence time `at`, an evidence id where one matches) to the detection record read back by a "
