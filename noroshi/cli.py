@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import structlog
+from aiokafka.errors import KafkaConnectionError
 
 from noroshi import logs
 from vocabulary.settings import Settings, SettingsError
@@ -119,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, ContractError, UsageError) as exc:
         print(f"noroshi: {exc}", file=sys.stderr)
         return 2
+    except KafkaConnectionError:
+        where = settings.broker_servers if settings.broker else "(NOROSHI_BROKER)"
+        print(f"noroshi: ブローカー {where} に接続できません。NOROSHI_BROKER のアドレスと、ブローカーが起動して"
+              f"いることを確かめてください / cannot reach the broker at {where}: check NOROSHI_BROKER and that "
+              f"the broker is running and reachable from here", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -212,6 +219,20 @@ def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _need_scenario_file(path: Path) -> None:
+    """A scenario file (`NAME.jsonl`, its profile `NAME.profile.json` beside it), or a clear error."""
+    if path.is_dir():
+        raise UsageError(f"{path}: フォルダです。シナリオのファイル (NAME.jsonl) を指定してください。"
+                         f"フォルダ全体は `noroshi evaluate {path}` / {path} is a folder: give a scenario "
+                         f"file (NAME.jsonl); `noroshi evaluate {path}` scores every scenario in it")
+    if path.name.endswith(".profile.json"):
+        raise UsageError(f"{path}: プロファイルです。シナリオ (NAME.jsonl) を指定してください"
+                         f"（プロファイルは --profile で） / {path} is a profile: give the scenario "
+                         f"(NAME.jsonl), and the profile with --profile if it is not NAME.profile.json")
+    if not path.is_file():
+        raise UsageError(f"{path}: ファイルがありません / no such file")
+
+
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     _need_broker(settings)
     from vocabulary.contract import load_profile
@@ -219,13 +240,12 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     from sources.producer import produce_lines
     from vocabulary.topics import TopicNames
 
-    if not args.file.is_file():
-        raise UsageError(f"{args.file}: no such file")
+    _need_scenario_file(args.file)
     profile = load_profile(args.profile or default_profile_path(args.file))
     with args.file.open("rb") as lines:
         report = asyncio.run(produce_lines(
             settings.broker_servers, TopicNames(settings.topic_prefix), profile.id, lines,
-            speed=args.speed, source=args.file.name))
+            speed=args.speed, source=args.file.name, log_rejected=False))
     for number, reason in report.rejected:
         print(f"{args.file}:{number}: 却下 rejected: {reason}", file=sys.stderr)
     rejected = len(report.rejected)
@@ -237,8 +257,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from tools.replay import replay_file
 
-    if not args.file.is_file():
-        raise UsageError(f"{args.file}: no such file")
+    _need_scenario_file(args.file)
     result = replay_file(args.file, args.profile)
     for number, reason in result.rejected:
         print(f"{args.file}:{number}: rejected: {reason}", file=sys.stderr)
@@ -305,6 +324,7 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
         else:
             password = shown = generate_password()
         existed = args.name in store.load_strict()
+        _known_municipality(settings, args.municipality)
         user = store.add(args.name, role=args.role, municipality=args.municipality, password=password,
                          display_name=args.display_name)
     except UserError as exc:
@@ -313,6 +333,21 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
     if shown is not None:
         print(f"password (shown once): {shown}")
     return 0
+
+
+def _known_municipality(settings: Settings, municipality: str) -> None:
+    """A user's municipality must be one the deployment has a profile for (or "*"): a typo would give
+    a user who sees nothing and is never told why."""
+    if municipality == "*":
+        return
+    from noroshi.stack import resolve_profiles
+
+    known = resolve_profiles(settings, quiet=True)
+    if municipality not in known:
+        listed = ", ".join(sorted(known)[:10]) + (" …" if len(known) > 10 else "")
+        raise UsageError(f"自治体 {municipality!r} のプロファイルがありません（NOROSHI_PROFILES: {listed}） / "
+                         f"no profile for municipality {municipality!r} in NOROSHI_PROFILES (known: {listed}); "
+                         f"'*' is every municipality (admin only)")
 
 
 def cmd_profiles(settings: Settings, args: argparse.Namespace) -> int:

@@ -34,17 +34,23 @@ class ProduceReport:
 
 async def produce_lines(servers: str, names: TopicNames, municipality: str,
                         lines: Iterable[bytes], *, speed: float | None = None,
-                        source: str = "stdin") -> ProduceReport:
+                        source: str = "stdin", log_rejected: bool = True) -> ProduceReport:
     """Send each line; with `speed`, pace them so that scenario time runs `speed`× wall time.
 
     A line that breaks the contract (too large, not JSON, a field wrong) goes to the
     dead letters (bounded: `DeadLetter.of`) and the next line is read; so does a
-    line the broker refuses. Nothing a line holds stops the lines after it.
+    line the broker refuses. Nothing a line holds stops the lines after it. Each rejected line is
+    in the report; `log_rejected=False` when the caller reports them itself (the CLI prints each
+    with its file and line: logged too, it would show twice).
     """
     report = ProduceReport()
     key = municipality.encode()
     producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=5)
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:  # e.g. the broker unreachable: close what start() opened, then say so
+        await producer.stop()
+        raise
     try:
         first_ts: float | None = None
         wall_start = time.monotonic()
@@ -62,8 +68,9 @@ async def produce_lines(servers: str, names: TopicNames, municipality: str,
                 letter = DeadLetter.of(
                     reason=reason, topic=f"file:{source}", partition=-1, offset=number,
                     key=key, raw=line, failed_at=datetime.now(timezone.utc).isoformat())
-                log.warning("event_dead_lettered", topic=letter.topic, offset=number, reason=letter.reason,
-                            size=letter.size, sha256=letter.sha256, truncated=letter.truncated)
+                if log_rejected:
+                    log.warning("event_dead_lettered", topic=letter.topic, offset=number, reason=letter.reason,
+                                size=letter.size, sha256=letter.sha256, truncated=letter.truncated)
                 letters.append((number, await _send(producer, names.deadletters, letter.to_json(), key)))
                 continue
             if speed:
@@ -80,7 +87,8 @@ async def produce_lines(servers: str, names: TopicNames, municipality: str,
             except Exception as exc:  # noqa: BLE001 - a refused line is reported, the others stand
                 reason = f"not published: {type(exc).__name__}: {exc}"
                 report.rejected.append((number, reason))
-                log.error("event_not_published", topic=f"file:{source}", offset=number, reason=reason)
+                if log_rejected:
+                    log.error("event_not_published", topic=f"file:{source}", offset=number, reason=reason)
         for number, outcome in letters:
             try:
                 await outcome

@@ -28,6 +28,7 @@ async def test_produce_keys_by_municipality_stamps_event_time_and_dead_letters_b
     assert done.returncode == 1, done.stderr  # something was rejected: the run says so
     assert f"{len(lines)} events published for wako, 1 rejected (sent to dead letters)" in done.stdout
     assert "wako-sample.jsonl:4: 却下 rejected: contract: not valid JSON" in done.stderr
+    assert done.stderr.count("not valid JSON") == 1, "the rejected line was reported more than once"
 
     records = await read_until(broker.servers, [*names.inputs, names.deadletters],
                                lambda rs: len(rs) >= len(lines) + 1)

@@ -129,8 +129,24 @@ def test_replay_of_a_missing_file_exits_2_with_a_clear_message(
 
     captured = capsys.readouterr()
     assert code == 2
-    assert captured.err.strip() == f"noroshi: {missing}: no such file"
+    assert captured.err.strip() == f"noroshi: {missing}: ファイルがありません / no such file"
     assert "Traceback" not in captured.err
+
+
+def test_replay_of_a_folder_says_it_is_one_and_points_at_evaluate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["replay", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "フォルダです" in err and f"noroshi evaluate {tmp_path}" in err and "Traceback" not in err
+
+
+def test_replay_of_a_profile_given_as_the_scenario_says_so_instead_of_doubling_the_suffix(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["replay", str(SAMPLE_PROFILE)]) == 2
+    err = capsys.readouterr().err
+    assert "プロファイルです" in err and "--profile" in err and ".profile.json.profile.json" not in err
 
 
 # --- evaluate ---------------------------------------------------------------------
@@ -198,3 +214,14 @@ def test_run_refuses_a_board_port_in_use_at_once_in_both_languages(monkeypatch, 
         assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert f"ポート {port} は使用中です" in err and f"Port {port} on 127.0.0.1 is in use" in err
+
+
+def test_an_unreachable_broker_is_one_clear_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("NOROSHI_BROKER", "kafka://127.0.0.1:1")  # nothing listens on port 1
+    for command in (["produce", str(SAMPLE)], ["topics"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "ブローカー 127.0.0.1:1 に接続できません" in err and "check NOROSHI_BROKER" in err
+        assert "Traceback" not in err and "Unclosed AIOKafkaProducer" not in err

@@ -22,6 +22,7 @@ from dashboards.users import (
 from noroshi.cli import main
 
 from tests.peers.board.world import FAST_HASHER, PASSWORD
+from tests.unit.builders import SAMPLE_PROFILE
 
 
 @pytest.fixture
@@ -233,3 +234,13 @@ def test_user_add_refuses_star_for_a_non_admin_and_remove_names_a_missing_user(
     assert main(["user", "add", "koho", "--role", "pr_head", "--municipality", "*"]) == 0
     assert main(["user", "remove", "koho"]) == 0
     assert UserStore(users_env).load_strict() == {}
+
+
+def test_user_add_refuses_a_municipality_no_profile_names(
+        users_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOROSHI_PROFILES", str(SAMPLE_PROFILE))
+    assert main(["user", "add", "sato", "--role", "operator", "--municipality", "wakoo"]) == 2
+    err = capsys.readouterr().err
+    assert "'wakoo' のプロファイルがありません" in err and "known: wako" in err
+    assert UserStore(users_env).load_strict() == {}
+    assert main(["user", "add", "sato", "--role", "operator", "--municipality", "wako"]) == 0
