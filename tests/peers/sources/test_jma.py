@@ -260,6 +260,12 @@ def test_drills_are_marked_tests_and_cancellations_are_skipped() -> None:
     (b'<?xml version="1.0"?><Report><Control/></Report>', "not a 気象庁防災情報XML Report"),
     (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><Report xmlns="http://xml.kishou.go.jp/jmaxml1/"/>',
      "entity declaration"),
+    # UTF-16 hides the declarations from a byte search; the entities would expand (a billion laughs)
+    (('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+     '<Report xmlns="http://xml.kishou.go.jp/jmaxml1/"><Control><Title>&b;</Title></Control></Report>'
+     ).encode("utf-16"), "entity declaration"),
+    (b'<?xml version="1.0"?><!DOCTYPE Report SYSTEM "http://127.0.0.1:1/evil.dtd">'
+     b'<Report xmlns="http://xml.kishou.go.jp/jmaxml1/"/>', "DOCTYPE"),
     (b'<Report xmlns="http://xml.kishou.go.jp/jmaxml1/"><Control/><Head><ReportDateTime>soon</ReportDateTime>'
      b'</Head></Report>', "ReportDateTime"),
 ])
