@@ -82,11 +82,12 @@ async def test_every_process_serves_its_metrics_and_the_worker_is_ready_only_whi
         assert total(found, "noroshi_detection_event_time_latency_seconds_count") >= len(lines)
 
         ready = orjson.loads(await until(http, worker + "/readyz", lambda s, b: s == 200, "the worker ready"))
-        assert ready["ready"] is True and ready["failing"] == [] and 0 <= ready["lag"] <= len(lines)
+        # ready with a lag: the detections, effects and heartbeats the run made are not all committed yet
+        assert ready["ready"] is True and ready["failing"] == [] and ready["lag"] >= 0
         found = samples(await until(
             http, worker + "/metrics",
-            lambda s, b: total(samples(b), "noroshi_consumer_lag_messages", topic=names.mentions) == 0
-            and any(n == "noroshi_consumer_lag_messages" for n, _ in samples(b)), "the lag sampled"))
+            lambda s, b: total(samples(b), "noroshi_consumer_lag_messages") == 0
+            and any(n == "noroshi_consumer_lag_messages" for n, _ in samples(b)), "the lag sampled, all consumed"))
         assert {dict(ls)["group"] for n, ls in found if n == "noroshi_consumer_lag_messages"} == {"noroshi"}
 
         # The board: /metrics without sign-in, and the live feed's clients counted.
