@@ -29,11 +29,13 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
+import orjson
 import structlog
 
 from noroshi.broker import EmbeddedBroker
@@ -291,8 +293,6 @@ def _play_drill(settings: Settings, speed: float, stop: threading.Event) -> None
     from sources.producer import produce_lines
     from vocabulary.topics import TopicNames
 
-    import orjson
-
     profile = next(iter(resolve_profiles(settings, quiet=True).values()))
     events = drill_scenario(profile, start=time.time() - 60)
     lines = [orjson.dumps(e) for e in events]
@@ -339,10 +339,49 @@ def _demo_users(settings: Settings) -> str:
             "--municipality ID\n")
 
 
-def spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn(command: str, env: dict[str, str], logs: Path | None = None) -> subprocess.Popen[bytes]:
     """`noroshi COMMAND` as a child in its own process group: a Ctrl-C at the terminal goes to the
-    stack alone, which stops its children in order."""
-    return subprocess.Popen([sys.executable, "-m", "noroshi", command], env=env, process_group=0)
+    stack alone, which stops its children in order. With `logs`, everything it writes goes to
+    `logs/COMMAND.log` and only its warnings and errors (and anything that is not a log line, such
+    as a traceback) to this console: the sign-in banner stays in sight."""
+    if logs is None:
+        return subprocess.Popen([sys.executable, "-m", "noroshi", command], env=env, process_group=0)
+    logs.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "noroshi", command], env={**env, "NOROSHI_LOG_FORMAT": "json"},
+                            process_group=0, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    threading.Thread(target=relay, args=(command, proc.stdout, logs / f"{command}.log", sys.stderr),
+                     name=f"log-{command}", daemon=True).start()
+    return proc
+
+
+#: The levels of a child's log lines `noroshi run` shows on its console (all go to the file).
+SHOWN_LEVELS = frozenset({"warning", "error", "critical"})
+
+
+def relay(name: str, lines: Iterable[bytes], path: Path, console: TextIO) -> None:
+    """A child's output line by line into `path`; onto `console` the lines worth a person's eye, as
+    they are when the console is not a terminal (a log collector, a test), else shortened to
+    `[name] level: event key=value …`."""
+    terminal = console.isatty()
+    with path.open("ab") as out:
+        for line in lines:
+            out.write(line)
+            out.flush()
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                record = None
+            if isinstance(record, dict) and str(record.get("level", "")).lower() not in SHOWN_LEVELS:
+                continue
+            if isinstance(record, dict) and terminal:
+                rest = " ".join(f"{k}={v}" for k, v in record.items()
+                                if k not in ("event", "level", "timestamp", "logger"))
+                text = f"[{name}] {record.get('level')}: {record.get('event')} {rest}".rstrip() + "\n"
+            else:
+                text = line.decode("utf-8", "replace")
+            console.write(text)
+            console.flush()
 
 
 def _stop_in_order(children: list[Child], timeout: float = STOP_TIMEOUT_S) -> None:
@@ -393,7 +432,8 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         env = child_env(settings)
         sign_in = _demo_users(settings)
         # The safety net first, so it sees the others start; stopped last (ExitStack: last in, first out).
-        watchdog = WatchdogChild(lambda: spawn("watchdog", env))
+        logs = settings.data_dir / "logs"  # every child's log; the console shows their warnings and errors
+        watchdog = WatchdogChild(lambda: spawn("watchdog", env, logs))
         stack.callback(watchdog.stop)
         names = ["worker", "board",
                  # The audit trail (監査記録) in SQLite under DATA_DIR: it outlives the embedded broker.
@@ -403,7 +443,7 @@ def run_stack(settings: Settings, *, demo: bool, speed: float) -> int:
         children: list[Child] = []
         stack.callback(_stop_in_order, children)  # before the broker stops (ExitStack: last in, first out)
         for name in names:
-            children.append(Child(name, spawn(name, env)))
+            children.append(Child(name, spawn(name, env, logs)))
         watched += children
         ready = _wait_http(settings.board_url + "/healthz", 30, watched)
         if isinstance(ready, Child):
