@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _need_broker(settings: Settings) -> None:
     if not settings.broker:
-        raise UsageError("NOROSHI_BROKER is not set. `noroshi run` starts an embedded broker; "
+        raise UsageError("NOROSHI_BROKER が設定されていません。`noroshi run` は組み込みブローカーを起動します。"
+                         "ほかのコマンドには NOROSHI_BROKER=kafka://HOST:PORT が必要です / "
+                         "NOROSHI_BROKER is not set. `noroshi run` starts an embedded broker; "
                          "other commands need NOROSHI_BROKER=kafka://HOST:PORT.")
 
 
@@ -261,7 +263,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     _need_scenario_file(args.file)
     result = replay_file(args.file, args.profile)
     for number, reason in result.rejected:
-        print(f"{args.file}:{number}: rejected: {reason}", file=sys.stderr)
+        print(f"{args.file}:{number}: 却下 rejected: {reason}", file=sys.stderr)
     for event_id, original, reason in result.restamped:  # its own time could not be trusted
         print(f"{args.file}: {event_id}: 時刻を付け直しました re-stamped (ts {original}: {reason})", file=sys.stderr)
     lines = [orjson.dumps(i.contract_line()) for i in result.incidents.values()]
@@ -269,7 +271,8 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         args.out.write_bytes(b"".join(line + b"\n" for line in lines))
     else:
         sys.stdout.buffer.write(b"".join(line + b"\n" for line in lines))
-    print(f"{result.events} events, {len(result.incidents)} incidents, "
+    print(f"イベント {result.events} 件、インシデント {len(result.incidents)} 件、却下 {len(result.rejected)} 行 / "
+          f"{result.events} events, {len(result.incidents)} incidents, "
           f"{len(result.rejected)} rejected lines", file=sys.stderr)
     return 0
 
@@ -279,7 +282,7 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     from tools.replay import replay_file
 
     if not args.folder.is_dir():
-        raise UsageError(f"{args.folder}: not a folder")
+        raise UsageError(f"{args.folder}: フォルダではありません / not a folder")
     scores = None
     days = 0.0
     count = 0
@@ -290,14 +293,15 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         scores = score([i.contract_line() for i in result.incidents.values()], labels, scores)
         days += result.span_s / DAY_S
         count += 1
-        print(f"{path.name}: {result.events} events, {len(result.incidents)} incidents, "
+        print(f"{path.name}: イベント {result.events} 件、インシデント {len(result.incidents)} 件、"
+              f"正解ラベル {len(labels)} 件 / {result.events} events, {len(result.incidents)} incidents, "
               f"{len(labels)} labelled episodes", file=sys.stderr)
         if args.details:
             lines = explain([i.contract_line() for i in result.incidents.values()], labels)
             print("\n".join(lines), file=sys.stderr)
     if not count or scores is None:
-        raise UsageError(f"{args.folder}: no scenario files (*.jsonl) found")
-    print(f"{count} scenarios, {days:.2f} simulated days")
+        raise UsageError(f"{args.folder}: シナリオ (*.jsonl) がありません / no scenario files (*.jsonl) found")
+    print(f"シナリオ {count} 件、模擬 {days:.2f} 日分 / {count} scenarios, {days:.2f} simulated days")
     print(table(scores, days))
     return 0
 
@@ -314,13 +318,14 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         if args.user_command == "remove":
             if not store.remove(args.name):
-                raise UsageError(f"no user {args.name!r} in {store.path}")
-            print(f"removed {args.name}")
+                raise UsageError(f"利用者 {args.name!r} は {store.path} にいません / no user {args.name!r} in {store.path}")
+            print(f"利用者 {args.name} を削除しました / removed {args.name}")
             return 0
         if args.password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
             if len(password) < MIN_PASSWORD:
-                raise UsageError(f"the password must have at least {MIN_PASSWORD} characters")
+                raise UsageError(f"パスワードは {MIN_PASSWORD} 文字以上にしてください / "
+                                 f"the password must have at least {MIN_PASSWORD} characters")
             shown = None
         else:
             password = shown = generate_password()
@@ -330,9 +335,10 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
                          display_name=args.display_name)
     except UserError as exc:
         raise UsageError(str(exc)) from None
-    print(f"{'updated' if existed else 'added'} {user.name}: {user.role} of {user.municipality} in {store.path}")
+    print(f"利用者 {user.name} を{'更新' if existed else '追加'}しました（{user.role}, {user.municipality}） / "
+          f"{'updated' if existed else 'added'} {user.name}: {user.role} of {user.municipality} in {store.path}")
     if shown is not None:
-        print(f"password (shown once): {shown}")
+        print(f"パスワード（この一度だけ表示） / password (shown once): {shown}")
     return 0
 
 

@@ -12,6 +12,7 @@ import orjson
 import pytest
 import structlog
 
+from noroshi import logs
 from noroshi.cli import main
 from vocabulary.contract import INCIDENT_TYPES, SEVERITIES, parse_ts
 from tests.unit.builders import DATA, SAMPLE, SAMPLE_PROFILE
@@ -30,6 +31,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     aiokafka_level = logging.getLogger("aiokafka").level
     structlog_config = structlog.get_config()
     yield
+    if logs._repeats is not None:  # held-back repeats said now, not at exit into a closed stream
+        logs._repeats.flush()
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.getLogger("aiokafka").setLevel(aiokafka_level)
@@ -116,7 +119,7 @@ def test_replay_reports_rejected_lines_with_their_numbers(
 
     err = capsys.readouterr().err
     assert code == 0
-    assert f"{scenario}:2: rejected: not valid JSON" in err
+    assert f"{scenario}:2: 却下 rejected: not valid JSON" in err
     assert "1 events, 0 incidents, 1 rejected lines" in err
 
 
@@ -159,7 +162,7 @@ def test_evaluate_prints_a_table_with_every_type_and_a_perfect_flame_score(
 
     out = capsys.readouterr().out
     assert code == 0
-    assert out.startswith("1 scenarios, ")
+    assert out.startswith("シナリオ 1 件、") and " / 1 scenarios, " in out.splitlines()[0]
     rows = {line.split()[0]: line.split() for line in out.splitlines()[3:]}
     assert list(rows) == list(INCIDENT_TYPES)
     header = out.splitlines()[1].split()
@@ -186,7 +189,7 @@ def test_commands_that_need_a_broker_exit_2_without_noroshi_broker(
 
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("noroshi: NOROSHI_BROKER is not set")
+    assert err.startswith("noroshi: NOROSHI_BROKER が設定されていません") and "NOROSHI_BROKER is not set" in err
     assert "Traceback" not in err
 
 
