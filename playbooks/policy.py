@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import jpholiday
+
 from vocabulary.terms import INCIDENT_TYPES, JST, SEVERITIES
 
 
@@ -188,69 +190,11 @@ def recipients(roster: Roster, level: int, now: float, severity: str, disaster: 
 
 OPENS, CLOSES = time(8, 30), time(17, 15)  # 開庁時間 8:30–17:15, both ends included
 
-# 国民の祝日 and 休日 (振替休日, 国民の休日) as published by the Cabinet Office (内閣府).
-# Years outside the table fall back to `_holidays_by_rule`, which knows no one-off laws.
-_HOLIDAY_TABLE: dict[date, str] = {date.fromisoformat(day): name for day, name in (
-    ("2025-01-01", "元日"), ("2025-01-13", "成人の日"), ("2025-02-11", "建国記念の日"),
-    ("2025-02-23", "天皇誕生日"), ("2025-02-24", "休日(振替休日)"), ("2025-03-20", "春分の日"),
-    ("2025-04-29", "昭和の日"), ("2025-05-03", "憲法記念日"), ("2025-05-04", "みどりの日"),
-    ("2025-05-05", "こどもの日"), ("2025-05-06", "休日(振替休日)"), ("2025-07-21", "海の日"),
-    ("2025-08-11", "山の日"), ("2025-09-15", "敬老の日"), ("2025-09-23", "秋分の日"),
-    ("2025-10-13", "スポーツの日"), ("2025-11-03", "文化の日"), ("2025-11-23", "勤労感謝の日"),
-    ("2025-11-24", "休日(振替休日)"),
-    ("2026-01-01", "元日"), ("2026-01-12", "成人の日"), ("2026-02-11", "建国記念の日"),
-    ("2026-02-23", "天皇誕生日"), ("2026-03-20", "春分の日"), ("2026-04-29", "昭和の日"),
-    ("2026-05-03", "憲法記念日"), ("2026-05-04", "みどりの日"), ("2026-05-05", "こどもの日"),
-    ("2026-05-06", "休日(振替休日)"), ("2026-07-20", "海の日"), ("2026-08-11", "山の日"),
-    ("2026-09-21", "敬老の日"), ("2026-09-22", "休日(国民の休日)"), ("2026-09-23", "秋分の日"),
-    ("2026-10-12", "スポーツの日"), ("2026-11-03", "文化の日"), ("2026-11-23", "勤労感謝の日"),
-    ("2027-01-01", "元日"), ("2027-01-11", "成人の日"), ("2027-02-11", "建国記念の日"),
-    ("2027-02-23", "天皇誕生日"), ("2027-03-21", "春分の日"), ("2027-03-22", "休日(振替休日)"),
-    ("2027-04-29", "昭和の日"), ("2027-05-03", "憲法記念日"), ("2027-05-04", "みどりの日"),
-    ("2027-05-05", "こどもの日"), ("2027-07-19", "海の日"), ("2027-08-11", "山の日"),
-    ("2027-09-20", "敬老の日"), ("2027-09-23", "秋分の日"), ("2027-10-11", "スポーツの日"),
-    ("2027-11-03", "文化の日"), ("2027-11-23", "勤労感謝の日"),
-)}
-_TABLE_YEARS = frozenset(day.year for day in _HOLIDAY_TABLE)
-
-
-def _nth_monday(year: int, month: int, n: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(7 - first.weekday()) % 7 + 7 * (n - 1))
-
-
-def _holidays_by_rule(year: int) -> dict[date, str]:
-    """祝日法 as amended in 2018: fixed days, ハッピーマンデー, the equinoxes, then 国民の休日 and 振替休日."""
-    days = {date(year, m, d): name for (m, d), name in {
-        (1, 1): "元日", (2, 11): "建国記念の日", (2, 23): "天皇誕生日", (4, 29): "昭和の日",
-        (5, 3): "憲法記念日", (5, 4): "みどりの日", (5, 5): "こどもの日", (8, 11): "山の日",
-        (11, 3): "文化の日", (11, 23): "勤労感謝の日"}.items()}
-    days[_nth_monday(year, 1, 2)] = "成人の日"
-    days[_nth_monday(year, 7, 3)] = "海の日"
-    days[_nth_monday(year, 9, 3)] = "敬老の日"
-    days[_nth_monday(year, 10, 2)] = "スポーツの日"
-    # The equinox days are fixed each February in the 官報; this approximation holds for 1980–2099.
-    leap_shift = (year - 1980) // 4
-    days[date(year, 3, int(20.8431 + 0.242194 * (year - 1980)) - leap_shift)] = "春分の日"
-    days[date(year, 9, int(23.2488 + 0.242194 * (year - 1980)) - leap_shift)] = "秋分の日"
-    for day in sorted(days):
-        between = day + timedelta(days=1)
-        if day + timedelta(days=2) in days and between not in days and between.weekday() != 6:
-            days[between] = "休日(国民の休日)"
-    for day in sorted(days):
-        if day.weekday() == 6:
-            substitute = day + timedelta(days=1)
-            while substitute in days:
-                substitute += timedelta(days=1)
-            days[substitute] = "休日(振替休日)"
-    return days
-
-
 def holiday_name(day: date) -> str | None:
-    """The 祝日 or 休日 on `day`, or None."""
-    if day.year in _TABLE_YEARS:
-        return _HOLIDAY_TABLE.get(day)
-    return _holidays_by_rule(day.year).get(day)
+    """The 祝日 or 休日 on `day` (振替休日 and 国民の休日 included), or None: `jpholiday`, which follows
+    the Cabinet Office's list, so a one-off holiday (an enthronement, the Olympics' moved days)
+    arrives as a release of it, not as a change here."""
+    return jpholiday.is_holiday_name(day)
 
 
 def is_business_day(day: date) -> bool:
