@@ -32,6 +32,7 @@ from streams.playbook_stage import PlaybookStage
 from streams.respond_stage import RespondStage
 from streams.stage import CheckpointPolicy, DetectionStage, Message, replay_starts
 from vocabulary.contract import Profile
+from vocabulary.records import BROKER_LOG_LOST, DeadLetter
 from vocabulary.metrics import DETECTION_EVENT_LATENCY, DETECTION_LATENCY, INCIDENTS_OPENED, REPLAYED, word
 from vocabulary.settings import Settings
 from vocabulary.topics import CHANGELOG_POLICY, TopicNames
@@ -40,8 +41,10 @@ log = structlog.get_logger(__name__)
 
 #: Events per detector batch.
 BATCH_MAX = 1000
-#: Input messages read again at a time when a partition is caught up after an assignment.
+#: Input messages read again at a time when a partition is caught up after an assignment, and the
+#: tries before what cannot be read is reported (1, 2, 4, 8 s between them).
 REPLAY_CHUNK = 5000
+REPLAY_ATTEMPTS = 5
 BATCH_WITHIN_S = 0.2
 #: Events a stream may hold before its partitions' fetching pauses; bytes a fetch may return per partition.
 STREAM_BUFFER = 16_384
@@ -229,8 +232,8 @@ async def catch_up(shell: Shell, messages: list[Message]) -> None:
             log.info("detector_replay_started", topic=topic, partition=partition, first=start, last=first - 1)
             replayed = 0
             for chunk_start in range(start, first, REPLAY_CHUNK):
-                chunk = await shell.replayer(Gap(topic, partition, chunk_start,
-                                                 min(chunk_start + REPLAY_CHUNK, first) - 1))
+                chunk = await read_again(shell, Gap(topic, partition, chunk_start,
+                                                    min(chunk_start + REPLAY_CHUNK, first) - 1))
                 if chunk:
                     await detect_batch(shell, chunk, replaying=True)
                     replayed += len(chunk)
@@ -238,6 +241,33 @@ async def catch_up(shell: Shell, messages: list[Message]) -> None:
             log.info("detector_replay_finished", topic=topic, partition=partition, messages=replayed,
                      expected=first - start)
         shell.caught_up.add((topic, partition))
+
+
+async def read_again(shell: Shell, gap: Gap) -> list[Message]:
+    """The messages of `gap` from the broker, tried REPLAY_ATTEMPTS times with backoff. What it still
+    cannot read (the broker no longer holds it: retention, a lost log) is logged once as an error and
+    sent as a dead letter naming the range, so that the board shows it and the watchdog counts it;
+    detection goes on with the rest."""
+    chunk: list[Message] = []
+    for attempt in range(REPLAY_ATTEMPTS):
+        try:
+            chunk = await shell.replayer(gap)
+        except Exception:  # noqa: BLE001 - retried, then reported below
+            log.warning("detector_replay_read_failed", topic=gap.topic, partition=gap.partition,
+                        first=gap.first, last=gap.last, attempt=attempt + 1, exc_info=attempt == 0)
+        if len(chunk) >= gap.size:
+            return chunk
+        await asyncio.sleep(min(8.0, 2.0 ** attempt))
+    got = len(chunk)
+    log.error("detector_replay_incomplete", topic=gap.topic, partition=gap.partition, first=gap.first,
+              last=gap.last, expected=gap.size, read=got)
+    await shell.letters.send([DeadLetter.of(
+        reason=f"{BROKER_LOG_LOST}: 再起動後の再処理で {gap.size - got} 件を読めませんでした（保持期間切れまたは"
+               f"ブローカーのデータ消失）。検知の状態にはその分が欠けています / after a restart, {gap.size - got} of "
+               f"{gap.size} messages could not be read again (past retention, or the broker lost them); "
+               f"the detector state lacks them",
+        topic=gap.topic, partition=gap.partition, offset=gap.first, key=None, raw=None, failed_at=utc_now())])
+    return chunk
 
 
 async def deliver(shell: Shell, msg: Message) -> None:

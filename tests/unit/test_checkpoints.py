@@ -181,3 +181,62 @@ def test_a_busy_municipality_writes_under_a_kib_per_event_at_one_event_per_batch
     assert events > 300
     assert written / events <= 1024
     assert every_batch / events > 20 * 1024  # what a snapshot per batch wrote: the test can tell
+
+
+class _Letters:
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    async def send(self, letters) -> None:
+        self.sent += letters
+
+
+async def test_a_replay_read_that_fails_is_tried_again(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from streams import app
+    from streams.gaps import Gap
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    monkeypatch.setattr(app.asyncio, "sleep", no_wait)
+    gap = Gap(TOPIC, 0, 10, 14)
+    whole = [Message(TOPIC, 0, n, b"wako", b"{}") for n in range(10, 15)]
+    answers = iter([ConnectionError("broker away"), whole[:2], whole])
+
+    async def replayer(_: Gap):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    shell = SimpleNamespace(replayer=replayer, letters=_Letters())
+    assert await app.read_again(shell, gap) == whole
+    assert shell.letters.sent == []
+
+
+async def test_what_a_replay_cannot_read_is_a_dead_letter_naming_the_range_and_detection_goes_on(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from streams import app
+    from streams.gaps import Gap
+    from vocabulary.records import BROKER_LOG_LOST
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    monkeypatch.setattr(app.asyncio, "sleep", no_wait)
+    calls = []
+    kept = [Message(TOPIC, 3, n, b"wako", b"{}") for n in range(13, 15)]  # 10-12 are past retention
+
+    async def replayer(gap: Gap):
+        calls.append(gap)
+        return kept
+
+    shell = SimpleNamespace(replayer=replayer, letters=_Letters())
+    assert await app.read_again(shell, Gap(TOPIC, 3, 10, 14)) == kept
+    assert len(calls) == app.REPLAY_ATTEMPTS
+    [letter] = shell.letters.sent
+    assert letter.reason.startswith(BROKER_LOG_LOST) and "3 of 5 messages could not be read" in letter.reason
+    assert (letter.topic, letter.partition, letter.offset) == (TOPIC, 3, 10)
