@@ -7,6 +7,7 @@ no process behind (no zombie broker), and not flood the log with connection erro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -73,8 +75,10 @@ def json_lines(text: str) -> list[dict]:
     return lines
 
 
-def start_stack(tmp_path: Path, *args: str, **popen: object) -> tuple[subprocess.Popen[bytes], Path]:
-    """`noroshi run` with its output in a file, once it says it is running."""
+@contextlib.contextmanager
+def running_stack(tmp_path: Path, *args: str, **popen: object) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`noroshi run` with its output in a file, once it says it is running; killed at the end of the
+    block if it is still there."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("NOROSHI_")},
            "NOROSHI_BOARD_PORT": str(free_port()), "NOROSHI_DATA_DIR": str(tmp_path / "var"),
            "NOROSHI_LOG_FORMAT": "json", "NOROSHI_FAST_GROUPS": "true",
@@ -90,25 +94,31 @@ def start_stack(tmp_path: Path, *args: str, **popen: object) -> tuple[subprocess
             stack.kill()
             raise AssertionError("the stack did not come up: " + out_path.read_text(errors="replace")[-3000:])
         time.sleep(0.2)
-    return stack, out_path
+    try:
+        yield stack, out_path
+    finally:
+        if stack.poll() is None:
+            stack.kill()
+            stack.wait()
+
+
+def ended_after(stack: subprocess.Popen[bytes], fault: Callable[[], None]) -> tuple[int, float]:
+    """`fault` done to a running stack once its worker and board are connected; its exit code and the
+    seconds it took to end."""
+    time.sleep(2)  # the worker and the board are connected and polling
+    started = time.monotonic()
+    fault()
+    code = stack.wait(90)
+    return code, time.monotonic() - started
 
 
 def test_ctrl_c_stops_the_stack_in_order_the_broker_last_without_a_traceback(tmp_path: Path) -> None:
     # A terminal sends Ctrl-C's SIGINT to its whole foreground process group: the stack is started
     # as the leader of a group of its own, as a shell does, and the group is signalled. With the
     # demo's drill playing, as `make run` does: its producer must not keep the broker open.
-    stack, out_path = start_stack(tmp_path, "--demo", start_new_session=True)
-    try:
+    with running_stack(tmp_path, "--demo", start_new_session=True) as (stack, out_path):
         procs = descendants(stack.pid)
-        time.sleep(2)  # the worker and the board are connected and polling
-        stopping = time.monotonic()
-        os.killpg(stack.pid, signal.SIGINT)
-        code = stack.wait(90)
-        took = time.monotonic() - stopping
-    finally:
-        if stack.poll() is None:
-            stack.kill()
-            stack.wait()
+        code, took = ended_after(stack, lambda: os.killpg(stack.pid, signal.SIGINT))
     text = out_path.read_text(errors="replace")
     print(f"Ctrl-C → the stack gone: {took:.1f} s")
     assert code == 0, text[-3000:]
@@ -129,22 +139,12 @@ def test_ctrl_c_stops_the_stack_in_order_the_broker_last_without_a_traceback(tmp
 
 
 def test_the_stack_says_its_broker_died_stops_everything_and_exits_non_zero(tmp_path: Path) -> None:
-    stack, out_path = start_stack(tmp_path)
-    try:
+    with running_stack(tmp_path) as (stack, out_path):
         procs = descendants(stack.pid)
         [tansu] = [p for p in procs if "--listener-url" in cmdline(p)]
         noroshi = {p for p in procs if "-m noroshi" in cmdline(p)}
         assert {cmdline(p).split()[-1] for p in noroshi} >= {"worker", "board"}
-        time.sleep(2)  # the worker and the board are connected and polling
-        killed_at = time.monotonic()
-
-        os.kill(tansu, signal.SIGKILL)
-        code = stack.wait(90)
-        took = time.monotonic() - killed_at
-    finally:
-        if stack.poll() is None:
-            stack.kill()
-            stack.wait()
+        code, took = ended_after(stack, lambda: os.kill(tansu, signal.SIGKILL))
 
     text = out_path.read_text(errors="replace")
     assert code == BROKER_DIED, text[-3000:]
