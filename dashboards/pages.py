@@ -168,10 +168,14 @@ def _document(lang: str, title: str, body: str, *, page: str) -> str:
 
 
 def disaster_banner(lang: str, disasters: Sequence[Incident]) -> str:
-    tags = "、".join(f"#{d.target}" for d in disasters)
+    """災害モード中 with its hashtags; 訓練 when every one of them is a drill, and beside each that is."""
+    drill = t(lang, "banner.drill")
+    tags = "、".join(f"#{d.target}" + (f"（{drill}）" if d.drill else "") for d in disasters)
     hidden = "" if disasters else " hidden"
+    drill_hidden = "" if disasters and all(d.drill for d in disasters) else " hidden"
     return (f'<div id="disaster-banner" class="banner" role="alert"{hidden}>'
             f'<strong>{_e(t(lang, "banner.disaster"))}</strong> '
+            f'<span class="drill"{drill_hidden}>{_e(drill)}</span> '
             f'<span class="tags">{_e(tags)}</span> '
             f'<span class="detail">{_e(t(lang, "banner.disaster_detail"))}</span> '
             f'<a href="/disaster">{_e(t(lang, "nav.disaster"))} →</a></div>')
@@ -395,6 +399,10 @@ def _metric(m: Mapping[str, Any], key: str) -> str:
     return _e(value) if isinstance(value, int | float) and not isinstance(value, bool) else "—"
 
 
+def _drill_badge(lang: str, incident: Incident) -> str:
+    return f' <span class="drill">{_e(t(lang, "now.drill"))}</span>' if incident.drill else ""
+
+
 def disaster_page(frame: Frame, views: list[DisasterView], flash: str = "") -> str:
     lang = frame.lang
     if not views:
@@ -405,7 +413,7 @@ def disaster_page(frame: Frame, views: list[DisasterView], flash: str = "") -> s
         m = v.incident.metrics
         baseline = m.get("baseline_per_window")
         volume_rows.append((
-            f'<a href="#d-{_e(v.incident.incident_id)}">#{_e(v.incident.target)}</a>',
+            f'<a href="#d-{_e(v.incident.incident_id)}">#{_e(v.incident.target)}</a>{_drill_badge(lang, v.incident)}',
             _e(i18n.label(lang, "state", v.incident.state)),
             _metric(m, "posts"), _metric(m, "authors"),
             _e(round(baseline, 1)) if isinstance(baseline, int | float) else "—",
@@ -439,7 +447,7 @@ def disaster_page(frame: Frame, views: list[DisasterView], flash: str = "") -> s
                               rows, css="rescues") if rows else f'<p class="empty">{_e(t(lang, "disaster.rescues_none"))}</p>'
         open_count = sum(1 for r in v.rescues if r["request_id"] not in v.handled)
         sections.append(f"""<section id="d-{_e(i.incident_id)}" class="disaster">
-<h2>#{_e(i.target)} {severity_badge(lang, i.severity)} <small>{incident_link(lang, i, i18n.label(lang, "state", i.state))}</small></h2>
+<h2>#{_e(i.target)}{_drill_badge(lang, i)} {severity_badge(lang, i.severity)} <small>{incident_link(lang, i, i18n.label(lang, "state", i.state))}</small></h2>
 <p class="summary">{_e(i.summary)}</p>
 {f'<h3>{_e(t(lang, "disaster.alerts"))}</h3><ul class="alerts">{alert_items}</ul>' if alert_items else ""}
 <h3>{_e(t(lang, "disaster.rescues"))} <span class="count">{open_count} / {len(v.rescues)}</span></h3>

@@ -180,17 +180,22 @@
   }
 
   // --- the disaster banner -------------------------------------------------------------
-  const disasters = new Map(); // incident_id -> hashtag, while its disaster mode is on
+  const disasters = new Map(); // incident_id -> {target, drill}, while its disaster mode is on
   function noteDisaster(row) {
     if (row.type !== "disaster") return;
-    if (row.disaster_mode && !ENDED.has(row.state)) disasters.set(row.incident_id, row.target);
-    else disasters.delete(row.incident_id);
+    if (row.disaster_mode && !ENDED.has(row.state)) {
+      disasters.set(row.incident_id, { target: row.target, drill: Boolean(row.drill) });
+    } else disasters.delete(row.incident_id);
   }
   function showBanner() {
     if (!banner) return;
     banner.hidden = disasters.size === 0;
+    const shown = Array.from(disasters.values());
+    const drillWord = label("banner", "drill");
     const tags = banner.querySelector(".tags");
-    if (tags) tags.textContent = Array.from(disasters.values(), (t) => `#${t}`).join("、");
+    if (tags) tags.textContent = shown.map((d) => `#${d.target}` + (d.drill ? `（${drillWord}）` : "")).join("、");
+    const drill = banner.querySelector(".drill"); // 訓練 when every disaster shown is a drill
+    if (drill) drill.hidden = !(shown.length > 0 && shown.every((d) => d.drill));
   }
 
   // --- the Now page --------------------------------------------------------------------

@@ -30,7 +30,7 @@ from noroshi.broker import free_port
 from vocabulary.settings import Settings
 from vocabulary.contract import profile_from_dict
 from tests.peers.board.world import (
-    DISASTER, FAST_HASHER, FLAME, IMPERSONATION, PASSWORD, PROFILES, World, build, make_users,
+    DISASTER, FAST_HASHER, FLAME, IMPERSONATION, PASSWORD, PROFILES, World, build, detection, make_users,
 )
 
 from .board_client import Browser, launch_chromium
@@ -327,6 +327,14 @@ async def test_the_now_page_follows_changes_live_counts_down_and_reconnects(boar
     assert await browser.js("document.getElementById('disaster-banner').hidden") is False
     world.command(DISASTER, "wako", "disaster_mode_off", {"name": "tanaka", "role": "owner"}, 1)
     await browser.until("document.getElementById('disaster-banner').hidden === true")
+    # A drill's disaster mode: the banner comes back saying 訓練, live.
+    world.detect(detection(world, "wako-disaster-0099", type_="disaster", target="和光市防災訓練", minutes=-1,
+                           drill=True, metrics={"posts": 30, "authors": 10}))
+    await browser.until("document.getElementById('disaster-banner').hidden === false")
+    await browser.until("document.querySelector('#disaster-banner .drill').hidden === false")
+    assert await browser.js("document.querySelector('#disaster-banner .tags').textContent") == "#和光市防災訓練（訓練）"
+    world.command("wako-disaster-0099", "wako", "disaster_mode_off", {"name": "tanaka", "role": "owner"}, 1)
+    await browser.until("document.getElementById('disaster-banner').hidden === true")
     world.command("wako-flame-9999", "wako", "mark_false_positive", {"name": "sato", "role": "operator"}, 1)
     await browser.until(f"!{ROWS}.includes('wako-flame-9999')")
     assert await browser.js("window.noReload") is True
@@ -356,7 +364,5 @@ async def test_the_incident_page_reloads_itself_when_the_playbook_moves_on(board
 
 
 def _opening(world: World):
-    from tests.peers.board.world import detection
-
     return detection(world, "wako-flame-9999", type_="flame", target="wako_city_official", minutes=0,
                      severity="critical", summary="", metrics={"critical": 9, "total": 10})

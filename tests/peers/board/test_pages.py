@@ -56,6 +56,27 @@ async def test_the_disaster_banner_is_on_every_page_while_disaster_mode_is_on(cl
     assert '<div id="disaster-banner" class="banner" role="alert" hidden>' in page
 
 
+async def test_a_drill_disaster_says_訓練_in_the_banner_and_on_the_disaster_page(client_for: Client,
+                                                                               world: World) -> None:
+    http = await client_for("sato")
+    page = await (await http.get("/")).text()
+    assert '<span class="drill" hidden>訓練</span> <span class="tags">#和光市災害</span>' in page  # a real one
+    drill_id = "wako-disaster-0099"
+    world.detect(detection(world, drill_id, type_="disaster", target="和光市防災訓練", minutes=-2, drill=True,
+                           summary="【訓練】#和光市防災訓練 に被害の投稿", metrics={"posts": 30, "authors": 10}))
+    page = await (await http.get("/")).text()
+    # a real disaster and a drill at once: the drill is named beside its tag, the banner is not a drill's
+    assert '<span class="drill" hidden>訓練</span> <span class="tags">#和光市災害、#和光市防災訓練（訓練）</span>' in page
+    world.command(DISASTER, "wako", "disaster_mode_off", {"name": "tanaka", "role": "owner"}, 1)
+    for path in ("/", "/disaster"):
+        page = await (await http.get(path)).text()
+        assert '<span class="drill">訓練</span> <span class="tags">#和光市防災訓練（訓練）</span>' in page, path
+    page = await (await http.get("/disaster")).text()
+    assert '<h2>#和光市防災訓練 <span class="drill">訓練</span>' in page
+    english = await (await http.get("/disaster?lang=en")).text()
+    assert '<span class="drill">Drill</span> <span class="tags">#和光市防災訓練（Drill）</span>' in english
+
+
 # --- Incident --------------------------------------------------------------------------
 
 async def test_the_incident_page_shows_timeline_evidence_charts_and_the_draft_with_its_checks(
