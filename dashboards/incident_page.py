@@ -15,7 +15,7 @@ from dashboards.pages import (
     Frame, _e, ack_cell, clock, csrf_field, layout, severity_badge, t, time_tag,
 )
 from dashboards.state import Post, actor_name, parse_time
-from dashboards.views import row
+from dashboards.views import row, subject
 from vocabulary.records import Incident, TimelineEntry
 
 #: Timeline entries about a delivery that failed, or may not have gone as meant: the failure colour.
@@ -321,7 +321,7 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
     drafts = [d for d in reversed(drafts_of(incident))]
     cards = "".join(_draft_card(frame, incident, d, offers.drafts.get(str(d.get("draft_id")), [])) for d in drafts)
     main = f"""<p class="crumb"><a href="/">← {_e(t(lang, "incident.back"))}</a></p>
-<h1>{severity_badge(lang, incident.severity)} {_e(_label(lang, "type", incident.type))}{drill} <span class="target">{_e(incident.target)}</span></h1>
+<h1>{severity_badge(lang, incident.severity)} {_e(_label(lang, "type", incident.type))}{drill} <span class="target">{_e(subject(incident))}</span></h1>
 <p class="summary">{_e(incident.summary)}</p>
 {_flash(lang, flash)}
 <p id="stale" class="flash flash-pending" hidden>{_e(t(lang, "incident.stale"))} <a href="">{_e(t(lang, "incident.reload"))}</a></p>
@@ -350,7 +350,7 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
 </section>
 </div>
 </div>"""
-    title = f"{_label(lang, 'type', incident.type)} {incident.target}"
+    title = f"{_label(lang, 'type', incident.type)} {subject(incident)}"
     # The script needs to know which incident this is, to reload when it changes.
     return layout(frame, title, main, page="incident", live=True, labels=True,
                   attrs={"data-incident": incident.incident_id, "data-version": str(incident.version),

@@ -21,7 +21,7 @@ from dashboards import charts, i18n
 from dashboards.report import MonthReport, Times, month_of, shift_month
 from dashboards.state import HEARTBEAT_LATE_S, Notice, Watch, parse_time
 from dashboards.users import User
-from dashboards.views import DisasterView, DraftRef, Hold, Queued, RosterView
+from dashboards.views import DisasterView, DraftRef, Hold, Queued, RosterView, subject
 from vocabulary.records import Incident
 from vocabulary.terms import ALL, INCIDENT_TYPES, JST, SEVERITIES
 
@@ -57,7 +57,7 @@ def severity_badge(lang: str, severity: str) -> str:
 
 
 def incident_link(lang: str, incident: Incident, text: str | None = None) -> str:
-    words = text if text is not None else f"{i18n.label(lang, 'type', incident.type)} {incident.target}"
+    words = text if text is not None else f"{i18n.label(lang, 'type', incident.type)} {subject(incident)}"
     return f'<a href="/incidents/{_e(incident.incident_id)}">{_e(words)}</a>'
 
 

@@ -33,6 +33,15 @@ def now_list(incidents: Iterable[Incident]) -> list[Incident]:
     )
 
 
+def subject(incident: Incident) -> str:
+    """What an incident is about, as a person reads it: the claim of a デマ (its target is an internal
+    id such as claim-2ac1d27da0ca), else the target (an account, a hashtag)."""
+    claim = incident.metrics.get("claim")
+    if incident.type == "misinformation" and isinstance(claim, str) and claim:
+        return f"「{claim}」"
+    return incident.target
+
+
 def row(incident: Incident, volume: list[float], names: Names = same) -> dict[str, Any]:
     """One incident as the Now page's script draws it (also /api/incidents)."""
     m = incident.metrics
@@ -40,7 +49,7 @@ def row(incident: Incident, volume: list[float], names: Names = same) -> dict[st
         "incident_id": incident.incident_id,
         "municipality": incident.municipality,
         "type": incident.type,
-        "target": incident.target,
+        "target": subject(incident),
         "severity": incident.severity,
         "state": incident.state,
         "awaiting": m.get("awaiting") if isinstance(m.get("awaiting"), str) else None,

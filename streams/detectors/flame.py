@@ -324,6 +324,19 @@ class _Target:
         return result
 
 
+
+def usual_rate(per_window: float, window_minutes: int) -> str:
+    """The usual rate as a person says it: 普段はほとんどありません, 1日に約3件, 1時間に約4件, 10分に約7件
+    (not "10分あたり約 0.0 件")."""
+    per_hour = per_window * 60 / window_minutes if window_minutes else 0.0
+    if per_hour * 24 < 0.5:
+        return "普段はほとんどありません"
+    if per_hour < 1:
+        return f"普段は1日に約{max(1, round(per_hour * 24))}件"
+    if per_window < 1:
+        return f"普段は1時間に約{round(per_hour)}件"
+    return f"普段は{window_minutes}分に約{round(per_window)}件"
+
 class FlameDetector:
     kind = "flame"
 
@@ -557,8 +570,7 @@ class FlameDetector:
             summary = f"再燃（第{waves}波）: " + summary
         elif waves > 1:
             summary += f"これまで {waves} 回の波。"
-        summary += (f"ピーク毎分 {episode['peak_per_minute']} 件、"
-                    f"通常は{episode['window_minutes']}分あたり約 {episode['baseline']} 件。")
+        summary += f"ピーク毎分 {episode['peak_per_minute']} 件、{usual_rate(episode['baseline'], episode['window_minutes'])}。"
         if ended is not None:
             summary += f"通常の水準に戻って {self.config.episode_end_s // 3600} 時間が経ち、検知を終えました。"
         metrics: dict[str, Any] = {

@@ -726,7 +726,8 @@ class MisinformationDetector:
             severity=SEVERITIES[c.inc[3]],
             evidence_ids=c.evidence(self.config.evidence_cap, self.config.repost_evidence),
             summary=summary,
-            metrics={"posts": c.n, "texts": c.nt, "marked": c.nm, "enquiries": c.ne,
+            # `claim`: what the board shows as the incident's subject (the target is an internal id)
+            metrics={"claim": snippet(c.rep, 40), "posts": c.n, "texts": c.nt, "marked": c.nm, "enquiries": c.ne,
                      "authors": authors, "reach": c.reach, "disaster": ctx.disaster_active,
                      "wave": wave, **signals, **self._source(c)},
             seq=c.inc[1],

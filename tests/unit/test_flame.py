@@ -620,3 +620,16 @@ def test_the_baseline_reads_only_the_hours_before_the_longest_window() -> None:
 
     assert critical_per_hour == 1.0  # hours 0–3 only, not the two of 04:50
     assert target.baseline(6 * 3600.0 + 600, 3600)[1] == pytest.approx(6 / 5)  # an hour later, history
+
+
+@pytest.mark.parametrize(("per_window", "said"), [
+    (0.0, "普段はほとんどありません"),  # not "通常は10分あたり約 0.0 件"
+    (0.01, "普段は1日に約1件"),
+    (0.05, "普段は1日に約7件"),
+    (0.5, "普段は1時間に約3件"),
+    (6.7, "普段は10分に約7件"),
+])
+def test_the_usual_rate_is_said_as_a_person_would(per_window: float, said: str) -> None:
+    from streams.detectors.flame import usual_rate
+
+    assert usual_rate(per_window, 10) == said

@@ -77,6 +77,17 @@ async def test_a_drill_disaster_says_訓練_in_the_banner_and_on_the_disaster_pa
     assert '<span class="drill">Drill</span> <span class="tags">#和光市防災訓練（Drill）</span>' in english
 
 
+async def test_a_デマ_is_shown_by_its_claim_not_its_internal_id(client_for: Client) -> None:
+    http = await client_for("sato")
+    now = await (await http.get("/")).text()
+    assert "「市内全域で断水」" in now and ">claim-water<" not in now
+    page = await (await http.get(f"/incidents/{MISINFORMATION}")).text()
+    assert '<span class="target">「市内全域で断水」</span>' in page and "claim-water</span>" not in page
+    rows = orjson.loads(await (await http.get("/api/incidents")).text())
+    [row] = [r for r in (rows["incidents"] if isinstance(rows, dict) else rows) if r["incident_id"] == MISINFORMATION]
+    assert row["target"] == "「市内全域で断水」"  # what the live page draws
+
+
 # --- Incident --------------------------------------------------------------------------
 
 async def test_the_incident_page_shows_timeline_evidence_charts_and_the_draft_with_its_checks(

@@ -177,7 +177,8 @@ def build(start: float, users: dict[str, User]) -> World:
 
     # A rumour: fact-checked, the correction still to be written.
     w.detect(detection(w, MISINFORMATION, type_="misinformation", target="claim-water", minutes=-20,
-                       severity="medium", summary="「市内全域で断水」という誤った投稿が拡散", metrics={"posts": 12}))
+                       severity="medium", summary="「市内全域で断水」という誤った投稿が拡散",
+                       metrics={"claim": "市内全域で断水", "posts": 12}))
     w.command(MISINFORMATION, "wako", "fact_check", sato, -15,
               source_url="https://www.city.wako.lg.jp/news/water.html")
 
