@@ -354,6 +354,14 @@ TEXT: dict[str, dict[str, str]] = {
         "category.established_fact": "既成の事実",
         "category.legal_procedure": "法令で定められた手続",
         "category.faq": "FAQ",
+        # What a confirmed action does (the playbook's wind-down: playbooks/steps.py wind_down)
+        "confirm.resolve": "この事案を解決済みにします。期限と督促を止め、返信の保留を解除し、予約中の投稿を取り消します"
+                           "（7日以内なら再開できます）。よろしいですか？",
+        "confirm.mark_false_positive": "誤検知として閉じます。期限と督促を止め、返信の保留を解除し、予約中の投稿を"
+                                       "取り消します（7日以内なら再開できます）。よろしいですか？",
+        "confirm.disaster_mode_off": "災害モードを終了し、この事案を解決済みにします。夜間・休日の発信は通常の規則に"
+                                     "戻ります（7日以内なら再開できます）。よろしいですか？",
+        "confirm.reject": "この下書きを差し戻します。作り直して承認されるまで投稿されません。よろしいですか？",
     },
     "en": {
         "type.flame": "Flame-up",
@@ -693,6 +701,14 @@ TEXT: dict[str, dict[str, str]] = {
         "category.established_fact": "Established fact",
         "category.legal_procedure": "Legal procedure",
         "category.faq": "FAQ",
+        "confirm.resolve": "Resolve this incident? Its deadlines and reminders stop, held replies are released and "
+                           "a queued post is cancelled (it can be reopened within 7 days).",
+        "confirm.mark_false_positive": "Close this as a false positive? Its deadlines and reminders stop, held "
+                                       "replies are released and a queued post is cancelled (it can be reopened "
+                                       "within 7 days).",
+        "confirm.disaster_mode_off": "End disaster mode and resolve this incident? Posting out of hours follows the "
+                                     "usual rules again (it can be reopened within 7 days).",
+        "confirm.reject": "Send this draft back? It will not be posted until it is redone and approved.",
     },
 }
 

@@ -137,7 +137,7 @@ def _form(frame: Frame, incident: Incident, action: str, inner: str = "", *, lab
     lang = frame.lang
     words = label or _label(lang, "action", action)
     button_css = "primary" if action in PRIMARY else ("danger" if action in CONFIRM else "")
-    confirm = f' data-confirm="{_e(words)}?"' if action in CONFIRM else ""
+    confirm = f' data-confirm="{_e(t(lang, "confirm." + action))}"' if action in CONFIRM else ""
     return (f'<form method="post" action="/incidents/{_e(incident.incident_id)}/actions" class="action {css}"{confirm}>'
             f"{csrf_field(frame.csrf)}{_hidden('action', action)}{inner}"
             f'<button type="submit" class="{button_css}" name="do" value="{_e(action)}"'

@@ -363,6 +363,23 @@ async def test_the_incident_page_reloads_itself_when_the_playbook_moves_on(board
                         " && document.querySelector('#timeline').textContent.includes('承認')")
 
 
+async def test_a_confirm_prompt_says_what_the_action_will_do_and_cancelling_sends_nothing(
+        board: Board, browser: Browser) -> None:
+    base = board.url
+    await browser.sign_in(base, "sato", PASSWORD)
+    await browser.goto(f"{base}/incidents/{FLAME}")
+    await browser.until("document.querySelector('button[value=resolve]') !== null")
+    # The browser's own dialog, answered "cancel", with what it said kept
+    await browser.js("window.asked = []; window.confirm = (text) => { window.asked.push(text); return false; }; 0")
+    await browser.js("document.querySelector('button[value=resolve]').click(); 0")
+    await browser.until("window.asked.length === 1")
+    asked = await browser.js("window.asked[0]")
+    assert asked.startswith("この事案を解決済みにします。") and "返信の保留を解除" in asked and "7日以内" in asked
+    await asyncio.sleep(0.5)
+    assert await browser.js("location.pathname") == f"/incidents/{FLAME}"  # nothing was sent
+    assert await browser.js("document.querySelector('button[value=resolve]') !== null")
+
+
 def _opening(world: World):
     return detection(world, "wako-flame-9999", type_="flame", target="wako_city_official", minutes=0,
                      severity="critical", summary="", metrics={"critical": 9, "total": 10})

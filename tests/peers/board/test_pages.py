@@ -88,6 +88,17 @@ async def test_a_デマ_is_shown_by_its_claim_not_its_internal_id(client_for: Cl
     assert row["target"] == "「市内全域で断水」"  # what the live page draws
 
 
+def test_every_action_that_asks_first_says_what_it_will_do_in_both_languages() -> None:
+    from dashboards.i18n import TEXT
+    from dashboards.incident_page import CONFIRM
+
+    for action in CONFIRM:
+        for lang in ("ja", "en"):
+            said = TEXT[lang].get(f"confirm.{action}", "")
+            assert len(said) > 30, (action, lang)  # a sentence, not 解決?
+    assert TEXT["ja"]["confirm.resolve"].endswith("よろしいですか？")
+
+
 # --- Incident --------------------------------------------------------------------------
 
 async def test_the_incident_page_shows_timeline_evidence_charts_and_the_draft_with_its_checks(
