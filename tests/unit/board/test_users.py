@@ -244,3 +244,18 @@ def test_user_add_refuses_a_municipality_no_profile_names(
     assert "'wakoo' のプロファイルがありません" in err and "known: wako" in err
     assert UserStore(users_env).load_strict() == {}
     assert main(["user", "add", "sato", "--role", "operator", "--municipality", "wako"]) == 0
+
+
+def test_the_demo_users_are_on_the_demo_roster_each_at_their_level(tmp_path: Path) -> None:
+    """当番 showed no level-1 row, and the 所属長 row named 広報課長 (issue 17, item 11)."""
+    from playbooks.policy import roster_from_profile
+    from noroshi.stack import DEMO_PROFILE
+
+    seeded = seed_demo(UserStore(tmp_path / "users.json", hasher=FAST_HASHER), municipality="wako",
+                       operator="demo", operator_password="a-long-enough-password")
+    roster = roster_from_profile(orjson.loads(DEMO_PROFILE.read_bytes()))
+    by_level = {c.level: (c.name, c.role) for c in roster.contacts}
+    operator, owner = (user for user, _ in seeded)
+    assert by_level[1] == (operator.display_name, "operator")
+    assert by_level[2] == (owner.display_name, "owner")
+    assert by_level[3] == ("広報課長", "pr_head") and by_level[0] == ("広報課", "pr")
