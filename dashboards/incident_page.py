@@ -181,7 +181,32 @@ def _incident_actions(frame: Frame, incident: Incident, offers: Sequence[Offer])
     return '<div class="actions">' + "".join(parts) + "</div>"
 
 
-def _draft_card(frame: Frame, incident: Incident, draft: Mapping[str, Any], offers: Sequence[Offer]) -> str:
+#: Statuses of a draft that will not be posted as it is.
+SET_ASIDE = frozenset({"blocked", "rejected"})
+
+
+def _draft_cards(frame: Frame, incident: Incident, offers: Offers) -> str:
+    """The drafts, newest first, each numbered in the order it was made (第2案 · 版 1). One that will not be
+    posted (stopped by the pre-post check, sent back) or that a newer draft of its kind replaced is folded
+    away under 以前の文案, so that the current one is the one in sight."""
+    lang = frame.lang
+    drafts = list(drafts_of(incident))
+    out = []
+    for n, draft in reversed(list(enumerate(drafts, 1))):
+        card = _draft_card(frame, incident, draft, offers.drafts.get(str(draft.get("draft_id")), []), n)
+        status = str(draft.get("status"))
+        replaced = status not in ("approved", "posted") and any(
+            later.get("kind") == draft.get("kind") for later in drafts[n:])
+        if status in SET_ASIDE or replaced:
+            why = t(lang, "draft.replaced") if replaced else _label(lang, "draft.status", status)
+            card = (f'<details class="old-draft"><summary>{_e(t(lang, "draft.earlier", n=n, why=why))}'
+                    f'</summary>{card}</details>')
+        out.append(card)
+    return "".join(out)
+
+
+def _draft_card(frame: Frame, incident: Incident, draft: Mapping[str, Any], offers: Sequence[Offer],
+                number: int = 1) -> str:
     lang = frame.lang
     status = str(draft.get("status"))
     texts = draft.get("texts") if isinstance(draft.get("texts"), Mapping) else {}
@@ -206,7 +231,7 @@ def _draft_card(frame: Frame, incident: Incident, draft: Mapping[str, Any], offe
     drafter = draft.get("drafter") if isinstance(draft.get("drafter"), Mapping) else {}
     approval = draft.get("approval") if isinstance(draft.get("approval"), Mapping) else None
     meta = [f'{_e(t(lang, "draft.by"))}: {_e(frame.names(str(drafter.get("name", ""))))} {time_tag(draft.get("at"))}',
-            f'{_e(t(lang, "draft.revision"))} {_e(draft.get("revision", 1))}']
+            f'{_e(t(lang, "draft.number", n=number))} · {_e(t(lang, "draft.revision"))} {_e(draft.get("revision", 1))}']
     if approval and approval.get("approver"):
         meta.append(f'{_e(t(lang, "draft.approved_by"))}: {_e(frame.names(str(approval.get("approver"))))} '
                     f'{time_tag(approval.get("at"))}')
@@ -318,8 +343,7 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
     drill = f' <span class="drill">{_e(t(lang, "now.drill"))}</span>' if incident.drill else ""
     volume = [(ts, v) for ts, v, _, _ in points if v is not None]
     negativity = [(ts, n) for ts, _, n, _ in points if n is not None]
-    drafts = [d for d in reversed(drafts_of(incident))]
-    cards = "".join(_draft_card(frame, incident, d, offers.drafts.get(str(d.get("draft_id")), [])) for d in drafts)
+    cards = _draft_cards(frame, incident, offers)
     main = f"""<p class="crumb"><a href="/">← {_e(t(lang, "incident.back"))}</a></p>
 <h1>{severity_badge(lang, incident.severity)} {_e(_label(lang, "type", incident.type))}{drill} <span class="target">{_e(subject(incident))}</span></h1>
 <p class="summary">{_e(incident.summary)}</p>

@@ -380,6 +380,21 @@ async def test_a_confirm_prompt_says_what_the_action_will_do_and_cancelling_send
     assert await browser.js("document.querySelector('button[value=resolve]') !== null")
 
 
+async def test_a_replaced_draft_is_folded_away_and_the_new_one_is_in_sight(board: Board, browser: Browser) -> None:
+    base, world = board.url, board.world
+    world.command(FLAME, "wako", "draft", {"kind": "person", "name": "sato", "role": "operator"}, -3,
+                  kind="statement", texts={"ja": "改めてお詫びし、経緯をご説明します。", "en": "We apologise again."})
+    await browser.sign_in(base, "tanaka", PASSWORD)
+    await browser.goto(f"{base}/incidents/{FLAME}")
+    await browser.until("document.querySelectorAll('article.draft').length === 2")
+    folded = "document.querySelector('details.old-draft')"
+    assert await browser.js(f"{folded}.open") is False
+    assert await browser.js(f"{folded}.querySelector('summary').textContent") == "以前の文案 第1案（新しい文案に置き換え）"
+    # the newest draft is the first on the page, unfolded, with its approval at hand
+    assert "第2案" in await browser.js("document.querySelector('article.draft .meta').textContent")
+    assert await browser.js("document.querySelector('article.draft button[value=approve]').offsetParent !== null")
+
+
 def _opening(world: World):
     return detection(world, "wako-flame-9999", type_="flame", target="wako_city_official", minutes=0,
                      severity="critical", summary="", metrics={"critical": 9, "total": 10})

@@ -99,6 +99,27 @@ def test_every_action_that_asks_first_says_what_it_will_do_in_both_languages() -
     assert TEXT["ja"]["confirm.resolve"].endswith("よろしいですか？")
 
 
+async def test_drafts_are_numbered_and_the_replaced_or_sent_back_ones_are_folded_away(
+        client_for: Client, world: World) -> None:
+    """Two drafts both said 版 1, and one set aside stayed on the page as if current (issue 17, item 9)."""
+    sato = {"kind": "person", "name": "sato", "role": "operator", "display_name": "佐藤 一郎"}
+    tanaka = {"kind": "person", "name": "tanaka", "role": "owner", "display_name": "田中 花子"}
+    second = {"ja": "動画について改めてお詫びし、経緯をご説明します。", "en": "We apologise again and explain."}
+    world.command(FLAME, "wako", "draft", sato, -3, kind="statement", texts=second)
+    http = await client_for("tanaka")
+    page = await (await http.get(f"/incidents/{FLAME}")).text()
+    newest, older = page.index("第2案 · 版 1"), page.index("第1案 · 版 1")
+    assert newest < older  # the newest first, in sight
+    assert re.search(r'<details class="old-draft"><summary>以前の文案 第1案（新しい文案に置き換え）</summary>', page)
+    assert '<details class="old-draft"><summary>以前の文案 第2案' not in page
+    draft = world.states[FLAME].drafts[1]
+    world.command(FLAME, "wako", "reject", tanaka, -2, draft_id=draft.draft_id, reason="経緯の説明が不足")
+    page = await (await http.get(f"/incidents/{FLAME}")).text()
+    assert '<summary>以前の文案 第2案（差し戻し）</summary>' in page
+    english = await (await http.get(f"/incidents/{FLAME}?lang=en")).text()
+    assert "Draft 2 · Revision 1" in english and "Earlier draft 1 (replaced by a newer draft)" in english
+
+
 # --- Incident --------------------------------------------------------------------------
 
 async def test_the_incident_page_shows_timeline_evidence_charts_and_the_draft_with_its_checks(
