@@ -51,8 +51,18 @@ def who(lang: str, actor: Mapping[str, Any]) -> str:
     if kind in ("detector", "clock", "system"):
         return t(lang, f"actor.{kind}")
     if kind == "responder":
-        return f"{t(lang, 'actor.responder')}: {actor.get('name', '')}"
+        return f"{t(lang, 'actor.responder')}: {_responder(lang, str(actor.get('name', '')))}"
     return actor_name(actor)
+
+
+def _responder(lang: str, name: str) -> str:
+    """A responder's channel in words: x:dry-run → X（ドライラン・未投稿）; board → 状況ボード; a roster
+    channel (webhook:ops, email:…) as it is, the operator's own address."""
+    platform, _, mode = name.partition(":")
+    if mode == "dry-run":
+        words = f"{_label(lang, 'platform', platform)}（{t(lang, 'actor.dry_run')}）"
+        return words if lang == "ja" else words.replace("（", " (").replace("）", ")")
+    return _label(lang, "responder", name)
 
 
 def describe(lang: str, entry: TimelineEntry) -> str:
@@ -116,8 +126,21 @@ def describe(lang: str, entry: TimelineEntry) -> str:
         return str(d.get("request_id", ""))
     if a == "evidence_added":
         return f"#{d.get('seq')}"
-    scalars = [f"{k}: {v}" for k, v in d.items() if isinstance(v, str | int | float) and k not in ("command_id", "effect_id")]
-    return " · ".join(scalars[:3])
+    return _generic(lang, d)
+
+
+def _generic(lang: str, d: Mapping[str, Any]) -> str:
+    """An entry with no line of its own: its kind, 訓練, on/off in words, then two more values under their
+    names in the reader's language where known (the whole detail is in the CSV export)."""
+    parts = [_label(lang, "effect", d["kind"])] if isinstance(d.get("kind"), str) else []
+    if d.get("drill") is True:
+        parts.append(t(lang, "now.drill"))
+    if isinstance(d.get("on"), bool):
+        parts.append(t(lang, "detail.on" if d["on"] else "detail.off"))
+    rest = [(k, v) for k, v in d.items() if isinstance(v, str | int | float) and not isinstance(v, bool)
+            and k not in ("command_id", "effect_id", "kind", "drill", "on")]
+    parts += [f"{_label(lang, 'detail', k)}: {v}" for k, v in rest[:2]]
+    return " · ".join(parts)
 
 
 def _flash(lang: str, flash: Flash | None) -> str:
