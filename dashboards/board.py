@@ -27,7 +27,7 @@ from yarl import URL
 from dashboards import actions, i18n, pages, report, session, system, views
 from dashboards.archive import ArchiveReader, ArchiveUnavailable, archive_path
 from dashboards.feed import SEND_TIMEOUT_S, Change, CommandNotSent, KafkaFeed, MemoryFeed, Subscriber, sse_frame
-from dashboards.incident_page import Flash, incident_page
+from dashboards.incident_page import Flash, evidence_page, incident_page
 from dashboards.ratelimit import LoginLimiter, client_address
 from dashboards.session import RevokedSessions, RevokedSessionsError, Session, SessionCodec
 from dashboards.state import BoardState, visible, watch
@@ -306,12 +306,15 @@ def _incident(request: web.Request, frame: pages.Frame) -> web.Response | str:
         return _message(request, frame, 404, "incident.notfound")
     data = state.detail(incident.incident_id)
     entries = state.entries(incident.incident_id)
-    shown = incident.evidence_ids[:20]
+    raw_page = request.query.get("evidence", "0")
+    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 6 else 0
+    shown = evidence_page(incident.evidence_ids, page)
     evidence = [data.evidence[p] for p in shown if data is not None and p in data.evidence]
     return incident_page(frame, incident, entries=entries, trimmed=bool(data and data.trimmed),
                          points=list(data.points) if data else [], evidence=evidence,
                          offers=actions.offers(frame.user, incident),
-                         flash=_incident_flash(frame, entries, request.query), rev=data.rev if data else 0)
+                         flash=_incident_flash(frame, entries, request.query), rev=data.rev if data else 0,
+                         evidence_at=page)
 
 
 def _outbound(request: web.Request, frame: pages.Frame) -> str:

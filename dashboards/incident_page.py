@@ -318,7 +318,17 @@ def _timeline(lang: str, entries: Sequence[TimelineEntry], trimmed: bool) -> str
     return f'<table class="timeline"><thead><tr>{head}</tr></thead><tbody id="timeline">{rows}</tbody></table>{note}'
 
 
-def _evidence(lang: str, posts: Sequence[Post], total: int) -> str:
+#: Evidence posts a page shows, newest first; `?evidence=N` pages back.
+EVIDENCE_PAGE = 20
+
+
+def evidence_page(evidence_ids: Sequence[str], page: int) -> list[str]:
+    """The ids page `page` shows (0: the newest EVIDENCE_PAGE), newest first."""
+    newest_first = list(reversed(evidence_ids))
+    return newest_first[page * EVIDENCE_PAGE:(page + 1) * EVIDENCE_PAGE]
+
+
+def _evidence(lang: str, posts: Sequence[Post], total: int, page: int = 0) -> str:
     if not posts:
         return f'<p class="empty">{_e(t(lang, "evidence.empty", n=total))}</p>'
     items = "".join(
@@ -326,14 +336,22 @@ def _evidence(lang: str, posts: Sequence[Post], total: int) -> str:
         f'<span class="muted">@{_e(p.author)} · {_e(p.platform)} · {time_tag(p.at)}</span></p>'
         f'<p class="post-text">{_e(p.text)}</p></li>'
         for p in posts)
-    more = total - len(posts)
-    tail = f'<p class="muted">{_e(t(lang, "evidence.more", n=more))}</p>' if more > 0 else ""
-    return f'<ul class="posts">{items}</ul>{tail}'
+    first = page * EVIDENCE_PAGE + 1
+    last = min(total, (page + 1) * EVIDENCE_PAGE)
+    links = []
+    if page > 0:
+        links.append(f'<a href="?evidence={page - 1}#evidence" rel="prev">{_e(t(lang, "evidence.newer"))}</a>')
+    if last < total:
+        links.append(f'<a href="?evidence={page + 1}#evidence" rel="next">{_e(t(lang, "evidence.older"))}</a>')
+    pager = (f'<nav class="pager" aria-label="{_e(t(lang, "sec.evidence"))}">'
+             f'<span>{_e(t(lang, "evidence.range", first=first, last=last, n=total))}</span> {" ".join(links)}</nav>'
+             if total > EVIDENCE_PAGE else "")
+    return f'<ul class="posts">{items}</ul>{pager}'
 
 
 def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[TimelineEntry], trimmed: bool,
                   points: Sequence[tuple[float, float | None, float | None, int]], evidence: Sequence[Post],
-                  offers: Offers, flash: Flash | None = None, rev: int = 0) -> str:
+                  offers: Offers, flash: Flash | None = None, rev: int = 0, evidence_at: int = 0) -> str:
     lang, m = frame.lang, incident.metrics
     view = row(incident, [], frame.names)
     opened = parse_time(incident.opened_at)
@@ -393,7 +411,7 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
 {charts.line_chart(negativity, title=t(lang, "chart.negativity"), empty=t(lang, "chart.nodata"), percent=True)}
 </section>
 <section id="evidence"><h2>{_e(t(lang, "sec.evidence"))} <span class="count">{len(incident.evidence_ids)}</span></h2>
-{_evidence(lang, evidence, len(incident.evidence_ids))}
+{_evidence(lang, evidence, len(incident.evidence_ids), evidence_at)}
 </section>
 </div>
 </div>"""

@@ -38,8 +38,15 @@ MAX_INCIDENTS = 2000
 MAX_SUMMARIES = 100_000
 TIMELINE_PER_INCIDENT = 300
 POINTS_PER_INCIDENT = 240
-EVIDENCE_PER_INCIDENT = 20
+#: Evidence posts kept per incident: every one a detector sends (their caps are 50), for the incident
+#: page's pages (newest first).
+EVIDENCE_PER_INCIDENT = 50
 RESCUES_PER_INCIDENT = 500
+
+
+def _pinned(incident: Incident) -> list[str]:
+    """The evidence posts the board keeps for `incident`: the newest EVIDENCE_PER_INCIDENT."""
+    return incident.evidence_ids[-EVIDENCE_PER_INCIDENT:]
 #: Input posts kept while no incident points at them yet (evidence precedes the detection).
 RECENT_POSTS = 5000
 TEXT_LIMIT = 1000
@@ -382,7 +389,7 @@ class BoardState:
             self._unwant(incident_id, data.incident)
 
     def _unwant(self, incident_id: str, incident: Incident) -> None:
-        for post_id in incident.evidence_ids[:EVIDENCE_PER_INCIDENT]:
+        for post_id in _pinned(incident):
             wanting = self._wanted.get(post_id)
             if wanting is not None:
                 wanting.discard(incident_id)
@@ -417,7 +424,7 @@ class BoardState:
     def _pin_evidence(self, incident: Incident, data: IncidentData, previous: Incident | None) -> None:
         if previous is not None:
             self._unwant(incident.incident_id, previous)
-        shown = incident.evidence_ids[:EVIDENCE_PER_INCIDENT]
+        shown = _pinned(incident)
         for post_id in shown:
             self._wanted.setdefault(post_id, set()).add(incident.incident_id)
             post = self._recent.get(post_id)

@@ -395,6 +395,26 @@ async def test_a_replaced_draft_is_folded_away_and_the_new_one_is_in_sight(board
     assert await browser.js("document.querySelector('article.draft button[value=approve]').offsetParent !== null")
 
 
+async def test_every_evidence_post_can_be_reached_page_by_page(board: Board, browser: Browser) -> None:
+    base, world = board.url, board.world
+    ids = [f"x:page{i:02d}" for i in range(45)]
+    world.detect(detection(world, "wako-flame-0045", type_="flame", target="wako_city_official", minutes=-1,
+                           opened=-45, evidence=ids, summary="批判 45 件", metrics={"critical": 45, "total": 45}))
+    for i, post_id in enumerate(ids):
+        world.post(post_id, -45 + i, f"critic{i:02d}", f"批判の投稿 {i:02d}")
+    await browser.sign_in(base, "sato", PASSWORD)
+    await browser.goto(f"{base}/incidents/wako-flame-0045")
+    first_post = "document.querySelector('#evidence .post-text').textContent"
+    assert await browser.js(first_post) == "批判の投稿 44"  # the newest first
+    await browser.js("document.querySelector('#evidence a[rel=next]').click(); 0")
+    await browser.until("document.querySelector('#evidence .pager span').textContent.startsWith('新しい順に 21–40')")
+    assert await browser.js(first_post) == "批判の投稿 24"
+    await browser.js("document.querySelector('#evidence a[rel=next]').click(); 0")
+    await browser.until("document.querySelector('#evidence .pager span').textContent.startsWith('新しい順に 41–45')")
+    assert await browser.js("Array.from(document.querySelectorAll('#evidence .post-text'), e => e.textContent).at(-1)") \
+        == "批判の投稿 00"
+
+
 def _opening(world: World):
     return detection(world, "wako-flame-9999", type_="flame", target="wako_city_official", minutes=0,
                      severity="critical", summary="", metrics={"critical": 9, "total": 10})

@@ -120,6 +120,27 @@ async def test_drafts_are_numbered_and_the_replaced_or_sent_back_ones_are_folded
     assert "Draft 2 · Revision 1" in english and "Earlier draft 1 (replaced by a newer draft)" in english
 
 
+async def test_evidence_pages_newest_first_and_every_post_can_be_reached(client_for: Client, world: World) -> None:
+    """The oldest 20 and ほか30件 with no way to the rest (issue 17, item 7)."""
+    ids = [f"x:many{i:02d}" for i in range(50)]
+    world.detect(detection(world, "wako-flame-0050", type_="flame", target="wako_city_official", minutes=-1,
+                           opened=-50, evidence=ids, summary="批判 50 件", metrics={"critical": 50, "total": 50}))
+    for i, post_id in enumerate(ids):
+        world.post(post_id, -50 + i, f"critic{i:02d}", f"批判の投稿 {i:02d}")
+    http = await client_for("sato")
+    first = await (await http.get("/incidents/wako-flame-0050")).text()
+    shown = re.findall(r"批判の投稿 (\d\d)", first)
+    assert shown == [f"{i:02d}" for i in range(49, 29, -1)]  # the newest 20, newest first
+    assert "新しい順に 1–20 件目（全 50 件）" in first and 'href="?evidence=1#evidence"' in first
+    assert 'rel="prev"' not in first  # no newer page
+    last = await (await http.get("/incidents/wako-flame-0050?evidence=2")).text()
+    assert re.findall(r"批判の投稿 (\d\d)", last) == [f"{i:02d}" for i in range(9, -1, -1)]
+    assert "新しい順に 41–50 件目（全 50 件）" in last and 'href="?evidence=1#evidence"' in last
+    assert 'rel="next"' not in last  # no older page
+    odd = await (await http.get("/incidents/wako-flame-0050?evidence=-3")).text()
+    assert "新しい順に 1–20 件目（全 50 件）" in odd  # anything but a page number: the first page
+
+
 # --- Incident --------------------------------------------------------------------------
 
 async def test_the_incident_page_shows_timeline_evidence_charts_and_the_draft_with_its_checks(
