@@ -362,26 +362,54 @@ SHOWN_LEVELS = frozenset({"warning", "error", "critical"})
 def relay(name: str, lines: Iterable[bytes], path: Path, console: TextIO) -> None:
     """A child's output line by line into `path`; onto `console` the lines worth a person's eye, as
     they are when the console is not a terminal (a log collector, a test), else shortened to
-    `[name] level: event key=value …`."""
+    `[name] level: event key=value …`. It reads to the end whatever fails: a child whose pipe is
+    not drained blocks on its next log line, so a full disk or a closed console is logged once
+    (`child_log_not_written`) and the lines go on to wherever they still can."""
     terminal = console.isatty()
-    with path.open("ab") as out:
+    failed: set[str] = set()
+
+    def trouble(where: str, exc: BaseException) -> None:
+        if where not in failed:
+            failed.add(where)
+            log.error("child_log_not_written", process=name, to=where, path=str(path), error=repr(exc))
+
+    try:
+        out = path.open("ab")
+    except OSError as exc:
+        out = None
+        trouble("file", exc)
+    try:
         for line in lines:
-            out.write(line)
-            out.flush()
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                record = None
-            if isinstance(record, dict) and str(record.get("level", "")).lower() not in SHOWN_LEVELS:
-                continue
-            if isinstance(record, dict) and terminal:
-                rest = " ".join(f"{k}={v}" for k, v in record.items()
-                                if k not in ("event", "level", "timestamp", "logger"))
-                text = f"[{name}] {record.get('level')}: {record.get('event')} {rest}".rstrip() + "\n"
-            else:
-                text = line.decode("utf-8", "replace")
-            console.write(text)
-            console.flush()
+            if out is not None and "file" not in failed:
+                try:
+                    out.write(line)
+                    out.flush()
+                except OSError as exc:
+                    trouble("file", exc)
+            text = _shown(name, line, terminal)
+            if text is not None and "console" not in failed:
+                try:
+                    console.write(text)
+                    console.flush()
+                except (OSError, ValueError) as exc:  # ValueError: the console was closed
+                    trouble("console", exc)
+    finally:
+        if out is not None:
+            out.close()
+
+
+def _shown(name: str, line: bytes, terminal: bool) -> str | None:
+    """What of a child's log line the console shows: None for a log line below a warning."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        record = None
+    if isinstance(record, dict) and str(record.get("level", "")).lower() not in SHOWN_LEVELS:
+        return None
+    if isinstance(record, dict) and terminal:
+        rest = " ".join(f"{k}={v}" for k, v in record.items() if k not in ("event", "level", "timestamp", "logger"))
+        return f"[{name}] {record.get('level')}: {record.get('event')} {rest}".rstrip() + "\n"
+    return line.decode("utf-8", "replace")
 
 
 def _stop_in_order(children: list[Child], timeout: float = STOP_TIMEOUT_S) -> None:
