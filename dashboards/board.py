@@ -156,7 +156,7 @@ def _frame(request: web.Request, user: User, sess: Session) -> pages.Frame:
     beats = request.app[FEED].state.heartbeats
     return pages.Frame(lang=_lang(request), user=user, csrf=sess.csrf, path=request.path, now=time.time(),
                        query=dict(request.query), disasters=views.disaster_active(incidents),
-                       names=request.app[FEED].display_names, feed_live=status.live,
+                       names=request.app[FEED].display_names, who=request.app[FEED].who_acts, feed_live=status.live,
                        last_fetch=status.last_fetch,
                        notices=request.app[FEED].state.notices_for(user.municipality),
                        watch=watch(beats, now, late, expected=watched, since=request.app[WATCH_SINCE]),
@@ -281,7 +281,7 @@ _LOGOUT_FAILED = ("サインアウトをサーバーに記録できませんで�
 
 def _now(request: web.Request, frame: pages.Frame) -> str:
     feed = request.app[FEED]
-    return pages.now_page(frame, views.now_rows(feed.state, frame.user.municipality, feed.display_names))
+    return pages.now_page(frame, views.now_rows(feed.state, frame.user.municipality, feed.display_names, feed.who_acts))
 
 
 def _incident_flash(frame: pages.Frame, entries: list[Any], query: Mapping[str, str]) -> Flash | None:
@@ -514,7 +514,7 @@ def _unsent(request: web.Request, frame: pages.Frame, action: str, incident_id: 
 async def api_incidents(request: web.Request) -> web.Response:
     user, _ = _require(request)
     feed = request.app[FEED]
-    return _json(views.now_rows(feed.state, user.municipality, feed.display_names))
+    return _json(views.now_rows(feed.state, user.municipality, feed.display_names, feed.who_acts))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -559,7 +559,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     feed, streams = request.app[FEED], request.app[STREAMS]
     # Subscribe and snapshot with no await in between, so no change falls in a gap.
     queue = feed.subscribe()
-    snapshot = views.now_rows(feed.state, user.municipality, feed.display_names)
+    snapshot = views.now_rows(feed.state, user.municipality, feed.display_names, feed.who_acts)
     stale = _page_stale(feed.state, user, request.query)
     streams.add(queue)
     BOARD_SSE_CLIENTS.set(len(streams))
@@ -663,6 +663,7 @@ def create_app(settings: Settings, feed: MemoryFeed, *, users: UserStore | None 
         return user.display_name if user is not None else name
 
     feed.display_names = display_name
+    feed.who_acts = views.Rosters(app[PROFILES], time.time)
     app.router.add_get("/", page_handler(_now))
     app.router.add_get("/incidents/{incident_id}", page_handler(_incident))
     app.router.add_post("/incidents/{incident_id}/actions", act)

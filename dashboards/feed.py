@@ -175,6 +175,8 @@ class MemoryFeed:
         self.refuse = ""
         #: How the rows it streams name people (the board sets it from its users).
         self.display_names: views.Names = views.same
+        #: Who must take each incident's next step now (the board sets it from the profiles' rosters).
+        self.who_acts: views.Who = views.nobody
         for incident in incidents:
             self.push(incident)
 
@@ -232,7 +234,8 @@ class MemoryFeed:
         if not self.state.add_incident(incident):
             return False
         if self._subscribers:
-            row = views.row(incident, self.state.volume_series(incident.incident_id), self.display_names)
+            row = views.row(incident, self.state.volume_series(incident.incident_id), self.display_names,
+                            self.who_acts)
             self._fan_out(Change("incident", incident.municipality, incident.incident_id,
                                  sse_frame("incident", row)))
         return True

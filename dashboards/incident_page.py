@@ -12,7 +12,7 @@ from urllib.parse import quote
 from dashboards import charts, i18n
 from dashboards.actions import DRAFT_LANGS, PREAPPROVED, Offer, Offers, drafts_of
 from dashboards.pages import (
-    Frame, _e, ack_cell, clock, csrf_field, layout, severity_badge, t, time_tag,
+    Frame, _e, ack_cell, awaiting_html, clock, csrf_field, layout, severity_badge, t, time_tag,
 )
 from dashboards.state import Post, actor_name, parse_time
 from dashboards.views import row, subject
@@ -353,13 +353,12 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
                   points: Sequence[tuple[float, float | None, float | None, int]], evidence: Sequence[Post],
                   offers: Offers, flash: Flash | None = None, rev: int = 0, evidence_at: int = 0) -> str:
     lang, m = frame.lang, incident.metrics
-    view = row(incident, [], frame.names)
+    view = row(incident, [], frame.names, frame.who)
     opened = parse_time(incident.opened_at)
     since = i18n.elapsed(lang, frame.now - opened) if opened is not None else ""
-    awaiting = _label(lang, "action", view["awaiting"]) if view["awaiting"] else t(lang, "awaiting.none")
     facts = [
         (t(lang, "col.state"), _e(_label(lang, "state", incident.state))),
-        (t(lang, "col.awaiting"), _e(awaiting)),
+        (t(lang, "col.awaiting"), awaiting_html(lang, view)),
         (t(lang, "incident.opened"), f"{time_tag(incident.opened_at)} ({_e(since)})"),
         (t(lang, "col.ack_due"), f'<span class="ack" data-ack-due="{_e(view["ack_due"] or "")}" '
                                  f'data-ack-by="{_e(view["acknowledged_by"] or "")}">{_e(ack_cell(lang, view, frame.now))}</span>'),

@@ -21,7 +21,7 @@ from dashboards import charts, i18n
 from dashboards.report import MonthReport, Times, month_of, shift_month
 from dashboards.state import HEARTBEAT_LATE_S, Notice, Watch, parse_time
 from dashboards.users import User
-from dashboards.views import DisasterView, DraftRef, Hold, Queued, RosterView, subject
+from dashboards.views import DisasterView, DraftRef, Hold, Queued, RosterView, Who, nobody, subject
 from vocabulary.records import Incident
 from vocabulary.terms import ALL, INCIDENT_TYPES, JST, SEVERITIES
 
@@ -79,6 +79,7 @@ class Frame:
     query: Mapping[str, str] = field(default_factory=dict)
     disasters: Sequence[Incident] = ()  # active disaster modes the user may see (the banner)
     names: Callable[[str], str] = str  # sign-in name → display name
+    who: Who = nobody  # who must take an incident's next step now (対応待ち)
     feed_live: bool = True  # False: the board's data is not live (the 最新ではありません banner)
     last_fetch: float | None = None  # when the broker last answered the board's feed
     notices: Sequence[Notice] = ()  # the workers' notices this user may see (a banner each)
@@ -285,6 +286,20 @@ def ack_cell(lang: str, row: Mapping[str, Any], now: float) -> str:
     return t(lang, "ack.left" if left >= 0 else "ack.over", t=i18n.countdown(lang, left))
 
 
+def awaiting_html(lang: str, row: Mapping[str, Any]) -> str:
+    """対応待ち: the step, and under it who must take it now (board.js draws it alike)."""
+    if not row.get("awaiting"):
+        return _e(t(lang, "awaiting.none"))
+    step = _e(i18n.label(lang, "action", row["awaiting"]))
+    role = row.get("awaiting_role")
+    if not role:
+        return step
+    people = row.get("awaiting_people") or []
+    who = (t(lang, "awaiting.who", role=i18n.label(lang, "contact.role", role), people=t(lang, "list.sep").join(people))
+           if people else t(lang, "awaiting.nobody", role=i18n.label(lang, "contact.role", role)))
+    return f'{step}<br><small class="who">{_e(who)}</small>'
+
+
 def now_row(lang: str, row: Mapping[str, Any], now: float, *, show_municipality: bool) -> str:
     opened = parse_time(row["opened_at"])
     since = i18n.elapsed(lang, now - opened) if opened is not None else ""
@@ -292,7 +307,6 @@ def now_row(lang: str, row: Mapping[str, Any], now: float, *, show_municipality:
     overdue = " overdue" if due is not None and not row.get("acknowledged_by") and due < now else ""
     drill = f' <span class="drill">{_e(t(lang, "now.drill"))}</span>' if row.get("drill") else ""
     muni = f'<small class="muni">{_e(row["municipality"])}</small> ' if show_municipality else ""
-    awaiting = i18n.label(lang, "action", row["awaiting"]) if row.get("awaiting") else t(lang, "awaiting.none")
     spark = charts.sparkline(row.get("volume") or [], label=t(lang, "col.volume"))
 
     def cell(column: str, content: str, css: str = "") -> str:
@@ -308,7 +322,7 @@ def now_row(lang: str, row: Mapping[str, Any], now: float, *, show_municipality:
                        f'{_e(i18n.label(lang, "type", row["type"]))}</a>{drill}', "type")
         + cell("target", muni + _e(row["target"]), "target")
         + cell("state", _e(i18n.label(lang, "state", row["state"])), "state")
-        + cell("awaiting", _e(awaiting), "awaiting")
+        + cell("awaiting", awaiting_html(lang, row), "awaiting")
         + cell("elapsed", _e(since), "elapsed")
         + cell("ack_due", _e(ack_cell(lang, row, now)), "ack" + overdue)
         + cell("volume", spark, "volume")

@@ -20,6 +20,58 @@ def same(name: str) -> str:
     return name
 
 
+#: An incident → who must take its next step now: (role, the people on call for it), or None.
+Who = Callable[[Incident], "tuple[str, tuple[str, ...]] | None"]
+
+
+def nobody(incident: Incident) -> None:
+    return None
+
+
+#: The steps only an approver takes (the playbooks' APPROVER_ROLES: 所属長, else 広報課長).
+APPROVER_STEPS = frozenset({"approve", "override_warning"})
+
+
+def who_acts(incident: Incident, roster: Any, now: float) -> tuple[str, tuple[str, ...]] | None:
+    """Who must take `incident`'s next step (対応待ち) now, by the municipality's roster:
+    受付 falls to whoever the escalation has reached (the level's reachable contacts, as the
+    playbook notifies them); 承認 to the 所属長 (the 広報課長 where the roster has none); every
+    other step (文案作成, 確認, 事実確認) to the 当番 at level 1."""
+    from playbooks import policy
+
+    step = incident.metrics.get("awaiting")
+    if not isinstance(step, str) or incident.state in TERMINAL_STATES:
+        return None
+    if step in APPROVER_STEPS:
+        people = roster.with_role("owner") or roster.with_role("pr_head")
+        return ("owner" if roster.with_role("owner") or not people else "pr_head"), tuple(c.name for c in people)
+    level = incident.metrics.get("level")
+    level = level if step == "acknowledge" and level in policy.LEVEL_ROLES else policy.LEVEL_OPERATOR
+    people = policy.recipients(roster, level, now, incident.severity, incident.metrics.get("disaster_mode") is True)
+    role = people[0].role if people else policy.LEVEL_ROLES[level]
+    return role, tuple(c.name for c in people)
+
+
+class Rosters:
+    """`Who` for the board: each municipality's roster read once from its profile, asked at the
+    wall-clock time (quiet hours are people's, whatever clock a drill runs on)."""
+
+    def __init__(self, profiles: Mapping[str, Any], clock: Callable[[], float]) -> None:
+        from playbooks import policy
+
+        self._clock = clock
+        self._rosters: dict[str, Any] = {}
+        for muni_id, profile in profiles.items():
+            try:
+                self._rosters[muni_id] = policy.roster_from_profile(getattr(profile, "raw", profile))
+            except policy.RosterError:
+                continue  # 当番 shows the error; the Now list just names the step
+
+    def __call__(self, incident: Incident) -> tuple[str, tuple[str, ...]] | None:
+        roster = self._rosters.get(incident.municipality)
+        return None if roster is None else who_acts(incident, roster, self._clock())
+
+
 def _opened(incident: Incident) -> float:
     ts = parse_time(incident.opened_at)
     return math.inf if ts is None else ts  # an unreadable time sorts last rather than hiding it
@@ -42,9 +94,10 @@ def subject(incident: Incident) -> str:
     return incident.target
 
 
-def row(incident: Incident, volume: list[float], names: Names = same) -> dict[str, Any]:
+def row(incident: Incident, volume: list[float], names: Names = same, who: Who = nobody) -> dict[str, Any]:
     """One incident as the Now page's script draws it (also /api/incidents)."""
     m = incident.metrics
+    acting = who(incident)
     return {
         "incident_id": incident.incident_id,
         "municipality": incident.municipality,
@@ -53,6 +106,8 @@ def row(incident: Incident, volume: list[float], names: Names = same) -> dict[st
         "severity": incident.severity,
         "state": incident.state,
         "awaiting": m.get("awaiting") if isinstance(m.get("awaiting"), str) else None,
+        "awaiting_role": acting[0] if acting else None,
+        "awaiting_people": list(acting[1]) if acting else [],
         "opened_at": incident.opened_at,
         "updated_at": incident.updated_at,
         "ack_due": m.get("ack_due") if isinstance(m.get("ack_due"), str) else None,
@@ -74,8 +129,9 @@ def entry_row(entry: TimelineEntry) -> dict[str, Any]:
             "command_id": entry.detail.get("command_id")}
 
 
-def now_rows(state: BoardState, municipality: str, names: Names = same) -> list[dict[str, Any]]:
-    return [row(i, state.volume_series(i.incident_id), names) for i in now_list(visible(state.latest.values(), municipality))]
+def now_rows(state: BoardState, municipality: str, names: Names = same, who: Who = nobody) -> list[dict[str, Any]]:
+    return [row(i, state.volume_series(i.incident_id), names, who)
+            for i in now_list(visible(state.latest.values(), municipality))]
 
 
 def disaster_active(incidents: Iterable[Incident]) -> list[Incident]:

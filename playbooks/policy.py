@@ -23,6 +23,7 @@ from vocabulary.terms import INCIDENT_TYPES, JST, SEVERITIES
 LEVEL_OPERATOR, LEVEL_OWNER, LEVEL_PR_HEAD = 1, 2, 3  # 当番 / 所属長(運用管理責任者) / 広報課長
 ROLE_LEVELS = {"operator": LEVEL_OPERATOR, "owner": LEVEL_OWNER, "pr_head": LEVEL_PR_HEAD,
                "pr": 0, "info_policy": 0, "press": 0}
+LEVEL_ROLES = {LEVEL_OPERATOR: "operator", LEVEL_OWNER: "owner", LEVEL_PR_HEAD: "pr_head"}
 APPROVER_ROLES = frozenset({"owner", "pr_head"})
 # Names the seeds give the PR division: 広報課, 広報対話課 (上越市), シティプロモーション課 (富士市).
 _PR_DIVISION_MARKERS = ("広報", "シティプロモーション")

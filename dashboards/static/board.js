@@ -287,6 +287,16 @@
     state.textContent = label("state", incident.state);
     const awaiting = cell("awaiting", "awaiting");
     awaiting.textContent = incident.awaiting ? label("action", incident.awaiting) : labels["awaiting.none"];
+    if (incident.awaiting && incident.awaiting_role) {  // who must take the step now (pages.awaiting_html)
+      const role = label("contact.role", incident.awaiting_role);
+      const people = incident.awaiting_people || [];
+      const who = document.createElement("small");
+      who.className = "who";
+      who.textContent = people.length
+        ? fill(labels["awaiting.who"], { role, people: people.join(labels["list.sep"]) })
+        : fill(labels["awaiting.nobody"], { role });
+      awaiting.append(document.createElement("br"), who);
+    }
     const since = cell("elapsed", "elapsed");
     since.textContent = elapsed(incident.opened_at);
     const ack = cell("ack_due", "ack");

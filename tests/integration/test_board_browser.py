@@ -326,6 +326,9 @@ async def test_the_now_page_follows_changes_live_counts_down_and_reconnects(boar
         _opening(world), summary=f"市長の発言に批判 {SCRIPT}"))
     await browser.until(f"{ROWS}.startsWith('wako-flame-9999,')")
     assert SCRIPT in await browser.js("document.querySelector('tr[data-id=\"wako-flame-9999\"] .summary').textContent")
+    # 対応待ち names the step and who must take it now: a critical one wakes both operators on call.
+    assert await browser.js("document.querySelector('tr[data-id=\"wako-flame-9999\"] .awaiting').textContent") == (
+        "受付運用担当者：当番 佐藤、当番 鈴木")
     assert await browser.js("window.pwned") is None
 
     # The deadline counts down by itself.

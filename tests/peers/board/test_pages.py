@@ -403,3 +403,21 @@ async def test_posts_given_their_arrival_time_are_said_on_the_incident_page(clie
     assert "時刻を直した投稿" in page and "1件（投稿元の時刻 2026-12-07T23:10:00Z が受信より先" in page
     english = await (await http.get(f"/incidents/{FLAME}?lang=en")).text()
     assert "Posts given another time" in english
+
+
+def awaiting_cells(page: str) -> dict[str, str]:
+    """Each Now row's 対応待ち cell, as text."""
+    cells = {}
+    for incident_id, cell in re.findall(r'<tr data-id="([^"]+)".*?<td data-label="[^"]+" class="awaiting">(.*?)</td>',
+                                        page, re.S):
+        cells[incident_id] = re.sub(r"<[^>]+>", " ", cell).strip()
+    return cells
+
+
+async def test_awaiting_names_the_role_and_the_people_on_call_for_the_step_now(client_for: Client) -> None:
+    cells = awaiting_cells(await (await (await client_for("sato")).get("/")).text())
+    print(cells)
+    assert cells[FLAME].startswith("承認") and "所属長：広報課長 田中" in cells[FLAME]  # approval: the owner
+    assert "運用担当者：" in cells[MISINFORMATION] and "当番 鈴木" in cells[MISINFORMATION]  # drafting: the 当番
+    english = awaiting_cells(await (await (await client_for("sato")).get("/?lang=en")).text())
+    assert "Account owner: 広報課長 田中" in english[FLAME]
