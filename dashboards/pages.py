@@ -21,7 +21,7 @@ from dashboards import charts, i18n
 from dashboards.report import MonthReport, Times, month_of, shift_month
 from dashboards.state import HEARTBEAT_LATE_S, Notice, Watch, parse_time
 from dashboards.users import User
-from dashboards.views import DisasterView, DraftRef, Hold, Queued, RosterView, Who, nobody, subject
+from dashboards.views import Delivery, DisasterView, DraftRef, Hold, Queued, RosterView, Who, nobody, subject
 from vocabulary.records import Incident
 from vocabulary.terms import ALL, INCIDENT_TYPES, JST, SEVERITIES
 
@@ -368,6 +368,21 @@ def _table(lang: str, columns: Sequence[str], rows: Iterable[Sequence[str]], *, 
     return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def posted_to(lang: str, deliveries: Sequence[Delivery]) -> str:
+    """発信先: each account with what became of the post there; a dry run says 未投稿 plainly."""
+    if not deliveries:
+        return f'<span class="muted">{_e(t(lang, "post.pending"))}</span>'
+    lines = []
+    for d in deliveries:
+        account = f'{_e(i18n.label(lang, "platform", d.platform))} @{_e(d.handle)}'
+        outcome = _e(t(lang, "post." + d.outcome))
+        if d.outcome == "posted" and d.url:
+            outcome = f'<a href="{_e(d.url)}" rel="noopener noreferrer">{outcome}</a>'
+        css = {"dry_run": "dry-run", "failed": "trouble", "possibly_sent": "trouble"}.get(d.outcome, "")
+        lines.append(f'<span class="delivery {css}">{account} · {outcome}</span>')
+    return "<br>".join(lines)
+
+
 def outbound_page(frame: Frame, *, waiting: list[DraftRef], holds: list[Hold], queued: list[Queued],
                   posted: list[DraftRef]) -> str:
     lang = frame.lang
@@ -388,7 +403,8 @@ def outbound_page(frame: Frame, *, waiting: list[DraftRef], holds: list[Hold], q
                     who({"name": (q.draft.get("approval") or {}).get("approver", "")}),
                     time_tag(q.until) if q.until else "—", _e(_excerpt((q.draft.get("texts") or {}).get("ja"))))
                    for q in queued]
-    posted_rows = [(time_tag(r.draft.get("posted_at")), incident_link(lang, r.incident), kind(r.draft),
+    posted_rows = [(time_tag(r.draft.get("posted_at")), incident_link(lang, r.incident) + _drill_badge(lang, r.incident),
+                    kind(r.draft), posted_to(lang, r.deliveries),
                     who({"name": (r.draft.get("approval") or {}).get("approver", "")}),
                     _e(_excerpt((r.draft.get("texts") or {}).get("ja"))))
                    for r in posted]
@@ -402,7 +418,7 @@ def outbound_page(frame: Frame, *, waiting: list[DraftRef], holds: list[Hold], q
 <section><h2>{_e(t(lang, "outbound.queued"))} <span class="count">{len(queued)}</span></h2>
 {_table(lang, [col["incident.title"], col["form.kind"], col["draft.approved_by"], t(lang, "deadline.business_open"), col["form.text_ja"]], queued_rows)}</section>
 <section><h2>{_e(t(lang, "outbound.posted"))}</h2>
-{_table(lang, [col["timeline.when"], col["incident.title"], col["form.kind"], col["draft.approved_by"], col["form.text_ja"]], posted_rows)}</section>"""
+{_table(lang, [col["timeline.when"], col["incident.title"], col["form.kind"], t(lang, "outbound.to"), col["draft.approved_by"], col["form.text_ja"]], posted_rows, css="posts-table")}</section>"""
     return layout(frame, t(lang, "outbound.title"), main, page="outbound")
 
 

@@ -141,9 +141,48 @@ def disaster_active(incidents: Iterable[Incident]) -> list[Incident]:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """Where a published draft went, as the responder's timeline tells it."""
+
+    account: str  # platform:handle
+    outcome: str  # posted | dry_run (posted nowhere) | failed | possibly_sent
+    url: str | None = None
+
+    @property
+    def platform(self) -> str:
+        return self.account.partition(":")[0]
+
+    @property
+    def handle(self) -> str:
+        return self.account.partition(":")[2]
+
+
+@dataclass(frozen=True)
 class DraftRef:
     incident: Incident
     draft: dict[str, Any]
+    deliveries: tuple[Delivery, ...] = ()
+
+
+_DELIVERY_ACTIONS = {"delivered": "posted", "delivery_failed": "failed", "delivery_possibly_sent": "possibly_sent"}
+
+
+def deliveries(entries: Iterable[TimelineEntry], draft_id: object) -> tuple[Delivery, ...]:
+    """Each account a draft was posted on, by the latest word of the responder: posted (with its
+    URL), posted nowhere by a dry-run channel (no credentials, or a drill), failed, possibly sent."""
+    latest: dict[str, Delivery] = {}
+    for entry in entries:
+        d = entry.detail
+        outcome = _DELIVERY_ACTIONS.get(entry.action)
+        if outcome is None or d.get("draft_id") != draft_id or not isinstance(d.get("account"), str):
+            continue
+        receipt = d.get("receipt") if isinstance(d.get("receipt"), dict) else {}
+        if outcome == "posted" and (receipt.get("dry_run") or str(entry.actor.get("name", "")).endswith(":dry-run")):
+            outcome = "dry_run"
+        urls = receipt.get("urls") if isinstance(receipt.get("urls"), list) else []
+        url = next((u for u in urls if isinstance(u, str) and u.startswith("https://")), None)
+        latest[d["account"]] = Delivery(d["account"], outcome, url if outcome == "posted" else None)
+    return tuple(latest.values())
 
 
 def drafts_with(incidents: Iterable[Incident], statuses: frozenset[str]) -> list[DraftRef]:
@@ -236,6 +275,8 @@ def outbound(state: BoardState, municipality: str) -> dict[str, Any]:
                     queued.append(Queued(incident, draft, queued_until(state, incident)))
     posted = sorted(drafts_with(mine, frozenset({"posted"})), key=lambda r: str(r.draft.get("posted_at") or ""),
                     reverse=True)[:10]
+    posted = [DraftRef(r.incident, r.draft, deliveries(state.entries(r.incident.incident_id), r.draft.get("draft_id")))
+              for r in posted]
     return {"waiting": drafts_with(live, frozenset({"needs_override", "ready"})),
             "holds": sorted(holds, key=lambda h: h.at), "queued": queued, "posted": posted}
 

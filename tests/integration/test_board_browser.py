@@ -30,7 +30,7 @@ from noroshi.broker import free_port
 from vocabulary.settings import Settings
 from vocabulary.contract import profile_from_dict
 from tests.peers.board.world import (
-    DISASTER, FAST_HASHER, FLAME, IMPERSONATION, PASSWORD, PROFILES, World, build, detection, make_users,
+    DISASTER, FAST_HASHER, FLAME, IMPERSONATION, MISINFORMATION, PASSWORD, PROFILES, World, build, detection, make_users,
 )
 
 from .board_client import Browser, launch_chromium
@@ -432,3 +432,22 @@ async def test_every_evidence_post_can_be_reached_page_by_page(board: Board, bro
 def _opening(world: World):
     return detection(world, "wako-flame-9999", type_="flame", target="wako_city_official", minutes=0,
                      severity="critical", summary="", metrics={"critical": 9, "total": 10})
+
+
+async def test_outbound_columns_do_not_break_inside_a_word_at_desktop_width(board: Board, browser: Browser) -> None:
+    """発信 at desktop width with a long draft waiting: the short columns (種類 説明・お詫び, 状況, 起案, 日時)
+    stay on one line each, and the text column takes the rest without pushing the page sideways."""
+    long_text = "断水の情報は誤りです。" * 30
+    board.world.command(MISINFORMATION, "wako", "draft", {"name": "sato", "role": "operator"}, -1,
+                        kind="correction", texts={"ja": long_text + " https://www.city.wako.lg.jp/news/water.html"})
+    await browser.sign_in(board.url, "tanaka", PASSWORD)
+    await browser.call("Emulation.setDeviceMetricsOverride", width=1366, height=900, deviceScaleFactor=1, mobile=False)
+    await browser.goto(board.url + "/outbound")
+    lines = await browser.js("""[...document.querySelectorAll('main table tbody td:not(:last-child)')].map(td => {
+        const range = document.createRange(); range.selectNodeContents(td);
+        const tops = [...range.getClientRects()].map(r => r.top).sort((a, b) => a - b);
+        return [td.textContent, tops.filter((top, i) => i === 0 || top - tops[i - 1] > 8).length];  // lines
+      })""")
+    assert any("説明・お詫び" in text for text, _ in lines)
+    assert [text for text, n in lines if n > 1] == []
+    assert await browser.js("document.documentElement.scrollWidth") <= 1366

@@ -204,6 +204,40 @@ async def test_outbound_lists_drafts_awaiting_approval_held_accounts_and_recent_
     assert "@wako_city_official" in holds and "炎上対応中のため、返信を保留します。" in holds
     posted = page[page.index("最近の投稿"):]
     assert f'href="/incidents/{OLD_FLAME}"' in posted and "田中 花子" in posted
+    assert "投稿処理中" in posted  # the responder has not said yet where it went
+
+
+async def test_a_dry_run_post_says_未投稿_and_names_its_account(client_for: Client, world: World) -> None:
+    from responders.posts import DryRunChannel
+    from responders.responder import Channels, Responder
+
+    from .world import PROFILES
+
+    responder = Responder(Channels(dry_run_posts=DryRunChannel), profiles=PROFILES, board_url="http://board")
+    await world.carry_out(OLD_FLAME, "post_statement", responder)
+    page = await (await (await client_for("tanaka")).get("/outbound")).text()
+    posted = page[page.index("最近の投稿"):]
+    assert "投稿先・結果" in posted
+    assert '<span class="delivery dry-run">X @wako_city_official · 未投稿（ドライラン）</span>' in posted
+    assert "投稿済み" not in posted and "投稿処理中" not in posted
+    english = await (await (await client_for("tanaka")).get("/outbound?lang=en")).text()
+    assert "X @wako_city_official · not posted (dry run)" in english
+
+
+async def test_a_drills_post_is_marked_訓練_on_outbound(client_for: Client, world: World) -> None:
+    from .world import STATEMENT, business_morning_before
+
+    drill_id, sato, tanaka = "wako-flame-0777", {"name": "sato", "role": "operator"}, {"name": "tanaka", "role": "owner"}
+    b = (business_morning_before(world.start) - world.start) / 60 + 60
+    world.detect(detection(world, drill_id, type_="flame", target=OFFICIAL, minutes=b, severity="medium",
+                           summary="訓練の炎上", metrics={"critical": 6, "total": 20}, drill=True))
+    world.command(drill_id, "wako", "acknowledge", sato, b + 1)
+    world.command(drill_id, "wako", "draft", sato, b + 2, kind="statement", texts=dict(STATEMENT))
+    world.command(drill_id, "wako", "approve", tanaka, b + 3, draft_id=f"{drill_id}:draft:1",
+                  draft_hash=world.states[drill_id].drafts[0].hash)
+    page = await (await (await client_for("tanaka")).get("/outbound")).text()
+    row = next(r for r in page[page.index("最近の投稿"):].split("<tr>") if drill_id in r)
+    assert '<span class="drill">訓練</span>' in row
 
 
 async def test_an_approved_post_outside_business_hours_is_listed_as_queued(client_for: Client,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from argon2 import PasswordHasher
@@ -19,7 +19,10 @@ from dashboards.state import parse_post
 from dashboards.users import User, UserStore
 from playbooks import policy
 from playbooks.engine import Decision, PlaybookState, decide, default_rules
-from vocabulary.records import JST, BoardCommand, Detection, iso
+from vocabulary.records import JST, BoardCommand, Detection, Effect, iso
+
+if TYPE_CHECKING:
+    from responders.responder import Responder
 
 #: Cheap argon2 for tests: the real parameters cost ~50 ms a hash.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -79,12 +82,14 @@ class World:
     feed: MemoryFeed = field(default_factory=MemoryFeed)
     states: dict[str, PlaybookState | None] = field(default_factory=dict)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    effects: list[Effect] = field(default_factory=list)  # every effect the playbooks asked for
 
     def at(self, minutes: float) -> str:
         return iso(self.start + minutes * 60)
 
     def publish(self, decision: Decision) -> Decision:
         for effect in decision.effects:
+            self.effects.append(effect)
             self.feed.push_effect(effect)
         for entry in decision.timeline:
             self.feed.push_entry(entry)
@@ -106,6 +111,12 @@ class World:
                           rules=default_rules())
         self.states[incident_id] = decision.state
         return self.publish(decision)
+
+    async def carry_out(self, incident_id: str, kind: str, responder: Responder) -> None:
+        """Have a real responder carry out `incident_id`'s effects of `kind`; the board reads its timeline."""
+        for effect in [e for e in self.effects if e.incident_id == incident_id and e.kind == kind]:
+            for entry in (await responder.carry_out(effect)).timeline:
+                self.feed.push_entry(entry)
 
     def post(self, post_id: str, minutes: float, author: str, text: str) -> None:
         raw = orjson.dumps({"kind": "mention", "id": post_id, "platform": "x", "ts": self.at(minutes),
