@@ -365,6 +365,8 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
         (t(lang, "incident.level"), _e(m.get("level") or 1)),
         (t(lang, "incident.updated"), time_tag(incident.updated_at)),
     ]
+    if incident.drill:  # one clock: the drill is played onto the real clock (sources/drill.py)
+        facts.append((t(lang, "incident.clock"), _e(t(lang, "incident.clock.drill"))))
     if m.get("hold"):
         facts.append((t(lang, "incident.hold"), f"@{_e(incident.target)}"))
     if m.get("source_url"):

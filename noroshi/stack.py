@@ -289,16 +289,19 @@ def _died(dead: Child) -> int:
 
 
 def _play_drill(settings: Settings, speed: float, stop: threading.Event) -> None:
-    from sources.drill import drill_scenario
+    from sources.drill import drill_scenario, on_the_wall_clock
     from sources.producer import produce_lines
     from vocabulary.topics import TopicNames
 
     profile = next(iter(resolve_profiles(settings, quiet=True).values()))
-    events = drill_scenario(profile, start=time.time() - 60)
+    now = time.time()
+    # The scenario's hour squeezed by `speed` onto the real clock, played as it is stamped (1×):
+    # everything the board shows of the drill reads one clock.
+    events = on_the_wall_clock(drill_scenario(profile, start=now), start=now, speed=speed)
     lines = [orjson.dumps(e) for e in events]
     log.info("drill_started", events=len(lines), speed=speed, municipality=profile.id)
     report = asyncio.run(produce_lines(settings.broker_servers, TopicNames(settings.topic_prefix),
-                                       profile.id, lines, speed=speed, source="drill", stop=stop.is_set))
+                                       profile.id, lines, speed=1.0, source="drill", stop=stop.is_set))
     log.info("drill_finished" if not stop.is_set() else "drill_stopped", events=report.sent)
 
 

@@ -4,6 +4,11 @@ It writes contract events for the demo municipality over one scenario hour:
 everyday chatter, an official post that draws a flame-up, a fake account
 posing as the city, a rumour spreading, and a disaster hashtag surge. Times
 start at `start` (POSIX seconds), so a drill can be played at any moment.
+
+`on_the_wall_clock` squeezes that hour so it plays in minutes on the real clock: each event is
+stamped at the moment it is sent. A drill then has one clock, the one people live by: its
+detections, the playbook's deadlines (受付期限 30 minutes from now, not from an hour ahead), the
+responders' entries and the operators' actions all read the same time, in order.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from vocabulary.contract import Profile
+from vocabulary.contract import Profile, parse_ts
 from vocabulary.records import iso
 
 CHATTER = (
@@ -87,3 +92,14 @@ def drill_scenario(profile: Profile, start: float, seed: int = 7) -> list[dict[s
 
     events.sort(key=lambda e: e["ts"])
     return events
+
+
+def on_the_wall_clock(events: list[dict[str, Any]], start: float, speed: float) -> list[dict[str, Any]]:
+    """`events` re-timed to run `speed`× faster from `start` on the real clock (the gaps between
+    them divided by `speed`): played at 1×, each arrives at its own `ts`."""
+    if speed <= 0:
+        raise ValueError(f"speed: {speed!r} must be above 0 / 速度は 0 より大きくしてください")
+    if not events:
+        return []
+    first = min(parse_ts(e["ts"]) for e in events)
+    return [{**e, "ts": iso(start + (parse_ts(e["ts"]) - first) / speed)} for e in events]
