@@ -609,6 +609,22 @@ def report_page(frame: Frame, report: MonthReport) -> str:
 <div class="charts">{figure(t(lang, "report.by_type"), by_type)}{figure(t(lang, "report.ack_mean"), ack)}{figure(t(lang, "report.resolve_mean"), resolve)}</div>
 <div class="scroll">{_table(lang, columns, count_rows, css="report")}</div>
 </section>
+{_drill_section(lang, report, columns)}
 <p><a class="button" href="/report/timeline.csv?month={_e(month)}" download>{_e(t(lang, "report.csv"))}</a></p>"""
     return layout(frame, t(lang, "report.title"), main, page="report")
+
+
+def _drill_section(lang: str, report: MonthReport, columns: Sequence[str]) -> str:
+    """訓練の記録: the month's drills by type, apart from the figures (which leave them out), so a
+    month of drills alone — the demo's — still shows what the report measures."""
+    if not report.drill_rows:
+        return ""
+    rows = [(_e(i18n.label(lang, "type", r.type)), _e(r.incidents), _e(r.false_positives), _e(r.still_open),
+             *_times_cells(lang, r.ack), *_times_cells(lang, r.resolve)) for r in report.drill_rows]
+    alone = f'<p class="note">{_e(t(lang, "report.drills_only"))}</p>' if not report.total else ""
+    return (f'<section class="drills"><h2>{_e(t(lang, "report.drill_section"))} '
+            f'<span class="drill">{_e(t(lang, "now.drill"))}</span></h2>{alone}'
+            f'<p class="muted">{_e(t(lang, "report.drill_basis", n=report.drills))} '
+            f'{_e(t(lang, "report.response"))}: {_e(i18n.duration(lang, report.drill_response.mean_s))}</p>'
+            f'<div class="scroll">{_table(lang, columns, rows, css="report")}</div></section>')
 

@@ -84,19 +84,20 @@ class MonthReport:
     resolve: Times
     response: Times
     week_flames: list[Summary] = field(default_factory=list)
+    #: The month's drills, apart: never in the figures above, shown in a section of their own.
+    drill_rows: list[TypeRow] = field(default_factory=list)
+    drill_response: Times = Times(0, None, None)
 
 
 def _times(pairs: Iterable[tuple[float | None, float]]) -> list[float]:
     return [end - start for end, start in pairs if end is not None and end >= start]
 
 
-def monthly(summaries: Iterable[Summary], month: str, municipality: str, now: float) -> MonthReport:
-    chosen = [s for s in summaries if month_of(s.opened_ts) == month
-              and (municipality == ALL or s.municipality == municipality)]
-    real = [s for s in chosen if not s.drill]
+def type_rows(chosen: list[Summary]) -> list[TypeRow]:
+    """The figures by incident type (the four, then any other the summaries hold)."""
     rows = []
-    for type_ in INCIDENT_TYPES + tuple(sorted({s.type for s in real} - set(INCIDENT_TYPES))):
-        of_type = [s for s in real if s.type == type_]
+    for type_ in INCIDENT_TYPES + tuple(sorted({s.type for s in chosen} - set(INCIDENT_TYPES))):
+        of_type = [s for s in chosen if s.type == type_]
         rows.append(TypeRow(
             type=type_, incidents=len(of_type),
             false_positives=sum(s.state == "closed" for s in of_type),
@@ -104,13 +105,23 @@ def monthly(summaries: Iterable[Summary], month: str, municipality: str, now: fl
             ack=Times.of(_times((s.acknowledged_ts, s.opened_ts) for s in of_type)),
             resolve=Times.of(_times((s.ended_ts, s.opened_ts) for s in of_type if s.state == "resolved")),
         ))
+    return rows
+
+
+def monthly(summaries: Iterable[Summary], month: str, municipality: str, now: float) -> MonthReport:
+    chosen = [s for s in summaries if month_of(s.opened_ts) == month
+              and (municipality == ALL or s.municipality == municipality)]
+    real = [s for s in chosen if not s.drill]
+    drills = [s for s in chosen if s.drill]
     week = [s for s in real if s.type == "flame" and (s.ended_ts or now) - s.opened_ts >= WEEK_S]
     return MonthReport(
-        month=month, rows=rows, total=len(real), drills=len(chosen) - len(real),
+        month=month, rows=type_rows(real), total=len(real), drills=len(drills),
         ack=Times.of(_times((s.acknowledged_ts, s.opened_ts) for s in real)),
         resolve=Times.of(_times((s.ended_ts, s.opened_ts) for s in real if s.state == "resolved")),
         response=Times.of(_times((s.first_post_ts, s.opened_ts) for s in real)),
         week_flames=sorted(week, key=lambda s: s.opened_ts),
+        drill_rows=[r for r in type_rows(drills) if r.incidents],
+        drill_response=Times.of(_times((s.first_post_ts, s.opened_ts) for s in drills)),
     )
 
 

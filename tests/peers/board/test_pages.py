@@ -7,10 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime
 
 import orjson
 
-from vocabulary.records import Detection
+from vocabulary.records import JST, Detection
 
 from .conftest import Client, page_csrf
 from .world import (
@@ -337,6 +338,31 @@ async def test_the_report_gives_the_months_figures_by_type(client_for: Client, w
     assert (incidents, false_positives, still_open) == ("2" if old_here else "1", "0", "1")
     assert page.count('<svg class="chart bars"') == 3
     assert f'href="/report/timeline.csv?month={month}"' in page
+
+
+async def test_a_months_drills_have_a_section_of_their_own_apart_from_the_figures(client_for: Client,
+                                                                                 world: World) -> None:
+    """The demo's month holds drills alone: the figures stay at 0 (drills are left out) and the
+    drills' own section shows what the report measures."""
+    sato, drill_id = {"name": "sato", "role": "operator"}, "wako-flame-0888"
+    month = "2026-01"
+    start = datetime(2026, 1, 14, 10, 0, tzinfo=JST).timestamp()
+    minutes = (start - world.start) / 60
+    world.detect(detection(world, drill_id, type_="flame", target=OFFICIAL, minutes=minutes, severity="medium",
+                           summary="訓練の炎上", metrics={"critical": 6, "total": 20}, drill=True))
+    world.command(drill_id, "wako", "acknowledge", sato, minutes + 4)
+    world.command(drill_id, "wako", "resolve", sato, minutes + 30)
+    page = await (await (await client_for("tanaka")).get(f"/report?month={month}")).text()
+    figures = page[:page.index('<section class="drills">')]
+    assert '<span class="label">事案</span><span class="value">0</span>' in figures
+    drills = page[page.index('<section class="drills">'):]
+    assert "訓練の記録" in drills and "この月に実際の事案はありません" in drills and "この月の訓練 1 件" in drills
+    row = re.search(r"<tr><td[^>]*>炎上</td>(.*?)</tr>", drills).group(1)
+    assert re.findall(r">([^<]*)</td>", row)[:4] == ["1", "0", "0", "4分"]
+    english = await (await (await client_for("tanaka")).get(f"/report?month={month}&lang=en")).text()
+    assert "<h2>Drills" in english
+    ordinary = await (await (await client_for("tanaka")).get("/report?month=2025-01")).text()
+    assert '<section class="drills">' not in ordinary
 
 
 async def test_the_timeline_exports_as_csv_for_the_own_municipality_only(client_for: Client,
