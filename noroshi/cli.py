@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -57,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="pace events at this many scenario seconds per second (default: no pacing)")
     produce.add_argument("--profile", type=Path, default=None,
                          help="municipality profile (default: NAME.profile.json beside the file)")
+    produce.add_argument("--now", action="store_true",
+                         help="re-time the scenario to start now on the real clock, squeezed by --speed "
+                              "(for a training: one clock on the board)")
 
     replay = sub.add_parser("replay", help="run the detectors over a file in event time, no broker")
     replay.add_argument("file", type=Path)
@@ -245,10 +249,15 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
     _need_scenario_file(args.file)
     profile = load_profile(args.profile or default_profile_path(args.file))
+    speed = args.speed
     with args.file.open("rb") as lines:
+        if args.now:  # each event stamped as it is sent: detections, deadlines and people read one clock
+            from sources.drill import lines_on_the_wall_clock
+
+            lines, speed = lines_on_the_wall_clock(lines, time.time(), args.speed or 1.0), 1.0
         report = asyncio.run(produce_lines(
             settings.broker_servers, TopicNames(settings.topic_prefix), profile.id, lines,
-            speed=args.speed, source=args.file.name, log_rejected=False))
+            speed=speed, source=args.file.name, log_rejected=False))
     for number, reason in report.rejected:
         print(f"{args.file}:{number}: 却下 rejected: {reason}", file=sys.stderr)
     rejected = len(report.rejected)

@@ -53,3 +53,28 @@ async def test_produce_of_a_clean_file_exits_zero(broker, names, env, tmp_path):
 
     assert done.returncode == 0, done.stderr
     assert "5 events published for wako, 0 rejected" in done.stdout and "却下 rejected" not in done.stderr
+
+
+async def test_produce_now_re_times_a_training_scenario_onto_the_real_clock(broker, names, env, tmp_path):
+    """`--now --speed 600`: the scenario starts now, squeezed 600×; a broken line is still refused
+    with its own line number."""
+    import time
+
+    scenario = tmp_path / "wako-sample.jsonl"
+    lines = sample_lines()[:20]
+    scenario.write_bytes(b"\n".join([*lines[:3], b"{broken", *lines[3:]]) + b"\n")
+    (tmp_path / "wako-sample.profile.json").write_bytes(SAMPLE.with_name("wako-sample.profile.json").read_bytes())
+    stamps = [parse_event(line).ts for line in lines]
+    started = time.time()
+
+    done = subprocess.run([sys.executable, "-m", "noroshi", "produce", str(scenario), "--now", "--speed", "600"],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 1, done.stderr
+    assert "wako-sample.jsonl:4: 却下 rejected: contract: not valid JSON" in done.stderr
+    records = await read_until(broker.servers, names.inputs, lambda rs: len(rs) >= len(lines))
+    sent = sorted(parse_event(r.value).ts for r in records)
+    assert started - 1 <= sent[0] <= started + 5  # it starts now
+    assert sent[-1] - sent[0] == pytest.approx((max(stamps) - min(stamps)) / 600, abs=1.0)  # squeezed 600× (stamps are whole seconds)
+    assert all(r.timestamp == int(parse_event(r.value).ts * 1000) for r in records)
+    assert max(r.timestamp for r in records) / 1000 <= time.time()  # none was ahead of the clock
