@@ -281,7 +281,7 @@ async def test_every_value_is_escaped_on_the_page_and_in_the_index(tmp_path: Pat
     for path in (Path(str(receipt.ref)), tmp_path / "index.html"):
         text = read(path)
         assert "<script" not in text
-        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in text
 
 
 async def test_a_drill_notice_is_marked(tmp_path: Path) -> None:
