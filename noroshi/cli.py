@@ -358,13 +358,13 @@ def _known_municipality(settings: Settings, municipality: str) -> None:
 
 
 def cmd_profiles(settings: Settings, args: argparse.Namespace) -> int:
-    from vocabulary.contract import read_profiles
+    from noroshi.stack import read_usable_profiles
 
     paths = args.paths or settings.profiles
     if not paths:
         raise UsageError("確認するファイルかフォルダを指定するか、NOROSHI_PROFILES を設定してください / "
                          "name the files or folders to check, or set NOROSHI_PROFILES")
-    loaded = read_profiles(paths)
+    loaded = read_usable_profiles(paths)
     rows = [(path, f"OK\t{muni}\t{loaded.profiles[muni].name}") for muni, path in loaded.files.items()]
     rows += [(r.path, f"却下 refused\t{r.reason}") for r in loaded.refused]
     for path, status in sorted(rows, key=lambda row: str(row[0])):
