@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import fnmatch
 import random
+import shutil
 import tomllib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
+from noroshi.cli import main
 from responders.base import FakeChannel
-from responders.config import check_templates, templates_for
+from responders.config import check_templates, responder_for, templates_for
 from responders.press import press_release
 from responders.responder import Channels, Responder
 from responders.templating import NAMES, SHIPPED, TemplateProblem, Templates
 from responders.website import Notice, index_page, notice_page
 from vocabulary.records import Effect
-from vocabulary.settings import ResponderSettings, SettingsError
+from vocabulary.contract import load_profile
+from vocabulary.settings import ResponderSettings, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[3]
+SAMPLE_PROFILE = ROOT / "tests" / "data" / "wako-sample.profile.json"
 SCRIPT = '<script>alert("x")</script>'
 JST = timezone(timedelta(hours=9))
 
@@ -221,3 +226,39 @@ def test_the_setting_names_the_folder_and_a_folder_that_is_not_there_is_a_settin
 
     with pytest.raises(SettingsError, match="NOROSHI_TEMPLATES_DIR=.*フォルダがありません / no such folder"):
         templates_for(ResponderSettings.from_env({"NOROSHI_TEMPLATES_DIR": str(tmp_path / "gone")}))
+
+
+# Checked before a document is due: `noroshi profiles check` and the worker's start
+
+def test_profiles_check_names_a_broken_city_template_by_file_and_line_and_exits_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "profiles").mkdir()
+    shutil.copy(SAMPLE_PROFILE, tmp_path / "profiles" / "wako.profile.json")
+    broken = write(tmp_path / "templates" / "wako" / "press_release.txt.j2", "{{ subject }}\n{{ contact.fax }}\n")
+    monkeypatch.setenv("NOROSHI_TEMPLATES_DIR", str(tmp_path / "templates"))
+
+    status = main(["profiles", "check", str(tmp_path / "profiles")])
+
+    out, err = capsys.readouterr()
+    rows = dict(line.split("\t", 1) for line in out.splitlines())
+    assert status == 1
+    assert rows[str(tmp_path / "profiles" / "wako.profile.json")].startswith("OK\twako")
+    assert rows[str(broken)].startswith(f"様式の誤り template error\twako\t様式（テンプレート）{broken} の 2 行目")
+    assert "様式の誤り 1 件 / 1 template errors" in err
+
+    write(broken, "{{ subject }}\n{{ contact.phone }}\n")
+    assert main(["profiles", "check", str(tmp_path / "profiles")]) == 0
+
+
+def test_the_worker_logs_a_broken_city_template_when_it_starts(tmp_path: Path) -> None:
+    broken = write(tmp_path / "templates" / "wako" / "notice.html.j2", "{% block %}\n")
+    settings = Settings.from_env({"NOROSHI_DATA_DIR": str(tmp_path / "var"),
+                                  "NOROSHI_TEMPLATES_DIR": str(tmp_path / "templates")})
+
+    with capture_logs() as logs:
+        responder = responder_for(settings, {"wako": load_profile(SAMPLE_PROFILE)})
+
+    [logged] = [entry for entry in logs if entry["event"] == "template_check_failed"]
+    assert (logged["municipality"], logged["file"], logged["line"]) == ("wako", str(broken), 1)
+    assert logged["message"].startswith("様式（テンプレート）")
+    assert responder.templates == Templates(tmp_path / "templates")
