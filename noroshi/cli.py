@@ -24,6 +24,14 @@ class UsageError(Exception):
     """A mistake in how a command was called; printed without a traceback."""
 
 
+PROFILES_CHECK = (
+    "自治体プロファイル（*.profile.json）を一つずつ読み、読み込めるか、読み込めない理由を表示します。"
+    "NOROSHI_TEMPLATES_DIR があれば各自治体の様式（テンプレート）も確かめます。"
+    "読み込めないファイルか様式の誤りがあれば終了コードは 1 です。 / Reads each profile file and says whether it "
+    "loads or why not, and fills each municipality's own templates (NOROSHI_TEMPLATES_DIR) as its documents "
+    "would be; exits 1 when any file is refused or any template is broken.")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="noroshi",
@@ -89,12 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     profiles_sub = profiles.add_subparsers(dest="profiles_command", required=True, metavar="ACTION")
     check = profiles_sub.add_parser(
         "check", help="各ファイルを読み込めるか一覧にする / list each profile file and whether it loads",
-        description="自治体プロファイル（*.profile.json）を一つずつ読み、読み込めるか、読み込めない理由を表示します。"
-                    "NOROSHI_TEMPLATES_DIR があれば各自治体の様式（テンプレート）も確かめます。"
-                    "読み込めないファイルか様式の誤りがあれば終了コードは 1 です。 / Reads each profile file and "
-                    "says whether it loads or why not, and fills each municipality's own templates "
-                    "(NOROSHI_TEMPLATES_DIR) as its documents would be; exits 1 when any file is refused or "
-                    "any template is broken.")
+        description=PROFILES_CHECK)
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                        help="files or folders of *.profile.json (default: NOROSHI_PROFILES)")
 
