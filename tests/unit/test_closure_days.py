@@ -17,6 +17,7 @@ from playbooks.engine import default_rules
 from playbooks.policy import JST, NO_CLOSURES, ClosureDays, in_business_hours, is_business_day, next_business_open
 from playbooks.profile import ProfileFieldError, closure_days_from_profile
 from tests.unit.builders import SAMPLE_PROFILE, at
+from tests.unit.test_cli import clean_environment  # noqa: F401 - main() configures logging; put back after
 from tests.unit.test_playbooks import OWNER, PROFILE, Play, awaiting_approval, flame_opened
 
 FRIDAY_18 = 9 * 60  # 2026-11-20 18:00 JST; Monday 11-23 is 勤労感謝の日

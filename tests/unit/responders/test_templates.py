@@ -24,6 +24,7 @@ from responders.website import Notice, index_page, notice_page
 from vocabulary.records import Effect
 from vocabulary.contract import load_profile
 from vocabulary.settings import ResponderSettings, Settings, SettingsError
+from tests.unit.test_cli import clean_environment  # noqa: F401 - main() configures logging; put back after
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_PROFILE = ROOT / "tests" / "data" / "wako-sample.profile.json"
