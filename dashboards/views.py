@@ -302,6 +302,7 @@ def disasters(state: BoardState, municipality: str, may_handle: bool) -> list[An
 def rosters(profiles: Mapping[str, Any], municipality: str, now: float, incidents: Iterable[Incident]) -> list[Any]:
     """当番: each visible municipality's roster, and who a notification would reach right now."""
     from playbooks import policy
+    from playbooks.profile import ProfileFieldError, closure_days_from_profile
 
     open_incidents = [i for i in incidents if i.state not in TERMINAL_STATES and i.metrics.get("acknowledged_by")]
     out = []
@@ -311,16 +312,17 @@ def rosters(profiles: Mapping[str, Any], municipality: str, now: float, incident
         name = getattr(profile, "name", muni_id)
         try:
             roster = policy.roster_from_profile(profile.raw)
-        except policy.RosterError as exc:
+            closed = closure_days_from_profile(profile.raw)
+        except (policy.RosterError, ProfileFieldError) as exc:
             out.append(RosterView(muni_id, name, [], [], [], False, None, error=str(exc)))
             continue
         contacts = [ContactView(c.name, c.role, c.level, tuple(c.channels), c.quiet_hours, c.is_quiet_at(now))
                     for c in roster.contacts]
-        open_now = policy.in_business_hours(now)
+        open_now = policy.in_business_hours(now, closed)
         out.append(RosterView(
             municipality=muni_id, name=name, contacts=contacts,
             normal_now=[c.name for c in policy.recipients(roster, 1, now, "medium", False)],
             urgent_now=[c.name for c in policy.recipients(roster, 1, now, "high", False)],
-            business_open=open_now, next_open=None if open_now else policy.next_business_open(now),
+            business_open=open_now, next_open=None if open_now else policy.next_business_open(now, closed),
             acknowledged=[i for i in open_incidents if i.municipality == muni_id]))
     return out

@@ -25,6 +25,14 @@ class UsageError(Exception):
     """A mistake in how a command was called; printed without a traceback."""
 
 
+PROFILES_CHECK = (
+    "自治体プロファイル（*.profile.json）を一つずつ読み、読み込めるか、読み込めない理由を表示します。"
+    "NOROSHI_TEMPLATES_DIR があれば各自治体の様式（テンプレート）も確かめます。"
+    "読み込めないファイルか様式の誤りがあれば終了コードは 1 です。 / Reads each profile file and says whether it "
+    "loads or why not, and fills each municipality's own templates (NOROSHI_TEMPLATES_DIR) as its documents "
+    "would be; exits 1 when any file is refused or any template is broken.")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="noroshi",
@@ -93,9 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     profiles_sub = profiles.add_subparsers(dest="profiles_command", required=True, metavar="ACTION")
     check = profiles_sub.add_parser(
         "check", help="各ファイルを読み込めるか一覧にする / list each profile file and whether it loads",
-        description="自治体プロファイル（*.profile.json）を一つずつ読み、読み込めるか、読み込めない理由を表示します。"
-                    "読み込めないファイルがあれば終了コードは 1 です。 / Reads each profile file and says "
-                    "whether it loads or why not; exits 1 when any file is refused.")
+        description=PROFILES_CHECK)
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                        help="files or folders of *.profile.json (default: NOROSHI_PROFILES)")
 
@@ -367,20 +373,31 @@ def _known_municipality(settings: Settings, municipality: str) -> None:
 
 
 def cmd_profiles(settings: Settings, args: argparse.Namespace) -> int:
-    from vocabulary.contract import read_profiles
+    from noroshi.stack import read_usable_profiles
+    from responders.config import check_templates
+    from responders.templating import Templates
 
     paths = args.paths or settings.profiles
     if not paths:
         raise UsageError("確認するファイルかフォルダを指定するか、NOROSHI_PROFILES を設定してください / "
                          "name the files or folders to check, or set NOROSHI_PROFILES")
-    loaded = read_profiles(paths)
+    loaded = read_usable_profiles(paths)
     rows = [(path, f"OK\t{muni}\t{loaded.profiles[muni].name}") for muni, path in loaded.files.items()]
     rows += [(r.path, f"却下 refused\t{r.reason}") for r in loaded.refused]
+    # Each city's 様式 (NOROSHI_TEMPLATES_DIR), filled as its documents would be: a broken one is named
+    # by file and line here rather than found when a press release is due.
+    templates = Templates(settings.responders.templates_dir)
+    problems = {str(p): (p.path, muni) for muni in (loaded.profiles if templates.folder else ())
+                for p in check_templates(templates, muni)}
+    rows += [(Path(path), f"様式の誤り template error\t{muni}\t{message}") for message, (path, muni) in problems.items()]
     for path, status in sorted(rows, key=lambda row: str(row[0])):
         print(f"{path}\t{status}")
     print(f"{len(loaded.profiles):,} 件を読み込めます、{len(loaded.refused):,} 件は読み込めません / "
           f"{len(loaded.profiles):,} loaded, {len(loaded.refused):,} refused", file=sys.stderr)
-    return 1 if loaded.refused or not loaded.profiles else 0
+    if templates.folder:
+        print(f"様式の誤り {len(problems):,} 件 / {len(problems):,} template errors ({templates.folder})",
+              file=sys.stderr)
+    return 1 if loaded.refused or problems or not loaded.profiles else 0
 
 
 def cmd_avatar_hash(settings: Settings, args: argparse.Namespace) -> int:

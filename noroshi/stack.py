@@ -40,7 +40,7 @@ import structlog
 
 from noroshi.broker import EmbeddedBroker
 from vocabulary.settings import Settings, SettingsError, child_env
-from vocabulary.contract import ContractError, Profile, read_profiles
+from vocabulary.contract import ContractError, LoadedProfiles, Profile, RefusedProfile, read_profiles
 
 log = structlog.get_logger("noroshi")
 
@@ -64,13 +64,31 @@ MEMORY_REMIND_S = 3600.0
 MIB = 1024 * 1024
 
 
+def read_usable_profiles(paths: Iterable[Path]) -> LoadedProfiles:
+    """`read_profiles`, and each profile whose fields beyond the contract the playbooks cannot read
+    (`closure_days`) refused like a contract error, naming the file and the field: a closure day
+    mistyped must stop that profile, not turn into a working day."""
+    from playbooks.profile import ProfileFieldError, closure_days_from_profile
+
+    loaded = read_profiles(paths)
+    profiles, files, refused = dict(loaded.profiles), dict(loaded.files), list(loaded.refused)
+    for muni, profile in loaded.profiles.items():
+        try:
+            closure_days_from_profile(profile.raw)
+        except ProfileFieldError as exc:
+            del profiles[muni]
+            refused.append(RefusedProfile(files.pop(muni), f"項目を読めません（{exc.ja}）",
+                                          f"a field cannot be read ({exc.en})"))
+    return LoadedProfiles(profiles, files, tuple(refused))
+
+
 def resolve_profiles(settings: Settings, *, quiet: bool = False) -> dict[str, Profile]:
     """The profiles of NOROSHI_PROFILES (or the demo's). A broken file is refused and logged, once,
     naming the file and the reason (`profile_refused`), and the others run; `ContractError` when
     none loads, which every command turns into a clear exit (2). `quiet`: not logged (a second read
     in the same process)."""
     paths = settings.profiles or (DEMO_PROFILE,)
-    loaded = read_profiles(paths)
+    loaded = read_usable_profiles(paths)
     for refused in () if quiet else loaded.refused:
         log.error("profile_refused", file=str(refused.path),
                   message=f"自治体プロファイル {refused.path} を読み込みません: {refused.ja} / "

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from playbooks.policy import ClosureDays
+from playbooks.profile import closure_days_from_profile
 from playbooks.rules import Roster, Rules
 from playbooks.state import EFFECT_MEMORY, Decision, PlaybookState, incident_of, tree_copy
 from playbooks.texts import Refusal, malformed_command, not_allowed_here
@@ -42,6 +44,7 @@ class Context:
         self.timeline: list[TimelineEntry] = []
         self.applied = False
         self._roster: Roster | None = None
+        self._closed: ClosureDays | None = None
         self._command: TypedCommand | None = None
 
     # -- inputs --------------------------------------------------------------
@@ -62,6 +65,13 @@ class Context:
         if self._roster is None:
             self._roster = self.rules.roster(self.profile)
         return self._roster
+
+    @property
+    def closed(self) -> ClosureDays:
+        """The city's own closure days (the profile's `closure_days`), which business hours skip."""
+        if self._closed is None:
+            self._closed = closure_days_from_profile(self.profile)
+        return self._closed
 
     @property
     def disaster(self) -> bool:

@@ -135,7 +135,7 @@ def record_approval(ctx: Context) -> None:
 
 
 def queue_until_business_hours(ctx: Context) -> None:
-    due = ctx.rules.next_business_open(ctx.now)
+    due = ctx.rules.next_business_open(ctx.now, ctx.closed)
     ctx.note("post_queued", {"draft_id": ctx.st.approved_draft, "until": iso(due)})
     ctx.schedule("business_open", due, {"draft_id": ctx.st.approved_draft})
 

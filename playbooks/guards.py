@@ -232,7 +232,7 @@ def no_draft_awaits_approval(ctx: Context) -> Refusal | None:
 
 def _may_post(ctx: Context) -> bool:
     return ctx.rules.may_post_now(ctx.now, incident_type=ctx.st.type, severity=ctx.st.severity,
-                                  disaster=ctx.disaster)
+                                  disaster=ctx.disaster, closed=ctx.closed)
 
 
 def may_post_now(ctx: Context) -> Refusal | None:

@@ -198,30 +198,48 @@ def holiday_name(day: date) -> str | None:
     return jpholiday.is_holiday_name(day)
 
 
-def is_business_day(day: date) -> bool:
-    """A weekday that is neither a 祝日・休日 nor in the 年末年始 closure (12/29–1/3, 行政機関の休日に関する法律)."""
+@dataclass(frozen=True)
+class ClosureDays:
+    """The city's own 閉庁日 beyond the national ones (a profile's `closure_days`, read by
+    `playbooks.profile.closure_days_from_profile`): single dates, and month-days closed every year."""
+
+    dates: frozenset[date] = frozenset()
+    yearly: frozenset[tuple[int, int]] = frozenset()  # (month, day)
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and (day in self.dates or (day.month, day.day) in self.yearly)
+
+
+NO_CLOSURES = ClosureDays()
+
+
+def is_business_day(day: date, closed: ClosureDays = NO_CLOSURES) -> bool:
+    """A weekday that is neither a 祝日・休日, nor in the 年末年始 closure (12/29–1/3, 行政機関の休日に
+    関する法律), nor one of the city's own closure days `closed`."""
     year_end = (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3)
-    return day.weekday() < 5 and not year_end and holiday_name(day) is None
+    return day.weekday() < 5 and not year_end and day not in closed and holiday_name(day) is None
 
 
-def in_business_hours(now: float) -> bool:
+def in_business_hours(now: float, closed: ClosureDays = NO_CLOSURES) -> bool:
     local = datetime.fromtimestamp(now, JST)
-    return is_business_day(local.date()) and OPENS <= local.time() <= CLOSES
+    return is_business_day(local.date(), closed) and OPENS <= local.time() <= CLOSES
 
 
-def next_business_open(now: float) -> float:
+def next_business_open(now: float, closed: ClosureDays = NO_CLOSURES) -> float:
     """`now` if the offices are open, else the next 8:30 JST on a business day."""
-    if in_business_hours(now):
+    if in_business_hours(now, closed):
         return now
     local = datetime.fromtimestamp(now, JST)
     day = local.date() if local.time() < OPENS else local.date() + timedelta(days=1)
-    while not is_business_day(day):
+    while not is_business_day(day, closed):
         day += timedelta(days=1)
     return datetime.combine(day, OPENS, JST).timestamp()
 
 
-def may_post_now(now: float, *, incident_type: str, severity: str, disaster: bool) -> bool:
-    """原則として就業時間内. Out of hours only disaster information and urgent corrections [002].
+def may_post_now(now: float, *, incident_type: str, severity: str, disaster: bool,
+                 closed: ClosureDays = NO_CLOSURES) -> bool:
+    """原則として就業時間内. Out of hours (the city's closure days `closed` included) only disaster
+    information and urgent corrections [002].
 
     Urgent corrections are misinformation of high or critical severity, and statements on a
     critical flame-up; everything else waits for `next_business_open`.
@@ -229,7 +247,7 @@ def may_post_now(now: float, *, incident_type: str, severity: str, disaster: boo
     if incident_type not in INCIDENT_TYPES:
         raise ValueError(f"incident_type: {incident_type!r} is not one of {', '.join(INCIDENT_TYPES)}")
     _severity(severity)
-    if in_business_hours(now) or disaster or incident_type == "disaster":
+    if in_business_hours(now, closed) or disaster or incident_type == "disaster":
         return True
     if incident_type == "misinformation":
         return severity in ("high", "critical")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
-from playbooks.policy import Approval
+from playbooks.policy import NO_CLOSURES, Approval, ClosureDays
 
 
 class Contact(Protocol):
@@ -52,9 +52,10 @@ class Rules(Protocol):
     def recipients(self, roster: Roster, level: int, now: float, severity: str,
                    disaster: bool) -> Sequence[Contact]: ...
 
-    def may_post_now(self, now: float, *, incident_type: str, severity: str, disaster: bool) -> bool: ...
+    def may_post_now(self, now: float, *, incident_type: str, severity: str, disaster: bool,
+                     closed: ClosureDays = NO_CLOSURES) -> bool: ...
 
-    def next_business_open(self, now: float) -> float: ...
+    def next_business_open(self, now: float, closed: ClosureDays = NO_CLOSURES) -> float: ...
 
     def check_approval(self, approval: Approval, *, drafter: str, draft_id: str, draft_hash: str,
                        now: float) -> Verdict: ...
@@ -89,12 +90,13 @@ class PolicyRules:
                    disaster: bool) -> Sequence[Contact]:
         return self.policy.recipients(roster, level, now, severity, disaster)  # type: ignore[no-any-return]
 
-    def may_post_now(self, now: float, *, incident_type: str, severity: str, disaster: bool) -> bool:
+    def may_post_now(self, now: float, *, incident_type: str, severity: str, disaster: bool,
+                     closed: ClosureDays = NO_CLOSURES) -> bool:
         return bool(self.policy.may_post_now(now, incident_type=incident_type, severity=severity,
-                                             disaster=disaster))
+                                             disaster=disaster, closed=closed))
 
-    def next_business_open(self, now: float) -> float:
-        return float(self.policy.next_business_open(now))
+    def next_business_open(self, now: float, closed: ClosureDays = NO_CLOSURES) -> float:
+        return float(self.policy.next_business_open(now, closed))
 
     def check_approval(self, approval: Approval, *, drafter: str, draft_id: str, draft_hash: str,
                        now: float) -> Verdict:

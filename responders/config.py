@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import orjson
+import structlog
 
 from vocabulary.settings import ResponderSettings, Secret, Settings, SettingsError
 from responders.chat import (LineWorksBotChannel, LineWorksConfig, SignedWebhookChannel, SlackWebhookChannel,
@@ -17,7 +18,10 @@ from responders.posts import (BlueskyConfig, MastodonConfig, OAuth1Keys, XConfig
 from responders.reliability import RetryPolicy
 from responders.responder import Channel, Channels, Responder
 from vocabulary.contract import Profile
+from responders.templating import PRESS_HTML, PRESS_TEXT, TemplateProblem, Templates
 from responders.website import FolderNoticeChannel, WebhookConfig, WebhookNoticeChannel
+
+log = structlog.get_logger(__name__)
 
 
 def smtp_config(settings: ResponderSettings) -> SmtpConfig | None:
@@ -98,6 +102,25 @@ def post_channels(credentials: Secret) -> dict[str, Channel]:
     return channels
 
 
+def templates_for(settings: ResponderSettings) -> Templates:
+    """The 様式: NOROSHI_TEMPLATES_DIR's files before the shipped ones. A folder that is not there is a
+    settings error, not a quiet return to the shipped 様式."""
+    folder = settings.templates_dir
+    if folder is not None and not folder.is_dir():
+        raise SettingsError(f"NOROSHI_TEMPLATES_DIR={str(folder)!r}: フォルダがありません / no such folder")
+    return Templates(folder)
+
+
+def check_templates(templates: Templates, municipality: str | None) -> list[TemplateProblem]:
+    """Every problem of the 様式 `municipality` would be sent with, found by filling each document as the
+    senders do (`noroshi profiles check`, and the worker's start)."""
+    from responders.press import sample_contexts as press_samples
+    from responders.website import sample_contexts as notice_samples
+
+    return templates.check(municipality, {PRESS_TEXT: press_samples(), PRESS_HTML: press_samples(),
+                                          **notice_samples()})
+
+
 def build_channels(settings: ResponderSettings, data_dir: Path) -> Channels:
     """Every configured adapter; posts without credentials fall back to a dry run."""
     from responders.posts import DryRunChannel
@@ -128,18 +151,24 @@ def build_channels(settings: ResponderSettings, data_dir: Path) -> Channels:
     else:
         folder = settings.notice_dir or data_dir / "notices"
         folder.mkdir(parents=True, exist_ok=True)
-        notice = FolderNoticeChannel(folder)
+        notice = FolderNoticeChannel(folder, templates=templates_for(settings))
     return Channels(email=EmailChannel(smtp) if smtp else None, chat=chat,
                     posts=post_channels(settings.post_credentials), dry_run_posts=DryRunChannel,
                     notice=notice, press_to=settings.press_to, lineworks=lineworks)
 
 
 def responder_for(settings: Settings, profiles: Mapping[str, Profile]) -> Responder:
-    """The worker's responder: channels from the settings, retries as configured."""
+    """The worker's responder: channels from the settings, retries as configured. A city's broken 様式 is
+    logged now (`template_check_failed`); its documents then fail when sent, and a person is told."""
     channels = build_channels(settings.responders, settings.data_dir)
+    templates = templates_for(settings.responders)
+    for muni in profiles if templates.folder is not None else ():
+        for problem in check_templates(templates, muni):
+            log.error("template_check_failed", municipality=muni, file=problem.path, line=problem.line,
+                      message=str(problem))
     return Responder(channels, profiles={muni: p.raw for muni, p in profiles.items()},
                      board_url=settings.board_url,
-                     policy=RetryPolicy(attempts=settings.responders.retry_attempts))
+                     policy=RetryPolicy(attempts=settings.responders.retry_attempts), templates=templates)
 
 
-__all__ = ["build_channels", "post_channels", "responder_for", "smtp_config"]
+__all__ = ["build_channels", "check_templates", "post_channels", "responder_for", "smtp_config", "templates_for"]

@@ -1,21 +1,20 @@
 """報道提供 (press release): the approved draft and the municipality's details as a document for the press.
 
-`press_release(fields)` is pure: the same fields always give the same plain text and the same
-printable HTML page, which the e-mail channel then carries. It also owns the small pieces every
-Japanese public document of Noroshi shares (date format, escaped paragraphs, the page skeleton).
+`press_release(fields)` checks the fields and fills the 様式 with them: the same fields and
+template files always give the same plain text and the same printable HTML page, which the
+e-mail channel then carries. The wording and layout are in `templates/press_release.txt.j2` and
+`templates/press_release.html.j2`, which a city may replace (`responders.templating`).
 """
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from vocabulary.terms import DRILL_LABEL, JST
-
-WEEKDAYS = "月火水木金土日"
+from responders.templating import PRESS_HTML, PRESS_TEXT, Templates, japanese_datetime
+from vocabulary.terms import DRILL_LABEL
 
 DRILL_NOTICE = f"{DRILL_LABEL}この資料は訓練のためのものです。実際の事案ではありません。"
 
@@ -34,24 +33,6 @@ CONTACT_FIELDS: tuple[tuple[str, str], ...] = (
 )
 FIELDS = frozenset({"subject", "issued_at", "municipality", "contact", "drill", *(key for key, _ in SECTIONS)})
 
-CSS = """\
-body{margin:0;background:#fff;color:#1a1a1a;line-height:1.8;\
-font-family:"BIZ UDPGothic","Hiragino Sans","Noto Sans JP","Yu Gothic",sans-serif}
-main{max-width:42em;margin:0 auto;padding:2em 1.5em}
-h1{font-size:1.5em;line-height:1.4;margin:.4em 0}
-h2{font-size:1.15em;margin:1.6em 0 .4em;padding-left:.5em;border-left:.3em solid #1a1a1a}
-p{margin:.4em 0}
-a{color:#0645ad}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.4em 0}
-dt{font-weight:bold}
-dd{margin:0}
-.kind{font-weight:bold;letter-spacing:.2em}
-.drill{border:3px solid #b00020;color:#b00020;font-weight:bold;padding:.5em 1em;text-align:center}
-@page{size:A4;margin:20mm}
-@media print{body{font-size:10.5pt}main{max-width:none;padding:0}a{color:inherit}}
-"""
-
-
 class PressReleaseError(ValueError):
     """The fields cannot make a press release. The message is in Japanese, then English."""
 
@@ -69,8 +50,11 @@ class PressRelease:
     html: str
 
 
-def press_release(fields: Mapping[str, object]) -> PressRelease:
-    """The press release for `fields`.
+def press_release(fields: Mapping[str, object], *, templates: Templates = Templates(),
+                  municipality: str | None = None) -> PressRelease:
+    """The press release for `fields`, from `templates` (the city's own for `municipality`
+    when it has them); `PressReleaseError` for fields that cannot make one, `TemplateProblem`
+    for a city template that cannot be filled.
 
     subject (件名), summary (概要) and contact (問い合わせ先: a mapping with department and
     phone or email, optionally person) are required; issued_at (日時: an aware datetime or an
@@ -79,6 +63,16 @@ def press_release(fields: Mapping[str, object]) -> PressRelease:
     (訓練) marks the subject and both bodies. Any other key is refused, since a misspelt one
     would silently drop its section.
     """
+    context = press_context(fields)
+    return PressRelease(
+        subject=context["subject"],
+        text=templates.render(PRESS_TEXT, context, municipality=municipality),
+        html=templates.render(PRESS_HTML, context, municipality=municipality),
+    )
+
+
+def press_context(fields: Mapping[str, object]) -> dict[str, Any]:
+    """The checked fields as the templates get them (see `templates/press_release.txt.j2`)."""
     unknown = sorted(set(fields) - FIELDS)
     if unknown:
         names = ", ".join(unknown)
@@ -99,48 +93,28 @@ def press_release(fields: Mapping[str, object]) -> PressRelease:
     drill = fields.get("drill", False)
     if not isinstance(drill, bool):
         raise PressReleaseError("drill は true か false です", "drill must be true or false", ("drill",))
-    issued_at = _issued_at(fields.get("issued_at"))
     subject = (DRILL_LABEL if drill else "") + texts["subject"]
-    sections = [(heading, texts[key]) for key, heading in SECTIONS if texts[key]]
-    return PressRelease(
-        subject=subject,
-        text=_render_text(subject, texts["municipality"], issued_at, sections, contact, drill),
-        html=_render_html(subject, texts["municipality"], issued_at, sections, contact, drill),
-    )
+    return {
+        **texts,
+        "subject": subject,
+        "issued_at": _issued_at(fields.get("issued_at")),
+        "sections": [{"key": key, "heading": heading, "body": texts[key]} for key, heading in SECTIONS if texts[key]],
+        "contact": {key: contact.get(key, "") for key, _ in CONTACT_FIELDS},
+        "drill": drill,
+        "drill_notice": DRILL_NOTICE,
+    }
 
 
-def japanese_datetime(when: datetime) -> str:
-    """`when` in Japan time, as official documents write it: 2026年11月22日（日）10時00分."""
-    when = when.astimezone(JST) if when.tzinfo else when
-    return f"{when.year}年{when.month}月{when.day}日（{WEEKDAYS[when.weekday()]}）{when.hour}時{when.minute:02d}分"
-
-
-def html_paragraphs(text: str) -> str:
-    """Escaped `<p>`s for text whose paragraphs are separated by blank lines (a single newline is `<br>`)."""
-    paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip())
-    return "\n".join(
-        "<p>" + "<br>\n".join(html.escape(line) for line in paragraph.splitlines()) + "</p>"
-        for paragraph in paragraphs
-        if paragraph.strip()
-    )
-
-
-def html_document(title: str, content: str) -> str:
-    """A complete, printable Japanese HTML page: `title` is escaped here, `content` must be already."""
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="ja">\n'
-        "<head>\n"
-        '<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n"
-        f"<style>\n{CSS}</style>\n"
-        "</head>\n"
-        "<body>\n"
-        f"<main>\n{content}\n</main>\n"
-        "</body>\n"
-        "</html>\n"
-    )
+def sample_contexts() -> list[dict[str, Any]]:
+    """What a city's press release templates are checked with: every field given, then the fewest, as a drill."""
+    full = {"subject": "本市公式アカウントのなりすましについて", "issued_at": datetime(2026, 11, 22, 10, 0),
+            "municipality": "見本市", "summary": "概要の見本です。", "background": "経緯の見本です。\n\n二段落目です。",
+            "response": "市の対応の見本です。", "request": "お願いの見本です。",
+            "contact": {"department": "広報課", "person": "担当者", "phone": "000-000-0000",
+                        "email": "koho@city.example.lg.jp"}}
+    fewest = {"subject": "件名の見本", "summary": "概要の見本です。", "contact": {"department": "広報課", "phone": "0"},
+              "drill": True}
+    return [press_context(full), press_context(fewest)]
 
 
 _LABELS = {
@@ -189,54 +163,5 @@ def _issued_at(value: object) -> datetime | None:
     )
 
 
-def _render_text(
-    subject: str,
-    municipality: str,
-    issued_at: datetime | None,
-    sections: list[tuple[str, str]],
-    contact: dict[str, str],
-    drill: bool,
-) -> str:
-    lines = [DRILL_NOTICE, ""] if drill else []
-    lines += ["報道提供資料", *([municipality] if municipality else []), "", f"件名：{subject}"]
-    if issued_at is not None:
-        lines.append(f"日時：{japanese_datetime(issued_at)}")
-    for heading, body in sections:
-        lines += ["", f"■ {heading}", body]
-    lines += ["", "■ 問い合わせ先"]
-    for key, label in CONTACT_FIELDS:
-        if key in contact:
-            lines.append(contact[key] if key == "department" else f"{label}：{contact[key]}")
-    return "\n".join(lines) + "\n"
-
-
-def _render_html(
-    subject: str,
-    municipality: str,
-    issued_at: datetime | None,
-    sections: list[tuple[str, str]],
-    contact: dict[str, str],
-    drill: bool,
-) -> str:
-    parts = [f'<p class="drill" role="note">{html.escape(DRILL_NOTICE)}</p>'] if drill else []
-    parts += ["<header>", '<p class="kind">報道提供資料</p>']
-    if municipality:
-        parts.append(f"<p>{html.escape(municipality)}</p>")
-    parts.append(f"<h1>{html.escape(subject)}</h1>")
-    if issued_at is not None:
-        stamp = (issued_at.astimezone(JST) if issued_at.tzinfo else issued_at.replace(tzinfo=JST)).isoformat()
-        parts.append(f'<p>日時：<time datetime="{stamp}">{japanese_datetime(issued_at)}</time></p>')
-    parts.append("</header>")
-    for number, (heading, body) in enumerate(sections, start=1):
-        parts += [
-            f'<section aria-labelledby="section-{number}">',
-            f'<h2 id="section-{number}">{heading}</h2>',
-            html_paragraphs(body),
-            "</section>",
-        ]
-    parts += ['<section aria-labelledby="contact">', '<h2 id="contact">問い合わせ先</h2>', "<dl>"]
-    for key, label in CONTACT_FIELDS:
-        if key in contact:
-            parts.append(f"<dt>{label}</dt><dd>{html.escape(contact[key])}</dd>")
-    parts += ["</dl>", "</section>"]
-    return html_document(subject, "\n".join(parts))
+__all__ = ["CONTACT_FIELDS", "DRILL_NOTICE", "SECTIONS", "PressRelease", "PressReleaseError", "japanese_datetime",
+           "press_context", "press_release", "sample_contexts"]

@@ -38,6 +38,7 @@ from responders.email import EmailMessageSpec
 from responders.holds import HeldError, Holds, OutboundPost, account_key
 from responders.press import PressReleaseError, press_release
 from responders.reliability import Attempt, CircuitBreaker, Outcome, RetryPolicy, attempt_delivery
+from responders.templating import TemplateProblem, Templates
 from vocabulary.commands import ChannelFailed, DeliveryPossiblySent
 from vocabulary.effects import (
     EFFECT_TYPES, DisasterMode, HoldReplies, Notify, NotifyPress, PostStatement, PublishNotice, QueueRescue,
@@ -121,7 +122,7 @@ class Responder:
                  holds: Holds | None = None, policy: RetryPolicy | None = None,
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, templates: Templates | None = None) -> None:
         import asyncio
 
         self.channels = channels
@@ -133,6 +134,7 @@ class Responder:
         self.sleep = sleep or asyncio.sleep
         self.rng = rng or random.Random()
         self.breakers: dict[str, CircuitBreaker] = {}
+        self.templates = templates or Templates()  # the 報道提供's 様式, a city's own where it has them
 
     # --- the shell's entry point ------------------------------------------------------------
 
@@ -150,7 +152,7 @@ class Responder:
         try:
             order = effect_from(effect)  # an unknown kind or a missing field: MalformedPayload, named
             jobs = HANDLERS[type(order)](self, effect, order, result)
-        except (Unroutable, HeldError, PressReleaseError, ValueError) as exc:
+        except (Unroutable, HeldError, PressReleaseError, TemplateProblem, ValueError) as exc:
             self._fail(result, effect, "responder", str(exc), code="config")
             return result
         groups: dict[str, bool] = {}
@@ -405,7 +407,7 @@ def _notice(r: Responder, effect: Effect, p: PublishNotice, result: Result) -> l
     city = str((r.profile(effect).get("municipality") or {}).get("name") or effect.municipality)
     notice = Notice(notice_id=effect.effect_id, municipality=city, kind=kind, title=title, body=body,
                     published_at=datetime.fromtimestamp(r.clock(), JST), source_url=present(p.source_url),
-                    drill=effect.drill)
+                    drill=effect.drill, municipality_id=effect.municipality)
     return [Job(f"{effect.effect_id}:notice", r.channels.notice, notice, "notice",
                 {"draft_id": p.draft_id, "notice_kind": kind})]
 
@@ -426,7 +428,10 @@ def _press(r: Responder, effect: Effect, p: NotifyPress, result: Result) -> list
                          " / 報道提供先が設定されていません")
     if r.channels.email is None:
         raise Unroutable("e-mail is not configured (NOROSHI_SMTP_URL) / メール送信が設定されていません")
-    release = press_release(_press_fields(r, effect, p, profile))
+    # A city's broken 様式 raises TemplateProblem: reported as failed like any effect that cannot be
+    # carried out (the playbook retries once, then tells a person), never sent with the shipped one.
+    release = press_release(_press_fields(r, effect, p, profile), templates=r.templates,
+                            municipality=effect.municipality)
     message = EmailMessageSpec(to=recipients, subject=release.subject, text=release.text, html=release.html)
     r._entry(result, effect, "press_release_prepared", "press",
              {"subject": release.subject, "recipients": len(recipients), "text": release.text})

@@ -2,7 +2,8 @@
 
 Two interchangeable channels carry a `Notice`: `WebhookNoticeChannel` posts it as signed JSON
 to the site's CMS, `FolderNoticeChannel` writes it as a static page (plus an index of every
-notice) into a folder the web server serves. The pages themselves are built by pure functions.
+notice) into a folder the web server serves. The pages are the 様式 `templates/notice.html.j2`
+and `templates/notice_index.html.j2`, which a city may replace (`responders.templating`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import errno
 import fcntl
 import hashlib
 import hmac
-import html
 import json
 import os
 import re
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +28,8 @@ import orjson
 
 from vocabulary.settings import Secret
 from responders.base import ALWAYS, Permanent, Receipt, Transient, http_error
+from responders.templating import NOTICE, NOTICE_INDEX, TemplateProblem, Templates
 from vocabulary.terms import DRILL_LABEL, JST
-from responders.press import html_document, html_paragraphs, japanese_datetime
 
 CHANNEL = "website"
 
@@ -56,6 +56,7 @@ class Notice:
     published_at: datetime
     source_url: str | None = None  # the official page with the facts
     drill: bool = False
+    municipality_id: str | None = None  # whose own 様式 the page is written with, if it has one
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -82,36 +83,46 @@ def page_name(key: str) -> str:
     return f"{readable}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:12]}.html"
 
 
-def notice_page(notice: Notice, *, index_title: str) -> str:
-    """The notice as a complete HTML page; every caller-given value is escaped."""
-    parts = [f'<p class="drill" role="note">{html.escape(DRILL_NOTICE)}</p>'] if notice.drill else []
-    parts += [
-        "<header>",
-        f"<p>{html.escape(notice.municipality)}</p>",
-        f"<h1>{html.escape(headline(notice))}</h1>",
-        f"<p>掲載日時：{_time(notice.published_at)}</p>",
-        "</header>",
-    ]
-    if notice.kind == "impersonation_warning":  # the correction's title is in its headline already
-        parts.append(f"<p><strong>{html.escape(notice.title.strip())}</strong></p>")
-    parts.append(html_paragraphs(notice.body))
-    if notice.source_url:
-        url = html.escape(notice.source_url)
-        parts.append(f'<p>関連ページ：<a href="{url}">{url}</a></p>')
-    parts.append(f'<nav><p><a href="{INDEX}">{html.escape(index_title)}へ</a></p></nav>')
-    return html_document(headline(notice), "\n".join(parts))
+def notice_page(notice: Notice, *, index_title: str, templates: Templates = Templates()) -> str:
+    """The notice as a complete HTML page (the city's 様式 if it has one); every value is escaped."""
+    return templates.render(NOTICE, notice_context(notice, index_title=index_title),
+                            municipality=notice.municipality_id)
 
 
-def index_page(entries: list[dict[str, Any]], *, title: str) -> str:
-    """The list of every notice's page, newest first (entries as kept in the manifest)."""
-    ordered = sorted(entries, key=lambda entry: (datetime.fromisoformat(entry["published_at"]), entry["page"]),
-                     reverse=True)
-    items = [
-        f'<li>{_time(datetime.fromisoformat(entry["published_at"]))} '
-        f'<a href="{html.escape(entry["page"])}">{html.escape(entry["headline"])}</a></li>'
-        for entry in ordered
-    ]
-    return html_document(title, "\n".join([f"<h1>{html.escape(title)}</h1>", "<ul>", *items, "</ul>"]))
+def notice_context(notice: Notice, *, index_title: str) -> dict[str, Any]:
+    """What `templates/notice.html.j2` gets."""
+    return {"headline": headline(notice), "municipality": notice.municipality, "kind": notice.kind,
+            "title": notice.title.strip(), "body": notice.body, "published_at": notice.published_at,
+            "source_url": notice.source_url, "drill": notice.drill, "drill_notice": DRILL_NOTICE,
+            "index_page": INDEX, "index_title": index_title}
+
+
+def index_page(entries: list[dict[str, Any]], *, title: str, templates: Templates = Templates()) -> str:
+    """The list of every notice's page, newest first (entries as kept in the manifest), with the
+    deployment's 様式: the index lists every municipality's notices."""
+    return templates.render(NOTICE_INDEX, index_context(entries, title=title))
+
+
+def index_context(entries: list[dict[str, Any]], *, title: str) -> dict[str, Any]:
+    """What `templates/notice_index.html.j2` gets."""
+    notices = [{"page": entry["page"], "headline": entry["headline"], "kind": entry.get("kind"),
+                "drill": bool(entry.get("drill")), "published_at": datetime.fromisoformat(entry["published_at"])}
+               for entry in entries]
+    notices.sort(key=lambda notice: (notice["published_at"], notice["page"]), reverse=True)
+    return {"title": title, "notices": notices}
+
+
+def sample_contexts() -> dict[str, list[dict[str, Any]]]:
+    """What a city's notice templates are checked with: a warning with a link, a correction as a drill."""
+    when = datetime(2026, 11, 22, 10, 0, tzinfo=JST)
+    warning = Notice(notice_id="sample", municipality="見本市", kind="impersonation_warning", title="見本の件名",
+                     body="見本の本文です。\n\n二段落目です。", published_at=when,
+                     source_url="https://www.city.example.lg.jp/")
+    correction = replace(warning, kind="correction", source_url=None, drill=True)
+    entries = [{"page": "sample.html", "headline": headline(warning), "kind": warning.kind, "drill": False,
+                "published_at": when.isoformat()}]
+    return {NOTICE: [notice_context(n, index_title="お知らせ一覧") for n in (warning, correction)],
+            NOTICE_INDEX: [index_context(entries, title="お知らせ一覧"), index_context([], title="お知らせ一覧")]}
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -185,9 +196,11 @@ class FolderNoticeChannel:
     name = CHANNEL
     dedup_window_s = ALWAYS  # the page is named by the key: a repeat rewrites the same page
 
-    def __init__(self, folder: Path | str, *, index_title: str = "お知らせ一覧") -> None:
+    def __init__(self, folder: Path | str, *, index_title: str = "お知らせ一覧",
+                 templates: Templates = Templates()) -> None:
         self.folder = Path(folder)
         self.index_title = index_title
+        self.templates = templates
 
     async def send(self, notice: Notice, *, key: str) -> Receipt:
         if not self.folder.is_dir():
@@ -197,6 +210,8 @@ class FolderNoticeChannel:
         except OSError as exc:
             error_type = Transient if exc.errno in PASSING_ERRORS else Permanent
             raise error_type(CHANNEL, f"cannot write into {self.folder}: {exc.strerror}") from None
+        except TemplateProblem as exc:  # the city's 様式 must be mended; the shipped one is not used instead
+            raise Permanent(CHANNEL, str(exc), code="config") from None
         return Receipt(CHANNEL, ref=str(page), detail={"index": str(self.folder / INDEX)})
 
     def _publish(self, notice: Notice, key: str) -> Path:
@@ -213,9 +228,12 @@ class FolderNoticeChannel:
                 "published_at": notice.published_at.isoformat(),
                 "drill": notice.drill,
             })
-            _write_atomically(page, notice_page(notice, index_title=self.index_title))
+            # Both pages are rendered before anything is written: a broken 様式 leaves the folder as it was.
+            text = notice_page(notice, index_title=self.index_title, templates=self.templates)
+            index = index_page(entries, title=self.index_title, templates=self.templates)
+            _write_atomically(page, text)
             _write_atomically(self.folder / MANIFEST, json.dumps(entries, ensure_ascii=False, indent=1) + "\n")
-            _write_atomically(self.folder / INDEX, index_page(entries, title=self.index_title))
+            _write_atomically(self.folder / INDEX, index)
         return page
 
     def _entries(self) -> list[dict[str, Any]]:
@@ -239,10 +257,6 @@ def _is_entry(entry: object) -> bool:
         return datetime.fromisoformat(entry["published_at"]).tzinfo is not None
     except ValueError:
         return False
-
-
-def _time(when: datetime) -> str:
-    return f'<time datetime="{when.astimezone(JST).isoformat()}">{japanese_datetime(when)}</time>'
 
 
 def _returned_url(answer: bytes, content_type: str) -> str | None:

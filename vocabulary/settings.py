@@ -123,6 +123,9 @@ RESPONDER_DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("NOROSHI_NOTICE_DIR", "DATA_DIR/notices", "Folder the website notices are written to as static HTML."),
     ("NOROSHI_NOTICE_WEBHOOK_URL", "(empty)", "The site's CMS webhook for notices; when set, used instead of the folder."),
     ("NOROSHI_NOTICE_WEBHOOK_SECRET", "(empty)", "Shared secret that signs notice webhooks (or …_FILE)."),
+    ("NOROSHI_TEMPLATES_DIR", "(empty: the shipped 様式)",
+     "A city's own 様式 for the press release and the website notices: `DIR/<municipality id>/NAME` for one "
+     "municipality, `DIR/NAME` for all, replacing the shipped file of the same name (see \"様式 (templates)\")."),
     ("NOROSHI_RETRY_ATTEMPTS", "4", "Attempts per delivery before the playbook is told it failed."),
 )
 DOCUMENTED = DOCUMENTED + RESPONDER_DOCUMENTED
@@ -196,6 +199,7 @@ class ResponderSettings:
     notice_dir: Path | None = None
     notice_webhook_url: str = ""
     notice_webhook_secret: Secret = Secret("")
+    templates_dir: Path | None = None
     retry_attempts: int = 4
     raw: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # the variables, for child processes
 
@@ -236,6 +240,7 @@ class ResponderSettings:
             notice_dir=Path(get("NOTICE_DIR")) if get("NOTICE_DIR") else None,
             notice_webhook_url=get("NOTICE_WEBHOOK_URL"),
             notice_webhook_secret=_secret(env, PREFIX + "NOTICE_WEBHOOK_SECRET"),
+            templates_dir=Path(get("TEMPLATES_DIR")) if get("TEMPLATES_DIR") else None,
             retry_attempts=_int(get("RETRY_ATTEMPTS", "4"), "NOROSHI_RETRY_ATTEMPTS", low=1, high=20),
             raw=raw,
         )

@@ -87,11 +87,12 @@ class FakeRules:
                    disaster: bool) -> tuple[Contact, ...]:
         return roster.at_level(level)
 
-    def may_post_now(self, now: float, *, incident_type: str, severity: str, disaster: bool) -> bool:
+    def may_post_now(self, now: float, *, incident_type: str, severity: str, disaster: bool,
+                     closed: Any = None) -> bool:
         t = datetime.fromtimestamp(now, JST)
         return disaster or (t.weekday() < 5 and (8, 30) <= (t.hour, t.minute) < (17, 15))
 
-    def next_business_open(self, now: float) -> float:
+    def next_business_open(self, now: float, closed: Any = None) -> float:
         t = datetime.fromtimestamp(now, JST)
         day = t.replace(hour=8, minute=30, second=0, microsecond=0)
         if day <= t:

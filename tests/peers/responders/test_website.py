@@ -21,6 +21,7 @@ from aiohttp import web
 
 from vocabulary.settings import Secret
 from responders.base import Permanent, Transient
+from responders.templating import Templates
 from responders.website import (
     FolderNoticeChannel,
     Notice,
@@ -281,7 +282,7 @@ async def test_every_value_is_escaped_on_the_page_and_in_the_index(tmp_path: Pat
     for path in (Path(str(receipt.ref)), tmp_path / "index.html"):
         text = read(path)
         assert "<script" not in text
-        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in text
 
 
 async def test_a_drill_notice_is_marked(tmp_path: Path) -> None:
@@ -293,6 +294,34 @@ async def test_a_drill_notice_is_marked(tmp_path: Path) -> None:
     page = read(Path(str(receipt.ref)))
     assert '<p class="drill" role="note">【訓練】このお知らせは訓練のためのものです。' in page
     assert "<h1>【訓練】【注意】" in page and ">【訓練】【注意】" in read(tmp_path / "index.html")
+
+
+async def test_a_citys_own_page_template_is_used_for_its_notices_only(tmp_path: Path) -> None:
+    site, own = tmp_path / "site", tmp_path / "templates"
+    site.mkdir()
+    (own / "iwahashi").mkdir(parents=True)
+    (own / "iwahashi" / "notice.html.j2").write_text("<h1>{{ headline }}</h1>\n{{ body|paragraphs }}\n", encoding="utf-8")
+    channel = FolderNoticeChannel(site, templates=Templates(own))
+
+    mine = await channel.send(warning(municipality_id="iwahashi"), key="k1")
+    other = await channel.send(warning(municipality_id="toda"), key="k2")
+
+    assert read(Path(str(mine.ref))).startswith("<h1>【注意】本市になりすましたアカウントにご注意ください</h1>\n<p>")
+    assert read(Path(str(other.ref))).startswith("<!DOCTYPE html>")
+
+
+async def test_a_broken_city_template_is_permanent_and_writes_nothing(tmp_path: Path) -> None:
+    site, own = tmp_path / "site", tmp_path / "templates"
+    site.mkdir()
+    (own / "iwahashi").mkdir(parents=True)
+    (own / "iwahashi" / "notice.html.j2").write_text("<h1>{{ headline }}</h1>\n{{ bdy }}\n", encoding="utf-8")
+
+    with pytest.raises(Permanent) as caught:
+        await FolderNoticeChannel(site, templates=Templates(own)).send(warning(municipality_id="iwahashi"), key="k")
+
+    assert caught.value.code == "config"
+    assert "notice.html.j2 の 2 行目" in str(caught.value) and "'bdy' is undefined" in str(caught.value)
+    assert [p.name for p in site.iterdir()] == [".noroshi.lock"]  # no page, no index, no manifest
 
 
 async def test_a_missing_folder_is_refused_loudly(tmp_path: Path) -> None:

@@ -141,7 +141,7 @@ def test_every_value_is_escaped_in_the_html() -> None:
 
     assert "<script" not in release.html
     assert "script" not in Tags(release.html).names()
-    assert release.html.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") == 8  # title, h1 and six values
+    assert release.html.count("&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") == 8  # title, h1 and six values
     assert attack in release.text  # plain text is shown as it is
 
 
