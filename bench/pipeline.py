@@ -42,7 +42,7 @@ from common import (PROFILE, Sent, bench_worker, end_to_end, produce_paced, quan
                     watch_detections)
 
 from noroshi.broker import EmbeddedBroker  # noqa: E402
-from vocabulary.contract import load_profile  # noqa: E402
+from vocabulary.profile_files import load_profile  # noqa: E402
 from vocabulary.records import iso  # noqa: E402
 from tools import traffic  # noqa: E402
 from tools.profiles import generate_profiles  # noqa: E402

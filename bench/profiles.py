@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from streams.detectors import DetectorSet  # noqa: E402
 from tools.profiles import JAPAN, generate_profiles  # noqa: E402
-from vocabulary.contract import read_profiles  # noqa: E402
+from vocabulary.profile_files import read_profiles  # noqa: E402
 from vocabulary.settings import Settings  # noqa: E402
 
 SAMPLE = 100  # detector sets measured under tracemalloc (it slows them ~30×)

@@ -22,7 +22,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vocabulary.contract import load_profile  # noqa: E402
+from vocabulary.profile_files import load_profile  # noqa: E402
 from tools.evaluation import scenario_files  # noqa: E402
 from tools.replay import default_profile_path, replay_lines  # noqa: E402
 from tools.scenarios import week_of_traffic  # noqa: E402

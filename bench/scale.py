@@ -59,7 +59,7 @@ from streams.topics import ensure_topics  # noqa: E402
 from tools import traffic  # noqa: E402
 from tools.profiles import JAPAN, generate_profiles  # noqa: E402
 from tools.scenarios import DAY, HOUR  # noqa: E402
-from vocabulary.contract import read_profiles  # noqa: E402
+from vocabulary.profile_files import read_profiles  # noqa: E402
 from vocabulary.topics import TopicNames, is_changelog  # noqa: E402
 
 PREFIX = "scale"  # topic prefix, worker id and consumer group

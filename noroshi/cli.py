@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="municipality profile (default: NAME.profile.json beside the file)")
     replay.add_argument("--out", type=Path, default=None, help="write incidents as JSON lines here")
 
+    _people_and_checks(sub)
+    return p
+
+
+def _people_and_checks(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The commands for the board's users, the scores, the profiles and the avatar hashes."""
     user = sub.add_parser("user", help="manage the board's users (NOROSHI_USERS_FILE)")
     user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = user_sub.add_parser("add", help="create a user, or replace one's password, role or municipality")
@@ -118,7 +124,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="fill avatar_phash in this profile: for --account from the one IMAGE, else for each "
                              "account from its avatar_url")
     avatar.add_argument("--account", default=None, help="the handle of the profile's account IMAGE belongs to")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,7 +253,7 @@ def _need_scenario_file(path: Path) -> None:
 
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     _need_broker(settings)
-    from vocabulary.contract import load_profile
+    from vocabulary.profile_files import load_profile
     from tools.replay import default_profile_path
     from sources.producer import produce_lines
     from vocabulary.topics import TopicNames

@@ -40,7 +40,8 @@ import structlog
 
 from noroshi.broker import EmbeddedBroker
 from vocabulary.settings import Settings, SettingsError, child_env
-from vocabulary.contract import ContractError, LoadedProfiles, Profile, RefusedProfile, read_profiles
+from vocabulary.contract import ContractError, Profile
+from vocabulary.profile_files import LoadedProfiles, RefusedProfile, read_profiles
 
 log = structlog.get_logger("noroshi")
 

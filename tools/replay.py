@@ -18,7 +18,8 @@ import orjson
 from playbooks.engine import default_rules
 from playbooks.rules import Rules
 from playbooks.runner import Stored, step
-from vocabulary.contract import ContractError, Profile, load_profile, parse_event
+from vocabulary.contract import ContractError, Profile, parse_event
+from vocabulary.profile_files import load_profile
 from streams import heartbeat
 from streams.detectors import DetectorSet
 from vocabulary.records import Detection, Incident

@@ -35,49 +35,17 @@ from vocabulary.contract import AccountEvent, Event, Mention, Profile
 from vocabulary.terms import SEVERITIES
 from streams.detectors.announcements import AGREES, CONTRADICTS, Announcements
 from streams.detectors.cluster import (
-    Features,
-    NearDuplicateIndex,
-    Thresholds,
-    cleaned,
-    content_of,
-    keywords,
-    names_conflict,
+    Features, NearDuplicateIndex, Thresholds, cleaned, content_of, keywords, names_conflict,
 )
 from streams.detectors.common import Context, Finding
-from streams.detectors.misinformation_claims import Claim, claim_id, count_author
+from streams.detectors.misinformation_claims import (
+    Claim, authors_needed, claim_id, claim_summary, count_author, source_of, window_counts,
+)
 from streams.detectors.misinformation_text import (
-    CHATTER_POINTS,
-    CONCERN,
-    COVERUP,
-    COVERUP_PHRASES,
-    DOUBT_PHRASES,
-    ENQUIRY,
-    ENQUIRY_PHRASES,
-    FAMILY_OF_BIT,
-    GENERIC_TOKENS,
-    HANDLE_MENTION,
-    HEARSAY_PHRASES,
-    KANJI,
-    LINK,
-    MARKER_CATEGORY,
-    MITAI,
-    NAMED,
-    OFFICIAL,
-    QUICK_FOLD,
-    RASHII_NOT_AFTER,
-    SPREAD,
-    SPREAD_PHRASES,
-    RUTTE,
-    RUTTE_ENDINGS,
-    TATTE,
-    alternation,
-    is_kana_word,
-    place_and_alarm_masks,
-    place_names,
-    post_points,
-    rep_text,
-    snippet,
-    tier,
+    CHATTER_POINTS, CONCERN, COVERUP, COVERUP_PHRASES, DOUBT_PHRASES, ENQUIRY, ENQUIRY_PHRASES, FAMILY_OF_BIT,
+    GENERIC_TOKENS, HANDLE_MENTION, HEARSAY_PHRASES, KANJI, LINK, MARKER_CATEGORY, MITAI, NAMED, OFFICIAL,
+    QUICK_FOLD, RASHII_NOT_AFTER, SPREAD, SPREAD_PHRASES, RUTTE, RUTTE_ENDINGS, TATTE, alternation,
+    is_kana_word, place_and_alarm_masks, place_names, post_points, rep_text, snippet, tier,
 )
 from streams.detectors.text import fold_phrases, normalize
 
@@ -600,26 +568,6 @@ class MisinformationDetector:
             return c.peak  # chatter stays chatter in a disaster too
         return c.peak + (self.config.disaster_points if ctx.disaster_active else 0)
 
-    @staticmethod
-    def authors_needed(points: int, table: tuple[tuple[int, int], ...]) -> int | None:
-        for at_least, authors in table:
-            if points >= at_least:
-                return authors
-        return None
-
-    def _window(self, c: Claim, now: float, window_s: int) -> tuple[int, int, int]:
-        """Distinct authors and posts in the window, and posts in the window before it."""
-        edge = now - c.t0 - window_s
-        authors = set()
-        posts = before = 0
-        for dt, author in c.recent:
-            if dt >= edge:
-                posts += 1
-                authors.add(author)
-            elif dt >= edge - window_s:
-                before += 1
-        return len(authors), posts, before
-
     def _qualifies(self, c: Claim, now: float, ctx: Context) -> dict[str, Any] | None:
         """The signals that open an incident for this claim now, or None."""
         cfg = self.config
@@ -635,10 +583,10 @@ class MisinformationDetector:
         windows = ((cfg.disaster_window_s if disaster else cfg.window_s, cfg.authors_needed),
                    (cfg.disaster_long_window_s if disaster else cfg.long_window_s, cfg.long_authors_needed))
         for window, table in windows:
-            needed = self.authors_needed(points, table)
+            needed = authors_needed(points, table)
             if needed is None:
                 continue
-            authors, posts, before = self._window(c, now, window)
+            authors, posts, before = window_counts(c, now, window)
             if authors >= needed and posts >= acceleration * before:
                 return {"intensity": points, "window_s": window, "authors_needed": needed,
                         "window_authors": authors, "window_posts": posts,
@@ -673,17 +621,6 @@ class MisinformationDetector:
         c.inc = [now, 0, c.n, self.severity(c, ctx)]
         return [self._finding(c, "opened", now, ctx, signals)]
 
-    @staticmethod
-    def _source(c: Claim) -> dict[str, Any]:
-        """The city's post the claim contradicts: the correction's source (`source_url`)."""
-        if c.src is None:
-            return {}
-        post_id, url, words = c.src
-        out: dict[str, Any] = {"official_post_id": post_id, "official_post": words, "contradicts_official": True}
-        if url:
-            out["source_url"] = url
-        return out
-
     def _update(self, c: Claim, now: float, ctx: Context) -> list[Finding]:
         inc = c.inc
         assert inc is not None
@@ -708,16 +645,9 @@ class MisinformationDetector:
                  signals: dict[str, Any]) -> Finding:
         assert c.inc is not None
         authors = c.distinct_authors
-        summary = f"「{snippet(c.rep)}」という未確認情報が {c.n} 件（{authors} 人）拡散中"
         wave = c.inc[4] if len(c.inc) > 4 else 1
-        if signals.get("resurgence"):
-            summary = f"再燃（第{wave}波）: " + summary
-        if c.ne:
-            summary += f"。{self.municipality}への問い合わせ {c.ne} 件"
-        if c.src is not None:
-            summary += f"。{self.municipality}の発表「{c.src[2]}」と食い違います（訂正の根拠）"
-        if ctx.disaster_active:
-            summary += "。災害時のため早めの訂正を"
+        summary = claim_summary(c, self.municipality, wave, resurgence=bool(signals.get("resurgence")),
+                                disaster=ctx.disaster_active)
         return Finding(
             target=claim_id(c.key),
             change=change,
@@ -729,6 +659,6 @@ class MisinformationDetector:
             # `claim`: what the board shows as the incident's subject (the target is an internal id)
             metrics={"claim": snippet(c.rep, 40), "posts": c.n, "texts": c.nt, "marked": c.nm, "enquiries": c.ne,
                      "authors": authors, "reach": c.reach, "disaster": ctx.disaster_active,
-                     "wave": wave, **signals, **self._source(c)},
+                     "wave": wave, **signals, **source_of(c)},
             seq=c.inc[1],
         )

@@ -8,11 +8,60 @@ import zlib
 from collections import deque
 from typing import Any
 
+from streams.detectors.misinformation_text import snippet
+
 
 def claim_id(key: str) -> str:
     """The incident target: a stable id derived from the claim's first post id."""
     data = key.encode()
     return f"claim-{zlib.crc32(data):08x}{zlib.crc32(data[::-1]) & 0xFFFF:04x}"
+
+
+def authors_needed(points: int, table: tuple[tuple[int, int], ...]) -> int | None:
+    """How many distinct authors a claim this alarming needs (the first row it reaches), or None."""
+    for at_least, authors in table:
+        if points >= at_least:
+            return authors
+    return None
+
+
+def window_counts(c: Claim, now: float, window_s: int) -> tuple[int, int, int]:
+    """Distinct authors and posts in the window, and posts in the window before it."""
+    edge = now - c.t0 - window_s
+    authors = set()
+    posts = before = 0
+    for dt, author in c.recent:
+        if dt >= edge:
+            posts += 1
+            authors.add(author)
+        elif dt >= edge - window_s:
+            before += 1
+    return len(authors), posts, before
+
+
+def source_of(c: Claim) -> dict[str, Any]:
+    """The city's post the claim contradicts: the correction's source (`source_url`)."""
+    if c.src is None:
+        return {}
+    post_id, url, words = c.src
+    out: dict[str, Any] = {"official_post_id": post_id, "official_post": words, "contradicts_official": True}
+    if url:
+        out["source_url"] = url
+    return out
+
+
+def claim_summary(c: Claim, municipality: str, wave: int, *, resurgence: bool, disaster: bool) -> str:
+    """The incident's summary, as the board and the notifications say it."""
+    summary = f"「{snippet(c.rep)}」という未確認情報が {c.n} 件（{c.distinct_authors} 人）拡散中"
+    if resurgence:
+        summary = f"再燃（第{wave}波）: " + summary
+    if c.ne:
+        summary += f"。{municipality}への問い合わせ {c.ne} 件"
+    if c.src is not None:
+        summary += f"。{municipality}の発表「{c.src[2]}」と食い違います（訂正の根拠）"
+    if disaster:
+        summary += "。災害時のため早めの訂正を"
+    return summary
 
 
 def count_author(claim: Claim, author: int, cap: int) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from streams.app import Pipeline, create_app
 from tests.agents.fakes import FakeChangelog, FakeSend
-from vocabulary.contract import load_profiles
+from vocabulary.profile_files import load_profiles
 from vocabulary.settings import Settings
 
 DATA = Path(__file__).resolve().parent.parent / "data"

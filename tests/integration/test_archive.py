@@ -22,7 +22,7 @@ from aiokafka.structs import ConsumerRecord
 from dashboards import report
 from dashboards.archive import ArchiveReader, ArchiveUnavailable, archive_path
 from dashboards.feed import parse_entry, parse_incident
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 from tools.replay import replay_lines
 
 from .board_client import sign_in, start_board

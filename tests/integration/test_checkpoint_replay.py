@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 from vocabulary.records import Incident
 from tools.replay import replay_lines
 

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from noroshi.broker import free_port
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 from tools.replay import replay_lines
 
 from tests.sse import next_event

@@ -32,7 +32,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from noroshi.broker import EmbeddedBroker, free_port
 from streams import heartbeat
 from tools.replay import replay_lines
-from vocabulary.contract import load_profile, parse_ts
+from vocabulary.contract import parse_ts
+from vocabulary.profile_files import load_profile
 from vocabulary.records import BoardCommand, Effect, Incident, TimelineEntry, iso
 from vocabulary.topics import TopicNames
 

@@ -9,7 +9,7 @@ from aiokafka.structs import TopicPartition
 
 from playbooks.engine import default_rules
 from playbooks.runner import Stored, step
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 from vocabulary.records import DeadLetter, Detection, Incident
 from tools.replay import replay_lines
 from streams.tansu import true_end_offsets

@@ -12,7 +12,8 @@ import pytest
 from streams.stage import CheckpointPolicy, DetectionStage, Message, replay_starts
 from tools.replay import default_profile_path
 from tools.scenarios import week_of_traffic
-from vocabulary.contract import load_profile, parse_event
+from vocabulary.contract import parse_event
+from vocabulary.profile_files import load_profile
 from tests.unit.builders import SAMPLE_PROFILE, mention_dict
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,8 @@ from tests.unit.generated import assert_one_incident_per_episode as one_incident
 from tools.evaluation import load_labels, score
 from tools.replay import replay_file
 from tools.scenarios.clocks import CLOCK_SUITE, SKEWS, generate_clock_suite
-from vocabulary.contract import load_profile, parse_ts
+from vocabulary.contract import parse_ts
+from vocabulary.profile_files import load_profile
 
 SEED = 3
 

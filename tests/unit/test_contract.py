@@ -11,20 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from vocabulary.contract import (
-    Account,
-    AccountEvent,
-    Alert,
-    Author,
-    ContractError,
-    Mention,
-    PostRef,
-    event_from_dict,
-    load_profile,
-    load_profiles,
-    parse_event,
-    profile_from_dict,
-)
+from vocabulary.contract import Account, AccountEvent, Alert, Author, ContractError, Mention, PostRef, event_from_dict, parse_event, profile_from_dict
+from vocabulary.profile_files import load_profile, load_profiles
 from tests.unit.builders import SAMPLE, SAMPLE_PROFILE
 
 # The examples of ../shared/contracts/events.md, verbatim.

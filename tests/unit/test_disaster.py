@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from vocabulary.contract import Alert, Event, Mention, event_from_dict, load_profile, profile_from_dict
+from vocabulary.contract import Alert, Event, Mention, event_from_dict, profile_from_dict
+from vocabulary.profile_files import load_profile
 from streams.detectors.common import Context, Finding
 from streams.detectors.disaster import DisasterConfig, DisasterDetector
 from streams.detectors.disaster_alerts import WARNING, alert_level

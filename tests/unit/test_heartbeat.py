@@ -21,7 +21,7 @@ from streams.stage import CheckpointPolicy, DetectionStage, Message
 from tests.unit.builders import CRITICAL_TEXTS, SAMPLE_PROFILE, mention_dict
 from tools.replay import replay_lines
 from vocabulary import metrics
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 
 NOW = "2026-12-07T07:00:00.000+00:00"
 MUNICIPALITIES = [f"city{n:02d}" for n in range(40)] + ["wako"]

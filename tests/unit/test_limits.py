@@ -17,15 +17,8 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
-from vocabulary.contract import (
-    MAX_DEPTH,
-    MAX_EVENT_BYTES,
-    ContractError,
-    _checked_event,
-    event_from_dict,
-    load_profile,
-    parse_event,
-)
+from vocabulary.contract import MAX_DEPTH, MAX_EVENT_BYTES, ContractError, _checked_event, event_from_dict, parse_event
+from vocabulary.profile_files import load_profile
 from streams.detectors import DetectorSet
 from vocabulary.records import DEAD_LETTER_MAX_BYTES, DEAD_LETTER_RAW_BYTES, DeadLetter, iso
 from streams.stage import CheckpointPolicy, DetectionStage, Message, STATE_MAX_BYTES, STATE_TOO_LARGE

@@ -9,7 +9,7 @@ from streams.gaps import Gap, GapFiller
 from streams.lineage import BROKER_LOG_LOST, Applied, LineageGuard, Seen, fingerprint, judge, loss_letter
 from streams.stage import DetectionStage, Message
 from tests.unit.builders import SAMPLE, SAMPLE_PROFILE
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 
 TOPIC = "noroshi.mentions"
 NOW = "2026-11-20T12:00:00+09:00"

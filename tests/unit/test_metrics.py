@@ -13,7 +13,7 @@ from streams.lineage import Applied, loss_letter
 from streams.stage import DetectionStage, Message, dead_letter
 from tests.unit.builders import CRITICAL_TEXTS, SAMPLE_PROFILE, mention_dict
 from vocabulary import metrics
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 from vocabulary.metrics import DEADLETTER_REASONS, deadletter_reason, exposition, on_scrape, status_code, word
 
 

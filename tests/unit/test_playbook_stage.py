@@ -12,7 +12,7 @@ from streams.boundary import Rejected
 from streams.playbook_stage import PlaybookStage, PlaybookStep
 from streams.stage import Message
 from tests.unit.builders import SAMPLE_PROFILE, at, detection
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 from vocabulary.records import BoardCommand, Incident
 
 INCIDENT = "wako-flame-000000000001"

@@ -13,7 +13,8 @@ from structlog.testing import capture_logs
 from noroshi.cli import main
 from noroshi.stack import resolve_profiles
 from tools.profiles import JAPAN, generate_profiles, profile_dicts
-from vocabulary.contract import ContractError, load_profiles, profile_from_dict, read_profiles
+from vocabulary.contract import ContractError, profile_from_dict
+from vocabulary.profile_files import load_profiles, read_profiles
 from vocabulary.settings import Settings
 
 SAMPLE_PROFILE = Path(__file__).resolve().parents[1] / "data" / "wako-sample.profile.json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 from streams.detectors import DetectorSet
 from vocabulary.records import DeadLetter
 from streams.stage import CheckpointPolicy, DetectionStage, Message

@@ -18,7 +18,8 @@ from sources.drill import drill_scenario, on_the_wall_clock
 from streams.detectors import DetectorSet
 from streams.stage import DetectionStage, Message
 from tests.unit.builders import CRITICAL_TEXTS, SAMPLE_PROFILE, at, mention_dict, ts
-from vocabulary.contract import event_from_dict, load_profile
+from vocabulary.contract import event_from_dict
+from vocabulary.profile_files import load_profile
 from vocabulary.records import Detection
 
 TOPIC = "noroshi.mentions"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from vocabulary.contract import event_from_dict, load_profile
+from vocabulary.contract import event_from_dict
+from vocabulary.profile_files import load_profile
 from streams.detectors import DetectorSet
 from vocabulary.records import iso
 from streams.stage import STATE_WARN_BYTES

@@ -83,7 +83,7 @@ def test_a_drift_is_said_in_japanese_first_and_names_the_command_that_fixes_it()
 
 def test_the_worker_s_tables_declare_their_changelogs_compacted() -> None:
     from streams.app import create_app
-    from vocabulary.contract import load_profiles
+    from vocabulary.profile_files import load_profiles
 
     settings = Settings.from_env({"NOROSHI_BROKER": "kafka://127.0.0.1:1"})
     pipeline = create_app(settings, load_profiles((PROFILE,)))

@@ -11,7 +11,7 @@ import pytest
 import streams.stage
 from dashboards.feed import KafkaFeed
 from dashboards.state import ALL, Notice, parse_notice
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 from streams.lineage import Applied, loss_letter
 from vocabulary.records import DeadLetter
 from streams.stage import STATE_TOO_LARGE, DetectionStage

@@ -22,7 +22,7 @@ from responders.responder import Channels, Responder
 from responders.templating import NAMES, SHIPPED, TemplateProblem, Templates
 from responders.website import Notice, index_page, notice_page
 from vocabulary.records import Effect
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 from vocabulary.settings import ResponderSettings, Settings, SettingsError
 from tests.unit.test_cli import clean_environment  # noqa: F401 - main() configures logging; put back after
 

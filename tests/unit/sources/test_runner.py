@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from vocabulary.settings import Settings, SettingsError, SourceSettings
-from vocabulary.contract import load_profile
+from vocabulary.profile_files import load_profile
 from sources.base import MemorySink, Sink
 from vocabulary.waits import Backoff
 from sources.discovery import Discovery
