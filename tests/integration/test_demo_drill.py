@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import time
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from playbooks.policy import ACK_DEADLINE_S
 
 from .board_client import sign_in
-from .test_supervision import running_stack
+from .test_supervision import alive, descendants, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -67,3 +68,7 @@ def test_the_demo_drill_reads_the_real_clock_from_detection_to_the_operators_act
         base = re.search(rb"http://[\w.]+:\d+", out_path.read_bytes())
         assert base is not None, out_path.read_text(errors="replace")[-2000:]
         asyncio.run(_drill_seen(base.group().decode(), started))
+        procs = descendants(stack.pid)
+        stack.send_signal(signal.SIGTERM)
+        assert stack.wait(30) == 0
+    assert [p for p in procs if alive(p)] == []  # nothing of the stack is left behind

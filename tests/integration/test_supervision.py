@@ -97,9 +97,16 @@ def running_stack(tmp_path: Path, *args: str, **popen: object) -> Iterator[tuple
     try:
         yield stack, out_path
     finally:
-        if stack.poll() is None:
-            stack.kill()
-            stack.wait()
+        if stack.poll() is None:  # stopped as Ctrl-C would: its children run in groups of their own,
+            stack.send_signal(signal.SIGTERM)  # and a SIGKILL of the stack alone would leave them running
+            try:
+                stack.wait(30)
+            except subprocess.TimeoutExpired:
+                for pid in descendants(stack.pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                stack.kill()
+                stack.wait()
 
 
 def ended_after(stack: subprocess.Popen[bytes], fault: Callable[[], None]) -> tuple[int, float]:
