@@ -389,7 +389,6 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
 <h1>{severity_badge(lang, incident.severity)} {_e(_label(lang, "type", incident.type))}{drill} <span class="target">{_e(subject(incident))}</span></h1>
 <p class="summary">{_e(incident.summary)}</p>
 {_flash(lang, flash)}
-<p id="stale" class="flash flash-pending" hidden>{_e(t(lang, "incident.stale"))} <a href="">{_e(t(lang, "incident.reload"))}</a></p>
 <dl class="facts">{facts_html}</dl>
 <div class="columns">
 <div class="col-main">
@@ -416,7 +415,7 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
 </div>
 </div>"""
     title = f"{_label(lang, 'type', incident.type)} {subject(incident)}"
-    # The script needs to know which incident this is, to reload when it changes.
+    # The script needs to know which incident this is, to redraw it in place when it changes.
     return layout(frame, title, main, page="incident", live=True, labels=True,
                   attrs={"data-incident": incident.incident_id, "data-version": str(incident.version),
                          "data-rev": str(rev)})
