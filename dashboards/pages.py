@@ -469,8 +469,8 @@ def disaster_page(frame: Frame, views: list[DisasterView], flash: str = "") -> s
 {f'<h3>{_e(t(lang, "disaster.alerts"))}</h3><ul class="alerts">{alert_items}</ul>' if alert_items else ""}
 <h3>{_e(t(lang, "disaster.rescues"))} <span class="count">{open_count} / {len(v.rescues)}</span></h3>
 {rescue_table}
-<h3>{_e(t(lang, "chart.volume"))}</h3>
-{charts.line_chart(v.points, title=t(lang, "chart.volume"), empty=t(lang, "chart.nodata"))}
+{f'<h3>{_e(t(lang, "chart.volume"))}</h3>' if v.points else ""}
+{charts.line_chart(v.points, title=t(lang, "chart.volume"), empty="") if v.points else ""}
 </section>""")
     main = f"""<h1>{_e(t(lang, "disaster.title"))}</h1>
 {flash}
