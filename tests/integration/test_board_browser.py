@@ -213,7 +213,7 @@ async def test_on_call_staff_see_and_answer_a_flame_up_in_a_real_browser(broker,
     await accepted(browser)
     timeline = await browser.js("document.querySelector('#timeline').textContent")
     assert "承認" in timeline and "田中 花子（所属長）" in timeline
-    # The page reloads itself once the incident record catches up with the playbook's answer.
+    # The page redraws itself once the incident record catches up with the playbook's answer.
     await browser.until("['承認済み', '公開済み'].includes(document.querySelector('article.draft .status')?.textContent)")
     await shoot(browser, "e2e-incident")
     await browser.sign_out()
@@ -396,6 +396,7 @@ async def test_an_update_waits_while_someone_types_and_keeps_what_they_typed(boa
                            summary="批判的な返信・引用が 60 件（30 人）。", metrics={"critical": 60, "total": 80}))
     # The news is held back while the field is being typed in: a note says so, nothing moves.
     await browser.until("document.getElementById('update-note').hidden === false")
+    await shoot(browser, "board-incident-update-note")
     assert await browser.js(f"document.activeElement === {field} && {field}.value") == "経緯を確認しています"
     assert "60 件" not in await browser.js("document.querySelector('main .summary').textContent")
     # Leaving the field with text in it still holds the news back; asking for it shows it, text kept.
@@ -419,6 +420,10 @@ async def test_another_page_shows_disaster_mode_as_it_starts_and_says_so(board: 
     # 本文へ移動: the first thing Tab reaches, and it leads to <main>
     first = "document.querySelector('a[href], button, input, select, textarea, [tabindex]:not([tabindex=\"-1\"])')"
     assert await browser.js(f"{first} === document.querySelector('a.skip')") is True
+    await browser.call("Emulation.setFocusEmulationEnabled", enabled=True)  # :focus, as in a window in front
+    await browser.js("document.querySelector('a.skip').focus(); 0")
+    assert await browser.js("document.querySelector('a.skip').getBoundingClientRect().top >= 0") is True
+    await shoot(browser, "board-skip-link")
     assert await browser.js("document.querySelector(document.querySelector('a.skip').getAttribute('href'))"
                             " === document.querySelector('main')") is True
     await browser.js("document.querySelector('a.skip').click(); 0")
