@@ -176,7 +176,7 @@
     const region = atOnce ? urgent : announcer;
     if (!region || !text) return;
     if (region.textContent === text) region.textContent = ""; // the same words again are news again
-    requestAnimationFrame(() => { region.textContent = text; });
+    setTimeout(() => { region.textContent = text; }, 50); // a moment later, so a cleared region speaks again
   }
   const known = new Set(); // incident ids this page has heard of (the snapshot's, then the stream's)
   function noteNew(row) {

@@ -62,8 +62,8 @@ async def accepted(browser: Browser, extra: str = "true") -> None:
 
 
 async def settled(browser: Browser, quiet: float = 2.5) -> None:
-    """Wait until the page has not reloaded itself for `quiet` seconds: the incident page
-    reloads when the playbook moves on, and the worker is still busy with the sample."""
+    """Wait until the page has not been loaded anew for `quiet` seconds: an action's answer is a
+    new page (the form's redirect), and the worker is still busy with the sample."""
     async with asyncio.timeout(60):
         seen, since = None, time.monotonic()
         while time.monotonic() - since < quiet:
