@@ -17,6 +17,8 @@ run: $(BIN)/noroshi
 	$(BIN)/noroshi run --demo
 
 # The board's browser tests drive Debian's chromium; Japanese fonts make its screenshots readable.
+# They inject axe-core (pinned in tests/browser/package-lock.json) into every page: `npm ci` puts it
+# in tests/browser/node_modules.
 browser:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -24,6 +26,11 @@ browser:
 	  else \
 	    echo "note: install chromium (apt-get install chromium fonts-noto-cjk) to run the browser tests"; \
 	  fi; \
+	fi
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; \
+	else \
+	  echo "note: install node and npm to run the board's accessibility check (axe-core)"; \
 	fi
 
 test: $(BIN)/noroshi browser
@@ -39,4 +46,4 @@ bench-board: $(BIN)/noroshi
 	$(BIN)/python bench/board_sse.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache *.egg-info tests/browser/node_modules

@@ -394,6 +394,17 @@ TEXT: dict[str, dict[str, str]] = {
         "confirm.disaster_mode_off": "災害モードを終了し、この事案を解決済みにします。夜間・休日の発信は通常の規則に"
                                      "戻ります（7日以内なら再開できます）。よろしいですか？",
         "confirm.reject": "この下書きを差し戻します。作り直して承認されるまで投稿されません。よろしいですか？",
+        # live pages and accessibility
+        "skip.main": "本文へ移動",
+        "live.pending": "このページに更新があります。入力中の内容はそのままです。",
+        "live.apply": "最新の内容を表示",
+        "announce.label": "お知らせ",
+        "announce.new": "新しい事案: {type} {target}（{severity}）",
+        "announce.disaster_on": "災害モードが始まりました: {tags}",
+        "announce.disaster_off": "災害モードが終わりました",
+        "announce.updated": "この事案が更新されました",
+        "chart.values": "{title}の値",
+        "chart.latest": "{title}: 最新 {value}（{t}）、最大 {max}",
     },
     "en": {
         "type.flame": "Flame-up",
@@ -773,6 +784,17 @@ TEXT: dict[str, dict[str, str]] = {
         "confirm.disaster_mode_off": "End disaster mode and resolve this incident? Posting out of hours follows the "
                                      "usual rules again (it can be reopened within 7 days).",
         "confirm.reject": "Send this draft back? It will not be posted until it is redone and approved.",
+        # live pages and accessibility
+        "skip.main": "Skip to main content",
+        "live.pending": "This page has changed. What you are typing is kept.",
+        "live.apply": "Show the latest",
+        "announce.label": "Announcements",
+        "announce.new": "New incident: {type} {target} ({severity})",
+        "announce.disaster_on": "Disaster mode has started: {tags}",
+        "announce.disaster_off": "Disaster mode has ended",
+        "announce.updated": "This incident has been updated",
+        "chart.values": "Values of {title}",
+        "chart.latest": "{title}: latest {value} ({t}), highest {max}",
     },
 }
 

@@ -349,6 +349,17 @@ def _evidence(lang: str, posts: Sequence[Post], total: int, page: int = 0) -> st
     return f'<ul class="posts">{items}</ul>{pager}'
 
 
+def _charts(lang: str, volume: Sequence[tuple[float, float]], negativity: Sequence[tuple[float, float]]) -> str:
+    """The charts that apply: none while no post has been counted (an impersonation's volume stays at 0,
+    and a share of no posts means nothing); no empty box is drawn instead."""
+    if not any(v > 0 for _, v in volume):
+        return ""
+    shown = [f'<h3>{_e(t(lang, key))}</h3>{charts.line_chart(series, title=t(lang, key), empty="", percent=percent)}'
+             for key, series, percent in (("chart.volume", volume, False), ("chart.negativity", negativity, True))
+             if series]
+    return f'<section id="charts"><h2>{_e(t(lang, "sec.charts"))}</h2>{"".join(shown)}</section>' if shown else ""
+
+
 def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[TimelineEntry], trimmed: bool,
                   points: Sequence[tuple[float, float | None, float | None, int]], evidence: Sequence[Post],
                   offers: Offers, flash: Flash | None = None, rev: int = 0, evidence_at: int = 0) -> str:
@@ -390,7 +401,6 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
 <h1>{severity_badge(lang, incident.severity)} {_e(_label(lang, "type", incident.type))}{drill} <span class="target">{_e(subject(incident))}</span></h1>
 <p class="summary">{_e(incident.summary)}</p>
 {_flash(lang, flash)}
-<p id="stale" class="flash flash-pending" hidden>{_e(t(lang, "incident.stale"))} <a href="">{_e(t(lang, "incident.reload"))}</a></p>
 <dl class="facts">{facts_html}</dl>
 <div class="columns">
 <div class="col-main">
@@ -405,19 +415,14 @@ def incident_page(frame: Frame, incident: Incident, *, entries: Sequence[Timelin
 </section>
 </div>
 <div class="col-side">
-<section id="charts"><h2>{_e(t(lang, "sec.charts"))}</h2>
-<h3>{_e(t(lang, "chart.volume"))}</h3>
-{charts.line_chart(volume, title=t(lang, "chart.volume"), empty=t(lang, "chart.nodata"))}
-<h3>{_e(t(lang, "chart.negativity"))}</h3>
-{charts.line_chart(negativity, title=t(lang, "chart.negativity"), empty=t(lang, "chart.nodata"), percent=True)}
-</section>
+{_charts(lang, volume, negativity)}
 <section id="evidence"><h2>{_e(t(lang, "sec.evidence"))} <span class="count">{len(incident.evidence_ids)}</span></h2>
 {_evidence(lang, evidence, len(incident.evidence_ids), evidence_at)}
 </section>
 </div>
 </div>"""
     title = f"{_label(lang, 'type', incident.type)} {subject(incident)}"
-    # The script needs to know which incident this is, to reload when it changes.
+    # The script needs to know which incident this is, to redraw it in place when it changes.
     return layout(frame, title, main, page="incident", live=True, labels=True,
                   attrs={"data-incident": incident.incident_id, "data-version": str(incident.version),
                          "data-rev": str(rev)})

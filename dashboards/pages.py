@@ -169,12 +169,13 @@ def _document(lang: str, title: str, body: str, *, page: str) -> str:
 
 
 def disaster_banner(lang: str, disasters: Sequence[Incident]) -> str:
-    """災害モード中 with its hashtags; 訓練 when every one of them is a drill, and beside each that is."""
+    """災害モード中 with its hashtags; 訓練 when every one of them is a drill, and beside each that is.
+    Not an ARIA alert: board.js announces disaster mode as it starts, not on every page drawn."""
     drill = t(lang, "banner.drill")
     tags = "、".join(f"#{d.target}" + (f"（{drill}）" if d.drill else "") for d in disasters)
     hidden = "" if disasters else " hidden"
     drill_hidden = "" if disasters and all(d.drill for d in disasters) else " hidden"
-    return (f'<div id="disaster-banner" class="banner" role="alert"{hidden}>'
+    return (f'<div id="disaster-banner" class="banner"{hidden}>'
             f'<strong>{_e(t(lang, "banner.disaster"))}</strong> '
             f'<span class="drill"{drill_hidden}>{_e(drill)}</span> '
             f'<span class="tags">{_e(tags)}</span> '
@@ -215,8 +216,21 @@ def notice_banners(lang: str, notices: Sequence[Notice]) -> str:
     return "\n".join(out)
 
 
-def layout(frame: Frame, title: str, main: str, *, page: str, live: bool = False,
-           labels: bool = False, attrs: Mapping[str, str] | None = None) -> str:
+def live_regions(lang: str) -> str:
+    """Where board.js says what changed, for screen readers: politely (a new incident), or at once
+    (disaster mode has started). Empty in the page as drawn, so nothing is read out on load; and
+    the note that the page has news it holds back while someone is typing in one of its forms."""
+    return (f'<div id="announce" class="sr-only" role="status" aria-live="polite" '
+            f'aria-label="{_e(t(lang, "announce.label"))}"></div>'
+            f'<div id="announce-urgent" class="sr-only" role="alert" aria-live="assertive"></div>'
+            f'<p id="update-note" class="flash flash-pending" hidden>{_e(t(lang, "live.pending"))} '
+            f'<button type="button" id="update-apply">{_e(t(lang, "live.apply"))}</button></p>')
+
+
+def layout(frame: Frame, title: str, main: str, *, page: str, live: bool = True,
+           labels: bool = True, attrs: Mapping[str, str] | None = None) -> str:
+    """Every signed-in page: live (board.js follows the stream, keeps the banners and the page's own
+    content current in place) unless `live` is False; `labels` gives the script the words."""
     lang, user = frame.lang, frame.user
     current = ' aria-current="page"'
     nav = "".join(
@@ -227,10 +241,12 @@ def layout(frame: Frame, title: str, main: str, *, page: str, live: bool = False
                   f'{_e(t(lang, "conn.connecting"))}</p>') if live else ""
     data = ""
     if labels:
-        words = json.dumps(i18n.TEXT[lang], ensure_ascii=False)
+        # ASCII (\uXXXX): the words are data for the script, not the page's text to find by searching it.
+        words = json.dumps(i18n.TEXT[lang])
         data = f' data-lang="{lang}" data-labels="{_e(words)}" data-scope="{_e(user.municipality)}"'
     data += "".join(f' {name}="{_e(value)}"' for name, value in (attrs or {}).items())
-    body = f"""<header class="top">
+    body = f"""<a class="skip" href="#{_e(page)}">{_e(t(lang, "skip.main"))}</a>
+<header class="top">
 <a class="brand" href="/">{_e(t(lang, "app.name"))}</a>
 {connection}
 {watch_indicator(frame)}
@@ -244,7 +260,8 @@ def layout(frame: Frame, title: str, main: str, *, page: str, live: bool = False
 {stale_banner(lang, frame.feed_live, frame.last_fetch)}
 {notice_banners(lang, frame.notices)}
 {disaster_banner(lang, frame.disasters)}
-<main id="{_e(page)}" class="page-{_e(page)}"{data}>
+{live_regions(lang) if live else ""}
+<main id="{_e(page)}" class="page-{_e(page)}" tabindex="-1"{data}>
 {main}
 </main>"""
     return _document(lang, title, body, page=page)
@@ -482,8 +499,8 @@ def disaster_page(frame: Frame, views: list[DisasterView], flash: str = "") -> s
 {f'<h3>{_e(t(lang, "disaster.alerts"))}</h3><ul class="alerts">{alert_items}</ul>' if alert_items else ""}
 <h3>{_e(t(lang, "disaster.rescues"))} <span class="count">{open_count} / {len(v.rescues)}</span></h3>
 {rescue_table}
-<h3>{_e(t(lang, "chart.volume"))}</h3>
-{charts.line_chart(v.points, title=t(lang, "chart.volume"), empty=t(lang, "chart.nodata"))}
+{f'<h3>{_e(t(lang, "chart.volume"))}</h3>' if v.points else ""}
+{charts.line_chart(v.points, title=t(lang, "chart.volume"), empty="") if v.points else ""}
 </section>""")
     main = f"""<h1>{_e(t(lang, "disaster.title"))}</h1>
 {flash}
@@ -607,7 +624,7 @@ def report_page(frame: Frame, report: MonthReport) -> str:
 {f'<ul class="week-flames">{week_items}</ul>' if week_items else ""}
 <section><h2>{_e(t(lang, "report.by_type"))}</h2>
 <div class="charts">{figure(t(lang, "report.by_type"), by_type)}{figure(t(lang, "report.ack_mean"), ack)}{figure(t(lang, "report.resolve_mean"), resolve)}</div>
-<div class="scroll">{_table(lang, columns, count_rows, css="report")}</div>
+<div class="scroll" tabindex="0" role="region" aria-label="{_e(t(lang, "report.by_type"))}">{_table(lang, columns, count_rows, css="report")}</div>
 </section>
 {_drill_section(lang, report, columns)}
 <p><a class="button" href="/report/timeline.csv?month={_e(month)}" download>{_e(t(lang, "report.csv"))}</a></p>"""

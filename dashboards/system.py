@@ -565,7 +565,7 @@ def system_page(frame: Frame, page: Mapping[str, Any]) -> str:
     alerts = "".join(f"<li>{_e(a)}</li>" for a in page["alerts"])
     main = (f'<h1>{_e(_t(lang, "title"))}</h1>'
             f'<p id="system-updated" class="muted">{_e(page["updated"])}</p>'
-            f'<ul id="system-alerts" class="system-alerts" role="alert"{"" if alerts else " hidden"}>{alerts}</ul>'
+            f'<div role="alert"><ul id="system-alerts" class="system-alerts"{"" if alerts else " hidden"}>{alerts}</ul></div>'
             + "".join(_section_html(s) for s in page["sections"]))
     return layout(frame, _t(lang, "title"), main, page="system", live=True, labels=True,
                   attrs={"data-refresh": f"{REFRESH_S:g}"})

@@ -1,6 +1,8 @@
-// The board's live parts, from its server-sent events: the Now page's rows are inserted,
-// updated and removed; the Incident page reloads when its incident changes; the
-// acknowledgement deadlines count down; the disaster banner follows disaster mode; the
+// The board's live parts, from its server-sent events, on every signed-in page: the Now page's rows
+// are inserted, updated and removed; the other pages (事案, 発信, 災害モード, 当番, 月次報告) are
+// redrawn in place when what they show changes — fetched again, their <main> swapped, focus, scroll,
+// open sections and anything being typed kept (a swap waits while someone types in a form); new
+// incidents and disaster mode are announced to screen readers; the acknowledgement deadlines count down; the disaster banner follows disaster mode; the
 // 最新ではありません banner shows while the board's feed is not live or the stream is lost; the
 // header's 監視 indicator keeps the age of the last heartbeat ticking on every page and turns red
 // when it is late (the stream's `heartbeat` events move it on the live pages); the システム状態 page
@@ -20,20 +22,6 @@
     }
     submitting = true;
   });
-
-  // An action still waiting for the playbook's answer: look again shortly, in case the answer
-  // came between this page's rendering and its stream connecting (a bounded number of times).
-  const pending = document.querySelector("#flash.flash-pending[data-command]");
-  if (pending && pending.dataset.command) {
-    const key = `noroshi-wait-${pending.dataset.command}`;
-    const tries = Number(sessionStorage.getItem(key) || 0);
-    if (tries < 20) {
-      sessionStorage.setItem(key, String(tries + 1));
-      setTimeout(() => {
-        if (!submitting && !document.activeElement?.closest?.("main form")) window.location.reload();
-      }, 1500);
-    }
-  }
 
   // --- 監視: the pipeline's heartbeat (every signed-in page) -----------------------------
   // Its words and data come with the element: pages without the live script's labels tick too.
@@ -91,7 +79,7 @@
   }
 
   const main = document.querySelector("main[data-labels]");
-  if (!main) return; // sign-in and the static pages
+  if (!main) return; // the sign-in page
 
   const labels = JSON.parse(main.dataset.labels);
   const page = document.body.dataset.page;
@@ -100,6 +88,8 @@
   const staleBanner = document.getElementById("stale-banner");
   const RANK = { critical: 0, high: 1, medium: 2, low: 3 };
   const ENDED = new Set(["resolved", "closed"]);
+  const announcer = document.getElementById("announce");
+  const urgent = document.getElementById("announce-urgent");
   const SVG = "http://www.w3.org/2000/svg";
 
   const label = (group, value) => labels[`${group}.${value}`] ?? String(value);
@@ -179,13 +169,36 @@
     }
   }
 
+  // --- said to screen readers ----------------------------------------------------------
+  // A short sentence in a live region: polite for a new incident, at once for disaster mode. Only
+  // what is news: not the page as drawn, nor every change of an incident already known.
+  function announce(text, atOnce = false) {
+    const region = atOnce ? urgent : announcer;
+    if (!region || !text) return;
+    if (region.textContent === text) region.textContent = ""; // the same words again are news again
+    setTimeout(() => { region.textContent = text; }, 50); // a moment later, so a cleared region speaks again
+  }
+  const known = new Set(); // incident ids this page has heard of (the snapshot's, then the stream's)
+  function noteNew(row) {
+    const fresh = !known.has(row.incident_id);
+    known.add(row.incident_id);
+    if (!fresh || ENDED.has(row.state) || row.type === "disaster") return; // disaster mode says itself
+    announce(fill(labels["announce.new"], {
+      type: label("type", row.type), target: row.target, severity: label("severity", row.severity),
+    }));
+  }
+
   // --- the disaster banner -------------------------------------------------------------
   const disasters = new Map(); // incident_id -> {target, drill}, while its disaster mode is on
-  function noteDisaster(row) {
+  function noteDisaster(row, news = false) {
     if (row.type !== "disaster") return;
+    const was = disasters.has(row.incident_id);
     if (row.disaster_mode && !ENDED.has(row.state)) {
       disasters.set(row.incident_id, { target: row.target, drill: Boolean(row.drill) });
     } else disasters.delete(row.incident_id);
+    if (!news || was === disasters.has(row.incident_id)) return;
+    if (was) announce(labels["announce.disaster_off"]);
+    else announce(fill(labels["announce.disaster_on"], { tags: `#${row.target}` + (row.drill ? `（${label("banner", "drill")}）` : "") }), true);
   }
   function showBanner() {
     if (!banner) return;
@@ -232,7 +245,8 @@
     svg.setAttribute("width", String(width));
     svg.setAttribute("height", String(height));
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", labels["col.volume"]);
+    svg.setAttribute("aria-label", values.length
+      ? `${labels["col.volume"]}: ${values.map((v) => String(Math.round(v * 10) / 10)).join(", ")}` : labels["col.volume"]);
     if (!values.length) return svg;
     const low = Math.min(...values), high = Math.max(...values);
     const span = high - low || 1;
@@ -330,30 +344,144 @@
     empty.hidden = tbody.rows.length > 0;
   }
 
-  // --- the Incident page ---------------------------------------------------------------
+  // --- redrawn in place: every page but Now and システム状態 --------------------------------
+  // What the page shows changed: fetch it again and swap its <main>. Never a reload: a screen reader
+  // keeps its place, focus stays where it was (the same link, button or field in the new content),
+  // so do the scroll position and the sections someone opened. While someone is typing in one of the
+  // page's forms, the swap waits (a note says there is news) until they leave it or ask for it.
   const incidentId = main.dataset.incident;
-  const shownVersion = Number(main.dataset.version || 0);
+  let shownVersion = Number(main.dataset.version || 0);
+  const note = document.getElementById("update-note");
+  const FOLLOWS = { // which changes each page redraws for
+    incident: (row) => row.incident_id === incidentId && row.version > shownVersion,
+    disaster: (row) => row.type === "disaster",
+    outbound: () => true,
+    oncall: () => true,
+    report: () => true,
+  };
   let refreshTimer = null;
+  let fetching = false;
+  let wanted = false;
+  let held = null; // a newer <main>, waiting for someone to finish typing
+  let redraws = 0;
 
-  function editing() {
-    for (const field of document.querySelectorAll("main textarea, main input[type=url]")) {
-      if (field.value !== field.defaultValue) return true;
+  function changed(field) {
+    if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+    if (field.tagName === "SELECT") { // drawn with no option marked: the first one is the default
+      const marked = Array.from(field.options).findIndex((o) => o.defaultSelected);
+      return field.selectedIndex !== Math.max(0, marked);
     }
-    return document.activeElement?.closest?.("main form") != null;
+    return field.value !== field.defaultValue;
+  }
+  const fields = (root) => Array.from(root.querySelectorAll("textarea, select, input:not([type=hidden])"));
+  function editing() {
+    return fields(main).some(changed) || document.activeElement?.closest?.("main form") != null;
+  }
+
+  // Names an element by what it is, so that its twin in the new content can be found.
+  function formKey(form) {
+    const value = (name) => form.querySelector(`input[type=hidden][name=${name}]`)?.value ?? "";
+    return `${form.getAttribute("action")}|${value("action")}|${value("draft_id")}|${value("request_id")}`;
+  }
+  function keyOf(el) {
+    if (el.id) return `#${el.id}`;
+    const form = el.closest("form");
+    const words = ["A", "BUTTON", "SUMMARY"].includes(el.tagName) ? el.textContent.trim() : "";
+    const details = el.closest("details")?.querySelector("summary")?.textContent.trim() ?? "";
+    return [el.tagName, el.getAttribute("href"), el.getAttribute("name"), el.getAttribute("value"),
+      form ? formKey(form) : "", details, words].join("|");
+  }
+  function twin(key) {
+    for (const el of main.querySelectorAll("a, button, input, select, textarea, summary, [tabindex]")) {
+      if (keyOf(el) === key) return el;
+    }
+    return null;
+  }
+
+  function apply(keepTyping = false) {
+    if (!held || submitting) return;
+    if (!keepTyping && editing()) {
+      if (note) note.hidden = false;
+      return;
+    }
+    const fresh = held;
+    held = null;
+    const active = main.contains(document.activeElement) && document.activeElement !== main
+      ? keyOf(document.activeElement) : null;
+    const opened = new Set(Array.from(main.querySelectorAll("details[open]"), (d) => keyOf(d.querySelector("summary") ?? d)));
+    const typed = fields(main).filter(changed).map((f) => [keyOf(f), f.type === "checkbox" || f.type === "radio" ? f.checked : f.value]);
+    const y = window.scrollY;
+    main.replaceChildren(...Array.from(fresh.childNodes)); // a copy: moving them empties the live list
+    for (const [name, value] of Object.entries(fresh.dataset)) main.dataset[name] = value;
+    for (const d of main.querySelectorAll("details")) if (opened.has(keyOf(d.querySelector("summary") ?? d))) d.open = true;
+    let first = null;
+    for (const [key, value] of typed) {
+      const field = twin(key);
+      if (!field) continue;
+      if (typeof value === "boolean") field.checked = value;
+      else field.value = value;
+      field.closest("details")?.setAttribute("open", "");
+      first ??= field;
+    }
+    window.scrollTo(window.scrollX, y);
+    const focus = (keepTyping ? first : null) ?? (active ? twin(active) : null);
+    if (focus) focus.focus({ preventScroll: true });
+    else if (active || keepTyping) main.focus({ preventScroll: true });
+    if (note) note.hidden = true;
+    shownVersion = Number(main.dataset.version || 0);
+    redraws += 1;
+    main.dataset.redraws = String(redraws); // for people and tests: how often it was redrawn
+    tick();
+    if (page === "incident") announce(labels["announce.updated"]);
+    awaitAnswer();
+  }
+
+  async function pull() {
+    refreshTimer = null;
+    if (fetching || submitting) {
+      wanted = true;
+      return;
+    }
+    fetching = true;
+    wanted = false;
+    try {
+      const response = await fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (new URL(response.url).pathname === "/login") {
+        window.location.assign("/login"); // the session ended
+        return;
+      }
+      const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = doc.querySelector("main");
+      if (fresh && fresh.id === main.id) {
+        held = fresh;
+        apply();
+      }
+    } catch (_) {
+      // the board is unreachable: the connection indicator says so, and the next change asks again
+    } finally {
+      fetching = false;
+      if (wanted) refresh();
+    }
   }
 
   function refresh() {
-    if (refreshTimer) return;
-    refreshTimer = setTimeout(() => {
-      refreshTimer = null;
-      if (submitting) return;
-      if (editing()) {
-        document.getElementById("stale")?.removeAttribute("hidden");
-        return;
-      }
-      window.location.reload();
-    }, 400);
+    if (!(page in FOLLOWS)) return;
+    if (!refreshTimer) refreshTimer = setTimeout(pull, 300);
   }
+
+  // Someone left the form, or asked for the news: show it.
+  main.addEventListener("focusout", () => setTimeout(() => { if (held && !editing()) apply(); }, 0));
+  document.getElementById("update-apply")?.addEventListener("click", () => apply(true));
+
+  // An action still waiting for the playbook's answer: look again shortly, in case the answer
+  // came between this page's rendering and its stream connecting (a bounded number of times).
+  let waits = 0;
+  function awaitAnswer() {
+    if (!document.querySelector("main #flash.flash-pending[data-command]") || waits >= 20) return;
+    waits += 1;
+    setTimeout(refresh, 1500);
+  }
+  awaitAnswer();
 
   // --- the stream ----------------------------------------------------------------------
   let snapshots = 0;
@@ -380,8 +508,17 @@
       const rows = JSON.parse(event.data);
       feedLive = true; // the board says "feed" right after the snapshot when it is not live
       showLiveness();
+      const before = new Set(disasters.keys());
       disasters.clear();
-      for (const row of rows) noteDisaster(row);
+      for (const row of rows) {
+        noteDisaster(row);
+        if (snapshots > 0 && !before.has(row.incident_id)) {
+          disasters.delete(row.incident_id); // started while the stream was down: news
+          noteDisaster(row, true);
+        }
+        if (snapshots > 0) noteNew(row);
+        else known.add(row.incident_id);
+      }
       showBanner();
       if (page === "now") {
         // The snapshot is the whole truth after a (re)connect: start over from it.
@@ -389,17 +526,18 @@
         versions.clear();
         for (const row of rows) show(row);
         empty.hidden = tbody.rows.length > 0;
-      } else if (page === "incident" && snapshots > 0) {
+      } else if (snapshots > 0) {
         refresh(); // reconnected: something may have happened meanwhile
       }
       snapshots += 1;
     });
     source.addEventListener("incident", (event) => {
       const row = JSON.parse(event.data);
-      noteDisaster(row);
+      noteDisaster(row, true);
       showBanner();
+      noteNew(row);
       if (page === "now") show(row);
-      else if (row.incident_id === incidentId && row.version > shownVersion) refresh();
+      else if (FOLLOWS[page]?.(row)) refresh();
     });
     source.addEventListener("stale", () => {
       if (page === "incident") refresh();

@@ -188,3 +188,38 @@ async def launch_chromium(profile_dir: Path) -> AsyncIterator[Browser]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# --- accessibility: axe-core, injected into the page ---
+
+#: Installed by `make browser` (`npm ci --prefix tests/browser`), pinned in its package-lock.json.
+AXE = Path(__file__).resolve().parents[1] / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+#: The impacts a page may not have at all.
+AXE_BLOCKING = ("serious", "critical")
+
+
+def axe_source() -> str:
+    """axe-core's script; a skip without it, or a failure where CI asks for the browser tests."""
+    if not AXE.exists():
+        if os.environ.get("NOROSHI_REQUIRE_BROWSER"):
+            pytest.fail(f"NOROSHI_REQUIRE_BROWSER is set but axe-core is not installed ({AXE}): run make browser")
+        pytest.skip("needs axe-core: make browser (npm ci --prefix tests/browser)")
+    return AXE.read_text(encoding="utf-8")
+
+
+async def axe_violations(browser: Browser, source: str) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page shown now: id, impact, help, and the
+    elements (CSS selectors) it found them on. The script goes in over DevTools, past the page's CSP."""
+    if not await browser.js("typeof window.axe === 'object'"):
+        result = await browser.call("Runtime.evaluate", expression=source + "\n;0")
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+    found = await browser.js(
+        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => ({id: v.id, "
+        "impact: v.impact, help: v.help, targets: v.nodes.map(n => n.target.join(' ')).slice(0, 8)})))")
+    return [v for v in found if v["impact"] in AXE_BLOCKING]
+
+
+def axe_report(found: dict[str, list[dict[str, Any]]]) -> str:
+    """One line per violation and page: what a person reads when the check fails."""
+    return "\n".join(f"{page}: {v['impact']} {v['id']} ({v['help']}) at {', '.join(v['targets'])}"
+                     for page, violations in found.items() for v in violations)

@@ -30,10 +30,11 @@ from noroshi.broker import free_port
 from vocabulary.settings import Settings
 from vocabulary.contract import profile_from_dict
 from tests.peers.board.world import (
-    DISASTER, FAST_HASHER, FLAME, IMPERSONATION, MISINFORMATION, PASSWORD, PROFILES, World, build, detection, make_users,
+    DISASTER, FAST_HASHER, FLAME, IMPERSONATION, MISINFORMATION, OFFICIAL, PASSWORD, PROFILES, World, build,
+    detection, make_users,
 )
 
-from .board_client import Browser, launch_chromium
+from .board_client import Browser, axe_report, axe_source, axe_violations, launch_chromium
 from .conftest import produce, sample_lines, shifted_to_now
 
 pytestmark = pytest.mark.integration
@@ -43,6 +44,10 @@ SCREENSHOTS = Path(os.environ.get("NOROSHI_SCREENSHOTS", Path(__file__).resolve(
 SIZES = (("phone", 390, 844, True), ("desktop", 1366, 900, False))
 SCRIPT = "<script>window.pwned=1</script>"
 ROWS = "[...document.querySelectorAll('#incidents tr')].map(r => r.dataset.id).join()"
+#: Every page a signed-in person of wako reaches (システム状態, for admins, is checked on its own).
+PAGES = (("now", "/"), ("incident", f"/incidents/{FLAME}"), ("incident-disaster", f"/incidents/{DISASTER}"),
+         ("outbound", "/outbound"), ("disaster", "/disaster"), ("oncall", "/oncall"), ("report", "/report"),
+         ("not-found", "/incidents/wako-nothing-0000"))
 
 
 async def accepted(browser: Browser, extra: str = "true") -> None:
@@ -58,8 +63,8 @@ async def accepted(browser: Browser, extra: str = "true") -> None:
 
 
 async def settled(browser: Browser, quiet: float = 2.5) -> None:
-    """Wait until the page has not reloaded itself for `quiet` seconds: the incident page
-    reloads when the playbook moves on, and the worker is still busy with the sample."""
+    """Wait until the page has not been loaded anew for `quiet` seconds: an action's answer is a
+    new page (the form's redirect), and the worker is still busy with the sample."""
     async with asyncio.timeout(60):
         seen, since = None, time.monotonic()
         while time.monotonic() - since < quiet:
@@ -209,7 +214,7 @@ async def test_on_call_staff_see_and_answer_a_flame_up_in_a_real_browser(broker,
     await accepted(browser)
     timeline = await browser.js("document.querySelector('#timeline').textContent")
     assert "承認" in timeline and "田中 花子（所属長）" in timeline
-    # The page reloads itself once the incident record catches up with the playbook's answer.
+    # The page redraws itself once the incident record catches up with the playbook's answer.
     await browser.until("['承認済み', '公開済み'].includes(document.querySelector('article.draft .status')?.textContent)")
     await shoot(browser, "e2e-incident")
     await browser.sign_out()
@@ -364,17 +369,91 @@ async def test_the_now_page_follows_changes_live_counts_down_and_reconnects(boar
     assert await browser.js("window.noReload") is True
 
 
-async def test_the_incident_page_reloads_itself_when_the_playbook_moves_on(board: Board, browser: Browser) -> None:
+async def test_the_incident_page_redraws_itself_in_place_when_the_playbook_moves_on(board: Board,
+                                                                                   browser: Browser) -> None:
     base, world = board.url, board.world
     await browser.sign_in(base, "tanaka", PASSWORD)
     await browser.goto(f"{base}/incidents/{FLAME}")
     await browser.until("document.getElementById('connection').textContent === '接続中'")
     assert await browser.js("document.querySelector('button[value=approve]') !== null")
+    await browser.js("window.noReload = true; document.querySelector('.crumb a').focus(); 0")
     draft = world.states[FLAME].drafts[0]
     world.command(FLAME, "wako", "approve", {"name": "tanaka", "role": "owner", "display_name": "田中 花子"}, 1,
                   draft_id=draft.draft_id, draft_hash=draft.hash)
     await browser.until("document.querySelector('button[value=approve]') === null"
                         " && document.querySelector('#timeline').textContent.includes('承認')")
+    assert await browser.js("window.noReload") is True  # redrawn, not reloaded
+    # the reader's place is kept: the same link has the focus, and the change is said once
+    assert await browser.js("document.activeElement === document.querySelector('.crumb a')") is True
+    await browser.until("document.getElementById('announce').textContent === 'この事案が更新されました'")
+
+
+async def test_an_update_waits_while_someone_types_and_keeps_what_they_typed(board: Board, browser: Browser) -> None:
+    base, world = board.url, board.world
+    await browser.sign_in(base, "sato", PASSWORD)
+    await browser.goto(f"{base}/incidents/{FLAME}")
+    await browser.until("document.getElementById('connection').textContent === '接続中'")
+    field = "document.querySelector('details.new-draft textarea[name=text_ja]')"
+    await browser.js(f"window.noReload = true; document.querySelector('details.new-draft').open = true; {field}.focus();"
+                     f"{field}.value = '経緯を確認しています'; 0")
+    world.detect(detection(world, FLAME, type_="flame", target=OFFICIAL, minutes=-1, seq=6, opened=-30,
+                           summary="批判的な返信・引用が 60 件（30 人）。", metrics={"critical": 60, "total": 80}))
+    # The news is held back while the field is being typed in: a note says so, nothing moves.
+    await browser.until("document.getElementById('update-note').hidden === false")
+    await shoot(browser, "board-incident-update-note")
+    assert await browser.js(f"document.activeElement === {field} && {field}.value") == "経緯を確認しています"
+    assert "60 件" not in await browser.js("document.querySelector('main .summary').textContent")
+    # Leaving the field with text in it still holds the news back; asking for it shows it, text kept.
+    await browser.js(f"{field}.blur(); 0")
+    assert await browser.js("document.getElementById('update-note').hidden") is False
+    await browser.js("document.getElementById('update-apply').click(); 0")
+    await browser.until("document.querySelector('main .summary').textContent.includes('60 件')")
+    assert await browser.js(f"document.activeElement === {field} && {field}.value") == "経緯を確認しています"
+    assert await browser.js("document.querySelector('details.new-draft').open") is True
+    assert await browser.js("document.getElementById('update-note').hidden") is True
+    assert await browser.js("window.noReload") is True
+    assert await browser.js("document.querySelector('main').dataset.redraws") == "1"
+
+
+async def test_another_page_shows_disaster_mode_as_it_starts_and_says_so(board: Board, browser: Browser) -> None:
+    base, world = board.url, board.world
+    world.command(DISASTER, "wako", "disaster_mode_off", {"name": "tanaka", "role": "owner"}, 1)
+    await browser.sign_in(base, "sato", PASSWORD)
+    await browser.goto(f"{base}/oncall")
+    await browser.until("document.getElementById('connection').textContent === '接続中'")
+    # 本文へ移動: the first thing Tab reaches, and it leads to <main>
+    first = "document.querySelector('a[href], button, input, select, textarea, [tabindex]:not([tabindex=\"-1\"])')"
+    assert await browser.js(f"{first} === document.querySelector('a.skip')") is True
+    await browser.call("Emulation.setFocusEmulationEnabled", enabled=True)  # :focus, as in a window in front
+    await browser.js("document.querySelector('a.skip').focus(); 0")
+    assert await browser.js("document.querySelector('a.skip').getBoundingClientRect().top >= 0") is True
+    await shoot(browser, "board-skip-link")
+    assert await browser.js("document.querySelector(document.querySelector('a.skip').getAttribute('href'))"
+                            " === document.querySelector('main')") is True
+    await browser.js("document.querySelector('a.skip').click(); 0")
+    await browser.until("document.activeElement === document.querySelector('main')")
+
+    assert await browser.js("document.getElementById('disaster-banner').hidden") is True
+    await browser.js("window.noReload = true")
+    world.detect(detection(world, "wako-disaster-0098", type_="disaster", target="和光市大雨", minutes=2,
+                           metrics={"posts": 40, "authors": 12}))
+    await browser.until("document.getElementById('disaster-banner').hidden === false")
+    assert await browser.js("document.querySelector('#disaster-banner .tags').textContent") == "#和光市大雨"
+    await browser.until("document.getElementById('announce-urgent').textContent"
+                        " === '災害モードが始まりました: #和光市大雨'")
+    assert await browser.js("window.noReload") is True
+
+    # 発信: a new draft appears in place, and a new incident is said politely.
+    await browser.goto(f"{base}/outbound")
+    await browser.until("document.getElementById('connection').textContent === '接続中'")
+    await browser.js("window.noReload = true")
+    world.command(FLAME, "wako", "draft", {"kind": "person", "name": "sato", "role": "operator"}, 2,
+                  kind="statement", texts={"ja": "改めてお詫びし、経緯をご説明します。", "en": "We apologise again."})
+    await browser.until("document.querySelector('main').textContent.includes('改めてお詫びし')")
+    world.detect(dataclasses.replace(_opening(world), summary="市長の発言に批判"))
+    await browser.until("document.getElementById('announce').textContent === '新しい事案: 炎上 wako_city_official（緊急）'")
+    assert await browser.js("window.noReload") is True
+    assert await browser.js("document.getElementById('connection').textContent") == "接続中"
 
 
 async def test_a_confirm_prompt_says_what_the_action_will_do_and_cancelling_sends_nothing(
@@ -451,3 +530,30 @@ async def test_outbound_columns_do_not_break_inside_a_word_at_desktop_width(boar
     assert any("説明・お詫び" in text for text, _ in lines)
     assert [text for text, n in lines if n > 1] == []
     assert await browser.js("document.documentElement.scrollWidth") <= 1366
+
+
+# --- accessibility ------------------------------------------------------------------------------
+
+async def test_no_page_has_a_serious_or_critical_accessibility_violation(board: Board, browser: Browser) -> None:
+    """axe-core over every page, in both languages, at phone and desktop width."""
+    source = axe_source()
+    base, found = board.url, {}
+
+    async def check(name: str, path: str) -> None:
+        for lang in ("ja", "en"):
+            await browser.goto(f"{base}{path}{'&' if '?' in path else '?'}lang={lang}")
+            for size, width, height, mobile in SIZES:
+                await browser.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                                   deviceScaleFactor=1, mobile=mobile)
+                found[f"{name} ({lang}, {size})"] = await axe_violations(browser, source)
+
+    await check("login", "/login")
+    await browser.sign_in(base, "tanaka", PASSWORD)
+    for name, path in PAGES:
+        await check(name, path)
+    await browser.sign_out()
+    await browser.sign_in(base, "yamamoto", PASSWORD)
+    await check("system", "/system")
+    assert len(found) == (len(PAGES) + 2) * 2 * len(SIZES)
+    bad = {page: violations for page, violations in found.items() if violations}
+    assert not bad, "axe-core: serious or critical violations\n" + axe_report(bad)

@@ -51,10 +51,26 @@ async def test_the_disaster_banner_is_on_every_page_while_disaster_mode_is_on(cl
     http = await client_for("sato")
     for path in ("/", f"/incidents/{FLAME}", "/outbound", "/disaster", "/oncall", "/report"):
         page = await (await http.get(path)).text()
-        assert '<div id="disaster-banner" class="banner" role="alert">' in page and "#和光市災害" in page, path
+        assert '<div id="disaster-banner" class="banner">' in page and "#和光市災害" in page, path
     world.command(DISASTER, "wako", "disaster_mode_off", {"name": "tanaka", "role": "owner"}, 1)
     page = await (await http.get("/")).text()
-    assert '<div id="disaster-banner" class="banner" role="alert" hidden>' in page
+    assert '<div id="disaster-banner" class="banner" hidden>' in page
+
+
+async def test_every_page_is_live_with_a_skip_link_and_empty_live_regions(client_for: Client) -> None:
+    http = await client_for("sato")
+    for path in ("/", f"/incidents/{FLAME}", "/outbound", "/disaster", "/oncall", "/report", "/incidents/nothing"):
+        for lang, skip in (("ja", "本文へ移動"), ("en", "Skip to main content")):
+            page = await (await http.get(f"{path}?lang={lang}")).text()
+            main = re.search(r'<main id="([^"]+)"[^>]* tabindex="-1"[^>]* data-labels=', page)
+            assert main, path  # the script's words are there: it follows the stream on this page
+            body = page[page.index("<body"):]
+            assert re.search(r'<body[^>]*>\s*<a class="skip" href="#([^"]+)">', body).group(1) == main.group(1), path
+            assert f">{skip}</a>" in body
+            assert '<p id="connection" class="conn" data-state="connecting" role="status">' in page, path
+            assert '<div id="announce" class="sr-only" role="status" aria-live="polite" ' in page, path
+            assert '<div id="announce-urgent" class="sr-only" role="alert" aria-live="assertive"></div>' in page
+            assert '<p id="update-note" class="flash flash-pending" hidden>' in page, path
 
 
 async def test_a_drill_disaster_says_訓練_in_the_banner_and_on_the_disaster_page(client_for: Client,
