@@ -314,7 +314,7 @@ def awaiting_html(lang: str, row: Mapping[str, Any]) -> str:
     people = row.get("awaiting_people") or []
     who = (t(lang, "awaiting.who", role=i18n.label(lang, "contact.role", role), people=t(lang, "list.sep").join(people))
            if people else t(lang, "awaiting.nobody", role=i18n.label(lang, "contact.role", role)))
-    return f'{step}<br><small class="who">{_e(who)}</small>'
+    return f'<span>{step}<br><small class="who">{_e(who)}</small></span>'  # one box in a phone's card
 
 
 def now_row(lang: str, row: Mapping[str, Any], now: float, *, show_municipality: bool) -> str:

@@ -309,7 +309,9 @@
       who.textContent = people.length
         ? fill(labels["awaiting.who"], { role, people: people.join(labels["list.sep"]) })
         : fill(labels["awaiting.nobody"], { role });
-      awaiting.append(document.createElement("br"), who);
+      const box = document.createElement("span");  // one box in a phone's card (pages.awaiting_html)
+      box.append(awaiting.textContent, document.createElement("br"), who);
+      awaiting.replaceChildren(box);
     }
     const since = cell("elapsed", "elapsed");
     since.textContent = elapsed(incident.opened_at);
