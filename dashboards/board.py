@@ -15,24 +15,28 @@ import contextlib
 import secrets
 import signal
 import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 import structlog
 from aiohttp import web
-from yarl import URL
 
 from dashboards import actions, i18n, pages, report, session, system, views
+from dashboards import webapp as w
 from dashboards.archive import ArchiveReader, ArchiveUnavailable, archive_path
-from dashboards.feed import SEND_TIMEOUT_S, Change, CommandNotSent, KafkaFeed, MemoryFeed, Subscriber, sse_frame
+from dashboards.feed import SEND_TIMEOUT_S, Change, CommandNotSent, KafkaFeed, MemoryFeed, sse_frame
 from dashboards.incident_page import Flash, evidence_page, incident_page
 from dashboards.ratelimit import LoginLimiter, client_address
-from dashboards.session import RevokedSessions, RevokedSessionsError, Session, SessionCodec
-from dashboards.state import BoardState, visible, watch
-from streams import heartbeat
+from dashboards.session import RevokedSessions, RevokedSessionsError, SessionCodec
+from dashboards.state import BoardState, visible
 from dashboards.users import User, UserError, UserStore, bootstrap
+from dashboards.webapp import (
+    ARCHIVE, CODEC, CSRF_COOKIE, FEED, KEEPALIVE, KEEPALIVE_SECONDS, LIMITER, OUTCOME_WAIT, PROFILES, SECURITY_HEADERS,
+    SETTINGS, SHUTDOWN_TIMEOUT, STATIC, STREAMS, SYSTEM, TOPIC_EXPORT_TIMEOUT, USERS, WATCH_SINCE, WATCHED,
+    page_handler,
+)
+from streams import heartbeat
 from vocabulary.metrics import BOARD_SSE_CLIENTS, exposition
 from vocabulary.settings import Settings
 from vocabulary.terms import ALL
@@ -40,171 +44,27 @@ from vocabulary.topics import TopicNames
 
 log = structlog.get_logger(__name__)
 
-STATIC = Path(__file__).parent / "static"
-CSRF_COOKIE = "noroshi_csrf"  # before sign-in only; afterwards the token lives in the session
-KEEPALIVE_SECONDS = 15.0
-SHUTDOWN_TIMEOUT = 10.0  # for ordinary requests; SSE streams are closed at once
-
-SETTINGS = web.AppKey("settings", Settings)
-FEED = web.AppKey("feed", MemoryFeed)
-STREAMS = web.AppKey("streams", set[Subscriber])
-KEEPALIVE = web.AppKey("keepalive", float)
-USERS = web.AppKey("users", UserStore)
-LIMITER = web.AppKey("limiter", LoginLimiter)
-CODEC = web.AppKey("codec", SessionCodec)
-PROFILES = web.AppKey("profiles", dict)
-OUTCOME_WAIT = web.AppKey("outcome_wait", float)
-#: The input partitions in use (partition → the municipality whose key carries its heartbeat), and
-#: since when the board waits for their heartbeats: the 監視 indicator (streams/heartbeat.py).
-WATCHED = web.AppKey("watched", dict)
-WATCH_SINCE = web.AppKey("watch_since", float)
-#: The システム状態 page's HTTP client for the worker, the sources and the watchdog.
-SYSTEM = web.AppKey("system", system.Reader)
-ARCHIVE = web.AppKey("archive", object)  # ArchiveReader, or None: the report reads the feed (tests)
-#: The CSV from the topic (no archive file yet) gives up after this long, with a 503.
-TOPIC_EXPORT_TIMEOUT = 30.0
-
-SECURITY_HEADERS = {
-    # No inline script or style anywhere: the page's code lives in /static.
-    "Content-Security-Policy": (
-        "default-src 'self'; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
-
-
-# --- request helpers ---------------------------------------------------------
-
-def _lang(request: web.Request) -> str:
-    return i18n.pick_lang(request.query.get("lang"), request.cookies.get(i18n.LANG_COOKIE))
-
-
-def _secure(request: web.Request) -> bool:
-    return request.app[SETTINGS].board_url.startswith("https://")
-
-
-def _origin(request: web.Request) -> str:
-    return str(URL(request.app[SETTINGS].board_url).origin())
-
-
-def _field(form: Mapping[str, object], name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""  # a file upload is not a field we want
-
-
-def _signed_in(request: web.Request) -> tuple[User, Session] | None:
-    """The user and session of a valid cookie whose user still exists unchanged."""
-    cookie = request.cookies.get(session.SESSION_COOKIE)
-    if not cookie:
-        return None
-    opened = request.app[CODEC].open(cookie, time.time())
-    if opened is None:
-        return None
-    user = request.app[USERS].get(opened.user)
-    if user is None or not secrets.compare_digest(user.fingerprint, opened.fingerprint):
-        return None
-    return user, opened
-
-
-def _require(request: web.Request) -> tuple[User, Session]:
-    """For the API and the stream: 401, not a redirect."""
-    found = _signed_in(request)
-    if found is None:
-        raise web.HTTPUnauthorized(text="sign in first", headers={"WWW-Authenticate": "Cookie"})
-    return found
-
-
-def _foreign(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    return origin is not None and origin != _origin(request)
-
-
-def _csrf_ok(expected: str, form: Mapping[str, object]) -> bool:
-    token = _field(form, "csrf")
-    return bool(expected) and bool(token) and secrets.compare_digest(expected.encode(), token.encode())
-
-
-def _remember_lang(request: web.Request, response: web.StreamResponse) -> None:
-    lang = request.query.get("lang")
-    if lang in i18n.LANGS:
-        response.set_cookie(i18n.LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True,
-                            samesite="Lax", secure=_secure(request))
-
-
-def _html(request: web.Request, text: str, status: int = 200) -> web.Response:
-    response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
-    _remember_lang(request, response)
-    return response
-
-
-def _redirect(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location})
-
-
-def _json(data: object) -> web.Response:
-    return web.Response(body=orjson.dumps(data), content_type="application/json")
-
-
-def _frame(request: web.Request, user: User, sess: Session) -> pages.Frame:
-    incidents = visible(request.app[FEED].latest.values(), user.municipality)
-    status = request.app[FEED].status()  # not live: every page says 最新ではありません
-    now, late, watched = time.time(), request.app[SETTINGS].heartbeat_late_s, request.app[WATCHED]
-    beats = request.app[FEED].state.heartbeats
-    return pages.Frame(lang=_lang(request), user=user, csrf=sess.csrf, path=request.path, now=time.time(),
-                       query=dict(request.query), disasters=views.disaster_active(incidents),
-                       names=request.app[FEED].display_names, who=request.app[FEED].who_acts, feed_live=status.live,
-                       last_fetch=status.last_fetch,
-                       notices=request.app[FEED].state.notices_for(user.municipality),
-                       watch=watch(beats, now, late, expected=watched, since=request.app[WATCH_SINCE]),
-                       watch_late=late, watch_since=request.app[WATCH_SINCE],
-                       watch_missing={p: m for p, m in watched.items() if p not in beats})
-
-
-def page_handler(render: Callable[[web.Request, pages.Frame], Any]) -> Callable[[web.Request], Any]:
-    """A signed-in page: sign-in first if there is no session, then `render(request, frame)`."""
-    async def handler(request: web.Request) -> web.StreamResponse:
-        found = _signed_in(request)
-        if found is None:
-            return _redirect("/login")
-        result = render(request, _frame(request, *found))
-        if asyncio.iscoroutine(result):
-            result = await result
-        if isinstance(result, web.StreamResponse):
-            return result
-        return _html(request, result)
-    return handler
-
-
-def _message(request: web.Request, frame: pages.Frame, status: int, key: str, **values: object) -> web.Response:
-    title = i18n.text(frame.lang, key, **values)
-    return _html(request, pages.message_page(frame, title, title), status)
-
-
 # --- signing in --------------------------------------------------------------
 
 def _login(request: web.Request, *, error: str = "", user: str = "", status: int = 200) -> web.Response:
     """The sign-in page, with a double-submit CSRF token (there is no session yet)."""
     token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-    response = _html(request, pages.login_page(_lang(request), csrf=token, error=error, user=user), status)
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request))
+    response = w.html_response(request, pages.login_page(w.lang(request), csrf=token, error=error, user=user), status)
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=w.secure(request))
     return response
 
 
 async def login_form(request: web.Request) -> web.Response:
-    if _signed_in(request) is not None:
-        return _redirect("/")
+    if w.signed_in(request) is not None:
+        return w.redirect("/")
     return _login(request)
 
 
 async def login(request: web.Request) -> web.Response:
-    lang = _lang(request)
+    lang = w.lang(request)
     form = await request.post()
-    name, password = _field(form, "user").strip(), _field(form, "password")
-    if _foreign(request) or not _csrf_ok(request.cookies.get(CSRF_COOKIE, ""), form):
+    name, password = w.field(form, "user").strip(), w.field(form, "password")
+    if w.foreign(request) or not w.csrf_ok(request.cookies.get(CSRF_COOKIE, ""), form):
         return _login(request, error=i18n.text(lang, "login.expired"), user=name, status=403)
     limiter, now = request.app[LIMITER], time.monotonic()
     address = client_address(request.remote, request.headers.getall("X-Forwarded-For", ()),
@@ -244,30 +104,30 @@ async def login(request: web.Request) -> web.Response:
     limiter.succeeded(name, address, device)
     log.info("board_login_succeeded", user=user.name, role=user.role, municipality=user.municipality,
              remote=address, gated=verdict.gated, device=bool(device))
-    response = _redirect("/")
+    response = w.redirect("/")
     cookie = request.app[CODEC].seal(session.new_session(user.name, user.fingerprint, time.time()))
     response.set_cookie(session.SESSION_COOKIE, cookie, max_age=session.SESSION_TTL, httponly=True,
-                        samesite="Strict", secure=_secure(request))
+                        samesite="Strict", secure=w.secure(request))
     response.set_cookie(session.DEVICE_COOKIE, request.app[CODEC].seal_device(user.name, time.time()),
-                        max_age=session.DEVICE_TTL, httponly=True, samesite="Strict", secure=_secure(request))
+                        max_age=session.DEVICE_TTL, httponly=True, samesite="Strict", secure=w.secure(request))
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
-    found = _signed_in(request)
+    found = w.signed_in(request)
     form = await request.post()
-    if found is not None and not _csrf_ok(found[1].csrf, form):
-        return _message(request, _frame(request, *found), 403, "error.csrf")
-    response = _redirect("/login")
+    if found is not None and not w.csrf_ok(found[1].csrf, form):
+        return w.message(request, w.frame(request, *found), 403, "error.csrf")
+    response = w.redirect("/login")
     if found is not None:
         try:  # ended on the server, for every board process: a copied cookie no longer opens
             request.app[CODEC].revoke(found[1], time.time())
         except RevokedSessionsError as exc:
             log.error("board_logout_failed", user=found[0].name, error=str(exc))
-            response = _html(request, pages.message_page(_frame(request, *found), *_LOGOUT_FAILED), 503)
+            response = w.html_response(request, pages.message_page(w.frame(request, *found), *_LOGOUT_FAILED), 503)
         else:
             log.info("board_logout", user=found[0].name)
-    response.del_cookie(session.SESSION_COOKIE, httponly=True, samesite="Strict", secure=_secure(request))
+    response.del_cookie(session.SESSION_COOKIE, httponly=True, samesite="Strict", secure=w.secure(request))
     return response
 
 
@@ -303,7 +163,7 @@ def _incident(request: web.Request, frame: pages.Frame) -> web.Response | str:
     incident = state.incident(request.match_info["incident_id"])
     if incident is None or not frame.user.sees(incident.municipality):
         # The same answer whether it exists elsewhere or not at all.
-        return _message(request, frame, 404, "incident.notfound")
+        return w.message(request, frame, 404, "incident.notfound")
     data = state.detail(incident.incident_id)
     entries = state.entries(incident.incident_id)
     raw_page = request.query.get("evidence", "0")
@@ -351,7 +211,7 @@ def _archive(request: web.Request) -> ArchiveReader | None:
 
 def _archive_failed(request: web.Request, frame: pages.Frame, key: str) -> web.Response:
     title = report.note_text(frame.lang, "title")
-    return _html(request, pages.message_page(frame, title, report.note_text(frame.lang, key)), 503)
+    return w.html_response(request, pages.message_page(frame, title, report.note_text(frame.lang, key)), 503)
 
 
 async def _report(request: web.Request, frame: pages.Frame) -> web.Response | str:
@@ -402,17 +262,17 @@ async def _system(request: web.Request, frame: pages.Frame) -> web.Response | st
     """システム状態: admins only (403 for everyone else, and nothing is asked of the other processes)."""
     if not _admin(frame.user):
         log.warning("board_page_forbidden", user=frame.user.name, role=frame.user.role, path=request.path)
-        return _message(request, frame, 403, "error.forbidden")
+        return w.message(request, frame, 403, "error.forbidden")
     return system.system_page(frame, await _system_view(request, frame.user, frame.lang))
 
 
 async def api_system(request: web.Request) -> web.Response:
     """The システム状態 page's data, for its refreshes (board.js) and for admins' tools."""
-    user, _ = _require(request)
+    user, _ = w.require(request)
     if not _admin(user):
         log.warning("board_page_forbidden", user=user.name, role=user.role, path=request.path)
         raise web.HTTPForbidden(text="admins only")
-    return _json(await _system_view(request, user, _lang(request)))
+    return w.json_response(await _system_view(request, user, w.lang(request)))
 
 
 async def _topic_entries(request: web.Request, month: str, scope: str) -> list[Any]:
@@ -454,29 +314,29 @@ async def act(request: web.Request) -> web.StreamResponse:
     """One action form → one BoardCommand on the commands topic (keyed by incident id). The
     answer waits a moment for the playbook's first timeline entry on it, so the page shows
     the outcome — or its refusal — at once."""
-    found = _signed_in(request)
+    found = w.signed_in(request)
     if found is None:
-        return _redirect("/login")
+        return w.redirect("/login")
     user, sess = found
-    frame = _frame(request, user, sess)
+    frame = w.frame(request, user, sess)
     form = await request.post()
-    if _foreign(request) or not _csrf_ok(sess.csrf, form):
-        return _message(request, frame, 403, "error.csrf")
+    if w.foreign(request) or not w.csrf_ok(sess.csrf, form):
+        return w.message(request, frame, 403, "error.csrf")
     feed = request.app[FEED]
     incident = feed.state.incident(request.match_info["incident_id"])
     if incident is None or not user.sees(incident.municipality):
-        return _message(request, frame, 404, "incident.notfound")
-    action = _field(form, "action")
+        return w.message(request, frame, 404, "incident.notfound")
+    action = w.field(form, "action")
     if not actions.known_action(action):
-        return _message(request, frame, 400, "error.bad_form", what="action")
-    if not actions.may(user, action, actions.draft_of(incident, _field(form, "draft_id"))):
+        return w.message(request, frame, 400, "error.bad_form", what="action")
+    if not actions.may(user, action, actions.draft_of(incident, w.field(form, "draft_id"))):
         log.warning("board_action_forbidden", user=user.name, role=user.role, action=action,
                     incident_id=incident.incident_id)
-        return _message(request, frame, 403, "error.forbidden")
+        return w.message(request, frame, 403, "error.forbidden")
     try:
         order = actions.command_for(action, form, [v for v in form.getall("code", []) if isinstance(v, str)])
     except actions.FormError as exc:
-        return _message(request, frame, 400, "error.bad_form", what=str(exc))
+        return w.message(request, frame, 400, "error.bad_form", what=str(exc))
     command = actions.command(user, incident, order, time.time())
     outcome = feed.expect(command.command_id)
     try:
@@ -489,14 +349,14 @@ async def act(request: web.Request) -> web.StreamResponse:
     except CommandNotSent as exc:  # the broker did not take it in time: say so, and what to do
         log.warning("board_command_not_sent", user=user.name, action=action, incident_id=incident.incident_id,
                     command_id=command.command_id, reason=str(exc), unsent=feed.unsent)
-        return _unsent(request, _frame(request, user, sess), action, incident.incident_id)
+        return _unsent(request, w.frame(request, user, sess), action, incident.incident_id)
     except Exception:  # noqa: BLE001 - never pretend it was sent
         log.exception("board_command_failed", action=action, incident_id=incident.incident_id)
-        return _unsent(request, _frame(request, user, sess), action, incident.incident_id)
+        return _unsent(request, w.frame(request, user, sess), action, incident.incident_id)
     finally:
         feed.forget(command.command_id)
-    back = "/disaster" if _field(form, "back") == "disaster" else f"/incidents/{incident.incident_id}"
-    return _redirect(f"{back}?sent={command.command_id}&a={action}")
+    back = "/disaster" if w.field(form, "back") == "disaster" else f"/incidents/{incident.incident_id}"
+    return w.redirect(f"{back}?sent={command.command_id}&a={action}")
 
 
 def _unsent(request: web.Request, frame: pages.Frame, action: str, incident_id: str) -> web.Response:
@@ -506,27 +366,27 @@ def _unsent(request: web.Request, frame: pages.Frame, action: str, incident_id: 
         i18n.text(lang, "error.unsent", action=i18n.label(lang, "action", action), s=f"{SEND_TIMEOUT_S:g}"),
         todo=i18n.text(lang, "error.unsent_todo"), back=f"/incidents/{incident_id}",
         back_label=i18n.text(lang, "error.unsent_back"))
-    return _html(request, page, 503)
+    return w.html_response(request, page, 503)
 
 
 # --- API and live updates ------------------------------------------------------
 
 async def api_incidents(request: web.Request) -> web.Response:
-    user, _ = _require(request)
+    user, _ = w.require(request)
     feed = request.app[FEED]
-    return _json(views.now_rows(feed.state, user.municipality, feed.display_names, feed.who_acts))
+    return w.json_response(views.now_rows(feed.state, user.municipality, feed.display_names, feed.who_acts))
 
 
 async def healthz(request: web.Request) -> web.Response:
     """Alive: the process answers (what `noroshi run` waits for); the body tells the feed's truth."""
     feed = request.app[FEED]
-    return _json({"ok": True, "feed": {**feed.status().as_json(), "commands_unsent": feed.unsent}})
+    return w.json_response({"ok": True, "feed": {**feed.status().as_json(), "commands_unsent": feed.unsent}})
 
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready: the feed is fetching from the broker now (503 while it is not)."""
     status = request.app[FEED].status()
-    response = _json({"ready": status.live, "feed": status.as_json()})
+    response = w.json_response({"ready": status.live, "feed": status.as_json()})
     response.set_status(200 if status.live else 503)
     return response
 
@@ -553,8 +413,8 @@ def _page_stale(state: BoardState, user: User, query: Mapping[str, str]) -> bool
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: a snapshot of the Now list, then each change of the user's
     municipality as it happens; the session is checked again at every keep-alive."""
-    user, sess = _require(request)
-    if _foreign(request):
+    user, sess = w.require(request)
+    if w.foreign(request):
         raise web.HTTPForbidden(text="foreign origin")
     feed, streams = request.app[FEED], request.app[STREAMS]
     # Subscribe and snapshot with no await in between, so no change falls in a gap.
@@ -581,7 +441,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 async with asyncio.timeout(request.app[KEEPALIVE]):
                     change: Change | None = await queue.get()
             except TimeoutError:
-                if _signed_in(request) is None:  # expired, signed out elsewhere, or password reset
+                if w.signed_in(request) is None:  # expired, signed out elsewhere, or password reset
                     break
                 # Also how a vanished browser is noticed: the write fails.
                 await response.write(b": keep-alive\n\n")
@@ -610,7 +470,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
-    if _secure(request):
+    if w.secure(request):
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     if not request.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-store")

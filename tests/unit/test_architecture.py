@@ -86,3 +86,30 @@ def test_the_allowed_layers_themselves_have_no_cycle() -> None:
         for p in ready:
             del remaining[p]
     assert order[0] == "vocabulary" and order[-1] == "noroshi"
+
+
+#: The house's sizes (measured with `ast` over every package of the product).
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 700, 80
+DATA_MODULES = frozenset({"dashboards/i18n.py"})  # the two languages' words: data, not code
+
+
+def sizes() -> Iterator[tuple[str, str, int]]:
+    """(path, what, lines) for every module, and every function, of the product."""
+    for package in MAY_IMPORT:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            where = str(path.relative_to(ROOT))
+            yield where, "", len(text.splitlines())
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    yield where, node.name, (node.end_lineno or node.lineno) - node.lineno + 1
+
+
+def test_no_module_over_700_lines_and_no_function_over_80() -> None:
+    found = list(sizes())
+    assert len([f for f in found if not f[1]]) > 100  # every package was read
+    big_modules = [(path, n) for path, what, n in found
+                   if not what and n > MAX_MODULE_LINES and path not in DATA_MODULES]
+    long_functions = [(path, what, n) for path, what, n in found if what and n > MAX_FUNCTION_LINES]
+    assert big_modules == [], "split these modules along their sections"
+    assert long_functions == [], "split these functions"
