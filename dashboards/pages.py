@@ -643,5 +643,6 @@ def _drill_section(lang: str, report: MonthReport, columns: Sequence[str]) -> st
             f'<span class="drill">{_e(t(lang, "now.drill"))}</span></h2>{alone}'
             f'<p class="muted">{_e(t(lang, "report.drill_basis", n=report.drills))} '
             f'{_e(t(lang, "report.response"))}: {_e(i18n.duration(lang, report.drill_response.mean_s))}</p>'
-            f'<div class="scroll">{_table(lang, columns, rows, css="report")}</div></section>')
+            f'<div class="scroll" tabindex="0" role="region" aria-label="{_e(t(lang, "report.drill_section"))}">'
+            f'{_table(lang, columns, rows, css="report")}</div></section>')
 

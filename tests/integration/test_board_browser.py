@@ -26,11 +26,13 @@ from aiohttp import web
 
 from dashboards.board import create_app
 from dashboards.users import UserStore
+from responders.posts import DryRunChannel
+from responders.responder import Channels, Responder
 from noroshi.broker import free_port
 from vocabulary.settings import Settings
 from vocabulary.contract import profile_from_dict
 from tests.peers.board.world import (
-    DISASTER, FAST_HASHER, FLAME, IMPERSONATION, MISINFORMATION, OFFICIAL, PASSWORD, PROFILES, World, build,
+    DISASTER, FAST_HASHER, FLAME, IMPERSONATION, MISINFORMATION, OFFICIAL, OLD_FLAME, PASSWORD, PROFILES, World, build,
     detection, make_users,
 )
 
@@ -260,6 +262,9 @@ class Board:
 async def board(tmp_path: Path) -> AsyncIterator[Board]:
     store = make_users(tmp_path / "users.json")
     world = build(time.time(), store.users())
+    # The earlier flame-up's statement, carried out as the demo does without credentials: a dry run.
+    await world.carry_out(OLD_FLAME, "post_statement", Responder(
+        Channels(dry_run_posts=DryRunChannel), profiles=PROFILES, board_url="http://board"))
     port = free_port()
     # The システム状態 page asks the worker, the sources and the watchdog: none runs here (応答なし).
     settings = dataclasses.replace(Settings.from_env({"NOROSHI_SECRET_KEY": "browser-test"}),
@@ -557,3 +562,17 @@ async def test_no_page_has_a_serious_or_critical_accessibility_violation(board: 
     assert len(found) == (len(PAGES) + 2) * 2 * len(SIZES)
     bad = {page: violations for page, violations in found.items() if violations}
     assert not bad, "axe-core: serious or critical violations\n" + axe_report(bad)
+
+
+async def test_the_report_shows_a_months_drills_apart(board: Board, browser: Browser) -> None:
+    """月次報告 of a month with a drill: the figures leave it out, 訓練の記録 shows it (as in the demo)."""
+    world, sato = board.world, {"name": "sato", "role": "operator"}
+    world.detect(detection(world, "wako-flame-0888", type_="flame", target=OFFICIAL, minutes=-3, severity="medium",
+                           summary="訓練の炎上", metrics={"critical": 6, "total": 20}, drill=True))
+    world.command("wako-flame-0888", "wako", "acknowledge", sato, -1)
+    await browser.sign_in(board.url, "tanaka", PASSWORD)
+    await browser.goto(board.url + "/report")
+    assert "訓練の記録" in await browser.js("document.querySelector('section.drills h2').textContent")
+    assert await browser.js("document.querySelector('section.drills td:nth-child(2)').textContent") == "1"
+    assert await axe_violations(browser, axe_source()) == []
+    await shoot(browser, "board-report-drills")
