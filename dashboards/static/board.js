@@ -466,9 +466,13 @@
     }
   }
 
+  // The month's figures are read from the archive on the server: in a busy disaster, incidents
+  // change many times a second, and the report needs them every few seconds at most.
+  const DELAY_MS = { report: 5000 };
+
   function refresh() {
     if (!(page in FOLLOWS)) return;
-    if (!refreshTimer) refreshTimer = setTimeout(pull, 300);
+    if (!refreshTimer) refreshTimer = setTimeout(pull, DELAY_MS[page] ?? 300);
   }
 
   // Someone left the form, or asked for the news: show it.

@@ -576,3 +576,12 @@ async def test_the_report_shows_a_months_drills_apart(board: Board, browser: Bro
     assert await browser.js("document.querySelector('section.drills td:nth-child(2)').textContent") == "1"
     assert await axe_violations(browser, axe_source()) == []
     await shoot(browser, "board-report-drills")
+
+    # Live: a new incident of the month is counted without a reload (the report waits 5 s between reads).
+    await browser.js("window.noReload = true")
+    total = "document.querySelector('.figures .figure .value').textContent"
+    before = int(await browser.js(total))
+    world.detect(detection(world, "wako-flame-0889", type_="flame", target=OFFICIAL, minutes=-1, severity="high",
+                           summary="新しい炎上", metrics={"critical": 9, "total": 20}))
+    await browser.until(f"{total} === '{before + 1}'", timeout=30)
+    assert await browser.js("window.noReload") is True
