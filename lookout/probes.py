@@ -33,6 +33,7 @@ def worker_metrics(text: str) -> WorkerMetrics:
     lag: int | None = None
     circuits: list[str] = []
     deadletters: float | None = None
+    refused = 0
     for name, labels, value in samples(text):
         if name == "noroshi_consumer_lag_messages":
             lag = (lag or 0) + int(value)
@@ -40,9 +41,11 @@ def worker_metrics(text: str) -> WorkerMetrics:
             circuits.append(labels.get("channel", "?"))
         elif name == "noroshi_deadletters_total":
             deadletters = (deadletters or 0.0) + value
+        elif name == "noroshi_profiles_refused":
+            refused = int(value)
     # No dead letter yet: the counter has no series, which is 0, not unknown.
     return WorkerMetrics(lag=lag, circuits_open=tuple(sorted(circuits)),
-                         deadletters=0.0 if deadletters is None else deadletters)
+                         deadletters=0.0 if deadletters is None else deadletters, profiles_refused=refused)
 
 
 def source_metrics(text: str) -> tuple[SourceMetric, ...]:

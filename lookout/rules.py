@@ -22,7 +22,7 @@ from vocabulary.terms import JST
 COMPONENTS = ("worker", "sources", "board", "broker")
 #: The rules, by name (a condition's key starts with its rule).
 RULES = ("heartbeat_late", "component_down", "broker_unreachable", "consumer_lag", "circuit_open",
-         "deadletter_spike", "source_disconnected", "source_silent")
+         "deadletter_spike", "profiles_refused", "source_disconnected", "source_silent")
 #: How many of a source's gaps between events are remembered to learn its usual gap.
 GAPS_KEPT = 100
 #: A source is silent past this many times its longest recent gap (or the floor setting).
@@ -64,6 +64,7 @@ class WorkerMetrics:
     lag: int | None  # all assigned partitions; None: not reported
     circuits_open: tuple[str, ...] = ()
     deadletters: float | None = None  # noroshi_deadletters_total, all reasons
+    profiles_refused: int = 0  # noroshi_profiles_refused: municipalities not watched
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ class Watch:
         if r.worker is not None:
             self._worker(r.worker, r.now, holding)
         else:
-            undetermined |= {"consumer_lag", "circuit_open", "deadletter_spike"}
+            undetermined |= {"consumer_lag", "circuit_open", "deadletter_spike", "profiles_refused"}
         if r.sources is not None:
             self._sources(r.sources, r.now, holding)
         else:
@@ -240,6 +241,13 @@ class Watch:
                 f"check {channel}'s settings (URL, credentials) and the state of its peer")
         if m.deadletters is not None:
             self._deadletters(m.deadletters, now, holding)
+        if m.profiles_refused:  # at once: a municipality is not watched at all
+            holding["profiles_refused"] = Holding(
+                "profiles_refused", "profiles_refused", now, 0.0,
+                f"自治体プロファイル {m.profiles_refused} 件を読み込めず、その自治体は監視されていません",
+                f"{m.profiles_refused} municipality profile(s) refused: those municipalities are not watched",
+                "noroshi profiles check で理由（ファイルと項目）を確認し、直してからワーカーを再起動してください",
+                "run noroshi profiles check for the file and field, fix it, then restart the worker", urgent=True)
 
     def _deadletters(self, total: float, now: float, holding: dict[str, Holding]) -> None:
         c, samples = self.config, self.deadletter_samples

@@ -39,6 +39,7 @@ import orjson
 import structlog
 
 from noroshi.broker import EmbeddedBroker
+from vocabulary.metrics import PROFILES_REFUSED
 from vocabulary.settings import Settings, SettingsError, child_env
 from vocabulary.contract import ContractError, Profile
 from vocabulary.profile_files import LoadedProfiles, RefusedProfile, read_profiles
@@ -90,6 +91,7 @@ def resolve_profiles(settings: Settings, *, quiet: bool = False) -> dict[str, Pr
     in the same process)."""
     paths = settings.profiles or (DEMO_PROFILE,)
     loaded = read_usable_profiles(paths)
+    PROFILES_REFUSED.set(len(loaded.refused))  # the watchdog alerts while any is refused
     for refused in () if quiet else loaded.refused:
         log.error("profile_refused", file=str(refused.path),
                   message=f"自治体プロファイル {refused.path} を読み込みません: {refused.ja} / "

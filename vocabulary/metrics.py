@@ -52,6 +52,11 @@ DETECTION_EVENT_LATENCY = Histogram(
     "Seconds from an event's own time (when it was posted) to the end of its detection.",
     buckets=EVENT_LATENCY_BUCKETS)
 
+PROFILES_REFUSED = Gauge(
+    "noroshi_profiles_refused",
+    "Profile files refused when this process started (broken JSON, a field that cannot be read): "
+    "their municipalities are not watched.")
+
 DEADLETTERS = Counter(
     "noroshi_deadletters_total",
     "Dead letters sent, by the word of their reason (see DEADLETTER_REASONS).",
@@ -137,7 +142,7 @@ BOARD_SSE_CLIENTS = Gauge(
 WATCHDOG_CONDITIONS_FIRING = Gauge(
     "noroshi_watchdog_conditions_firing",
     "Conditions the watchdog finds firing now, by rule (heartbeat_late, component_down, broker_unreachable, "
-    "consumer_lag, circuit_open, deadletter_spike, source_disconnected, source_silent).",
+    "consumer_lag, circuit_open, deadletter_spike, profiles_refused, source_disconnected, source_silent).",
     ["rule"])
 
 WATCHDOG_NOTIFICATIONS = Counter(

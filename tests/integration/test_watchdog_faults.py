@@ -110,3 +110,26 @@ async def test_a_source_whose_sender_disappears_is_alerted_when_silent_past_its_
     assert next(c for c in found["components"] if c["name"] == "sources")["state"] == "ok"
     print(f"\nwebhook sender gone → alert at the peer: {alert['received'] - gone:.1f} s")
 
+
+
+async def test_a_profile_refused_at_start_is_alerted_at_once(broker, spawn, peer: Peer, tmp_path: Path) -> None:
+    """A mistyped closure day refuses that city's profile (it must not become a working day): the
+    worker runs the others, and people are told at once that the city is not watched."""
+    extra = faults_env(tmp_path, peer)
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "wako.profile.json").write_bytes(Path(extra["NOROSHI_PROFILES"]).read_bytes())
+    asaka = json.loads(SAMPLE_PROFILE.read_text(encoding="utf-8"))
+    asaka["municipality"] = {**asaka["municipality"], "id": "asaka", "name": "朝霞市"}
+    asaka["closure_days"] = ["2027-05-06", "10/01"]
+    (folder / "asaka.profile.json").write_text(json.dumps(asaka, ensure_ascii=False), encoding="utf-8")
+    extra["NOROSHI_PROFILES"] = str(folder)
+    spawn("worker", extra_env=extra)
+    spawn("watchdog", extra_env=extra)
+    alert = await peer.until("alert", "自治体プロファイル 1 件を読み込めず", timeout=60)
+    assert "not watched" in alert["text"] and "noroshi profiles check" in alert["text"]
+    found = await status(extra)
+    assert any(c["key"] == "profiles_refused" and c["state"] == "firing" for c in found["conditions"])
+    # The other municipality is watched: the worker is ready.
+    assert any(c["name"] == "worker" and c["state"] == "ok" for c in found["components"]) or await until_status(
+        extra, lambda s: any(c["name"] == "worker" and c["state"] == "ok" for c in s["components"]))

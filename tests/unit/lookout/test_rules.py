@@ -91,9 +91,17 @@ def test_the_worker_metrics_make_lag_circuit_and_dead_letter_conditions() -> Non
     assert "deadletter_spike" not in restarted.holding  # a counter that began again is no spike
 
 
+def test_a_refused_profile_holds_at_once_a_municipality_is_not_watched() -> None:
+    seen = watch().assess(Round(now=1, probes=UP, worker=WorkerMetrics(lag=0, deadletters=0, profiles_refused=2)))
+    held = seen.holding["profiles_refused"]
+    assert held.for_s == 0 and held.urgent and held.summary_ja.startswith("自治体プロファイル 2 件を読み込めず")
+    assert "noroshi profiles check" in held.check_ja
+    assert "profiles_refused" not in watch().assess(Round(now=1, probes=UP, worker=WorkerMetrics(lag=0))).holding
+
+
 def test_without_the_worker_metrics_its_rules_are_undetermined_not_resolved() -> None:
     seen = watch().assess(Round(now=1, probes=UP, worker=None, sources=None))
-    assert {"consumer_lag", "circuit_open", "deadletter_spike", "source_silent"} <= seen.undetermined
+    assert {"consumer_lag", "circuit_open", "deadletter_spike", "profiles_refused", "source_silent"} <= seen.undetermined
 
 
 def test_a_source_is_silent_past_its_usual_gap_learnt_from_its_events_with_a_floor() -> None:
@@ -118,8 +126,10 @@ noroshi_circuit_open{channel="email"} 0.0
 # TYPE noroshi_deadletters_total counter
 noroshi_deadletters_total{reason="contract"} 3.0
 noroshi_deadletters_total{reason="other"} 1.0
+# TYPE noroshi_profiles_refused gauge
+noroshi_profiles_refused 1.0
 """
-    assert worker_metrics(text) == WorkerMetrics(lag=12, circuits_open=("slack",), deadletters=4.0)
+    assert worker_metrics(text) == WorkerMetrics(lag=12, circuits_open=("slack",), deadletters=4.0, profiles_refused=1)
     assert worker_metrics("") == WorkerMetrics(lag=None, circuits_open=(), deadletters=0.0)
     sources = source_metrics('noroshi_source_connected{source="jma"} 1.0\n'
                              'noroshi_source_last_event_age_seconds{source="jma"} 12.5\n'
